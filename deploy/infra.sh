@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# Start, stop or inspect the local infrastructure the services need:
+# a one-node Kafka (KRaft), a project-local PostgreSQL cluster and an SMTP
+# sink that writes to a Maildir. All runtime state lives in one directory,
+# so `reset` can wipe it and tests can point MC_STATE_DIR elsewhere.
+#
+#   deploy/infra.sh start|stop|status|reset
+#
+# Setting KAFKA_BOOTSTRAP_SERVERS or DATABASE_URL to another server makes
+# start use (probe) that server instead of starting our own.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=${MC_STATE_DIR:-$ROOT/.run}
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+PG_PORT=${PG_PORT:-5433}
+SMTP_PORT=${SMTP_PORT:-1025}
+WAIT_SECS=${MC_WAIT_SECS:-60}
+KAFKA_LIBS=$ROOT/deploy/kafka/libs
+LOG4J=file:$ROOT/deploy/kafka/log4j.properties
+PIDS=$STATE/pids
+LOGS=$STATE/logs
+PGDATA=$STATE/pg
+# Newest Debian PostgreSQL server installed; empty if none.
+PG_BIN=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1 || true)
+
+OWN_KAFKA=127.0.0.1:$KAFKA_PORT
+OWN_DB=postgresql+asyncpg://mc:mc@127.0.0.1:$PG_PORT/postgres
+# A value equal to our own address (e.g. after `source .run/env`) still means
+# "our server", so sourcing the env file never keeps start from starting it.
+KAFKA=${KAFKA_BOOTSTRAP_SERVERS:-$OWN_KAFKA}
+DB=${DATABASE_URL:-$OWN_DB}
+
+log() { printf '[infra] %s\n' "$*"; }
+die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- helpers -----------------------------------------------------------------
+
+# pid_alive PIDFILE MARKER: the pid is alive and its command line contains
+# MARKER (a stale pid file whose number was reused does not count).
+pid_alive() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [[ -n $pid ]] && grep -qa -- "$2" "/proc/$pid/cmdline" 2>/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# fail_with_log MSG FILE...: report MSG with the end of each log, then exit.
+fail_with_log() {
+  printf '[infra] ERROR: %s\n' "$1" >&2
+  shift
+  for f in "$@"; do
+    [[ -s $f ]] || continue
+    printf -- '--- last lines of %s ---\n' "$f" >&2
+    tail -n 30 "$f" >&2
+  done
+  exit 1
+}
+
+# wait_until NAME LOGS PIDFILE MARKER CHECK...: poll CHECK until it succeeds,
+# for at most WAIT_SECS. LOGS (comma-separated) are shown on failure. With a
+# PIDFILE, fail at once if the process dies instead of waiting out the clock.
+wait_until() {
+  local name=$1 pidfile=$3 marker=$4 deadline=$((SECONDS + WAIT_SECS)) logs
+  IFS=, read -ra logs <<<"$2"
+  shift 4
+  until "$@"; do
+    if [[ -n $pidfile ]] && ! pid_alive "$pidfile" "$marker"; then
+      fail_with_log "$name exited while starting" "${logs[@]}"
+    fi
+    ((SECONDS < deadline)) || fail_with_log "$name not ready after ${WAIT_SECS}s" "${logs[@]}"
+    sleep 0.3
+  done
+}
+
+# launch PIDFILE LOG CMD...: run CMD detached (own session, immune to
+# hangups) so it outlives the caller. The child writes its own pid and then
+# execs, so the pid file holds the server's real pid.
+launch() {
+  local pidfile=$1 logf=$2 deadline=$((SECONDS + 5))
+  shift 2
+  rm -f "$pidfile"
+  # shellcheck disable=SC2016  # $$ and $@ belong to the child shell
+  nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$logf" 2>&1 &
+  until [[ -s $pidfile ]]; do
+    ((SECONDS < deadline)) || fail_with_log "could not launch $1" "$logf"
+    sleep 0.1
+  done
+}
+
+# stop_pid NAME PIDFILE MARKER: SIGTERM, wait, then SIGKILL as a last resort.
+# Returns 1 if it was not running.
+stop_pid() {
+  local name=$1 pidfile=$2 marker=$3 pid deadline=$((SECONDS + 30))
+  if ! pid_alive "$pidfile" "$marker"; then
+    rm -f "$pidfile"
+    return 1
+  fi
+  pid=$(cat "$pidfile")
+  kill -TERM "$pid"
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.3; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not stop within 30s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  log "$name stopped"
+}
+
+# --- Kafka -------------------------------------------------------------------
+
+kafka_ready() {
+  # A metadata request for all topics lists the brokers and, unlike asking
+  # for a named topic, never auto-creates anything.
+  kcat -b "$KAFKA" -L -m 3 2>/dev/null | grep -q ' broker [0-9]* at '
+}
+
+# Kafka boots slowest, so start_kafka only launches it and wait_kafka runs
+# after PostgreSQL and SMTP have been started in the meantime.
+start_kafka() {
+  command -v kcat >/dev/null || die "kcat not found; run deploy/install.sh"
+  [[ $KAFKA == "$OWN_KAFKA" ]] || return 0
+  local pidfile=$PIDS/kafka.pid logf=$LOGS/kafka.out props=$STATE/kafka/server.properties
+  if pid_alive "$pidfile" kafka.Kafka; then
+    log "Kafka already running (pid $(cat "$pidfile"))"
+    return
+  fi
+  ! port_open "$KAFKA_PORT" || die "port $KAFKA_PORT is taken by another process; set KAFKA_PORT"
+  compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" >/dev/null || die "no Kafka jars; run deploy/install.sh"
+
+  mkdir -p "$STATE/kafka/data"
+  # Rendered on every start so port changes take effect; the data stays.
+  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+      -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@KAFKA_DATA_DIR@|$STATE/kafka/data|g" \
+      "$ROOT/deploy/kafka/server.properties.in" >"$props"
+  if [[ ! -f $STATE/kafka/data/meta.properties ]]; then
+    local cluster_id
+    cluster_id=$(java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="$LOG4J" -Dkafka.logs.dir="$LOGS" \
+      kafka.tools.StorageTool random-uuid)
+    # controller.quorum.voters is static, so no --standalone here.
+    java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="$LOG4J" -Dkafka.logs.dir="$LOGS" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$props" >>"$logf" 2>&1 ||
+      fail_with_log "formatting Kafka storage failed" "$logf"
+    log "formatted Kafka storage (cluster id $cluster_id)"
+  fi
+  launch "$pidfile" "$logf" java -Xms1g -Xmx1g -Djava.awt.headless=true \
+    -Dlog4j.configuration="$LOG4J" -Dkafka.logs.dir="$LOGS" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$props"
+  log "Kafka launched (pid $(cat "$pidfile"))"
+}
+
+wait_kafka() {
+  if [[ $KAFKA != "$OWN_KAFKA" ]]; then
+    kafka_ready || die "Kafka at KAFKA_BOOTSTRAP_SERVERS=$KAFKA does not answer"
+    log "using Kafka at $KAFKA (not started here)"
+    return
+  fi
+  local klogs=$LOGS/kafka.out,$LOGS/kafka-server.log
+  # The cheap port probe first: kcat waits its full timeout on a closed port.
+  wait_until Kafka "$klogs" "$PIDS/kafka.pid" kafka.Kafka port_open "$KAFKA_PORT"
+  wait_until Kafka "$klogs" "$PIDS/kafka.pid" kafka.Kafka kafka_ready
+  log "Kafka ready on $KAFKA"
+}
+
+# --- PostgreSQL --------------------------------------------------------------
+
+# PostgreSQL refuses to run as root, so root runs it as the postgres user
+# (from /, since postgres may not be allowed into the caller's cwd).
+as_pg() {
+  if ((EUID == 0)); then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+pg_running() {
+  [[ -n $PG_BIN && -d $PGDATA ]] && as_pg "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
+}
+
+pg_ready() { "$PG_BIN/pg_isready" -q -t 3 -h 127.0.0.1 -p "$PG_PORT"; }
+
+start_pg() {
+  [[ -n $PG_BIN ]] || die "PostgreSQL server not found; run deploy/install.sh"
+  if [[ $DB != "$OWN_DB" ]]; then
+    # libpq does not know SQLAlchemy's "+driver" part of the scheme.
+    "$PG_BIN/pg_isready" -q -t 5 -d "$(sed -E 's|^(postgres(ql)?)\+[a-z0-9_]+:|\1:|' <<<"$DB")" ||
+      die "PostgreSQL at DATABASE_URL does not answer"
+    log "using PostgreSQL from DATABASE_URL (not started here)"
+    return
+  fi
+  local logf=$LOGS/postgresql.log
+  if pg_running; then
+    wait_until PostgreSQL "$logf" "" "" pg_ready
+    log "PostgreSQL already running"
+    return
+  fi
+  ! port_open "$PG_PORT" || die "port $PG_PORT is taken by another process; set PG_PORT"
+
+  mkdir -p "$PGDATA"
+  touch "$logf"
+  if ((EUID == 0)); then
+    chown postgres: "$PGDATA" "$logf"
+    as_pg test -x "$PGDATA" || die "user postgres cannot reach $PGDATA; pick an MC_STATE_DIR it can traverse"
+  fi
+  if [[ ! -f $PGDATA/PG_VERSION ]]; then
+    local pwfile=$STATE/pg.pw
+    echo mc >"$pwfile"
+    if ((EUID == 0)); then chown postgres: "$pwfile"; fi
+    as_pg "$PG_BIN/initdb" -D "$PGDATA" -U mc --pwfile="$pwfile" --auth=trust \
+      -E UTF8 --locale=C.UTF-8 >>"$logf" 2>&1 || { rm -f "$pwfile"; fail_with_log "initdb failed" "$logf"; }
+    rm -f "$pwfile"
+    # TCP only: no socket in /var/run/postgresql, which may be missing or not
+    # ours. fsync stays on; synchronous_commit=off only risks the last
+    # commits on a crash, which is fine for dev data and much faster.
+    cat >>"$PGDATA/postgresql.conf" <<'CONF'
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+max_connections = 200
+synchronous_commit = off
+CONF
+    log "created PostgreSQL cluster in $PGDATA"
+  fi
+  # Port on the command line, so PG_PORT can change without a new cluster.
+  # pg_ctl -w returns early if the postmaster dies; pg_isready then confirms.
+  as_pg "$PG_BIN/pg_ctl" start -D "$PGDATA" -l "$logf" -o "-p $PG_PORT" -w -t "$WAIT_SECS" \
+    >/dev/null || fail_with_log "PostgreSQL did not start" "$logf"
+  wait_until PostgreSQL "$logf" "" "" pg_ready
+  log "PostgreSQL ready on 127.0.0.1:$PG_PORT (user mc)"
+}
+
+# --- SMTP --------------------------------------------------------------------
+
+smtp_ready() (
+  # Wait for the 220 greeting, not just an open port.
+  exec 2>/dev/null 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || exit 1
+  read -r -t 2 line <&3 && [[ $line == 220* ]]
+)
+
+start_smtp() {
+  local pidfile=$PIDS/smtp.pid logf=$LOGS/smtp.log
+  if pid_alive "$pidfile" smtp_mailbox.py; then
+    wait_until SMTP "$logf" "$pidfile" smtp_mailbox.py smtp_ready
+    log "SMTP already running (pid $(cat "$pidfile"))"
+    return
+  fi
+  ! port_open "$SMTP_PORT" || die "port $SMTP_PORT is taken by another process; set SMTP_PORT"
+  [[ -x $ROOT/.venv/bin/python ]] || die "no .venv; run deploy/install.sh"
+  launch "$pidfile" "$logf" "$ROOT/.venv/bin/python" -u "$ROOT/deploy/smtp_mailbox.py" \
+    --host 127.0.0.1 --port "$SMTP_PORT" --maildir "$STATE/mail"
+  wait_until SMTP "$logf" "$pidfile" smtp_mailbox.py smtp_ready
+  log "SMTP ready on 127.0.0.1:$SMTP_PORT, mail in $STATE/mail"
+}
+
+# --- commands ----------------------------------------------------------------
+
+cmd_start() {
+  mkdir -p "$PIDS" "$LOGS" "$STATE/mail"
+  start_kafka
+  start_pg
+  start_smtp
+  wait_kafka
+  {
+    printf 'export KAFKA_BOOTSTRAP_SERVERS=%q\n' "$KAFKA"
+    printf 'export DATABASE_URL=%q\n' "$DB"
+    printf 'export SMTP_HOST=127.0.0.1\nexport SMTP_PORT=%q\n' "$SMTP_PORT"
+    printf 'export MAILDIR=%q\n' "$STATE/mail"
+  } >"$STATE/env"
+  log "all up; for the settings below: source $STATE/env"
+  sed 's/^export /  /' "$STATE/env"
+}
+
+cmd_stop() {
+  local stopped=0
+  if stop_pid SMTP "$PIDS/smtp.pid" smtp_mailbox.py; then stopped=1; fi
+  if stop_pid Kafka "$PIDS/kafka.pid" kafka.Kafka; then stopped=1; fi
+  if pg_running; then
+    as_pg "$PG_BIN/pg_ctl" stop -D "$PGDATA" -m fast >/dev/null
+    log "PostgreSQL stopped"
+    stopped=1
+  fi
+  ((stopped)) || log "nothing was running"
+}
+
+cmd_status() {
+  local rc=0
+  if [[ $KAFKA != "$OWN_KAFKA" ]]; then
+    log "Kafka      external: $KAFKA"
+  elif pid_alive "$PIDS/kafka.pid" kafka.Kafka; then
+    log "Kafka      running, pid $(cat "$PIDS/kafka.pid"), $OWN_KAFKA"
+  else log "Kafka      stopped"; rc=3; fi
+  if [[ $DB != "$OWN_DB" ]]; then
+    log "PostgreSQL external: from DATABASE_URL"
+  elif pg_running; then
+    log "PostgreSQL running, 127.0.0.1:$PG_PORT, data in $PGDATA"
+  else log "PostgreSQL stopped"; rc=3; fi
+  if pid_alive "$PIDS/smtp.pid" smtp_mailbox.py; then
+    log "SMTP       running, pid $(cat "$PIDS/smtp.pid"), 127.0.0.1:$SMTP_PORT"
+  else log "SMTP       stopped"; rc=3; fi
+  return "$rc"
+}
+
+cmd_reset() {
+  cmd_stop
+  [[ -n $STATE && $STATE != / ]] || die "refusing to delete '$STATE'"
+  rm -rf "$STATE"
+  log "removed $STATE"
+}
+
+case ${1:-} in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  reset) cmd_reset ;;
+  *) echo "usage: $0 start|stop|status|reset" >&2; exit 2 ;;
+esac

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Install everything the project needs to run and test on Debian 12:
+# PostgreSQL and kcat from Debian, the Kafka broker jars from Maven Central,
+# and the Python virtualenv from requirements.lock. Safe to re-run: each step
+# is skipped when its result is already there.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+UV_VERSION=0.13.8
+KAFKA_DIR=deploy/kafka
+# The pom is the single place the Kafka version is written down.
+KAFKA_VERSION=$(sed -n '/<artifactId>kafka_2.13</{n;s:.*<version>\(.*\)</version>.*:\1:p;}' "$KAFKA_DIR/pom.xml")
+
+log() { printf '[install] %s\n' "$*"; }
+die() { printf '[install] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- Debian packages ---------------------------------------------------------
+missing=()
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v kcat >/dev/null || missing+=(kcat)
+command -v java >/dev/null || missing+=(default-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+# uv is bootstrapped with pip; Debian's python3 ships without it.
+if ! command -v uv >/dev/null && ! python3 -m pip --version >/dev/null 2>&1; then
+  missing+=(python3-pip)
+fi
+
+if ((${#missing[@]})); then
+  sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  log "apt-get install ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present"
+fi
+
+# --- Kafka broker jars -------------------------------------------------------
+[[ -n $KAFKA_VERSION ]] || die "cannot read the Kafka version from $KAFKA_DIR/pom.xml"
+if [[ -f $KAFKA_DIR/libs/kafka_2.13-$KAFKA_VERSION.jar ]]; then
+  log "Kafka $KAFKA_VERSION jars present"
+else
+  log "fetching Kafka $KAFKA_VERSION jars with Maven"
+  # Copy into a scratch dir and swap it in, so an interrupted run never
+  # leaves a half-filled libs/ that the check above would take as complete.
+  rm -rf "$KAFKA_DIR/libs.tmp"
+  # Debian's Maven prints stray colour codes even with -q -B; keep its
+  # output for when it fails.
+  mvn_log=$(mktemp)
+  mvn -q -B -f "$KAFKA_DIR/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$ROOT/$KAFKA_DIR/libs.tmp" >"$mvn_log" 2>&1 ||
+    { cat "$mvn_log" >&2; die "Maven could not fetch the Kafka jars"; }
+  rm -f "$mvn_log"
+  rm -rf "$KAFKA_DIR/libs"
+  mv "$KAFKA_DIR/libs.tmp" "$KAFKA_DIR/libs"
+fi
+
+# --- Python environment ------------------------------------------------------
+if command -v uv >/dev/null; then
+  uv=(uv)
+else
+  log "installing uv $UV_VERSION with pip"
+  # Debian marks its python3 as externally managed (PEP 668); uv is a single
+  # static binary, so installing it there does not disturb Debian's packages.
+  PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet "uv==$UV_VERSION"
+  # pip may put the script outside PATH (e.g. ~/.local/bin); the module works anyway.
+  uv=(python3 -m uv)
+fi
+[[ -x .venv/bin/python ]] || "${uv[@]}" venv --quiet .venv --python python3.11
+"${uv[@]}" pip sync --quiet --python .venv/bin/python requirements.lock
+log "Python environment in .venv synced with requirements.lock"

@@ -1,0 +1,1 @@
+"""Assessment: validates grade submissions from LMSs and keeps the authoritative record of grades."""

@@ -1,0 +1,27 @@
+"""The assessment service's app factory."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.assessment.handlers import event_handlers
+from services.assessment.routes import router
+from services.assessment.settings import AssessmentSettings
+from shared import service
+from shared.events import Topic
+
+
+def create_service(settings: AssessmentSettings | None = None) -> service.Service:
+    return service.Service(
+        settings=settings or AssessmentSettings(),
+        title="Assessment",
+        description="Validates grade submissions from LMSs and records the authoritative grades.",
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        handlers=event_handlers(),
+        consumes=[Topic.ENROLMENTS, Topic.GRADE_SUBMISSIONS],
+    )
+
+
+def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
+    return service.create_app(create_service(settings))

@@ -1,0 +1,26 @@
+"""The catalogue's app factory."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.catalogue.handlers import event_handlers
+from services.catalogue.routes import create_router
+from services.catalogue.settings import CatalogueSettings
+from shared import service
+
+
+def create_service(settings: CatalogueSettings | None = None) -> service.Service:
+    settings = settings or CatalogueSettings()
+    return service.Service(
+        settings=settings,
+        title="Catalogue",
+        description="Micro-credential descriptions with every Annex I element, and their quality assurance.",
+        migrations=Path(__file__).parent / "migrations",
+        routers=[create_router(settings)],
+        handlers=event_handlers(),
+    )
+
+
+def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
+    return service.create_app(create_service(settings))

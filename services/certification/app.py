@@ -1,0 +1,28 @@
+"""The certification service's app factory."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.certification.handlers import event_handlers
+from services.certification.routes import router
+from services.certification.settings import CertificationSettings
+from shared import service
+from shared.events import Topic
+
+
+def create_service(settings: CertificationSettings | None = None) -> service.Service:
+    settings = settings or CertificationSettings()
+    return service.Service(
+        settings=settings,
+        title="Certification",
+        description="Learners' micro-credentials, issued when a passing grade is recorded.",
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        handlers=event_handlers(settings),
+        consumes=[Topic.COURSES, Topic.GRADES],
+    )
+
+
+def create_app(settings: CertificationSettings | None = None) -> FastAPI:
+    return service.create_app(create_service(settings))

@@ -1,0 +1,1 @@
+"""Notifications: tells learners by email what happened to them, and records every delivery."""

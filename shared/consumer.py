@@ -1,0 +1,102 @@
+"""At-least-once, idempotent consumption of events, with retries and a dead-letter topic.
+
+Offsets are committed only after a message has been handled (FastStream's default would commit first and lose it on a
+crash). Handling means: in one transaction, record the event id (a redelivery stops there), apply the handler's
+effect, write what it publishes to the outbox. A message that cannot be parsed, or still fails after the retries,
+goes to the dead-letter topic with the reason and the consumer moves on.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.trace import SpanKind
+
+from shared.db import UnitOfWork
+from shared.dead_letters import DeadLetters
+from shared.events import CloudEvent, Event, InvalidEvent, Topic, parse_message, topic_name
+from shared.settings import ServiceSettings
+from shared.tracing import context_from_traceparent, tracer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, CloudEvent, UnitOfWork], Awaitable[None]]
+
+
+class Unprocessable(Exception):
+    """Raised by a handler for a message that no retry will fix; it goes straight to the dead-letter topic."""
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        unit_of_work: Callable[[], UnitOfWork],
+        handlers: dict[type[Event], Handler],
+        topics: Iterable[Topic],
+    ) -> None:
+        self._settings = settings
+        self._unit_of_work = unit_of_work
+        self._handlers = {event_class.type: handler for event_class, handler in handlers.items()}
+        self._topics = [topic_name(topic, settings.topic_prefix) for topic in topics]
+        self._dead_letters: DeadLetters | None = None
+
+    def subscribe(self, broker: KafkaBroker) -> None:
+        self._dead_letters = DeadLetters(
+            broker, self._settings.service_name, self._settings.topic_prefix, self._settings.consumer_group
+        )
+        broker.subscriber(
+            *self._topics,
+            group_id=self._settings.consumer_group,
+            # Commit after handling; an exception that escapes (shutdown) seeks back so the message comes again.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+        )(self.on_message)
+
+    async def on_message(self, message: KafkaMessage) -> None:
+        try:
+            envelope, event = parse_message(message.body)
+        except InvalidEvent as error:
+            await self._dead_letter(message, str(error))
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            return  # Another type on a topic we read; not ours to handle.
+        with tracer(__name__).start_as_current_span(
+            f"{self._settings.service_name} consume {envelope.type}",
+            context=context_from_traceparent(envelope.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.message.id": envelope.id},
+        ):
+            await self._handle_with_retries(message, handler, envelope, event)
+
+    async def _handle_with_retries(
+        self, message: KafkaMessage, handler: Handler, envelope: CloudEvent, event: Event
+    ) -> None:
+        attempts = self._settings.consumer_max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self._unit_of_work() as uow:
+                    if await uow.claim(envelope):
+                        await handler(event, envelope, uow)
+                        await uow.commit()
+                return
+            except Unprocessable as error:
+                await self._dead_letter(message, f"{envelope.type} {envelope.id}: {error}")
+                return
+            except Exception as error:  # Transient until proven otherwise: the database or broker may be back soon.
+                if attempt == attempts:
+                    reason = f"{envelope.type} {envelope.id}: failed {attempts} times, last: {error!r}"
+                    await self._dead_letter(message, reason)
+                    return
+                delay = min(self._settings.consumer_backoff_seconds * 2 ** (attempt - 1), 30.0)
+                log.warning("handling %s failed (attempt %d), retrying in %.1fs: %r", envelope.id, attempt, delay, error)
+                await asyncio.sleep(delay)
+
+    async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
+        assert self._dead_letters is not None, "subscribe() first"
+        await self._dead_letters.send(message, reason)

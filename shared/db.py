@@ -1,0 +1,106 @@
+"""Database plumbing: engine and sessions, the outbox and processed-event tables, and the unit of work.
+
+Every service keeps these two tables in its own database: the outbox makes publishing part of the same transaction
+as the state change, and the processed-event ids make every consumer idempotent.
+"""
+
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.events import CloudEvent, Event
+from shared.settings import ServiceSettings
+from shared.tracing import current_traceparent
+
+OUTBOX_CHANNEL = "outbox"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def timestamp_column(nullable: bool = False) -> Any:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    # The logical topic; the relay adds the deployment's topic prefix.
+    topic: str
+    key: str
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: dict[str, str] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    published_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_events"
+
+    event_id: str = Field(primary_key=True)
+    event_type: str
+    processed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+def create_engine(settings: ServiceSettings) -> AsyncEngine:
+    return create_async_engine(settings.service_database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+class UnitOfWork:
+    """One transaction: the state change, the events it publishes, and the event it consumed, all or nothing."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], source: str) -> None:
+        self._sessionmaker = sessionmaker
+        self._source = source
+        self._published = 0
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessionmaker()
+        await self.session.begin()
+        self._published = 0
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Closing rolls back whatever was not committed (nothing half-written) and keeps loaded objects readable.
+        await self.session.close()
+
+    async def commit(self) -> None:
+        if self._published:
+            # Delivered by PostgreSQL only when the transaction commits: wakes the relay without polling.
+            await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+        await self.session.commit()
+
+    def publish(self, event: Event) -> CloudEvent:
+        """Put an event in the outbox; it reaches Kafka after the transaction commits."""
+        envelope = CloudEvent.wrap(event, source=self._source, traceparent=current_traceparent())
+        headers = {"content-type": "application/cloudevents+json", "ce_type": envelope.type, "ce_id": envelope.id}
+        if envelope.traceparent:
+            headers["traceparent"] = envelope.traceparent
+        self.session.add(OutboxMessage(topic=event.topic, key=event.key, value=envelope.to_bytes(), headers=headers))
+        self._published += 1
+        return envelope
+
+    async def claim(self, envelope: CloudEvent) -> bool:
+        """Record the consumed event's id; False when it was processed before (a redelivery)."""
+        inserted = await self.session.execute(
+            insert(ProcessedEvent)
+            .values(event_id=envelope.id, event_type=envelope.type, processed_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(ProcessedEvent.event_id)
+        )
+        return inserted.first() is not None

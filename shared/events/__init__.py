@@ -1,0 +1,26 @@
+"""Event contracts: one module per producing service (plus `lms` for what LMS integrations send in).
+
+Importing this package registers every event type, so `parse_message` knows them all.
+"""
+
+from shared.events import assessment, catalogue, certification, enrolment, lms, notifications
+from shared.events.envelope import CONTENT_TYPE, EVENT_TYPES, CloudEvent, Event, InvalidEvent, parse_message
+from shared.events.topics import Topic, dead_letter_topic, topic_name
+
+__all__ = [
+    "CONTENT_TYPE",
+    "EVENT_TYPES",
+    "CloudEvent",
+    "Event",
+    "InvalidEvent",
+    "Topic",
+    "assessment",
+    "catalogue",
+    "certification",
+    "dead_letter_topic",
+    "enrolment",
+    "lms",
+    "notifications",
+    "parse_message",
+    "topic_name",
+]

@@ -1,0 +1,109 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) and the base class of every event's data.
+
+Every message on every topic is one JSON document: the CloudEvents attributes, the W3C `traceparent`
+extension, and `data`, whose shape is fixed by the event's type. Any Kafka client can produce one.
+"""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.events.topics import Topic
+
+CONTENT_TYPE = "application/cloudevents+json"
+
+# type name -> data class; filled as contract modules are imported (see shared.events.__init__).
+EVENT_TYPES: dict[str, type["Event"]] = {}
+
+
+class Contract(BaseModel):
+    """Frozen, and tolerant of fields it does not know: a producer on a newer minor version may add some."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Event(Contract):
+    """The `data` of one CloudEvent. Subclasses name their type, their topic and the aggregate they are about."""
+
+    type: ClassVar[str]
+    topic: ClassVar[Topic]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type" in cls.__dict__:
+            if cls.type in EVENT_TYPES:
+                raise TypeError(f"event type {cls.type} is defined twice")
+            EVENT_TYPES[cls.type] = cls
+
+    @property
+    def key(self) -> str:
+        """The aggregate id: the Kafka key, so that events about one aggregate stay in order."""
+        raise NotImplementedError
+
+    @classmethod
+    def dataschema(cls) -> str:
+        return f"urn:eu:microcredentials:schema:{cls.type}"
+
+
+class CloudEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    time: datetime
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = None
+    traceparent: str | None = None
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(cls, event: Event, *, source: str, traceparent: str | None = None) -> "CloudEvent":
+        return cls(
+            id=str(uuid.uuid4()),
+            source=source,
+            type=event.type,
+            time=datetime.now(UTC),
+            subject=event.key,
+            dataschema=event.dataschema(),
+            traceparent=traceparent,
+            data=event.model_dump(mode="json"),
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class InvalidEvent(ValueError):
+    """A message that no retry can fix: not JSON, not a CloudEvent, an unknown type, or data breaking its contract."""
+
+
+def _describe(error: ValidationError, prefix: str) -> str:
+    return "; ".join(
+        f"{prefix}{'.'.join(str(part) for part in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
+    )
+
+
+def parse_message(raw: bytes) -> tuple[CloudEvent, Event]:
+    """Parse one Kafka message value into its envelope and typed data, or raise InvalidEvent naming the problem."""
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidEvent(f"not a JSON document: {error}") from error
+    try:
+        envelope = CloudEvent.model_validate(document)
+    except ValidationError as error:
+        raise InvalidEvent(f"not a CloudEvent: {_describe(error, '')}") from error
+    data_class = EVENT_TYPES.get(envelope.type)
+    if data_class is None:
+        raise InvalidEvent(f"unknown event type {envelope.type!r}")
+    try:
+        data = data_class.model_validate(envelope.data)
+    except ValidationError as error:
+        raise InvalidEvent(f"{envelope.type} breaks its contract: {_describe(error, 'data.')}") from error
+    return envelope, data

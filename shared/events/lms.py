@@ -1,0 +1,31 @@
+"""What LMS integrations (Moodle, Canvas, ...) publish: grade submissions, untrusted until assessment validates them.
+
+An LMS produces one CloudEvent per grade on the `mc.lms.grade-submissions` topic, keyed by the learner id,
+with any Kafka client; docs/lms-grade-submission.md shows a kcat example.
+"""
+
+from datetime import date
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.events.envelope import Event
+from shared.events.topics import Topic
+
+
+class GradeSubmitted(Event):
+    type: ClassVar[str] = "eu.microcredentials.lms.grade.submitted.v1"
+    topic: ClassVar[Topic] = Topic.GRADE_SUBMISSIONS
+
+    course_id: str = Field(min_length=1)
+    learner_id: str = Field(min_length=1)
+    grade: str = Field(min_length=1, max_length=20)
+    passed: bool
+    assessed_on: date
+    assessor: str = Field(min_length=1)
+    # Which LMS sent it, for the audit trail (e.g. "moodle.uni-saarland.de").
+    lms: str = Field(min_length=1)
+
+    @property
+    def key(self) -> str:
+        return self.learner_id

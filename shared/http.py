@@ -1,0 +1,39 @@
+"""FastAPI dependencies and the health endpoints every service exposes."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from shared.db import UnitOfWork
+
+
+def unit_of_work(request: Request) -> UnitOfWork:
+    return request.app.state.unit_of_work()
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+
+health_router = APIRouter(prefix="/health", tags=["health"])
+
+
+@health_router.get("/live")
+async def live() -> dict[str, str]:
+    return {"status": "live"}
+
+
+@health_router.get("/ready")
+async def ready(request: Request, uow: UnitOfWorkDep) -> JSONResponse:
+    """Ready when the database answers and Kafka answers; also tells how many events wait in the outbox."""
+    checks: dict[str, object] = {}
+    try:
+        async with uow:
+            await uow.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        checks["outbox_backlog"] = await request.app.state.outbox_relay.backlog()
+    except Exception as error:
+        checks["database"] = f"unavailable: {error!r}"
+    checks["kafka"] = "ok" if await request.app.state.broker.ping(timeout=2.0) else "unavailable"
+    healthy = checks["database"] == "ok" and checks["kafka"] == "ok"
+    return JSONResponse({"status": "ready" if healthy else "not ready", **checks}, status_code=200 if healthy else 503)

@@ -1,0 +1,100 @@
+"""The outbox relay: publishes what transactions wrote to the outbox, in order, then marks it published.
+
+It wakes on the NOTIFY that a committing transaction sends, and polls as a fallback. Several instances of a service
+may run: an advisory lock lets one relay publish at a time, which keeps each aggregate's events in order.
+A crash between publishing and marking means a message is published again; consumers are idempotent.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import OUTBOX_CHANNEL, OutboxMessage, utcnow
+from shared.events import topic_name
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+# Any constant shared by all instances of one service (each service has its own database).
+RELAY_LOCK_ID = 0x6D6F7574
+BATCH_SIZE = 500
+
+
+class OutboxRelay:
+    def __init__(
+        self, settings: ServiceSettings, sessionmaker: async_sessionmaker[AsyncSession], broker: KafkaBroker
+    ) -> None:
+        self._settings = settings
+        self._sessionmaker = sessionmaker
+        self._broker = broker
+        self._wake = asyncio.Event()
+        self.last_error: str | None = None
+
+    async def run(self) -> None:
+        listener = await self._listen()
+        try:
+            while True:
+                try:
+                    published = await self.publish_batch()
+                    self.last_error = None
+                except Exception as error:  # Kafka or the database is away: keep the rows, try again later.
+                    self.last_error = repr(error)
+                    log.warning("outbox relay could not publish, will retry: %r", error)
+                    published = 0
+                if published < BATCH_SIZE:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_seconds)
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    async def publish_batch(self) -> int:
+        async with self._sessionmaker() as session, session.begin():
+            if not await session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_ID))):
+                return 0  # Another instance is publishing.
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.published_at.is_(None)).order_by(OutboxMessage.id).limit(BATCH_SIZE)
+                )
+            ).all()
+            if not rows:
+                return 0
+            deliveries = [
+                await self._broker.publish(
+                    row.value,
+                    topic_name(row.topic, self._settings.topic_prefix),
+                    key=row.key.encode(),
+                    headers=row.headers,
+                    no_confirm=True,
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*deliveries)
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows])).values(published_at=utcnow())
+            )
+        return len(rows)
+
+    async def backlog(self) -> int:
+        async with self._sessionmaker() as session:
+            return await session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+            )
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        url = make_url(self._settings.service_database_url).set(drivername="postgresql")
+        try:
+            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+            await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
+            return connection
+        except Exception as error:  # Polling still works without it.
+            log.warning("outbox relay cannot LISTEN, polling only: %r", error)
+            return None

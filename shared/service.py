@@ -1,0 +1,96 @@
+"""The app factory every service uses: one process, one event loop, FastAPI for HTTP and FastStream for Kafka.
+
+A service describes itself (settings, routes, the events it handles); this module wires the rest the same way for all:
+database, broker, consumer, outbox relay, tracing, health. Nothing connects until the app starts.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from shared.consumer import EventConsumer, Handler
+from shared.db import UnitOfWork, create_engine, create_sessionmaker
+from shared.events import Event, Topic
+from shared.http import health_router
+from shared.logging import configure_logging
+from shared.migrations import upgrade
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+from shared.topic_admin import ensure_topics
+from shared.tracing import setup_tracing
+
+
+@dataclass
+class Service:
+    settings: ServiceSettings
+    title: str
+    description: str
+    migrations: Path
+    routers: Sequence[APIRouter] = ()
+    # Event type -> handler(event, envelope, unit_of_work); dependencies are bound in beforehand (functools.partial).
+    handlers: dict[type[Event], Handler] = field(default_factory=dict)
+    consumes: Sequence[Topic] = ()
+
+
+def create_app(service: Service) -> FastAPI:
+    settings = service.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_tracing(settings)
+        await ensure_topics(settings)
+        engine = create_engine(settings)
+        sessionmaker = create_sessionmaker(engine)
+        broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"mc-{settings.service_name}",
+            acks="all",
+            enable_idempotence=True,
+            log_level=logging.DEBUG,  # One line per message is too much at INFO; failures are logged as warnings.
+        )
+        if service.handlers:
+            EventConsumer(
+                settings, lambda: UnitOfWork(sessionmaker, settings.node_uri), service.handlers, service.consumes
+            ).subscribe(broker)
+        relay = OutboxRelay(settings, sessionmaker, broker)
+        app.state.settings = settings
+        app.state.unit_of_work = lambda: UnitOfWork(sessionmaker, settings.node_uri)
+        app.state.broker = broker
+        app.state.outbox_relay = relay
+        await broker.start()
+        relay_task = asyncio.create_task(relay.run(), name=f"{settings.service_name}-outbox-relay")
+        try:
+            yield
+        finally:
+            relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
+            await broker.stop()
+            await engine.dispose()
+
+    app = FastAPI(title=service.title, description=service.description, lifespan=lifespan)
+    app.include_router(health_router)
+    for router in service.routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
+    return app
+
+
+def run(service: Service, argv: Sequence[str]) -> None:
+    """`python -m services.<name> [migrate|serve]`: serve migrates first, then listens."""
+    settings = service.settings
+    configure_logging(settings.service_name)
+    command = argv[0] if argv else "serve"
+    if command not in ("migrate", "serve"):
+        raise SystemExit(f"usage: python -m services.{settings.service_name} [migrate|serve]")
+    upgrade(settings, service.migrations)
+    if command == "serve":
+        uvicorn.run(create_app(service), host=settings.http_host, port=settings.http_port, log_config=None)
