@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from email.message import Message
+from email import message_from_binary_file, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,27 +97,9 @@ class Node:
     # --- the LMS: a grade submission as a CloudEvent, produced with kcat ---
 
     def submit_grade_with_kcat(self, course_id: str, learner_id: str, grade: str, passed: bool) -> str:
-        event_id = str(uuid.uuid4())
-        document = {
-            "specversion": "1.0",
-            "id": event_id,
-            "source": "https://moodle.example-university.eu",
-            "type": "eu.microcredentials.lms.grade.submitted.v1",
-            "time": datetime.now(UTC).isoformat(),
-            "subject": learner_id,
-            "datacontenttype": "application/json",
-            "data": {
-                "course_id": course_id,
-                "learner_id": learner_id,
-                "grade": grade,
-                "passed": passed,
-                "assessed_on": date.today().isoformat(),
-                "assessor": "Prof. Dr. Maria Schmidt",
-                "lms": "moodle.example-university.eu",
-            },
-        }
+        document = grade_submission(course_id, learner_id, grade, passed)
         self.produce_with_kcat(GRADE_SUBMISSIONS_TOPIC, learner_id, json.dumps(document))
-        return event_id
+        return document["id"]
 
     def produce_with_kcat(self, topic: str, key: str, value: str) -> None:
         subprocess.run(
@@ -135,16 +118,43 @@ class Node:
     def wait_for_credential(self, learner_id: str) -> dict[str, Any]:
         return self.wait_for("the credential", lambda: next(iter(self.credentials(learner_id)), None))
 
-    def emails_to(self, address: str) -> list[Message]:
+    def emails_to(self, address: str) -> list[EmailMessage]:
         if not self.maildir.exists():
             return []
-        return [message for message in mailbox.Maildir(self.maildir, create=False) if address in (message["To"] or "")]
+        messages = mailbox.Maildir(self.maildir, factory=_parse_email, create=False)
+        return [message for message in messages if address in (message["To"] or "")]
 
-    def wait_for_email(self, address: str) -> Message:
+    def wait_for_email(self, address: str) -> EmailMessage:
         return self.wait_for(f"an email to {address}", lambda: next(iter(self.emails_to(address)), None))
 
     def rejections(self, learner_id: str) -> list[dict[str, Any]]:
         return self.ok("GET", "assessment", "/grade-rejections", params={"learner_id": learner_id})
+
+
+def _parse_email(file: Any) -> EmailMessage:
+    return message_from_binary_file(file, policy=policy.default)
+
+
+def grade_submission(course_id: str, learner_id: str, grade: str, passed: bool) -> dict[str, Any]:
+    """A grade submission as an LMS plugin writes it: a structured CloudEvent (see docs/lms-grade-submission.md)."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "https://moodle.example-university.eu",
+        "type": "eu.microcredentials.lms.grade.submitted.v1",
+        "time": datetime.now(UTC).isoformat(),
+        "subject": learner_id,
+        "datacontenttype": "application/json",
+        "data": {
+            "course_id": course_id,
+            "learner_id": learner_id,
+            "grade": grade,
+            "passed": passed,
+            "assessed_on": date.today().isoformat(),
+            "assessor": "Prof. Dr. Maria Schmidt",
+            "lms": "moodle.example-university.eu",
+        },
+    }
 
 
 def sample_course(title: str = "Entrepreneurial Thinking for Sustainable Regions") -> dict[str, Any]:

@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 
 from shared.db import UnitOfWork
 from shared.dead_letters import DeadLetters
-from shared.events import CloudEvent, Event, InvalidEvent, Topic, parse_message, topic_name
+from shared.events import CloudEvent, Event, InvalidEvent, Topic, is_known_kind, parse_data, parse_envelope, topic_name
 from shared.settings import ServiceSettings
 from shared.tracing import context_from_traceparent, tracer
 
@@ -59,13 +59,15 @@ class EventConsumer:
 
     async def on_message(self, message: KafkaMessage) -> None:
         try:
-            envelope, event = parse_message(message.body)
+            envelope = parse_envelope(message.body)
+            handler = self._handlers.get(envelope.type)
+            if handler is None and is_known_kind(envelope.type):
+                return  # Another service's concern, or a version this code does not read yet: not for us.
+            event = parse_data(envelope)
         except InvalidEvent as error:
             await self._dead_letter(message, str(error))
             return
-        handler = self._handlers.get(envelope.type)
-        if handler is None:
-            return  # Another type on a topic we read; not ours to handle.
+        assert handler is not None
         with tracer(__name__).start_as_current_span(
             f"{self._settings.service_name} consume {envelope.type}",
             context=context_from_traceparent(envelope.traceparent),

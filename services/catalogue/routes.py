@@ -2,7 +2,7 @@
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import APIRouter, HTTPException, status
 from sqlmodel import select
@@ -10,7 +10,8 @@ from sqlmodel import select
 from services.catalogue import domain
 from services.catalogue.models import Course, CourseApprove, CourseCreate, CoursePublic, CourseReject, CourseStatus
 from services.catalogue.settings import CatalogueSettings
-from shared.db import UnitOfWork, utcnow
+from shared.db import UnitOfWork
+from shared.events import Event
 from shared.events.catalogue import CourseApproved, CourseRejected, CourseSubmitted, MicroCredentialDescription
 from shared.http import UnitOfWorkDep
 
@@ -30,6 +31,19 @@ async def load(uow: UnitOfWork, course_id: str, *, for_update: bool = False) -> 
 
 def public(course: Course) -> CoursePublic:
     return CoursePublic.model_validate(course, from_attributes=True)
+
+
+async def step(
+    uow: UnitOfWork, course_id: str, rule: Callable[[Course], None], fact: Callable[[Course], Event]
+) -> CoursePublic:
+    """One step of the QA workflow: apply the rule to the locked course and publish the fact, in one transaction."""
+    async with uow:
+        course = await load(uow, course_id, for_update=True)
+        with refusals():
+            rule(course)
+        uow.publish(fact(course))
+        await uow.commit()
+    return public(course)
 
 
 def create_router(settings: CatalogueSettings) -> APIRouter:
@@ -62,50 +76,43 @@ def create_router(settings: CatalogueSettings) -> APIRouter:
 
     @router.post("/{course_id}/submit")
     async def submit_course(course_id: str, uow: UnitOfWorkDep) -> CoursePublic:
-        async with uow:
-            course = await load(uow, course_id, for_update=True)
-            with refusals():
-                domain.submit(course)
-            uow.publish(
-                CourseSubmitted(
-                    course_id=course.id,
-                    version=course.version,
-                    title=course.description["title"],
-                    submitted_by=course.designed_by,
-                )
-            )
-            await uow.commit()
-        return public(course)
+        return await step(
+            uow,
+            course_id,
+            domain.submit,
+            lambda course: CourseSubmitted(
+                course_id=course.id,
+                version=course.version,
+                title=course.description["title"],
+                submitted_by=course.designed_by,
+            ),
+        )
 
     @router.post("/{course_id}/approve")
     async def approve_course(course_id: str, body: CourseApprove, uow: UnitOfWorkDep) -> CoursePublic:
-        async with uow:
-            course = await load(uow, course_id, for_update=True)
-            with refusals():
-                domain.approve(course, body.reviewed_by)
-            uow.publish(
-                CourseApproved(
-                    course_id=course.id,
-                    version=course.version,
-                    description=MicroCredentialDescription.model_validate(course.description),
-                    approved_by=body.reviewed_by,
-                    approved_at=utcnow(),
-                )
-            )
-            await uow.commit()
-        return public(course)
+        return await step(
+            uow,
+            course_id,
+            lambda course: domain.approve(course, body.reviewed_by),
+            lambda course: CourseApproved(
+                course_id=course.id,
+                version=course.version,
+                description=MicroCredentialDescription.model_validate(course.description),
+                approved_by=body.reviewed_by,
+                approved_at=course.updated_at,
+            ),
+        )
 
     @router.post("/{course_id}/reject")
     async def reject_course(course_id: str, body: CourseReject, uow: UnitOfWorkDep) -> CoursePublic:
-        async with uow:
-            course = await load(uow, course_id, for_update=True)
-            with refusals():
-                domain.reject(course, body.reviewed_by, body.reasons)
-            uow.publish(
-                CourseRejected(course_id=course.id, version=course.version, rejected_by=body.reviewed_by, reasons=body.reasons)
-            )
-            await uow.commit()
-        return public(course)
+        return await step(
+            uow,
+            course_id,
+            lambda course: domain.reject(course, body.reviewed_by, body.reasons),
+            lambda course: CourseRejected(
+                course_id=course.id, version=course.version, rejected_by=body.reviewed_by, reasons=body.reasons
+            ),
+        )
 
     return router
 

@@ -34,7 +34,8 @@ def render(environment: jinja2.Environment, template: str, recipient: str, event
     values = {"event": event}
     return Email(
         recipient=recipient,
-        subject=environment.get_template(f"{template}.subject.txt").render(values).strip(),
+        # One line, whatever the course title holds: a line break in a header would stop the email.
+        subject=" ".join(environment.get_template(f"{template}.subject.txt").render(values).split()),
         text=environment.get_template(f"{template}.txt").render(values),
         html=environment.get_template(f"{template}.html").render(values),
         template=template,

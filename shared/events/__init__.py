@@ -4,7 +4,17 @@ Importing this package registers every event type, so `parse_message` knows them
 """
 
 from shared.events import assessment, catalogue, certification, enrolment, lms, notifications
-from shared.events.envelope import CONTENT_TYPE, EVENT_TYPES, CloudEvent, Event, InvalidEvent, parse_message
+from shared.events.envelope import (
+    CONTENT_TYPE,
+    EVENT_TYPES,
+    CloudEvent,
+    Event,
+    InvalidEvent,
+    is_known_kind,
+    parse_data,
+    parse_envelope,
+    parse_message,
+)
 from shared.events.topics import Topic, dead_letter_topic, topic_name
 
 __all__ = [
@@ -19,8 +29,11 @@ __all__ = [
     "certification",
     "dead_letter_topic",
     "enrolment",
+    "is_known_kind",
     "lms",
     "notifications",
+    "parse_data",
+    "parse_envelope",
     "parse_message",
     "topic_name",
 ]

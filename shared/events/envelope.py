@@ -5,6 +5,7 @@ extension, and `data`, whose shape is fixed by the event's type. Any Kafka clien
 """
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -89,21 +90,35 @@ def _describe(error: ValidationError, prefix: str) -> str:
     )
 
 
-def parse_message(raw: bytes) -> tuple[CloudEvent, Event]:
-    """Parse one Kafka message value into its envelope and typed data, or raise InvalidEvent naming the problem."""
+def parse_envelope(raw: bytes) -> CloudEvent:
+    """The CloudEvent around a Kafka message value, or InvalidEvent naming what is wrong with it."""
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidEvent(f"not a JSON document: {error}") from error
     try:
-        envelope = CloudEvent.model_validate(document)
+        return CloudEvent.model_validate(document)
     except ValidationError as error:
         raise InvalidEvent(f"not a CloudEvent: {_describe(error, '')}") from error
+
+
+def parse_data(envelope: CloudEvent) -> Event:
+    """The typed data of a CloudEvent, or InvalidEvent naming the type's rule it breaks."""
     data_class = EVENT_TYPES.get(envelope.type)
     if data_class is None:
         raise InvalidEvent(f"unknown event type {envelope.type!r}")
     try:
-        data = data_class.model_validate(envelope.data)
+        return data_class.model_validate(envelope.data)
     except ValidationError as error:
         raise InvalidEvent(f"{envelope.type} breaks its contract: {_describe(error, 'data.')}") from error
-    return envelope, data
+
+
+def parse_message(raw: bytes) -> tuple[CloudEvent, Event]:
+    envelope = parse_envelope(raw)
+    return envelope, parse_data(envelope)
+
+
+def is_known_kind(event_type: str) -> bool:
+    """A registered type, or another major version of one (a producer may publish `.v2` beside `.v1`)."""
+    family = re.sub(r"\.v\d+$", "", event_type)
+    return any(re.sub(r"\.v\d+$", "", known) == family for known in EVENT_TYPES)

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Start, stop or inspect a whole node: the infrastructure (infra.sh) and the five services, each its own process.
+#
+#   deploy/node.sh start|stop|status
+#   deploy/node.sh env SERVICE     the environment a service is started with (docker-compose.yml mirrors it)
+#
+# Services log to <state>/logs/<service>.log; start waits until every service answers /health/ready.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=${MC_STATE_DIR:-$ROOT/.run}
+WAIT_SECS=${MC_WAIT_SECS:-90}
+PIDS=$STATE/pids
+LOGS=$STATE/logs
+LOG_TAG=node
+# shellcheck source=deploy/lib.sh
+source "$ROOT/deploy/lib.sh"
+
+SERVICES=(catalogue enrolment assessment certification notifications)
+declare -A PORTS=([catalogue]=8001 [enrolment]=8002 [assessment]=8003 [certification]=8004 [notifications]=8005)
+
+# service_env NAME: one KEY=VALUE line per setting the service is started with.
+service_env() {
+  local name=$1 port=${PORTS[$1]}
+  echo "NODE_URI=${NODE_URI:-urn:microcredentials:node:local}"
+  echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
+  echo "DATABASE_URL=$DATABASE_URL"
+  echo "TOPIC_PREFIX=${TOPIC_PREFIX:-}"
+  echo "HTTP_HOST=127.0.0.1"
+  echo "HTTP_PORT=$port"
+  case $name in
+    certification) echo "PUBLIC_URL=http://127.0.0.1:$port" ;;
+    notifications) echo "SMTP_HOST=$SMTP_HOST"; echo "SMTP_PORT=$SMTP_PORT" ;;
+  esac
+}
+
+ready() { curl -sf -o /dev/null "http://127.0.0.1:${PORTS[$1]}/health/ready"; }
+
+start_service() {
+  local name=$1 pidfile=$PIDS/$1.pid marker="services.$1"
+  if pid_alive "$pidfile" "$marker"; then
+    log "$name already running, pid $(cat "$pidfile")"
+    return
+  fi
+  port_open "${PORTS[$name]}" && die "port ${PORTS[$name]} for $name is taken by another program"
+  local -a env_args
+  mapfile -t env_args < <(service_env "$name")
+  (cd "$ROOT" && launch "$pidfile" "$LOGS/$name.log" env "${env_args[@]}" "$ROOT/.venv/bin/python" -m "$marker" serve)
+}
+
+cmd_start() {
+  bash "$ROOT/deploy/infra.sh" start
+  # shellcheck source=/dev/null
+  source "$STATE/env"
+  mkdir -p "$PIDS" "$LOGS"
+  for name in "${SERVICES[@]}"; do start_service "$name"; done
+  for name in "${SERVICES[@]}"; do
+    wait_until "$name" "$LOGS/$name.log" "$PIDS/$name.pid" "services.$name" ready "$name"
+    log "$name ready: http://127.0.0.1:${PORTS[$name]}/docs"
+  done
+}
+
+cmd_stop() {
+  for name in "${SERVICES[@]}"; do stop_pid "$name" "$PIDS/$name.pid" "services.$name" || true; done
+  bash "$ROOT/deploy/infra.sh" stop
+}
+
+cmd_status() {
+  local rc=0
+  bash "$ROOT/deploy/infra.sh" status || rc=$?
+  for name in "${SERVICES[@]}"; do
+    if pid_alive "$PIDS/$name.pid" "services.$name"; then
+      log "$(printf '%-13s' "$name") running, pid $(cat "$PIDS/$name.pid"), http://127.0.0.1:${PORTS[$name]}"
+    else
+      log "$(printf '%-13s' "$name") stopped"; rc=3
+    fi
+  done
+  return "$rc"
+}
+
+case ${1:-} in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  env)
+    [[ -n ${PORTS[${2:-}]:-} ]] || die "usage: $0 env SERVICE (one of ${SERVICES[*]})"
+    # shellcheck source=/dev/null
+    [[ -f $STATE/env ]] && source "$STATE/env"
+    : "${KAFKA_BOOTSTRAP_SERVERS:=127.0.0.1:9092}" "${DATABASE_URL:=postgresql+asyncpg://mc:mc@127.0.0.1:5433/postgres}"
+    : "${SMTP_HOST:=127.0.0.1}" "${SMTP_PORT:=1025}"
+    service_env "$2"
+    ;;
+  *) echo "usage: $0 start|stop|status|env SERVICE" >&2; exit 2 ;;
+esac

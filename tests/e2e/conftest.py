@@ -1,0 +1,71 @@
+"""End to end: the five services as separate processes, driven only through HTTP and Kafka (kcat as the LMS)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from deploy.journey import Node
+from tests.stack import ROOT, Stack
+
+SERVICES = ("catalogue", "enrolment", "assessment", "certification", "notifications")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, log: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f}s; see {log}")
+
+
+@pytest.fixture(scope="session")
+def node(stack: Stack) -> Iterator[Node]:
+    ports = {name: free_port() for name in SERVICES}
+    logs = ROOT / ".run" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = {}
+    for name in SERVICES:
+        env = os.environ | stack.env() | {"HTTP_PORT": str(ports[name])}
+        env["PUBLIC_URL"] = f"http://127.0.0.1:{ports['certification']}"
+        log = logs / f"e2e-{name}.log"
+        processes[name] = (
+            subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}", "serve"],
+                cwd=ROOT,
+                env=env,
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+            ),
+            str(log),
+        )
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    try:
+        for name, (process, log) in processes.items():
+            wait_ready(urls[name], process, log)
+        yield Node(urls=urls, kafka=stack.kafka, maildir=stack.maildir, topic_prefix=stack.topic_prefix)
+    finally:
+        for process, _ in processes.values():
+            process.terminate()
+        for process, _ in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -1,0 +1,100 @@
+"""The assessment service's consumer on the real Kafka and PostgreSQL: at-least-once, idempotent, dead-lettering."""
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from services.assessment.app import create_service
+from services.assessment.settings import AssessmentSettings
+from shared.events import CloudEvent, Topic, dead_letter_topic
+from shared.events.common import LearnerIdentity
+from shared.events.enrolment import LearnerEnrolled
+from shared.events.lms import GradeSubmitted
+from tests.integration.conftest import eventually, running
+from tests.stack import cloud_event, header, produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+LMS = "https://moodle.example.eu"
+
+
+def enrolled(learner_id: str, course_id: str) -> CloudEvent:
+    learner = LearnerIdentity(learner_id=learner_id, name="Jana Nováková", email=f"{learner_id}@example.eu")
+    event = LearnerEnrolled(
+        enrolment_id=str(uuid.uuid4()),
+        course_id=course_id,
+        course_version=1,
+        course_title="Data Literacy",
+        learner=learner,
+        enrolled_at=datetime.now(UTC),
+    )
+    return CloudEvent.wrap(event, source="urn:test:enrolment")
+
+
+def grade(learner_id: str, course_id: str, passed: bool = True) -> CloudEvent:
+    event = GradeSubmitted(
+        course_id=course_id,
+        learner_id=learner_id,
+        grade="1.7" if passed else "5.0",
+        passed=passed,
+        assessed_on=date.today(),
+        assessor="Dr. Ivan Petrov",
+        lms="moodle",
+    )
+    return CloudEvent.wrap(event, source=LMS)
+
+
+async def test_a_grade_delivered_twice_is_recorded_once(stack):
+    settings = stack.settings(AssessmentSettings)
+    learner, course = f"learner-{uuid.uuid4().hex[:6]}", f"course-{uuid.uuid4().hex[:6]}"
+    async with running(create_service(settings)) as client:
+        await produce(stack, Topic.ENROLMENTS, enrolled(learner, course).to_bytes(), key=learner)
+        await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
+
+        submission = grade(learner, course).to_bytes()
+        await produce(stack, Topic.GRADE_SUBMISSIONS, submission, key=learner)
+        await produce(stack, Topic.GRADE_SUBMISSIONS, submission, key=learner)
+        # Same key, same partition: once this later submission is rejected, both copies before it were handled.
+        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(learner, "another-course").to_bytes(), key=learner)
+        await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
+
+        grades = await _json(client, "/grades", learner_id=learner)
+        assert [g["grade"] for g in grades] == ["1.7"]
+        published = await read_topic(stack, Topic.GRADES, until=lambda records: len(records) >= 2, timeout=10)
+        types = sorted(cloud_event(r)["type"].split(".")[-2] for r in published if r.key == learner.encode())
+        assert types == ["recorded", "rejected"], "one GradeRecorded for the duplicate pair, one GradeRejected"
+
+
+async def test_unreadable_messages_are_dead_lettered_with_the_reason_and_the_consumer_moves_on(stack):
+    settings = stack.settings(AssessmentSettings)
+    key = f"learner-{uuid.uuid4().hex[:6]}"
+    contract_breaking = grade(key, "course-x").model_copy(update={"data": {"course_id": "course-x", "learner_id": key}})
+    unknown_type = grade(key, "course-x").model_copy(update={"type": "eu.microcredentials.lms.grade.guessed.v1"})
+    async with running(create_service(settings)) as client:
+        for value in (b"this is not json", unknown_type.to_bytes(), contract_breaking.to_bytes()):
+            await produce(stack, Topic.GRADE_SUBMISSIONS, value, key=key)
+        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(key, "course-y").to_bytes(), key=key)
+
+        rejections = await eventually(lambda: _json(client, "/grade-rejections", learner_id=key))
+        assert rejections[0]["rule"] == "learner-not-enrolled", "the valid message after the bad ones was handled"
+
+    dead = await read_topic(
+        stack, dead_letter_topic("assessment"), until=lambda rs: sum(r.key == key.encode() for r in rs) >= 3
+    )
+    dead = [record for record in dead if record.key == key.encode()]
+    reasons = [header(record, "x-dead-letter-reason") for record in dead]
+    assert len(reasons) == 3
+    assert "not a JSON document" in reasons[0]
+    assert "unknown event type 'eu.microcredentials.lms.grade.guessed.v1'" in reasons[1]
+    assert "data.grade" in reasons[2] and "data.passed" in reasons[2]
+    assert {header(record, "x-dead-letter-original-topic") for record in dead} == {
+        f"{stack.topic_prefix}{Topic.GRADE_SUBMISSIONS}"
+    }
+    assert dead[0].value == b"this is not json", "the original message is kept as it was, for replay"
+
+
+async def _json(client, path: str, **params):
+    response = await client.get(path, params=params)
+    response.raise_for_status()
+    return response.json()
