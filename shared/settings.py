@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql+asyncpg://mc:mc@127.0.0.1:5433/postgres"
     database_prefix: str = "mc"
 
+    # The public key that verifies bearer tokens (see shared.auth); without it, every write is refused with 401.
+    auth_public_key_file: str | None = None
+
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 

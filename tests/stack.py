@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
+
+from shared.auth import Principal, Role, create_keys, issue_token
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +34,9 @@ class Stack:
     maildir: Path
     topic_prefix: str
     database_prefix: str
+    # This session's token keys (see shared.auth).
+    auth_private_key: Path
+    auth_public_key: Path
 
     def settings(self, settings_class: type, **overrides: object) -> object:
         return settings_class(
@@ -38,8 +44,17 @@ class Stack:
             database_url=self.database_url,
             topic_prefix=self.topic_prefix,
             database_prefix=self.database_prefix,
+            auth_public_key_file=str(self.auth_public_key),
             **overrides,
         )
+
+    def bearer(self, subject: str, *roles: Role, institution: str | None = None, name: str | None = None,
+               email: str | None = None) -> dict[str, str]:
+        """The Authorization header of a person with these roles at this institution."""
+        principal = Principal(subject=subject, name=name or subject, roles=frozenset(roles),
+                              institution=institution, email=email)
+        token = issue_token(self.auth_private_key.read_bytes(), principal, issuer="urn:test")
+        return {"Authorization": f"Bearer {token}"}
 
     def env(self) -> dict[str, str]:
         """What a service process of this session is started with."""
@@ -50,6 +65,7 @@ class Stack:
             "DATABASE_PREFIX": self.database_prefix,
             "SMTP_HOST": self.smtp_host,
             "SMTP_PORT": str(self.smtp_port),
+            "AUTH_PUBLIC_KEY_FILE": str(self.auth_public_key),
         }
 
 
@@ -60,6 +76,7 @@ def start_stack() -> Stack:
         line.removeprefix("export ").split("=", 1) for line in (state / "env").read_text().splitlines() if "=" in line
     )
     run = uuid.uuid4().hex[:8]
+    private_key, public_key = create_keys(Path(tempfile.mkdtemp(prefix=f"mc-test-{run}-keys-")))
     return Stack(
         kafka=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or written["KAFKA_BOOTSTRAP_SERVERS"],
         database_url=os.environ.get("DATABASE_URL") or written["DATABASE_URL"],
@@ -68,6 +85,8 @@ def start_stack() -> Stack:
         maildir=Path(written["MAILDIR"]),
         topic_prefix=f"test-{run}.",
         database_prefix=f"test_{run}",
+        auth_private_key=private_key,
+        auth_public_key=public_key,
     )
 
 

@@ -1,11 +1,12 @@
 """Events the catalogue publishes about micro-credential courses."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
 
+from shared.events.common import LearnerCategory, Money
 from shared.events.envelope import Contract, Event
 from shared.events.topics import Topic
 
@@ -31,6 +32,8 @@ class Stackability(StrEnum):
 
 
 class AwardingBody(Contract):
+    # The institution's code on this alliance's nodes (e.g. "uni-saarland"); principals act for an institution code.
+    id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]*$")
     name: str = Field(min_length=1, max_length=300)
     # ISO 3166-1 alpha-2: the country of the issuer is a mandatory element.
     country: str = Field(pattern=r"^[A-Z]{2}$")
@@ -61,6 +64,19 @@ class MicroCredentialDescription(Contract):
     identity_verification: IdentityVerification | None = None
     stackability: Stackability = Stackability.STAND_ALONE
     contact: str | None = None
+    # The T4EU template's fields beyond Annex I.
+    faculty: str | None = None
+    target_groups: list[str] = Field(default_factory=list)
+    participants_obligations: str | None = None
+    literature: list[str] = Field(default_factory=list)
+    competences: list[str] = Field(default_factory=list)
+    # ESCO skill URIs the learning outcomes correspond to.
+    skills: list[str] = Field(default_factory=list)
+    course_leaders: list[str] = Field(default_factory=list)
+    lecturers: list[str] = Field(default_factory=list)
+    # Earlier micro-credentials (course ids) a learner must hold to enrol, unless a declared qualification is accepted.
+    prerequisite_course_ids: list[str] = Field(default_factory=list)
+    accepts_declared_qualification: bool = False
 
 
 class CourseEvent(Event):
@@ -88,8 +104,93 @@ class CourseApproved(CourseEvent):
     approved_at: datetime
 
 
+class CourseRetired(CourseEvent):
+    type: ClassVar[str] = "eu.microcredentials.catalogue.course.retired.v1"
+    version: int = Field(ge=1)
+    retired_by: str
+    reason: str | None = None
+
+
 class CourseRejected(CourseEvent):
     type: ClassVar[str] = "eu.microcredentials.catalogue.course.rejected.v1"
     version: int = Field(ge=1)
     rejected_by: str
     reasons: list[str] = Field(min_length=1)
+
+
+class DeliveryMode(StrEnum):
+    ON_CAMPUS = "on-campus"
+    ONLINE = "online"
+    BLENDED = "blended"
+
+
+class Pace(StrEnum):
+    SELF_PACED = "self-paced"
+    TIME_BOUND = "time-bound"
+
+
+class OfferingEvent(Event):
+    topic: ClassVar[Topic] = Topic.OFFERINGS
+    offering_id: str
+
+    @property
+    def key(self) -> str:
+        return self.offering_id
+
+
+class OfferingOpened(OfferingEvent):
+    """A run of an approved course version that learners can apply to."""
+
+    type: ClassVar[str] = "eu.microcredentials.catalogue.offering.opened.v1"
+    course_id: str
+    course_version: int = Field(ge=1)
+    title: str
+    institution: str | None = None
+    delivery_mode: DeliveryMode
+    pace: Pace
+    # None for a rolling start.
+    starts_on: date | None = None
+    ends_on: date | None = None
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    # None: open to any number of learners.
+    capacity: int | None = Field(default=None, ge=1)
+    # Charged to external learners; the alliance's students and staff learn for free.
+    fee: Money | None = None
+    open_to: list[LearnerCategory] = Field(default_factory=lambda: list(LearnerCategory))
+
+
+class StackingRuleKind(StrEnum):
+    ALL_OF = "all-of"
+    N_OF = "n-of"
+    MIN_ECTS = "min-ects"
+
+
+class StackingRule(Contract):
+    kind: StackingRuleKind
+    course_ids: list[str] = Field(min_length=1)
+    # For n-of: how many of the courses; for min-ects: how many ECTS among them.
+    n: int | None = Field(default=None, ge=1)
+    min_ects: float | None = Field(default=None, gt=0)
+
+
+class ProgrammeEvent(Event):
+    topic: ClassVar[Topic] = Topic.PROGRAMMES
+    programme_id: str
+
+    @property
+    def key(self) -> str:
+        return self.programme_id
+
+
+class ProgrammeApproved(ProgrammeEvent):
+    """A stack of micro-credentials, possibly from several universities, that together earn a larger credential."""
+
+    type: ClassVar[str] = "eu.microcredentials.catalogue.programme.approved.v1"
+    version: int = Field(ge=1)
+    title: str
+    description: str | None = None
+    awarding_bodies: list[AwardingBody] = Field(min_length=1)
+    rule: StackingRule
+    approved_by: str
+    approved_at: datetime

@@ -1,8 +1,24 @@
 """Value types that several services' contracts share."""
 
+from enum import StrEnum
+
 from pydantic import EmailStr, Field
 
 from shared.events.envelope import Contract
+
+
+class LearnerCategory(StrEnum):
+    """Who a learner is to the alliance: its students and staff learn for free, others pay the offering's fee."""
+
+    ALLIANCE_STUDENT = "alliance-student"
+    ALLIANCE_STAFF = "alliance-staff"
+    EXTERNAL = "external"
+
+
+class Money(Contract):
+    amount: float = Field(ge=0)
+    # ISO 4217
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
 class LearnerIdentity(Contract):
@@ -14,3 +30,4 @@ class LearnerIdentity(Contract):
     home_institution: str | None = None
     # The European Student Identifier, when the learner has one.
     esi: str | None = None
+    category: LearnerCategory | None = None

@@ -5,6 +5,8 @@ from enum import StrEnum
 
 class Topic(StrEnum):
     COURSES = "mc.catalogue.courses"
+    OFFERINGS = "mc.catalogue.offerings"
+    PROGRAMMES = "mc.catalogue.programmes"
     ENROLMENTS = "mc.enrolment.enrolments"
     # Inbound: grade submissions from LMS integrations. Untrusted until assessment has validated them.
     GRADE_SUBMISSIONS = "mc.lms.grade-submissions"
