@@ -12,7 +12,9 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /app
 
 # The services run as this unprivileged user; the code below stays owned by root, so it cannot change it.
-RUN useradd --system --user-group --uid 10001 --home-dir /app --shell /usr/sbin/nologin app
+# /keys is where compose's keys volume is mounted: a new volume takes this owner, so the user can write its keys.
+RUN useradd --system --user-group --uid 10001 --home-dir /app --shell /usr/sbin/nologin app \
+ && mkdir /keys && chown app:app /keys
 
 # Dependencies before the code, so that a code change reuses this layer. requirements.lock pins every package with
 # its hashes; uv is only the installer and leaves the image afterwards.

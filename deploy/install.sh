@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the project needs to run and test on Debian 12:
-# PostgreSQL and kcat from Debian, the Kafka broker jars from Maven Central,
+# PostgreSQL, kcat and Chromium from Debian, the Kafka broker jars from Maven Central,
 # and the Python virtualenv from requirements.lock. Safe to re-run: each step
 # is skipped when its result is already there.
 set -euo pipefail
@@ -19,6 +19,8 @@ die() { printf '[install] ERROR: %s\n' "$*" >&2; exit 1; }
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v kcat >/dev/null || missing+=(kcat)
+# A real browser for the tests that look at the node's web pages as a person would.
+command -v chromium >/dev/null || missing+=(chromium)
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 # uv is bootstrapped with pip; Debian's python3 ships without it.
@@ -74,3 +76,11 @@ fi
 [[ -x .venv/bin/python ]] || "${uv[@]}" venv --quiet .venv --python python3.11
 "${uv[@]}" pip sync --quiet --python .venv/bin/python requirements.lock
 log "Python environment in .venv synced with requirements.lock"
+
+# --- The independent credential verifier (Digital Bazaar's, from npm) ----------
+if [[ -d tools/vc-verifier/node_modules/@digitalbazaar/vc ]]; then
+  log "credential verifier's npm packages present"
+else
+  npm ci --prefix tools/vc-verifier --no-audit --no-fund --loglevel=error >/dev/null
+  log "credential verifier installed from tools/vc-verifier/package-lock.json"
+fi

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_binary_file, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,40 +20,77 @@ from typing import Any, TypeVar
 
 import httpx
 
+from shared.auth import Principal, Role, issue_token
+
 T = TypeVar("T")
 
 DEFAULT_PORTS = {"catalogue": 8001, "enrolment": 8002, "assessment": 8003, "certification": 8004, "notifications": 8005}
 GRADE_SUBMISSIONS_TOPIC = "mc.lms.grade-submissions"
 
 
+@dataclass(frozen=True)
+class Person:
+    """Someone using the node, with the role and institution their bearer token carries."""
+
+    subject: str
+    name: str
+    role: str
+    institution: str | None = None
+    email: str | None = None
+
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(
+            subject=self.subject,
+            name=self.name,
+            roles=frozenset({Role(self.role)}),
+            institution=self.institution,
+            email=self.email,
+        )
+
+
+def bearer_header(private_key: bytes, principal: Principal) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(private_key, principal, issuer='urn:microcredentials:journey')}"}
+
+
+DESIGNER = Person("julia.becker@uni-saarland.de", "Dr. Julia Becker", "course-designer", "uni-saarland")
+QA_OFFICER = Person("thomas.wagner@uni-saarland.de", "Prof. Thomas Wagner", "qa-officer", "uni-saarland")
+REGISTRAR = Person("registrar@uni-saarland.de", "Registrar's Office", "registrar", "uni-saarland")
+
+
 @dataclass
 class Node:
-    """Where a node's services, its Kafka and its mailbox are."""
+    """Where a node's services, its Kafka and its mailbox are, and the key that signs its users' tokens."""
 
     urls: dict[str, str]
     kafka: str
     maildir: Path
+    auth_key: Path
     topic_prefix: str = ""
     timeout: float = 60.0
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
 
     @classmethod
     def from_environment(cls) -> "Node":
+        state = Path(os.environ.get("MC_STATE_DIR", ".run"))
         return cls(
             urls={
                 name: os.environ.get(f"{name.upper()}_URL", f"http://127.0.0.1:{port}")
                 for name, port in DEFAULT_PORTS.items()
             },
             kafka=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            maildir=Path(os.environ.get("MAILDIR", ".run/mail")),
+            maildir=Path(os.environ.get("MAILDIR", state / "mail")),
+            auth_key=Path(os.environ.get("AUTH_PRIVATE_KEY_FILE", state / "keys" / "auth-private.pem")),
             topic_prefix=os.environ.get("TOPIC_PREFIX", ""),
         )
 
-    def call(self, method: str, service: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, f"{self.urls[service]}{path}", **kwargs)
+    def call(self, method: str, service: str, path: str, *, by: Person | None = None, **kwargs: Any) -> httpx.Response:
+        headers = bearer_header(self.auth_key.read_bytes(), by.principal) if by else {}
+        return self.http.request(method, f"{self.urls[service]}{path}", headers=headers, **kwargs)
 
-    def ok(self, method: str, service: str, path: str, **kwargs: Any) -> Any:
-        response = self.call(method, service, path, **kwargs)
+    def ok(self, method: str, service: str, path: str, *, by: Person | None = None, **kwargs: Any) -> Any:
+        response = self.call(method, service, path, by=by, **kwargs)
         if response.is_error:
             raise AssertionError(f"{method} {service}{path} -> {response.status_code}: {response.text}")
         return response.json()
@@ -67,25 +104,62 @@ class Node:
             time.sleep(0.2)
         raise TimeoutError(f"waited {self.timeout:.0f}s for {what}")
 
-    # --- catalogue: a designer creates and submits, a QA officer approves ---
+    # --- catalogue: a designer describes and submits, a QA officer approves, a registrar opens an offering ---
 
-    def approved_course(self, description: dict[str, Any], designer: str, qa_officer: str) -> dict[str, Any]:
-        course = self.ok("POST", "catalogue", "/courses", json={"designed_by": designer, "description": description})
-        self.ok("POST", "catalogue", f"/courses/{course['id']}/submit")
-        return self.ok("POST", "catalogue", f"/courses/{course['id']}/approve", json={"reviewed_by": qa_officer})
+    def approved_course(
+        self, description: dict[str, Any], designer: Person = DESIGNER, qa_officer: Person = QA_OFFICER
+    ) -> dict[str, Any]:
+        course = self.ok("POST", "catalogue", "/courses", by=designer, json={"description": description})
+        self.ok("POST", "catalogue", f"/courses/{course['id']}/submit", by=designer)
+        return self.ok("POST", "catalogue", f"/courses/{course['id']}/approve", by=qa_officer, json={})
 
-    # --- enrolment: a learner registers and enrols once the course is open to them ---
-
-    def registered_learner(self, name: str, email: str, home_institution: str | None = None) -> dict[str, Any]:
-        body = {"name": name, "email": email, "home_institution": home_institution, "category": "alliance-student"}
-        return self.ok("POST", "enrolment", "/learners", json=body)
-
-    def enrolment(self, learner_id: str, course_id: str) -> dict[str, Any]:
+    def opened_offering(self, course: dict[str, Any], registrar: Person = REGISTRAR, **terms: Any) -> dict[str, Any]:
+        """An offering open for registration now; `terms` override capacity, fee, open_to, dates, mode, pace."""
+        now = datetime.now(UTC)
+        body = {
+            "course_id": course["id"],
+            "delivery_mode": "blended",
+            "pace": "time-bound",
+            "starts_on": (now + timedelta(days=30)).date().isoformat(),
+            "ends_on": (now + timedelta(days=90)).date().isoformat(),
+            "registration_opens_at": (now - timedelta(hours=1)).isoformat(),
+            "registration_closes_at": (now + timedelta(days=14)).isoformat(),
+        } | terms
+        offering = self.ok("POST", "catalogue", "/offerings", by=registrar, json=body)
+        # Offerings and course approvals travel on different topics: wait until enrolment has both.
         self.wait_for(
-            "the course to be open for enrolment",
-            lambda: True if any(c["course_id"] == course_id for c in self.ok("GET", "enrolment", "/courses")) else None,
+            "enrolment to know the offering and its course",
+            lambda: True
+            if any(o["id"] == offering["id"] and o["course_known"] for o in self.ok("GET", "enrolment", "/offerings"))
+            else None,
         )
-        return self.ok("POST", "enrolment", "/enrolments", json={"learner_id": learner_id, "course_id": course_id})
+        return offering
+
+    # --- enrolment: a learner registers, applies, maybe withdraws ---
+
+    def registered_learner(
+        self, name: str, category: str = "alliance-student", home_institution: str | None = None
+    ) -> Person:
+        learner_id = str(uuid.uuid4())
+        email = f"{name.lower().replace(' ', '.')}.{learner_id[:6]}@learners.example.eu"
+        learner = Person(learner_id, name, "learner", email=email)
+        body = {"name": name, "email": email, "home_institution": home_institution, "category": category}
+        self.ok("POST", "enrolment", "/learners", by=learner, json=body)
+        return learner
+
+    def apply(self, learner: Person, offering: dict[str, Any], **extra: Any) -> httpx.Response:
+        return self.call("POST", "enrolment", "/applications", by=learner, json={"offering_id": offering["id"]} | extra)
+
+    def enrolled(self, learner: Person, offering: dict[str, Any]) -> dict[str, Any]:
+        """Apply and get a place; then wait until assessment knows the learner can be graded."""
+        response = self.apply(learner, offering)
+        if response.status_code != 201:
+            raise AssertionError(f"expected a place for {learner.name}: {response.status_code} {response.text}")
+        self.wait_until_gradable(learner.subject, offering["course_id"])
+        return response.json()
+
+    def withdraw(self, person: Person, application_id: str) -> dict[str, Any]:
+        return self.ok("POST", "enrolment", f"/applications/{application_id}/withdraw", by=person)
 
     def wait_until_gradable(self, learner_id: str, course_id: str) -> None:
         self.wait_for(
@@ -118,14 +192,17 @@ class Node:
     def wait_for_credential(self, learner_id: str) -> dict[str, Any]:
         return self.wait_for("the credential", lambda: next(iter(self.credentials(learner_id)), None))
 
-    def emails_to(self, address: str) -> list[EmailMessage]:
+    def emails_to(self, address: str, about: str = "") -> list[EmailMessage]:
+        """The emails sent to an address; with `about`, those whose subject contains it."""
         if not self.maildir.exists():
             return []
         messages = mailbox.Maildir(self.maildir, factory=_parse_email, create=False)
-        return [message for message in messages if address in (message["To"] or "")]
+        return [m for m in messages if address in (m["To"] or "") and about in (m["Subject"] or "")]
 
-    def wait_for_email(self, address: str) -> EmailMessage:
-        return self.wait_for(f"an email to {address}", lambda: next(iter(self.emails_to(address)), None))
+    def wait_for_email(self, address: str, about: str = "") -> EmailMessage:
+        return self.wait_for(
+            f"an email to {address} about {about!r}", lambda: next(iter(self.emails_to(address, about)), None)
+        )
 
     def rejections(self, learner_id: str) -> list[dict[str, Any]]:
         return self.ok("GET", "assessment", "/grade-rejections", params={"learner_id": learner_id})
@@ -162,7 +239,9 @@ def sample_course(title: str = "Entrepreneurial Thinking for Sustainable Regions
     return {
         "title": title,
         "short_description": "Turning research into ventures that serve a region's sustainability goals.",
-        "awarding_bodies": [{"name": "Saarland University", "country": "DE", "url": "https://www.uni-saarland.de"}],
+        "awarding_bodies": [
+            {"id": "uni-saarland", "name": "Saarland University", "country": "DE", "url": "https://www.uni-saarland.de"}
+        ],
         "learning_outcomes": [
             "Analyse a region's sustainability challenges with stakeholder mapping",
             "Design and pitch a venture concept grounded in research results",

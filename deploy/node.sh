@@ -12,6 +12,8 @@ STATE=${MC_STATE_DIR:-$ROOT/.run}
 WAIT_SECS=${MC_WAIT_SECS:-90}
 PIDS=$STATE/pids
 LOGS=$STATE/logs
+# The node's token keys (shared.auth); never inside the repository.
+KEYS=${MC_KEYS_DIR:-$STATE/keys}
 LOG_TAG=node
 # shellcheck source=deploy/lib.sh
 source "$ROOT/deploy/lib.sh"
@@ -26,6 +28,7 @@ service_env() {
   echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
   echo "DATABASE_URL=$DATABASE_URL"
   echo "TOPIC_PREFIX=${TOPIC_PREFIX:-}"
+  echo "AUTH_PUBLIC_KEY_FILE=$KEYS/auth-public.pem"
   echo "HTTP_HOST=127.0.0.1"
   echo "HTTP_PORT=$port"
   case $name in
@@ -53,6 +56,10 @@ cmd_start() {
   # shellcheck source=/dev/null
   source "$STATE/env"
   mkdir -p "$PIDS" "$LOGS"
+  if [[ ! -f $KEYS/auth-private.pem ]]; then
+    "$ROOT/.venv/bin/python" -m shared.auth keys --dir "$KEYS" >/dev/null
+    log "created the node's token keys in $KEYS"
+  fi
   for name in "${SERVICES[@]}"; do start_service "$name"; done
   for name in "${SERVICES[@]}"; do
     wait_until "$name" "$LOGS/$name.log" "$PIDS/$name.pid" "services.$name" ready "$name"

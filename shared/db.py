@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, text
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,6 +50,19 @@ class ProcessedEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True)
     event_type: str
     processed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+def service_table_base() -> type[SQLModel]:
+    """The base class of one service's tables, with metadata of its own.
+
+    Services name their read models alike ("offerings", "course_versions"); with SQLModel's one global metadata, a
+    process that imports two services (the test suite) would refuse the second table of a name.
+    """
+
+    class ServiceTable(SQLModel, registry=registry(metadata=MetaData())):
+        pass
+
+    return ServiceTable
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:

@@ -50,8 +50,11 @@ class OutboxRelay:
                     published = 0
                 if published < BATCH_SIZE:
                     self._wake.clear()
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation that stops the
+                    # service when a NOTIFY arrives at the same moment, and shutdown then waits forever.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_seconds)
+                        async with asyncio.timeout(self._settings.outbox_poll_seconds):
+                            await self._wake.wait()
         finally:
             if listener is not None:
                 await listener.close()

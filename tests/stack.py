@@ -20,7 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
-from shared.auth import Principal, Role, create_keys, issue_token
+from deploy.journey import bearer_header
+from shared.auth import Principal, Role, create_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,13 +49,14 @@ class Stack:
             **overrides,
         )
 
-    def bearer(self, subject: str, *roles: Role, institution: str | None = None, name: str | None = None,
-               email: str | None = None) -> dict[str, str]:
+    def bearer(
+        self, subject: str, *roles: Role, institution: str | None = None, name: str | None = None, email: str | None = None
+    ) -> dict[str, str]:
         """The Authorization header of a person with these roles at this institution."""
-        principal = Principal(subject=subject, name=name or subject, roles=frozenset(roles),
-                              institution=institution, email=email)
-        token = issue_token(self.auth_private_key.read_bytes(), principal, issuer="urn:test")
-        return {"Authorization": f"Bearer {token}"}
+        principal = Principal(
+            subject=subject, name=name or subject, roles=frozenset(roles), institution=institution, email=email
+        )
+        return bearer_header(self.auth_private_key.read_bytes(), principal)
 
     def env(self) -> dict[str, str]:
         """What a service process of this session is started with."""

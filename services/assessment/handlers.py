@@ -3,7 +3,7 @@
 import uuid
 
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from services.assessment.domain import review_submission
 from services.assessment.models import EnrolledLearner, Grade, GradeRejection
@@ -12,7 +12,7 @@ from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
 from shared.events.assessment import GradeRecorded, GradeRejected
 from shared.events.common import LearnerIdentity
-from shared.events.enrolment import LearnerEnrolled
+from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
 
 
@@ -29,6 +29,11 @@ async def learner_enrolled(event: LearnerEnrolled, envelope: CloudEvent, uow: Un
         )
         .on_conflict_do_nothing()
     )
+
+
+async def enrolment_withdrawn(event: EnrolmentWithdrawn, envelope: CloudEvent, uow: UnitOfWork) -> None:
+    """A learner who withdrew can no longer be graded for that enrolment."""
+    await uow.session.execute(delete(EnrolledLearner).where(EnrolledLearner.enrolment_id == event.enrolment_id))
 
 
 async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: UnitOfWork) -> None:
@@ -91,4 +96,4 @@ async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: Unit
 
 
 def event_handlers() -> dict[type[Event], Handler]:
-    return {LearnerEnrolled: learner_enrolled, GradeSubmitted: grade_submitted}
+    return {LearnerEnrolled: learner_enrolled, EnrolmentWithdrawn: enrolment_withdrawn, GradeSubmitted: grade_submitted}

@@ -7,10 +7,13 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from shared.db import timestamp_column, utcnow
+from shared.db import service_table_base, timestamp_column, utcnow
 
 
-class EnrolledLearner(SQLModel, table=True):
+AssessmentTable = service_table_base()
+
+
+class EnrolledLearner(AssessmentTable, table=True):
     """Who is enrolled in what, as told by LearnerEnrolled: only they can be graded."""
 
     __tablename__ = "enrolled_learners"
@@ -24,7 +27,7 @@ class EnrolledLearner(SQLModel, table=True):
     enrolled_at: datetime = Field(sa_column=timestamp_column())
 
 
-class Grade(SQLModel, table=True):
+class Grade(AssessmentTable, table=True):
     __tablename__ = "grades"
 
     id: str = Field(primary_key=True)
@@ -40,7 +43,7 @@ class Grade(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
-class GradeRejection(SQLModel, table=True):
+class GradeRejection(AssessmentTable, table=True):
     """A submission that was not accepted, kept with its reason so that the LMS's operators can see why."""
 
     __tablename__ = "grade_rejections"

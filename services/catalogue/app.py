@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.catalogue import catalogue_page, offerings
 from services.catalogue.handlers import event_handlers
 from services.catalogue.routes import create_router
 from services.catalogue.settings import CatalogueSettings
@@ -15,9 +16,13 @@ def create_service(settings: CatalogueSettings | None = None) -> service.Service
     return service.Service(
         settings=settings,
         title="Catalogue",
-        description="Micro-credential descriptions with every Annex I element, and their quality assurance.",
+        description=(
+            "Micro-credential descriptions with every Annex I element, their quality assurance (four eyes) and "
+            "versions; offerings, programmes, and the public catalogue page (`/catalogue`). Reads are public; writes "
+            "need a bearer token."
+        ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[create_router(settings)],
+        routers=[create_router(settings), offerings.router, catalogue_page.router],
         handlers=event_handlers(),
     )
 

@@ -1,73 +1,255 @@
-"""The catalogue's rules, as plain functions: the alliance's description policy and the QA workflow."""
+"""The catalogue's rules, as plain functions: the alliance's description policy, the QA workflow with versions,
+offerings and programmes. Nothing here reads or writes anything outside its arguments."""
 
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
 
-from services.catalogue.models import Course, CourseStatus
+from services.catalogue.iso_codes import COUNTRIES, LANGUAGES
+from services.catalogue.models import Course, Offering, OfferingCreate, Reviewed, Status
 from services.catalogue.settings import CatalogueSettings
 from shared.db import utcnow
-from shared.events.catalogue import MicroCredentialDescription
+from shared.events.catalogue import AwardingBody, MicroCredentialDescription, Pace, StackingRule, StackingRuleKind
+
+R = TypeVar("R", bound=Reviewed)
+
+ESCO_SKILL_PREFIX = "http://data.europa.eu/esco/skill/"
 
 
 @dataclass(frozen=True)
-class PolicyViolation:
+class Violation:
+    """A broken rule: the field (dotted path in the request body) and the rule, in words."""
+
     field: str
     rule: str
 
 
 class TransitionRefused(Exception):
-    """The course is not in a state that allows this step."""
+    """The course or programme is not in a state that allows this step."""
 
 
 class FourEyesViolation(Exception):
-    """The designer of a course may not review it."""
+    """Whoever designed or submitted a version may not review it."""
 
 
-def policy_violations(description: MicroCredentialDescription, settings: CatalogueSettings) -> list[PolicyViolation]:
+# --- descriptions ---
+
+
+def policy_violations(description: MicroCredentialDescription, settings: CatalogueSettings) -> list[Violation]:
     """Every rule of the alliance's policy the description breaks, all at once."""
     policy = settings.policy_name
-    violations = []
-    if not settings.policy_min_ects <= description.ects <= settings.policy_max_ects:
-        violations.append(
-            PolicyViolation(
-                "description.ects",
-                f"{policy} policy: between {settings.policy_min_ects:g} and {settings.policy_max_ects:g} ECTS",
-            )
+    violations = awarding_body_violations(description.awarding_bodies, settings, "description.awarding_bodies")
+    if not ects_allowed(description.ects, settings):
+        least, most = f"{settings.policy_min_ects:g}", f"{settings.policy_max_ects:g}"
+        allowed = (
+            f"at least {least} and less than {most}"
+            if settings.policy_max_ects_exclusive
+            else f"between {least} and {most}"
         )
+        violations.append(Violation("description.ects", f"{policy} policy: {allowed} ECTS"))
     if description.workload_hours is not None:
         expected = description.ects * settings.policy_hours_per_ects
         if abs(description.workload_hours - expected) > expected * settings.policy_hours_tolerance:
             violations.append(
-                PolicyViolation(
+                Violation(
                     "description.workload_hours",
                     f"{policy} policy: {settings.policy_hours_per_ects:g} hours per ECTS "
-                    f"(±{settings.policy_hours_tolerance:.0%}), so about {expected:g} hours for {description.ects:g} ECTS",
+                    f"(±{settings.policy_hours_tolerance:.0%}), "
+                    f"so about {expected:g} hours for {description.ects:g} ECTS",
                 )
+            )
+    if description.eqf_level is not None and description.eqf_level not in settings.policy_eqf_levels:
+        allowed = ", ".join(str(level) for level in sorted(settings.policy_eqf_levels))
+        violations.append(Violation("description.eqf_level", f"{policy} policy: EQF level {allowed}"))
+    for index, language in enumerate(description.languages):
+        if language not in LANGUAGES:
+            violations.append(
+                Violation(
+                    f"description.languages.{index}", f"{policy} policy: an ISO 639-1 language code, not {language!r}"
+                )
+            )
+    for index, skill in enumerate(description.skills):
+        if not skill.startswith(ESCO_SKILL_PREFIX):
+            violations.append(
+                Violation(f"description.skills.{index}", f"{policy} policy: an ESCO skill URI ({ESCO_SKILL_PREFIX}…)")
             )
     return violations
 
 
-def _move(course: Course, allowed_from: CourseStatus, to: CourseStatus) -> None:
-    if course.status != allowed_from:
-        raise TransitionRefused(f"course {course.id} is {course.status}; only a {allowed_from} course can become {to}")
-    course.status = to
-    course.updated_at = utcnow()
+def ects_allowed(ects: float, settings: CatalogueSettings) -> bool:
+    if settings.policy_max_ects_exclusive:
+        return settings.policy_min_ects <= ects < settings.policy_max_ects
+    return settings.policy_min_ects <= ects <= settings.policy_max_ects
 
 
-def submit(course: Course) -> None:
-    _move(course, CourseStatus.DRAFT, CourseStatus.SUBMITTED)
+def awarding_body_violations(bodies: Sequence[AwardingBody], settings: CatalogueSettings, at: str) -> list[Violation]:
+    """Each awarding body needs its institution id (what people act for) and an ISO country; none twice."""
+    policy = settings.policy_name
+    violations = []
+    for index, body in enumerate(bodies):
+        if body.id is None:
+            violations.append(
+                Violation(f"{at}.{index}.id", f"{policy} policy: every awarding body has its institution id")
+            )
+        if body.country not in COUNTRIES:
+            violations.append(
+                Violation(
+                    f"{at}.{index}.country",
+                    f"{policy} policy: an ISO 3166-1 alpha-2 country code, not {body.country!r}",
+                )
+            )
+    twice = sorted(id_ for id_, count in Counter(body.id for body in bodies if body.id).items() if count > 1)
+    if twice:
+        violations.append(Violation(at, f"{policy} policy: each awarding body once ({', '.join(twice)} repeated)"))
+    return violations
 
 
-def _review(course: Course, reviewer: str, to: CourseStatus) -> None:
-    if reviewer == course.designed_by:
-        raise FourEyesViolation(f"{reviewer} designed course {course.id} and cannot also review it")
-    _move(course, CourseStatus.SUBMITTED, to)
-    course.reviewed_by = reviewer
+def institutions(bodies: Iterable[AwardingBody]) -> list[str]:
+    """The awarding institutions' ids, the lead first."""
+    return [body.id for body in bodies if body.id]
 
 
-def approve(course: Course, reviewer: str) -> None:
-    _review(course, reviewer, CourseStatus.APPROVED)
+# --- the workflow, the same for courses and programmes ---
 
 
-def reject(course: Course, reviewer: str, reasons: list[str]) -> None:
-    _review(course, reviewer, CourseStatus.REJECTED)
-    course.rejection_reasons = reasons
+def _move(item: Reviewed, allowed_from: set[Status], to: Status) -> None:
+    if item.status not in allowed_from:
+        allowed = " or ".join(sorted(allowed_from))
+        raise TransitionRefused(f"{_name(item)} is {item.status}; only a version that is {allowed} can become {to}")
+    item.status = to
+    item.updated_at = utcnow()
+
+
+def _name(item: Reviewed) -> str:
+    return f"{type(item).__name__.lower()} {item.id} version {item.version}"
+
+
+def submit(item: Reviewed, submitter: str) -> None:
+    _move(item, {Status.DRAFT}, Status.SUBMITTED)
+    item.submitted_by, item.submitted_at = submitter, item.updated_at
+
+
+def _review(item: Reviewed, reviewer: str, to: Status) -> None:
+    # Four eyes: whoever wrote or submitted the version cannot also be the one who passes judgement on it.
+    if reviewer in {item.designed_by, item.submitted_by}:
+        did = "designed" if reviewer == item.designed_by else "submitted"
+        raise FourEyesViolation(f"{reviewer} {did} {_name(item)} and cannot also review it (four eyes)")
+    _move(item, {Status.SUBMITTED}, to)
+    item.reviewed_by, item.reviewed_at = reviewer, item.updated_at
+
+
+def approve(item: Reviewed, reviewer: str) -> None:
+    _review(item, reviewer, Status.APPROVED)
+
+
+def reject(item: Reviewed, reviewer: str, reasons: list[str]) -> None:
+    _review(item, reviewer, Status.REJECTED)
+    item.rejection_reasons = reasons
+
+
+def retire(item: Reviewed, retirer: str, reason: str | None) -> None:
+    _move(item, {Status.APPROVED}, Status.RETIRED)
+    item.retired_by, item.retired_at, item.retirement_reason = retirer, item.updated_at, reason
+
+
+def retire_all(versions: Sequence[R], retirer: str, reason: str | None) -> list[R]:
+    """Retire every approved version, so that no version of the course can be offered any more."""
+    approved = _approved(versions, "to retire")
+    for item in approved:
+        retire(item, retirer, reason)
+    return approved
+
+
+def _approved(versions: Sequence[R], purpose: str) -> list[R]:
+    approved = [item for item in versions if item.status == Status.APPROVED]
+    if not approved:
+        states = ", ".join(f"version {item.version} {item.status}" for item in versions)
+        noun = type(versions[0]).__name__.lower()
+        raise TransitionRefused(f"{noun} {versions[0].id} has no approved version {purpose} ({states})")
+    return approved
+
+
+def next_version(latest: Reviewed) -> int:
+    """The number of a revision of the latest version; only a decided version can be revised, so a version under
+    review is never overtaken by another."""
+    if latest.status not in {Status.APPROVED, Status.REJECTED}:
+        raise TransitionRefused(
+            f"{_name(latest)} is {latest.status}; only an approved or rejected version can be revised"
+        )
+    return latest.version + 1
+
+
+# --- offerings ---
+
+
+def version_to_offer(versions: Sequence[Course], requested: int | None) -> Course:
+    """Of a course's versions, the one an offering runs: the one asked for, else the newest approved one.
+
+    LookupError for a version that does not exist; TransitionRefused for one that is not approved.
+    """
+    if requested is None:
+        return max(_approved(versions, "to offer"), key=lambda course: course.version)
+    chosen = next((course for course in versions if course.version == requested), None)
+    if chosen is None:
+        raise LookupError(f"course {versions[0].id} has no version {requested}")
+    if chosen.status != Status.APPROVED:
+        raise TransitionRefused(f"{_name(chosen)} is {chosen.status}; only an approved version can be offered")
+    return chosen
+
+
+def offering_violations(offering: OfferingCreate) -> list[Violation]:
+    """The offering's dates must make sense, all problems at once."""
+    violations = []
+    if offering.registration_closes_at <= offering.registration_opens_at:
+        violations.append(Violation("registration_closes_at", "registration closes after it opens"))
+    if offering.starts_on and offering.ends_on and offering.ends_on < offering.starts_on:
+        # The same day is fine: a one-day workshop starts and ends on it.
+        violations.append(Violation("ends_on", "the offering ends on or after the day it starts"))
+    if offering.pace == Pace.TIME_BOUND:
+        for field in ("starts_on", "ends_on"):
+            if getattr(offering, field) is None:
+                violations.append(Violation(field, "a time-bound offering has a start and an end date"))
+    return violations
+
+
+def open_for_registration(offering: Offering, now: datetime) -> bool:
+    return offering.registration_opens_at <= now < offering.registration_closes_at
+
+
+# --- programmes ---
+
+
+def rule_violations(rule: StackingRule, existing: set[str], approved_ects: dict[str, float]) -> list[Violation]:
+    """What is wrong with a programme's stacking rule, given which courses exist and the ECTS of the approved ones."""
+    violations = []
+    unknown = [course_id for course_id in rule.course_ids if course_id not in existing]
+    unapproved = [
+        course_id for course_id in rule.course_ids if course_id in existing and course_id not in approved_ects
+    ]
+    if unknown:
+        violations.append(Violation("rule.course_ids", f"no such course: {', '.join(unknown)}"))
+    if unapproved:
+        violations.append(Violation("rule.course_ids", f"no approved version: {', '.join(unapproved)}"))
+    repeated = sorted(course_id for course_id, count in Counter(rule.course_ids).items() if count > 1)
+    if repeated:
+        violations.append(Violation("rule.course_ids", f"each course once ({', '.join(repeated)} repeated)"))
+    courses = len(set(rule.course_ids))
+    if rule.kind == StackingRuleKind.N_OF:
+        if rule.n is None:
+            violations.append(Violation("rule.n", "an n-of rule says how many courses (n)"))
+        elif rule.n > courses:
+            violations.append(Violation("rule.n", f"n-of: n is at most the {courses} courses named"))
+    if rule.kind == StackingRuleKind.MIN_ECTS:
+        if rule.min_ects is None:
+            violations.append(Violation("rule.min_ects", "a min-ects rule says how many ECTS (min_ects)"))
+        elif not unknown and not unapproved:
+            total = sum(approved_ects[course_id] for course_id in set(rule.course_ids))
+            if rule.min_ects > total:
+                violations.append(
+                    Violation(
+                        "rule.min_ects", f"min-ects: the courses named give {total:g} ECTS, less than {rule.min_ects:g}"
+                    )
+                )
+    return violations

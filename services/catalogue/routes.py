@@ -1,128 +1,286 @@
-"""HTTP routes of the catalogue: course designers create and submit, QA officers approve or reject."""
+"""HTTP routes for courses and programmes.
 
-import contextlib
+Course designers of an awarding institution draft and submit; a QA officer of the lead institution (never the
+designer) approves or rejects; a revision is a new version that goes through QA again; retiring takes a course off
+offer. Reads are public; every write needs a bearer token, and the person is the token's subject.
+"""
+
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Generic
 
-from fastapi import APIRouter, HTTPException, status
-from sqlmodel import select
+from fastapi import APIRouter, Body, HTTPException, Path, Query
+from sqlalchemy.exc import IntegrityError
 
-from services.catalogue import domain
-from services.catalogue.models import Course, CourseApprove, CourseCreate, CoursePublic, CourseReject, CourseStatus
+from services.catalogue import domain, queries
+from services.catalogue.access import DESIGN, RETIRE, REVIEW, Permission, check, refusals
+from services.catalogue.domain import R
+from services.catalogue.models import (
+    Course,
+    CourseCreate,
+    CoursePublic,
+    Programme,
+    ProgrammeCreate,
+    ProgrammePublic,
+    Rejection,
+    Retirement,
+    ReviewedPublic,
+    Status,
+)
 from services.catalogue.settings import CatalogueSettings
+from shared.auth import CurrentPrincipal, Principal
 from shared.db import UnitOfWork
 from shared.events import Event
-from shared.events.catalogue import CourseApproved, CourseRejected, CourseSubmitted, MicroCredentialDescription
+from shared.events.catalogue import (
+    CourseApproved,
+    CourseRejected,
+    CourseRetired,
+    CourseSubmitted,
+    MicroCredentialDescription,
+    ProgrammeApproved,
+)
 from shared.http import UnitOfWorkDep
 
 
-def policy_error(violations: list[domain.PolicyViolation]) -> HTTPException:
-    # The same shape as FastAPI's own validation errors, so clients read both the same way.
-    detail = [{"loc": ["body", *v.field.split(".")], "msg": v.rule, "type": "policy"} for v in violations]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+@dataclass(frozen=True)
+class Workflow(Generic[R]):
+    """How courses and programmes differ in the one workflow they share: their table, their public shape, the facts."""
+
+    model: type[R]
+    public: type[ReviewedPublic]
+    # None where the contracts have no such fact: a programme is announced only once approved.
+    submitted: Callable[[R], Event] | None
+    approved: Callable[[R], Event]
+    rejected: Callable[[R], Event] | None
+
+    @property
+    def noun(self) -> str:
+        return self.model.__name__.lower()
+
+    def show(self, item: R) -> ReviewedPublic:
+        return self.public.model_validate(item, from_attributes=True)
 
 
-async def load(uow: UnitOfWork, course_id: str, *, for_update: bool = False) -> Course:
-    course = await uow.session.get(Course, course_id, with_for_update=for_update)
-    if course is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no course {course_id}")
-    return course
+def workflow_router(workflow: Workflow[R]) -> APIRouter:
+    """Listing, reading, submitting, approving and rejecting: the same for courses and programmes."""
+    noun = workflow.noun
+    router = APIRouter(prefix=f"/{noun}s", tags=[f"{noun}s"])
+    ItemId = Annotated[str, Path(alias=f"{noun}_id")]
+    public = workflow.show
 
-
-def public(course: Course) -> CoursePublic:
-    return CoursePublic.model_validate(course, from_attributes=True)
-
-
-async def step(
-    uow: UnitOfWork, course_id: str, rule: Callable[[Course], None], fact: Callable[[Course], Event]
-) -> CoursePublic:
-    """One step of the QA workflow: apply the rule to the locked course and publish the fact, in one transaction."""
-    async with uow:
-        course = await load(uow, course_id, for_update=True)
-        with refusals():
-            rule(course)
-        uow.publish(fact(course))
-        await uow.commit()
-    return public(course)
-
-
-def create_router(settings: CatalogueSettings) -> APIRouter:
-    router = APIRouter(prefix="/courses", tags=["courses"])
-
-    @router.post("", status_code=status.HTTP_201_CREATED)
-    async def create_course(body: CourseCreate, uow: UnitOfWorkDep) -> CoursePublic:
-        if violations := domain.policy_violations(body.description, settings):
-            raise policy_error(violations)
-        course = Course(
-            id=str(uuid.uuid4()), description=body.description.model_dump(mode="json"), designed_by=body.designed_by
-        )
+    async def step(
+        uow: UnitOfWork,
+        item_id: str,
+        principal: Principal,
+        permission: Permission,
+        rule: Callable[[R], None],
+        fact: Callable[[R], Event] | None,
+    ) -> ReviewedPublic:
+        """One step on the newest version, in one transaction: lock, check who acts, apply the rule, publish."""
         async with uow:
-            uow.session.add(course)
+            with refusals():
+                item = await queries.latest(uow.session, workflow.model, item_id, lock=True)
+                permission.check(principal, item.institutions, f"{noun} {item_id}")
+                rule(item)
+            if fact is not None:
+                uow.publish(fact(item))
             await uow.commit()
-        return public(course)
+        return public(item)
 
-    @router.get("")
-    async def list_courses(uow: UnitOfWorkDep, status: CourseStatus | None = None) -> list[CoursePublic]:
-        query = select(Course).order_by(Course.created_at)
-        if status is not None:
-            query = query.where(Course.status == status)
+    @router.get("", response_model=list[workflow.public])
+    async def listing(
+        uow: UnitOfWorkDep,
+        status: Annotated[Status | None, Query(description="The newest version in this status.")] = None,
+        institution: Annotated[str | None, Query(description="An awarding institution's id.")] = None,
+    ) -> list[ReviewedPublic]:
         async with uow:
-            return [public(course) for course in (await uow.session.exec(query)).all()]
+            return [public(item) for item in await queries.listing(uow.session, workflow.model, status, institution)]
 
-    @router.get("/{course_id}")
-    async def get_course(course_id: str, uow: UnitOfWorkDep) -> CoursePublic:
+    @router.get(f"/{{{noun}_id}}", response_model=workflow.public, summary=f"The newest version of a {noun}")
+    async def newest(item_id: ItemId, uow: UnitOfWorkDep) -> ReviewedPublic:
         async with uow:
-            return public(await load(uow, course_id))
+            with refusals():
+                return public(await queries.latest(uow.session, workflow.model, item_id))
 
-    @router.post("/{course_id}/submit")
-    async def submit_course(course_id: str, uow: UnitOfWorkDep) -> CoursePublic:
+    @router.post(f"/{{{noun}_id}}/submit", response_model=workflow.public)
+    async def submit(item_id: ItemId, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ReviewedPublic:
         return await step(
-            uow,
-            course_id,
-            domain.submit,
-            lambda course: CourseSubmitted(
-                course_id=course.id,
-                version=course.version,
-                title=course.description["title"],
-                submitted_by=course.designed_by,
-            ),
+            uow, item_id, principal, DESIGN, lambda item: domain.submit(item, principal.subject), workflow.submitted
         )
 
-    @router.post("/{course_id}/approve")
-    async def approve_course(course_id: str, body: CourseApprove, uow: UnitOfWorkDep) -> CoursePublic:
+    @router.post(f"/{{{noun}_id}}/approve", response_model=workflow.public)
+    async def approve(item_id: ItemId, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ReviewedPublic:
         return await step(
-            uow,
-            course_id,
-            lambda course: domain.approve(course, body.reviewed_by),
-            lambda course: CourseApproved(
-                course_id=course.id,
-                version=course.version,
-                description=MicroCredentialDescription.model_validate(course.description),
-                approved_by=body.reviewed_by,
-                approved_at=course.updated_at,
-            ),
+            uow, item_id, principal, REVIEW, lambda item: domain.approve(item, principal.subject), workflow.approved
         )
 
-    @router.post("/{course_id}/reject")
-    async def reject_course(course_id: str, body: CourseReject, uow: UnitOfWorkDep) -> CoursePublic:
+    @router.post(f"/{{{noun}_id}}/reject", response_model=workflow.public)
+    async def reject(
+        item_id: ItemId, body: Rejection, principal: CurrentPrincipal, uow: UnitOfWorkDep
+    ) -> ReviewedPublic:
         return await step(
             uow,
-            course_id,
-            lambda course: domain.reject(course, body.reviewed_by, body.reasons),
-            lambda course: CourseRejected(
-                course_id=course.id, version=course.version, rejected_by=body.reviewed_by, reasons=body.reasons
-            ),
+            item_id,
+            principal,
+            REVIEW,
+            lambda item: domain.reject(item, principal.subject, body.reasons),
+            workflow.rejected,
         )
 
     return router
 
 
-@contextlib.contextmanager
-def refusals() -> Iterator[None]:
-    """Turns the workflow's refusals into HTTP answers that say why."""
-    try:
-        yield
-    except domain.TransitionRefused as refusal:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(refusal)) from refusal
-    except domain.FourEyesViolation as refusal:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(refusal)) from refusal
+COURSES = Workflow(
+    model=Course,
+    public=CoursePublic,
+    submitted=lambda course: CourseSubmitted(
+        course_id=course.id, version=course.version, title=course.title, submitted_by=course.submitted_by
+    ),
+    approved=lambda course: CourseApproved(
+        course_id=course.id,
+        version=course.version,
+        description=MicroCredentialDescription.model_validate(course.description),
+        approved_by=course.reviewed_by,
+        approved_at=course.reviewed_at,
+    ),
+    rejected=lambda course: CourseRejected(
+        course_id=course.id, version=course.version, rejected_by=course.reviewed_by, reasons=course.rejection_reasons
+    ),
+)
+
+PROGRAMMES = Workflow(
+    model=Programme,
+    public=ProgrammePublic,
+    submitted=None,
+    approved=lambda programme: ProgrammeApproved(
+        programme_id=programme.id,
+        version=programme.version,
+        title=programme.title,
+        description=programme.description,
+        awarding_bodies=programme.awarding_bodies,
+        rule=programme.rule,
+        approved_by=programme.reviewed_by,
+        approved_at=programme.reviewed_at,
+    ),
+    rejected=None,
+)
+
+
+def course_router(settings: CatalogueSettings) -> APIRouter:
+    router = workflow_router(COURSES)
+
+    def draft(body: CourseCreate, principal: Principal, course_id: str, version: int) -> Course:
+        """A new version in draft, once the description meets the policy and the designer acts for an awarding body."""
+        check(domain.policy_violations(body.description, settings))
+        institutions = domain.institutions(body.description.awarding_bodies)
+        DESIGN.check(principal, institutions, "this course")
+        return Course(
+            id=course_id,
+            version=version,
+            description=body.description.model_dump(mode="json"),
+            institutions=institutions,
+            designed_by=principal.subject,
+        )
+
+    @router.post("", status_code=201)
+    async def create_course(body: CourseCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> CoursePublic:
+        course = draft(body, principal, str(uuid.uuid4()), 1)
+        async with uow:
+            uow.session.add(course)
+            await uow.commit()
+        return COURSES.show(course)
+
+    @router.post(
+        "/{course_id}/revisions", status_code=201, summary="A new version, in draft, of an approved or rejected one"
+    )
+    async def revise_course(
+        course_id: str, body: CourseCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep
+    ) -> CoursePublic:
+        async with uow:
+            with refusals():
+                latest = await queries.latest(uow.session, Course, course_id, lock=True)
+                DESIGN.check(principal, latest.institutions, f"course {course_id}")
+                revision = draft(body, principal, course_id, domain.next_version(latest))
+            uow.session.add(revision)
+            try:
+                await uow.commit()
+            except IntegrityError as error:
+                # Two revisions of the same version at once: the lock lets them through one after the other.
+                raise HTTPException(409, detail=f"course {course_id} was revised meanwhile; read it again") from error
+        return COURSES.show(revision)
+
+    @router.get("/{course_id}/versions", summary="Every version of a course, oldest first")
+    async def course_versions(course_id: str, uow: UnitOfWorkDep) -> list[CoursePublic]:
+        async with uow:
+            with refusals():
+                found = await queries.versions(uow.session, Course, course_id)
+        return [COURSES.show(course) for course in found]
+
+    @router.get("/{course_id}/versions/{version}")
+    async def course_version(course_id: str, version: int, uow: UnitOfWorkDep) -> CoursePublic:
+        async with uow:
+            with refusals():
+                return COURSES.show(await queries.version(uow.session, Course, course_id, version))
+
+    @router.post("/{course_id}/retire", summary="Take every approved version of a course off offer")
+    async def retire_course(
+        course_id: str,
+        principal: CurrentPrincipal,
+        uow: UnitOfWorkDep,
+        body: Annotated[Retirement | None, Body()] = None,
+    ) -> list[CoursePublic]:
+        reason = body.reason if body else None
+        async with uow:
+            with refusals():
+                found = await queries.versions(uow.session, Course, course_id, lock=True)
+                RETIRE.check(principal, found[-1].institutions, f"course {course_id}")
+                retired = domain.retire_all(found, principal.subject, reason)
+            for course in retired:
+                uow.publish(
+                    CourseRetired(
+                        course_id=course.id, version=course.version, retired_by=course.retired_by, reason=reason
+                    )
+                )
+            await uow.commit()
+        return [COURSES.show(course) for course in retired]
+
+    return router
+
+
+def programme_router(settings: CatalogueSettings) -> APIRouter:
+    router = workflow_router(PROGRAMMES)
+
+    @router.post("", status_code=201)
+    async def create_programme(
+        body: ProgrammeCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep
+    ) -> ProgrammePublic:
+        async with uow:
+            existing, ects = await queries.approved_ects(uow.session, body.rule.course_ids)
+            check(
+                domain.awarding_body_violations(body.awarding_bodies, settings, "awarding_bodies")
+                + domain.rule_violations(body.rule, existing, ects)
+            )
+            institutions = domain.institutions(body.awarding_bodies)
+            DESIGN.check(principal, institutions, "this programme")
+            programme = Programme(
+                id=str(uuid.uuid4()),
+                institutions=institutions,
+                designed_by=principal.subject,
+                title=body.title,
+                description=body.description,
+                awarding_bodies=[awarding_body.model_dump(mode="json") for awarding_body in body.awarding_bodies],
+                rule=body.rule.model_dump(mode="json"),
+            )
+            uow.session.add(programme)
+            await uow.commit()
+        return PROGRAMMES.show(programme)
+
+    return router
+
+
+def create_router(settings: CatalogueSettings) -> APIRouter:
+    router = APIRouter()
+    router.include_router(course_router(settings))
+    router.include_router(programme_router(settings))
+    return router

@@ -7,12 +7,15 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from shared.db import timestamp_column
+from shared.db import service_table_base, timestamp_column
 from shared.events.catalogue import AwardingBody, FormOfParticipation, IdentityVerification, Stackability
 from shared.events.common import LearnerIdentity
 
 
-class CourseVersion(SQLModel, table=True):
+CertificationTable = service_table_base()
+
+
+class CourseVersion(CertificationTable, table=True):
     """An approved course version's description, as told by CourseApproved; credentials are built from it."""
 
     __tablename__ = "course_versions"
@@ -46,7 +49,7 @@ class MicroCredentialRecord(SQLModel):
     contact: str | None
 
 
-class Credential(SQLModel, table=True):
+class Credential(CertificationTable, table=True):
     __tablename__ = "credentials"
     # One credential per learner and course version: a grade delivered twice issues once.
     __table_args__ = (UniqueConstraint("learner_id", "course_id", "course_version", name="uq_credentials_learner_course"),)

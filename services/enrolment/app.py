@@ -15,11 +15,11 @@ def create_service(settings: EnrolmentSettings | None = None) -> service.Service
     return service.Service(
         settings=settings or EnrolmentSettings(),
         title="Enrolment",
-        description="Learners and their enrolments in approved micro-credentials.",
+        description="Learners, their applications to offerings of approved micro-credentials, places, waitlists and fees.",
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
         handlers=event_handlers(),
-        consumes=[Topic.COURSES],
+        consumes=[Topic.COURSES, Topic.OFFERINGS, Topic.CREDENTIALS],
     )
 
 

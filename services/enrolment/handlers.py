@@ -1,20 +1,75 @@
-"""Kafka handlers of the enrolment service."""
+"""Kafka handlers of the enrolment service: its read models of courses, offerings and learners' micro-credentials.
 
-from services.enrolment.models import ApprovedCourse
+The consumer records each event id, so a redelivery never reaches these; they are idempotent anyway (inserts that
+ignore what exists, upserts), because the catalogue may publish the same fact again under a new id.
+"""
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import SQLModel
+
+from services.enrolment.models import CourseVersion, HeldCredential, Offering, OfferingBase
 from shared.consumer import Handler
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
-from shared.events.catalogue import CourseApproved
+from shared.events.catalogue import CourseApproved, CourseRetired, OfferingOpened
+from shared.events.certification import CredentialIssued
+
+
+async def remember(uow: UnitOfWork, table: type[SQLModel], **values: object) -> None:
+    """Insert a fact unless it is known: an approved version, or an issued credential, never changes."""
+    await uow.session.execute(insert(table).values(**values).on_conflict_do_nothing())
 
 
 async def course_approved(event: CourseApproved, envelope: CloudEvent, uow: UnitOfWork) -> None:
-    known = await uow.session.get(ApprovedCourse, event.course_id, with_for_update=True)
-    if known is not None and known.version >= event.version:
-        return  # An older version arriving late changes nothing.
-    course = known or ApprovedCourse(course_id=event.course_id, version=event.version, title="", approved_at=event.approved_at)
-    course.version, course.title, course.approved_at = event.version, event.description.title, event.approved_at
-    uow.session.add(course)
+    await remember(
+        uow,
+        CourseVersion,
+        course_id=event.course_id,
+        version=event.version,
+        approved_at=event.approved_at,
+        **event.description.model_dump(
+            include={"title", "prerequisite_course_ids", "accepts_declared_qualification", "target_groups"}
+        ),
+    )
+
+
+async def course_retired(event: CourseRetired, envelope: CloudEvent, uow: UnitOfWork) -> None:
+    # Retiring a version retires the older ones too: none of them is offered any more.
+    await uow.session.execute(
+        update(CourseVersion)
+        .where(
+            CourseVersion.course_id == event.course_id,
+            CourseVersion.version <= event.version,
+            CourseVersion.retired_at.is_(None),
+        )
+        .values(retired_at=envelope.time)
+    )
+
+
+async def offering_opened(event: OfferingOpened, envelope: CloudEvent, uow: UnitOfWork) -> None:
+    # Only the columns this service keeps: a newer minor version of the contract may carry more.
+    terms = event.model_dump(include=set(OfferingBase.model_fields) | {"fee", "open_to"}) | {"opened_at": envelope.time}
+    # The latest terms win; applications already made keep their place and fee.
+    await uow.session.execute(
+        insert(Offering)
+        .values(offering_id=event.offering_id, **terms)
+        .on_conflict_do_update(index_elements=["offering_id"], set_=terms)
+    )
+
+
+async def credential_issued(event: CredentialIssued, envelope: CloudEvent, uow: UnitOfWork) -> None:
+    await remember(
+        uow,
+        HeldCredential,
+        **event.model_dump(include={"credential_id", "learner_id", "course_id", "course_version", "issued_at"}),
+    )
 
 
 def event_handlers() -> dict[type[Event], Handler]:
-    return {CourseApproved: course_approved}
+    return {
+        CourseApproved: course_approved,
+        CourseRetired: course_retired,
+        OfferingOpened: offering_opened,
+        CredentialIssued: credential_issued,
+    }

@@ -1,104 +1,336 @@
-"""HTTP routes of the enrolment service: learners register and enrol."""
+"""HTTP routes of the enrolment service: learners register and apply to offerings; registrars follow and record fees.
 
+Each write is one transaction: read, let `domain` decide, write the state and its events (outbox), commit. A refusal
+raises before anything is written. Everything that changes an offering's places first locks the offering's row, so
+concurrent applications and withdrawals on one offering take turns.
+"""
+
+import contextlib
 import uuid
+from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy import and_, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from services.enrolment import domain
 from services.enrolment.models import (
-    ApprovedCourse,
-    Enrolment,
-    EnrolmentCreate,
-    EnrolmentPublic,
+    Application,
+    ApplicationCreate,
+    ApplicationPublic,
+    ApplicationStatus,
+    CourseVersion,
+    FeeUpdate,
+    HeldCredential,
     Learner,
     LearnerCreate,
     LearnerPublic,
+    Offering,
+    OfferingPublic,
 )
-from shared.events.common import LearnerIdentity
-from shared.events.enrolment import LearnerEnrolled
+from shared.auth import CurrentPrincipal, Principal, Role, require_institution, require_role
+from shared.db import UnitOfWork, utcnow
 from shared.http import UnitOfWorkDep
 
 router = APIRouter()
 
+REFUSAL_STATUS = {
+    domain.NotFound: status.HTTP_404_NOT_FOUND,
+    domain.Conflict: status.HTTP_409_CONFLICT,
+    domain.Forbidden: status.HTTP_403_FORBIDDEN,
+}
+ACTIVE = (ApplicationStatus.ENROLLED, ApplicationStatus.WAITLISTED)
+
+
+@contextlib.contextmanager
+def refusals_as_http() -> Iterator[None]:
+    try:
+        yield
+    except domain.Refused as refusal:
+        raise HTTPException(REFUSAL_STATUS[type(refusal)], str(refusal)) from refusal
+
+
+async def commit(uow: UnitOfWork, conflict: str) -> None:
+    """Commit; a unique constraint that still fires (the last line of defence behind the locks) is a 409."""
+    try:
+        await uow.commit()
+    except IntegrityError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, conflict) from error
+
+
+# --- learners ---
+
 
 @router.post("/learners", status_code=status.HTTP_201_CREATED, tags=["learners"])
-async def register_learner(body: LearnerCreate, uow: UnitOfWorkDep) -> LearnerPublic:
-    learner = Learner(id=str(uuid.uuid4()), **body.model_dump())
+async def register_learner(body: LearnerCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> LearnerPublic:
+    """A learner registers themself; their learner id is their token's subject."""
+    require_role(principal, Role.LEARNER)
     async with uow:
+        if await uow.session.get(Learner, principal.subject):
+            raise HTTPException(status.HTTP_409_CONFLICT, f"{principal.subject} is registered already")
+        if (await uow.session.exec(select(Learner).where(Learner.email == body.email))).first():
+            raise HTTPException(status.HTTP_409_CONFLICT, f"another learner is registered with {body.email}")
+        learner = Learner(id=principal.subject, **body.model_dump())
         uow.session.add(learner)
-        try:
-            await uow.commit()
-        except IntegrityError as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"a learner with email {body.email} exists") from error
+        await commit(uow, f"{principal.subject} or {body.email} was registered at the same moment")
     return LearnerPublic.model_validate(learner, from_attributes=True)
 
 
 @router.get("/learners/{learner_id}", tags=["learners"])
-async def get_learner(learner_id: str, uow: UnitOfWorkDep) -> LearnerPublic:
+async def get_learner(learner_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> LearnerPublic:
+    """The learner themself, or a registrar or node administrator."""
+    if principal.subject != learner_id:
+        require_role(principal, Role.REGISTRAR, Role.NODE_ADMIN)
     async with uow:
-        learner = await uow.session.get(Learner, learner_id)
-    if learner is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no learner {learner_id}")
-    return LearnerPublic.model_validate(learner, from_attributes=True)
+        with refusals_as_http():
+            learner = domain.found(await uow.session.get(Learner, learner_id), f"learner {learner_id}")
+        held = await held_course_ids(uow.session, learner_id)
+    return LearnerPublic.model_validate(learner, from_attributes=True, update={"held_course_ids": sorted(held)})
 
 
-@router.post("/enrolments", status_code=status.HTTP_201_CREATED, tags=["enrolments"])
-async def enrol(body: EnrolmentCreate, uow: UnitOfWorkDep) -> EnrolmentPublic:
+# --- applications ---
+
+
+@router.post(
+    "/applications",
+    status_code=status.HTTP_201_CREATED,
+    tags=["applications"],
+    responses={
+        status.HTTP_202_ACCEPTED: {"model": ApplicationPublic, "description": "Full: waitlisted, with the position"},
+        status.HTTP_403_FORBIDDEN: {"description": "Not in the offering's target group, or missing prerequisites"},
+        status.HTTP_404_NOT_FOUND: {"description": "No such offering"},
+        status.HTTP_409_CONFLICT: {"description": "Not registered, course retired, registration closed, applied already"},
+    },
+)
+async def apply(
+    body: ApplicationCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep, response: Response
+) -> ApplicationPublic:
+    """Apply to an offering: 201 with a place (and the fee), or 202 on the waitlist (with the position)."""
+    require_role(principal, Role.LEARNER)
     async with uow:
-        learner = await uow.session.get(Learner, body.learner_id)
-        if learner is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no learner {body.learner_id}")
-        existing = (
-            await uow.session.exec(
-                select(Enrolment).where(Enrolment.learner_id == learner.id, Enrolment.course_id == body.course_id)
+        session = uow.session
+        with refusals_as_http():
+            learner = domain.registered(await session.get(Learner, principal.subject), principal.subject)
+            held = await held_course_ids(session, learner.id)
+            offering = await locked_offering(session, body.offering_id)
+            application = domain.apply(
+                application_id=str(uuid.uuid4()),
+                learner=learner,
+                offering=offering,
+                course=await session.get(CourseVersion, (offering.course_id, offering.course_version)),
+                held_course_ids=held,
+                declared_qualification=body.declared_qualification,
+                existing=await active_application(session, offering.offering_id, learner.id),
+                places=await places(session, offering),
+                now=utcnow(),
             )
-        ).first()
-        try:
-            course = domain.check_can_enrol(await uow.session.get(ApprovedCourse, body.course_id), body.course_id, existing)
-        except LookupError as error:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
-        except domain.EnrolmentRefused as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
-        enrolment = Enrolment(id=str(uuid.uuid4()), learner_id=learner.id, course_id=course.course_id, course_version=course.version)
-        uow.session.add(enrolment)
-        uow.publish(
-            LearnerEnrolled(
-                enrolment_id=enrolment.id,
-                course_id=course.course_id,
-                course_version=course.version,
-                course_title=course.title,
-                learner=LearnerIdentity(
-                    learner_id=learner.id,
-                    name=learner.name,
-                    email=learner.email,
-                    home_institution=learner.home_institution,
-                    esi=learner.esi,
-                ),
-                enrolled_at=enrolment.enrolled_at,
+        session.add(application)
+        uow.publish(domain.placed(application, offering, learner))
+        await commit(uow, f"offering {offering.offering_id} changed at the same moment; apply again")
+    if application.status == ApplicationStatus.WAITLISTED:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return public(application)
+
+
+@router.post("/applications/{application_id}/withdraw", tags=["applications"])
+async def withdraw(application_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ApplicationPublic:
+    """The learner, or a registrar of the offering's institution, withdraws; the first in line takes a freed place."""
+    async with uow:
+        session = uow.session
+        with refusals_as_http():
+            seen = domain.found(await session.get(Application, application_id), f"application {application_id}")
+            offering = await locked_offering(session, seen.offering_id)
+            # Again under the lock: a withdrawal or promotion that held it before us may have changed the application.
+            application = await session.get(Application, application_id, populate_existing=True)
+            assert application is not None  # Applications are never deleted.
+            check_owner_or_registrar(principal, application, offering)
+            waitlist = await session.exec(
+                select(Application)
+                .where(Application.offering_id == offering.offering_id, Application.status == ApplicationStatus.WAITLISTED)
+                .order_by(col(Application.position))
+            )
+            taken = (await places(session, offering)).taken_seats
+            withdrawal = domain.withdraw(application, offering, taken, list(waitlist.all()), utcnow())
+        affected = [application, *withdrawal.promoted]
+        learners = {
+            learner.id: learner
+            for learner in await session.exec(select(Learner).where(col(Learner.id).in_([a.learner_id for a in affected])))
+        }
+        uow.publish(domain.withdrawn(application, offering, learners[application.learner_id], withdrawal.was_enrolled))
+        for promoted in withdrawal.promoted:
+            uow.publish(domain.placed(promoted, offering, learners[promoted.learner_id]))
+        await commit(uow, f"offering {offering.offering_id} changed at the same moment; withdraw again")
+    return public(application)
+
+
+@router.post("/applications/{application_id}/fee", tags=["applications"])
+async def record_fee(
+    application_id: str, body: FeeUpdate, principal: CurrentPrincipal, uow: UnitOfWorkDep
+) -> ApplicationPublic:
+    """A registrar of the offering's institution records that the fee was paid, or waives it."""
+    require_role(principal, Role.REGISTRAR)
+    async with uow:
+        session = uow.session
+        with refusals_as_http():
+            application = domain.found(
+                await session.get(Application, application_id, with_for_update=True), f"application {application_id}"
+            )
+            offering = await session.get(Offering, application.offering_id)
+            assert offering is not None  # A foreign key.
+            require_institution(principal, {offering.institution}, f"offering {offering.offering_id}")
+            domain.record_fee(application, body.status, principal.subject)
+        await uow.commit()
+    return public(application)
+
+
+@router.get("/applications", tags=["applications"])
+async def list_applications(
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    offering_id: str | None = None,
+    status_: Annotated[ApplicationStatus | None, Query(alias="status")] = None,
+    learner_id: str | None = None,
+) -> list[ApplicationPublic]:
+    """A learner's own applications; a registrar's: those to their institution's offerings."""
+    query = select(Application).order_by(
+        col(Application.offering_id), col(Application.status), col(Application.position), col(Application.applied_at)
+    )
+    if principal.has(Role.REGISTRAR):
+        if principal.institution is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"registrar {principal.subject} acts for no institution")
+        query = query.join(Offering).where(Offering.institution == principal.institution)
+    else:
+        require_role(principal, Role.LEARNER, Role.REGISTRAR)
+        if learner_id not in (None, principal.subject):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.subject} may see only their own applications")
+        learner_id = principal.subject
+    for column, value in ((Application.offering_id, offering_id), (Application.status, status_), (Application.learner_id, learner_id)):
+        if value is not None:
+            query = query.where(column == value)
+    async with uow:
+        return [public(application) for application in await uow.session.exec(query)]
+
+
+@router.get("/applications/{application_id}", tags=["applications"])
+async def get_application(application_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ApplicationPublic:
+    async with uow:
+        with refusals_as_http():
+            application = domain.found(await uow.session.get(Application, application_id), f"application {application_id}")
+        offering = await uow.session.get(Offering, application.offering_id)
+        assert offering is not None
+        check_owner_or_registrar(principal, application, offering)
+    return public(application)
+
+
+# --- offerings ---
+
+
+@router.get("/offerings", tags=["offerings"])
+async def list_offerings(uow: UnitOfWorkDep, course_id: str | None = None) -> list[OfferingPublic]:
+    """The offerings this service knows from the catalogue, with their enrolled and waitlisted counts."""
+    query = offerings_query().order_by(col(Offering.registration_opens_at), col(Offering.title))
+    if course_id is not None:
+        query = query.where(Offering.course_id == course_id)
+    async with uow:
+        return [offering_public(*row) for row in await uow.session.exec(query)]
+
+
+@router.get("/offerings/{offering_id}", tags=["offerings"])
+async def get_offering(offering_id: str, uow: UnitOfWorkDep) -> OfferingPublic:
+    async with uow:
+        row = (await uow.session.exec(offerings_query().where(Offering.offering_id == offering_id))).first()
+    with refusals_as_http():
+        return offering_public(*domain.found(row, f"offering {offering_id}"))
+
+
+# --- helpers ---
+
+
+async def locked_offering(session: AsyncSession, offering_id: str) -> Offering:
+    """The offering, its row locked until the transaction ends: applications to one offering take turns."""
+    return domain.found(await session.get(Offering, offering_id, with_for_update=True), f"offering {offering_id}")
+
+
+async def places(session: AsyncSession, offering: Offering) -> domain.Places:
+    rows = (
+        await session.exec(
+            select(Application.status, Application.seat).where(
+                Application.offering_id == offering.offering_id, col(Application.status).in_(ACTIVE)
             )
         )
-        try:
-            await uow.commit()
-        except IntegrityError as error:  # A concurrent request enrolled the same learner first.
-            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"learner is already enrolled in course {body.course_id}") from error
-    return EnrolmentPublic.model_validate(enrolment, from_attributes=True)
+    ).all()
+    return domain.Places(
+        capacity=offering.capacity,
+        taken_seats=frozenset(seat for state, seat in rows if state == ApplicationStatus.ENROLLED and seat is not None),
+        waitlisted=sum(state == ApplicationStatus.WAITLISTED for state, _ in rows),
+    )
 
 
-@router.get("/enrolments", tags=["enrolments"])
-async def list_enrolments(uow: UnitOfWorkDep, learner_id: str | None = None, course_id: str | None = None) -> list[EnrolmentPublic]:
-    query = select(Enrolment).order_by(Enrolment.enrolled_at)
-    if learner_id:
-        query = query.where(Enrolment.learner_id == learner_id)
-    if course_id:
-        query = query.where(Enrolment.course_id == course_id)
-    async with uow:
-        return [EnrolmentPublic.model_validate(e, from_attributes=True) for e in (await uow.session.exec(query)).all()]
+async def active_application(session: AsyncSession, offering_id: str, learner_id: str) -> Application | None:
+    query = select(Application).where(
+        Application.offering_id == offering_id, Application.learner_id == learner_id, col(Application.status).in_(ACTIVE)
+    )
+    return (await session.exec(query)).first()
 
 
-@router.get("/courses", tags=["courses"])
-async def list_open_courses(uow: UnitOfWorkDep) -> list[ApprovedCourse]:
-    """The approved courses this node accepts enrolments for (its read model of the catalogue)."""
-    async with uow:
-        return list((await uow.session.exec(select(ApprovedCourse).order_by(ApprovedCourse.title))).all())
+async def held_course_ids(session: AsyncSession, learner_id: str) -> set[str]:
+    return set(
+        (await session.exec(select(HeldCredential.course_id).where(HeldCredential.learner_id == learner_id))).all()
+    )
+
+
+def check_owner_or_registrar(principal: Principal, application: Application, offering: Offering) -> None:
+    """The learner whose application it is, or a registrar of the offering's institution."""
+    if principal.has(Role.LEARNER) and principal.subject == application.learner_id:
+        return
+    if not principal.has(Role.REGISTRAR):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"application {application.id} belongs to another learner; {principal.subject} may act only on their own",
+        )
+    require_institution(principal, {offering.institution}, f"application {application.id} (offering {offering.offering_id})")
+
+
+def public(application: Application) -> ApplicationPublic:
+    return ApplicationPublic.model_validate(application, from_attributes=True)
+
+
+def offerings_query() -> Select:
+    counts = (
+        select(
+            Application.offering_id,
+            func.count().filter(Application.status == ApplicationStatus.ENROLLED).label("enrolled"),
+            func.count().filter(Application.status == ApplicationStatus.WAITLISTED).label("waitlisted"),
+        )
+        .group_by(col(Application.offering_id))
+        .subquery()
+    )
+    return (
+        select(Offering, CourseVersion, counts.c.enrolled, counts.c.waitlisted)
+        .outerjoin(
+            CourseVersion,
+            and_(CourseVersion.course_id == Offering.course_id, CourseVersion.version == Offering.course_version),
+        )
+        .outerjoin(counts, counts.c.offering_id == Offering.offering_id)
+    )
+
+
+def offering_public(
+    offering: Offering, course: CourseVersion | None, enrolled: int | None, waitlisted: int | None
+) -> OfferingPublic:
+    return OfferingPublic(
+        id=offering.offering_id,
+        **offering.model_dump(exclude={"offering_id", "opened_at"}),
+        course_known=course is not None,
+        course_retired=course is not None and course.retired_at is not None,
+        prerequisite_course_ids=course.prerequisite_course_ids if course else [],
+        accepts_declared_qualification=course.accepts_declared_qualification if course else False,
+        target_groups=course.target_groups if course else [],
+        enrolled=enrolled or 0,
+        waitlisted=waitlisted or 0,
+        places_left=domain.places_left(offering.capacity, enrolled or 0),
+    )

@@ -20,7 +20,7 @@ def create_service(settings: NotificationsSettings | None = None) -> service.Ser
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
         handlers=event_handlers(settings),
-        consumes=[Topic.CREDENTIALS],
+        consumes=[Topic.ENROLMENTS, Topic.CREDENTIALS],
     )
 
 

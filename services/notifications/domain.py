@@ -2,13 +2,19 @@
 
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate
 from pathlib import Path
 
 import jinja2
 
 from shared.events import Event
+from shared.events.certification import CredentialIssued
+from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled, LearnerWaitlisted
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+# The events a learner is told about; each names its learner in `event.learner`.
+LEARNER_FACING = (LearnerEnrolled, LearnerWaitlisted, EnrolmentWithdrawn, CredentialIssued)
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,17 @@ class Email:
     text: str
     html: str
     template: str
+
+
+def template_for(event: Event) -> str:
+    """The template that tells the learner about this event."""
+    if isinstance(event, LearnerEnrolled):
+        return "learner_promoted" if event.promoted_from_waitlist else "learner_enrolled"
+    return {
+        LearnerWaitlisted: "learner_waitlisted",
+        EnrolmentWithdrawn: "enrolment_withdrawn",
+        CredentialIssued: "credential_issued",
+    }[type(event)]
 
 
 def template_environment(folder: Path = TEMPLATES) -> jinja2.Environment:
@@ -47,6 +64,7 @@ def to_message(email: Email, sender: str, message_id: str) -> EmailMessage:
     message["From"] = sender
     message["To"] = email.recipient
     message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False)
     # Stable per event and recipient: a mail system that sees it twice can tell it is the same email.
     message["Message-ID"] = message_id
     message.set_content(email.text)

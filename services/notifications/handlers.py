@@ -6,14 +6,13 @@ import uuid
 import jinja2
 from sqlmodel import select
 
-from services.notifications.domain import Email, render, template_environment, to_message
+from services.notifications.domain import LEARNER_FACING, Email, render, template_environment, template_for, to_message
 from services.notifications.mailer import Mailer
 from services.notifications.models import Delivery
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import Handler
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
-from shared.events.certification import CredentialIssued
 from shared.events.notifications import NotificationSent
 
 
@@ -50,8 +49,8 @@ async def notify(
     )
 
 
-async def credential_issued(
-    event: CredentialIssued,
+async def tell_the_learner(
+    event: Event,
     envelope: CloudEvent,
     uow: UnitOfWork,
     *,
@@ -59,10 +58,12 @@ async def credential_issued(
     mailer: Mailer,
     settings: NotificationsSettings,
 ) -> None:
-    email = render(templates, "credential_issued", event.learner.email, event)
+    email = render(templates, template_for(event), event.learner.email, event)
     await notify(email, envelope, uow, mailer=mailer, settings=settings)
 
 
 def event_handlers(settings: NotificationsSettings) -> dict[type[Event], Handler]:
-    dependencies = {"templates": template_environment(), "mailer": Mailer(settings), "settings": settings}
-    return {CredentialIssued: functools.partial(credential_issued, **dependencies)}
+    handler = functools.partial(
+        tell_the_learner, templates=template_environment(), mailer=Mailer(settings), settings=settings
+    )
+    return {event_class: handler for event_class in LEARNER_FACING}

@@ -4,10 +4,13 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from shared.db import timestamp_column, utcnow
+from shared.db import service_table_base, timestamp_column, utcnow
 
 
-class Delivery(SQLModel, table=True):
+NotificationsTable = service_table_base()
+
+
+class Delivery(NotificationsTable, table=True):
     __tablename__ = "deliveries"
 
     id: str = Field(primary_key=True)

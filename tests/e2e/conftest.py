@@ -60,7 +60,13 @@ def node(stack: Stack) -> Iterator[Node]:
     try:
         for name, (process, log) in processes.items():
             wait_ready(urls[name], process, log)
-        yield Node(urls=urls, kafka=stack.kafka, maildir=stack.maildir, topic_prefix=stack.topic_prefix)
+        yield Node(
+            urls=urls,
+            kafka=stack.kafka,
+            maildir=stack.maildir,
+            auth_key=stack.auth_private_key,
+            topic_prefix=stack.topic_prefix,
+        )
     finally:
         for process, _ in processes.values():
             process.terminate()

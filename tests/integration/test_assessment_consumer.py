@@ -9,7 +9,7 @@ from services.assessment.app import create_service
 from services.assessment.settings import AssessmentSettings
 from shared.events import CloudEvent, Topic, dead_letter_topic
 from shared.events.common import LearnerIdentity
-from shared.events.enrolment import LearnerEnrolled
+from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
 from tests.integration.conftest import eventually, running
 from tests.stack import cloud_event, header, produce, read_topic
@@ -98,3 +98,31 @@ async def _json(client, path: str, **params):
     response = await client.get(path, params=params)
     response.raise_for_status()
     return response.json()
+
+
+async def test_a_learner_who_withdrew_can_no_longer_be_graded(stack):
+    settings = stack.settings(AssessmentSettings)
+    learner, course = f"learner-{uuid.uuid4().hex[:6]}", f"course-{uuid.uuid4().hex[:6]}"
+    enrolment = enrolled(learner, course)
+    withdrawal = EnrolmentWithdrawn(
+        enrolment_id=enrolment.subject,
+        course_id=course,
+        course_title="Data Literacy",
+        learner=LearnerIdentity.model_validate(enrolment.data["learner"]),
+        was_enrolled=True,
+        withdrawn_at=datetime.now(UTC),
+    )
+    async with running(create_service(settings)) as client:
+        await produce(stack, Topic.ENROLMENTS, enrolment.to_bytes(), key=enrolment.subject)
+        await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
+        await produce(stack, Topic.ENROLMENTS, CloudEvent.wrap(withdrawal, source="urn:test").to_bytes(), key=enrolment.subject)
+        await eventually(lambda: _empty(client, "/enrolments", learner_id=learner))
+
+        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(learner, course).to_bytes(), key=learner)
+        [rejection] = await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
+        assert rejection["rule"] == "learner-not-enrolled"
+        assert await _json(client, "/grades", learner_id=learner) == []
+
+
+async def _empty(client, path: str, **params) -> bool:
+    return await _json(client, path, **params) == []

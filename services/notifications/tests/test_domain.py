@@ -2,10 +2,11 @@
 
 from datetime import UTC, datetime
 
-from services.notifications.domain import Email, render, template_environment, to_message
+from services.notifications.domain import Email, render, template_environment, template_for, to_message
 from shared.events.catalogue import AwardingBody
 from shared.events.certification import CredentialIssued
-from shared.events.common import LearnerIdentity
+from shared.events.common import LearnerIdentity, Money
+from shared.events.enrolment import EnrolmentWithdrawn, FeeStatus, LearnerEnrolled, LearnerWaitlisted
 
 CREDENTIAL_URL = "https://certification.uni-saarland.example/credentials/credential-42"
 
@@ -58,3 +59,71 @@ def test_the_message_offers_text_and_html_as_alternatives_with_the_given_message
     parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
     assert set(parts) == {"text/plain", "text/html"}
     assert CREDENTIAL_URL in parts["text/plain"] and f'href="{CREDENTIAL_URL}"' in parts["text/html"]
+
+
+LEARNER = LearnerIdentity(learner_id="learner-jan", name="Jan Novák", email="jan@example.cz", category="external")
+
+
+def enrolled(**changes: object) -> LearnerEnrolled:
+    values = dict(
+        enrolment_id="application-7",
+        course_id="course-ai-ethics",
+        course_version=1,
+        course_title="Ethics of AI",
+        learner=LEARNER,
+        enrolled_at=datetime(2025, 3, 1, tzinfo=UTC),
+        offering_id="offering-1",
+    )
+    return LearnerEnrolled(**values | changes)
+
+
+def rendered_for(event: object) -> Email:
+    return render(template_environment(), template_for(event), LEARNER.email, event)
+
+
+def test_an_external_learner_is_told_the_fee_due_and_an_alliance_student_that_there_is_none() -> None:
+    charged = rendered_for(enrolled(fee=Money(amount=120, currency="EUR"), fee_status=FeeStatus.DUE))
+    free = rendered_for(enrolled(fee_status=FeeStatus.WAIVED))
+
+    assert charged.template == "learner_enrolled" and "enrolled" in charged.subject
+    assert "120.00 EUR" in charged.text and "120.00 EUR" in charged.html
+    assert "120.00" not in free.text and "no fee" in free.text
+
+
+def test_a_promotion_from_the_waitlist_has_its_own_email() -> None:
+    promoted = rendered_for(enrolled(promoted_from_waitlist=True))
+
+    assert promoted.template == "learner_promoted"
+    assert "place opened up" in promoted.subject and "waitlist" in promoted.text
+
+
+def test_a_waitlisted_learner_is_told_their_position() -> None:
+    waitlisted = LearnerWaitlisted(
+        enrolment_id="application-8",
+        course_id="course-ai-ethics",
+        course_version=1,
+        course_title="Ethics of AI",
+        offering_id="offering-1",
+        learner=LEARNER,
+        position=4,
+        waitlisted_at=datetime(2025, 3, 1, tzinfo=UTC),
+    )
+    email = rendered_for(waitlisted)
+
+    assert email.template == "learner_waitlisted" and "waitlist" in email.subject
+    assert "number 4" in email.text
+
+
+def test_a_withdrawal_says_whether_a_place_or_a_waitlist_position_was_given_up() -> None:
+    common = dict(
+        enrolment_id="application-9",
+        course_id="course-ai-ethics",
+        course_title="Ethics of AI",
+        learner=LEARNER,
+        withdrawn_at=datetime(2025, 3, 2, tzinfo=UTC),
+    )
+    from_place = rendered_for(EnrolmentWithdrawn(was_enrolled=True, **common))
+    from_waitlist = rendered_for(EnrolmentWithdrawn(was_enrolled=False, **common))
+
+    assert "enrolment in" in from_place.text and "waitlist" not in from_place.text
+    assert "place on the waitlist" in from_waitlist.text

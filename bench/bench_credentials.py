@@ -1,0 +1,152 @@
+"""How fast this machine builds, signs and verifies credentials, and where the time goes.
+
+    .venv/bin/python bench/bench_credentials.py --count 500
+
+Prints: raw Ed25519 signatures per second with one key (the floor no credential can beat), credentials built +
+canonicalized + signed per second, verified per second, the split of a signature's time (building, JSON-LD
+expansion, RDFC-1.0 canonicalization, hashing, Ed25519), and signing in parallel processes, with the time 10,000
+credentials would take each way. A benchmark, not a test: nothing here asserts a timing.
+"""
+
+import argparse
+import hashlib
+import itertools
+import os
+import statistics
+import sys
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyld import jsonld  # noqa: E402
+
+from services.certification.tests.test_vc import SAARLAND, SAARLAND_KEY, SAARLAND_METHOD, sample_record  # noqa: E402
+from services.certification.vc import keys  # noqa: E402
+from services.certification.vc.contexts import document_loader  # noqa: E402
+from services.certification.vc.credential import open_badge_credential  # noqa: E402
+from services.certification.vc.proof import canonicalize, sign, verify  # noqa: E402
+
+CREATED = datetime(2025, 7, 1, 10, 30, tzinfo=UTC)
+RECORD = sample_record()
+
+
+def build(index: int) -> dict:
+    return open_badge_credential(RECORD, f"urn:uuid:{uuid.UUID(int=index)}", SAARLAND, CREATED, salt="bench")
+
+
+def timed(function, count: int) -> float:
+    """Seconds per call, the best of three rounds (the least disturbed by the rest of the machine)."""
+    rounds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for index in range(count):
+            function(index)
+        rounds.append((time.perf_counter() - start) / count)
+    return min(rounds)
+
+
+def sign_many(indices: range) -> int:
+    for index in indices:
+        sign(build(index), SAARLAND_KEY, SAARLAND_METHOD, created=CREATED)
+    return len(indices)
+
+
+def _warm() -> None:
+    sign_many(range(0, 4))  # imports, bundled contexts, pyld's context cache
+
+
+def parallel_rate(count: int, workers: int) -> float:
+    size = -(-count // workers)
+    chunks = [range(start, min(start + size, count)) for start in range(0, count, size)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_warm) as pool:
+        list(pool.map(time.sleep, [0.2] * workers))  # every worker started and warmed
+        start = time.perf_counter()
+        done = sum(pool.map(sign_many, chunks))
+        return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=500, help="credentials per measurement (default 500)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the parallel run")
+    count = parser.parse_args().count
+    workers = parser.parse_args().workers
+
+    message = bytes(64)  # the signed hash data is 64 bytes
+    resolver = keys.KeyResolver()
+    samples = [build(index) for index in range(count)]
+    signed = [sign(document, SAARLAND_KEY, SAARLAND_METHOD, created=CREATED) for document in samples]
+    proof_config = {
+        "@context": samples[0]["@context"],
+        **{k: v for k, v in signed[0]["proof"].items() if k != "proofValue"},
+    }
+    assert all(verify(document, resolver, now=CREATED).verified for document in signed[:10])
+
+    raw_sign = timed(lambda i: SAARLAND_KEY.sign(message), count)
+    t_build = timed(build, count)
+    t_expand = timed(lambda i: jsonld.expand(samples[i], {"documentLoader": document_loader, "base": None}), count)
+    t_canon_document = timed(lambda i: canonicalize(samples[i]), count)
+    t_canon_config = timed(lambda i: canonicalize(proof_config), count)
+    canonical = [canonicalize(document) for document in samples[:50]]
+    t_hash = timed(
+        lambda i: (hashlib.sha256(canonical[i % 50].encode()).digest(), hashlib.sha256(b"c" * 600).digest()), count
+    )
+    t_sign_total = timed(lambda i: sign(samples[i], SAARLAND_KEY, SAARLAND_METHOD, created=CREATED), count)
+    t_build_and_sign = timed(lambda i: sign(build(i), SAARLAND_KEY, SAARLAND_METHOD, created=CREATED), count)
+    # A new `created` for every credential: the cached proof-configuration hash never hits.
+    fresh = itertools.count(1)
+    t_build_and_sign_uncached = timed(
+        lambda i: sign(build(i), SAARLAND_KEY, SAARLAND_METHOD, created=CREATED + timedelta(seconds=next(fresh))), count
+    )
+    t_verify = timed(lambda i: verify(signed[i], resolver, now=CREATED), count)
+    rate_parallel = parallel_rate(count, workers) if workers > 1 else None
+
+    nquads = statistics.mean(len(c.splitlines()) for c in canonical)
+    print(f"credentials of {nquads:.0f} N-Quads each; {count} per measurement, best of 3; {os.cpu_count()} CPUs")
+    print()
+    print(f"{'operation':<52}{'per second':>12}{'ms each':>10}{'10,000 take':>14}")
+    rows = [
+        ("raw Ed25519 signature, same key (baseline)", raw_sign),
+        ("build the credential (open_badge_credential)", t_build),
+        ("sign an already built credential (proof.sign)", t_sign_total),
+        ("build + canonicalize + sign, new `created` each", t_build_and_sign_uncached),
+        ("build + canonicalize + sign, same `created` second", t_build_and_sign),
+        ("verify (proof.verify)", t_verify),
+    ]
+    for name, seconds in rows:
+        print(f"{name:<52}{1 / seconds:>12,.0f}{seconds * 1000:>10.2f}{_duration(10_000 * seconds):>14}")
+    if rate_parallel:
+        print(
+            f"{f'build + sign in {workers} processes':<52}{rate_parallel:>12,.0f}{1000 / rate_parallel:>10.2f}"
+            f"{_duration(10_000 / rate_parallel):>14}"
+        )
+    print()
+    print("where the time of one build + sign goes")
+    ed25519 = raw_sign
+    canonicalization = t_canon_document + t_canon_config
+    split = [
+        ("building the JSON", t_build),
+        ("canonicalization: the credential (expand + RDFC-1.0)", t_canon_document),
+        ("  of which JSON-LD expansion", t_expand),
+        ("canonicalization: the proof configuration (uncached)", t_canon_config),
+        ("hashing (SHA-256 x2)", t_hash),
+        ("Ed25519 signature", ed25519),
+    ]
+    total = t_build + canonicalization + t_hash + ed25519
+    for name, seconds in split:
+        print(f"  {name:<58}{seconds * 1000:>8.3f} ms{100 * seconds / total:>6.1f} %")
+    print(f"  {'sum':<58}{total * 1000:>8.3f} ms (measured end to end: {t_build_and_sign_uncached * 1000:.3f} ms)")
+    print()
+    print("The proof configuration's hash is cached (same key, same `created` second): a batch skips that part.")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,465 @@
+"""Signed credentials: every Annex I element where MAPPING.md says; a proof that verifies, or fails for a reason."""
+
+import copy
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.certification.models import MicroCredentialRecord
+from services.certification.vc import keys
+from services.certification.vc.contexts import CREDENTIAL_CONTEXT, UnknownContext, document_loader
+from services.certification.vc.credential import IssuerProfile, hashed_email, open_badge_credential
+from services.certification.vc.endorsement import endorsement_credential, verify_joint, with_endorsements
+from services.certification.vc.proof import CanonicalizationError, canonicalize, sign, verify
+from shared.events.catalogue import AwardingBody, FormOfParticipation, IdentityVerification, Stackability
+from shared.events.common import LearnerIdentity
+
+ISSUED_AT = datetime(2025, 7, 1, 10, 30, tzinfo=UTC)
+CREDENTIAL_ID = "urn:uuid:0b7d3c4e-2f1a-4c5b-9d8e-7f6a5b4c3d2e"
+MAPPING = Path(__file__).resolve().parent.parent / "vc" / "MAPPING.md"
+# Fixed keys, so that the golden signature below stays the same from run to run (Ed25519 is deterministic).
+SAARLAND_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+SOFIA_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64)))
+SAARLAND = IssuerProfile(
+    id=keys.did_key(SAARLAND_KEY.public_key()),
+    name="Saarland University",
+    url="https://www.uni-saarland.de",
+    country="DE",
+)
+SOFIA = IssuerProfile(id=keys.did_key(SOFIA_KEY.public_key()), name="Sofia University", country="BG")
+SAARLAND_METHOD = keys.did_key_verification_method(SAARLAND_KEY.public_key())
+SOFIA_METHOD = keys.did_key_verification_method(SOFIA_KEY.public_key())
+RESOLVE = keys.KeyResolver()
+
+
+def sample_record(**changes: Any) -> MicroCredentialRecord:
+    """A joint micro-credential of three universities, with every mandatory and optional element filled in."""
+    values: dict[str, Any] = dict(
+        identification_of_the_learner=LearnerIdentity(
+            learner_id="learner-ada",
+            name="Ada Lovelace",
+            email="ada@example.org",
+            esi="urn:schac:personalUniqueCode:int:esi:ada",
+        ),
+        title="Ethics of AI",
+        countries_of_the_issuer=["BG", "DE"],
+        awarding_bodies=[
+            AwardingBody(
+                id="uni-saarland", name="Saarland University", country="DE", url="https://www.uni-saarland.de"
+            ),
+            AwardingBody(id="uni-sofia", name="Sofia University", country="BG"),
+            AwardingBody(id="uni-trier", name="Trier University", country="DE"),
+        ],
+        date_of_issuing=date(2025, 7, 1),
+        learning_outcomes=["Assess an AI system against the EU AI Act", "Argue a position on algorithmic fairness"],
+        languages=["en", "bg"],
+        workload_ects=5,
+        workload_hours=125,
+        eqf_level=7,
+        type_of_assessment="written exam, supervised on site",
+        form_of_participation=FormOfParticipation.BLENDED,
+        type_of_quality_assurance="internal QA of Saarland University, accredited by ACQUIN",
+        grade_achieved="1.3",
+        prerequisites="A bachelor's degree",
+        identity_verification=IdentityVerification.ONSITE_WITH_VERIFICATION,
+        stackability=Stackability.STACKABLE,
+        contact="microcredentials@uni-saarland.de",
+    )
+    return MicroCredentialRecord(**values | changes)
+
+
+def unsigned_credential(record: MicroCredentialRecord | None = None, **options: Any) -> dict[str, Any]:
+    options.setdefault("salt", "c0ffee")
+    options.setdefault("skills", {"http://data.europa.eu/esco/skill/ethics-example": "apply ethics to AI"})
+    return open_badge_credential(record or sample_record(), CREDENTIAL_ID, SAARLAND, ISSUED_AT, **options)
+
+
+def signed_credential(record: MicroCredentialRecord | None = None, **options: Any) -> dict[str, Any]:
+    return sign(unsigned_credential(record, **options), SAARLAND_KEY, SAARLAND_METHOD, created=ISSUED_AT)
+
+
+def select(node: Any, path: str) -> list[Any]:
+    """The values at a MAPPING.md path: `a.b`, `a[]` (every element), `a[key=value]` (matching elements)."""
+    values = [node]
+    for step in path.split("."):
+        name, _, selector = step.partition("[")
+        values = [value[name] for value in values if isinstance(value, dict) and name in value]
+        if selector:
+            selector = selector.rstrip("]")
+            items = [item for value in values for item in (value if isinstance(value, list) else [value])]
+            if selector:
+                key, _, wanted = selector.partition("=")
+                items = [item for item in items if isinstance(item, dict) and item.get(key) == wanted]
+            values = items
+    return values
+
+
+def documented_mandatory_paths() -> dict[str, list[str]]:
+    """Annex I mandatory element -> its JSON paths, read from the first table of MAPPING.md."""
+    table = MAPPING.read_text(encoding="utf-8").split("## Mandatory elements", 1)[1].split("##", 1)[0]
+    rows = [line.split("|") for line in table.splitlines() if re.match(r"^\| \d+ \|", line)]
+    return {row[2].strip(): re.findall(r"`([^`]+)`", row[4]) for row in rows}
+
+
+# The credential carries Annex I.
+
+
+def test_mapping_documents_all_twelve_mandatory_elements_of_annex_i() -> None:
+    paths = documented_mandatory_paths()
+    assert len(paths) == 12
+    assert all(paths.values()), "every element has at least one path"
+
+
+@pytest.mark.parametrize(("element", "paths"), documented_mandatory_paths().items())
+def test_every_mandatory_element_is_at_its_documented_path(element: str, paths: list[str]) -> None:
+    credential = unsigned_credential()
+    for path in paths:
+        assert select(credential, path), f"{element}: nothing at {path}"
+
+
+def test_the_values_are_the_records() -> None:
+    record = sample_record()
+    credential = unsigned_credential(record)
+    achievement = credential["credentialSubject"]["achievement"]
+    identifiers = {entry["identityType"]: entry for entry in credential["credentialSubject"]["identifier"]}
+
+    assert credential["@context"] == CREDENTIAL_CONTEXT
+    assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert credential["id"] == CREDENTIAL_ID
+    assert credential["issuer"]["id"] == SAARLAND.id
+    assert identifiers["name"] == {
+        "type": "IdentityObject",
+        "identityType": "name",
+        "hashed": False,
+        "identityHash": "Ada Lovelace",
+    }
+    assert identifiers["emailAddress"]["hashed"] is True
+    assert identifiers["emailAddress"]["identityHash"] == hashed_email("ada@example.org", "c0ffee")
+    assert "ada@example.org" not in str(credential), "the e-mail address is only there hashed"
+    assert identifiers["systemId"]["identityHash"] == "learner-ada"
+    assert identifiers["ext:europeanStudentIdentifier"]["identityHash"] == "urn:schac:personalUniqueCode:int:esi:ada"
+    assert achievement["name"] == credential["name"] == "Ethics of AI"
+    assert achievement["achievementType"] == "MicroCredential"
+    assert {body["address"]["addressCountryCode"] for body in achievement["awardingBody"]} == set(
+        record.countries_of_the_issuer
+    )
+    assert [body["name"] for body in achievement["awardingBody"]] == [
+        "Saarland University",
+        "Sofia University",
+        "Trier University",
+    ]
+    assert credential["validFrom"] == credential["awardedDate"] == "2025-07-01T10:30:00Z"
+    assert datetime.fromisoformat(credential["validFrom"]).date() == record.date_of_issuing
+    assert achievement["learningOutcome"] == record.learning_outcomes
+    assert all(outcome in achievement["criteria"]["narrative"] for outcome in record.learning_outcomes)
+    assert (achievement["language"], achievement["inLanguage"]) == (["en", "bg"], "en")
+    assert (achievement["creditsAvailable"], achievement["volumeOfLearning"]) == (5, "PT125H")
+    assert achievement["eqfLevel"] == "http://data.europa.eu/snb/eqf/7"
+    assert achievement["assessmentType"] == "written exam, supervised on site"
+    assert achievement["mode"] == "blended"
+    assert achievement["qualityAssurance"] == "internal QA of Saarland University, accredited by ACQUIN"
+    # Optional elements.
+    [result] = credential["credentialSubject"]["result"]
+    [grade_description] = achievement["resultDescription"]
+    assert result["value"] == "1.3" and result["resultDescription"] == grade_description["id"]
+    assert achievement["entryRequirement"] == "A bachelor's degree"
+    assert achievement["idVerification"] == "onsite-with-identity-verification"
+    assert achievement["stackability"] == "stackable"
+    assert achievement["contactPoint"] == "microcredentials@uni-saarland.de"
+    assert achievement["alignment"][0]["targetUrl"] == "http://data.europa.eu/esco/skill/ethics-example"
+
+
+def test_elements_the_record_lacks_are_left_out_not_emptied() -> None:
+    record = sample_record(
+        eqf_level=None,
+        workload_hours=None,
+        grade_achieved=None,
+        prerequisites=None,
+        identity_verification=None,
+        contact=None,
+    )
+    achievement = open_badge_credential(record, CREDENTIAL_ID, SAARLAND, ISSUED_AT)["credentialSubject"]["achievement"]
+    for absent in (
+        "eqfLevel",
+        "volumeOfLearning",
+        "resultDescription",
+        "entryRequirement",
+        "idVerification",
+        "contactPoint",
+    ):
+        assert absent not in achievement
+
+
+def test_a_credential_id_must_be_an_absolute_iri() -> None:
+    with pytest.raises(ValueError, match="absolute IRI"):
+        open_badge_credential(sample_record(), "credential-7", SAARLAND, ISSUED_AT)
+
+
+def test_control_characters_are_replaced_so_other_verifiers_agree() -> None:
+    record = sample_record(learning_outcomes=["Reads\x0bpage\x0cbreaks", "keeps\ttabs\nand lines"])
+    achievement = unsigned_credential(record)["credentialSubject"]["achievement"]
+    assert achievement["learningOutcome"] == ["Reads page breaks", "keeps\ttabs\nand lines"]
+
+
+# Signing and verifying.
+
+
+def test_a_signed_credential_verifies() -> None:
+    credential = signed_credential()
+    proof = credential["proof"]
+
+    assert (proof["type"], proof["cryptosuite"], proof["proofPurpose"]) == (
+        "DataIntegrityProof",
+        "eddsa-rdfc-2022",
+        "assertionMethod",
+    )
+    assert proof["verificationMethod"] == SAARLAND_METHOD
+    assert proof["proofValue"].startswith("z")
+    assert verify(credential, RESOLVE).verified, verify(credential, RESOLVE).problems
+
+
+def test_the_signature_is_the_same_for_the_same_key_and_credential() -> None:
+    # A golden value: a change here means the canonical form changed (a pyld upgrade, a context edited), which
+    # would break every credential issued before. The integration tests check this credential with jsonld.js too.
+    assert signed_credential()["proof"]["proofValue"] == GOLDEN_PROOF_VALUE
+
+
+def tamper_grade(credential: dict[str, Any]) -> None:
+    credential["credentialSubject"]["result"][0]["value"] = "1.0"
+
+
+def tamper_learner_name(credential: dict[str, Any]) -> None:
+    [name] = [entry for entry in credential["credentialSubject"]["identifier"] if entry["identityType"] == "name"]
+    name["identityHash"] = "Eve Lovelace"
+
+
+def tamper_one_byte_of_proof_value(credential: dict[str, Any]) -> None:
+    value = credential["proof"]["proofValue"]
+    credential["proof"]["proofValue"] = value[:-1] + ("2" if value[-1] != "2" else "3")
+
+
+def tamper_proof_value_with_a_non_base58_character(credential: dict[str, Any]) -> None:
+    value = credential["proof"]["proofValue"]
+    credential["proof"]["proofValue"] = value[:10] + "0" + value[11:]
+
+
+def tamper_issued_date(credential: dict[str, Any]) -> None:
+    credential["validFrom"] = "2025-06-01T10:30:00Z"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "cause"),
+    [
+        (tamper_grade, "signature does not match"),
+        (tamper_learner_name, "signature does not match"),
+        (tamper_one_byte_of_proof_value, "signature does not match"),
+        (tamper_proof_value_with_a_non_base58_character, "proofValue is not valid base58"),
+        (tamper_issued_date, "signature does not match"),
+    ],
+)
+def test_a_changed_credential_does_not_verify_and_says_why(tamper, cause: str) -> None:
+    credential = signed_credential()
+    tamper(credential)
+    result = verify(credential, RESOLVE)
+    assert not result.verified
+    assert any(cause in problem for problem in result.problems), result.problems
+
+
+def test_a_proof_by_a_key_the_issuer_does_not_control_fails() -> None:
+    forged = sign(unsigned_credential(), SOFIA_KEY, SOFIA_METHOD, created=ISSUED_AT)
+    result = verify(forged, RESOLVE)
+    assert not result.verified
+    assert any("not by the issuer" in problem for problem in result.problems), result.problems
+
+
+def test_an_unknown_verification_method_fails() -> None:
+    credential = signed_credential()
+    result = verify(credential, keys.KeyResolver(allow_did_key=False))
+    assert not result.verified
+    assert any("cannot resolve the verification method" in problem for problem in result.problems)
+
+
+def test_a_credential_is_not_valid_before_its_valid_from() -> None:
+    result = verify(signed_credential(), RESOLVE, now=datetime(2025, 6, 30, tzinfo=UTC))
+    assert not result.verified
+    assert any("not valid before" in problem for problem in result.problems)
+
+
+def test_without_a_proof_nothing_verifies() -> None:
+    assert verify(unsigned_credential(), RESOLVE).problems == ["the document has no proof"]
+
+
+# Contexts: bundled only, never the network; nothing unsigned slips through.
+
+
+def test_the_document_loader_serves_the_bundled_contexts() -> None:
+    for url in CREDENTIAL_CONTEXT:
+        assert "@context" in document_loader(url)["document"]
+
+
+def test_the_document_loader_refuses_an_unknown_context_url() -> None:
+    with pytest.raises(UnknownContext, match="not bundled"):
+        document_loader("https://www.w3.org/2018/credentials/examples/v1")
+
+
+def test_a_credential_with_an_unknown_context_is_refused_not_fetched() -> None:
+    credential = unsigned_credential()
+    credential["@context"] = [*credential["@context"], "https://attacker.example/context.jsonld"]
+    with pytest.raises(CanonicalizationError, match="attacker.example/context.jsonld' is not bundled"):
+        canonicalize(credential)
+    signed = signed_credential()
+    signed["@context"] = credential["@context"]
+    result = verify(signed, RESOLVE)
+    assert not result.verified and any("is not bundled" in problem for problem in result.problems)
+
+
+def test_a_property_the_contexts_do_not_define_is_refused_rather_than_left_unsigned() -> None:
+    credential = unsigned_credential()
+    credential["credentialSubject"]["achievement"]["honours"] = "summa cum laude"
+    with pytest.raises(CanonicalizationError, match="honours"):
+        sign(credential, SAARLAND_KEY, SAARLAND_METHOD, created=ISSUED_AT)
+    signed = signed_credential()
+    signed["@context"] = [*signed["@context"], {"honours": None}]
+    signed["honours"] = "summa cum laude"
+    result = verify(signed, RESOLVE)
+    assert not result.verified and any("honours" in problem for problem in result.problems), result.problems
+
+
+def test_a_relative_iri_is_refused_rather_than_left_unsigned() -> None:
+    signed = signed_credential()
+    signed["credentialSubject"]["achievement"]["id"] = "another-course"
+    result = verify(signed, RESOLVE)
+    assert not result.verified and any("relative IRI" in problem for problem in result.problems), result.problems
+
+
+def test_sign_refuses_text_that_other_canonicalizers_would_read_differently() -> None:
+    credential = unsigned_credential()
+    credential["name"] = "Ethics\x0bof AI"
+    with pytest.raises(ValueError, match="control characters"):
+        sign(credential, SAARLAND_KEY, SAARLAND_METHOD, created=ISSUED_AT)
+
+
+# Joint credentials: the lead university signs, partners endorse.
+
+
+def joint_credential(endorsements: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    if endorsements is None:
+        endorsements = [sofia_endorsement()]
+    return sign(
+        with_endorsements(unsigned_credential(), endorsements), SAARLAND_KEY, SAARLAND_METHOD, created=ISSUED_AT
+    )
+
+
+def sofia_endorsement(endorsed: str = CREDENTIAL_ID) -> dict[str, Any]:
+    return endorsement_credential(
+        endorsed,
+        SOFIA,
+        "Sofia University co-awards this micro-credential.",
+        private_key=SOFIA_KEY,
+        verification_method=SOFIA_METHOD,
+        issued_at=ISSUED_AT,
+        endorsement_id="urn:uuid:9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    )
+
+
+def test_an_endorsement_is_an_open_badges_endorsement_credential_of_this_credential() -> None:
+    endorsement = sofia_endorsement()
+    assert endorsement["type"] == ["VerifiableCredential", "EndorsementCredential"]
+    assert endorsement["issuer"]["id"] == SOFIA.id
+    assert endorsement["credentialSubject"] == {
+        "id": CREDENTIAL_ID,
+        "type": ["EndorsementSubject"],
+        "endorsementComment": "Sofia University co-awards this micro-credential.",
+    }
+    assert verify(endorsement, RESOLVE).verified
+
+
+def test_a_joint_credential_with_a_valid_endorsement_verifies() -> None:
+    credential = joint_credential()
+    result = verify_joint(credential, RESOLVE, required_endorsers=[SOFIA.id])
+    assert result.verified, result.problems
+    assert verify(credential, RESOLVE).verified, "the issuer's proof covers the endorsements"
+
+
+def test_a_joint_credential_with_a_tampered_endorsement_fails() -> None:
+    credential = joint_credential()
+    credential["endorsement"][0]["credentialSubject"]["endorsementComment"] = (
+        "Sofia University does not know this course."
+    )
+    result = verify_joint(credential, RESOLVE)
+    assert not result.verified
+    assert any(
+        problem.startswith(f"endorsement 1 by {SOFIA.id}: the signature does not match") for problem in result.problems
+    )
+    assert any(problem.startswith("issuer's proof: the signature does not match") for problem in result.problems)
+
+
+def test_an_endorsement_of_another_credential_does_not_count_even_when_the_issuer_signed_it() -> None:
+    credential = joint_credential([sofia_endorsement(endorsed="urn:uuid:00000000-0000-4000-8000-000000000000")])
+    result = verify_joint(credential, RESOLVE, required_endorsers=[SOFIA.id])
+    assert verify(credential, RESOLVE).verified
+    assert not result.verified
+    assert any("not this credential" in problem for problem in result.problems)
+    assert f"no valid endorsement by {SOFIA.id}" in result.problems
+
+
+def test_a_missing_endorsement_of_a_required_partner_fails() -> None:
+    result = verify_joint(signed_credential(), RESOLVE, required_endorsers=[SOFIA.id])
+    assert result.problems == [f"no valid endorsement by {SOFIA.id}"]
+
+
+def test_endorsements_are_added_before_the_issuer_signs() -> None:
+    with pytest.raises(ValueError, match="before the issuer signs"):
+        with_endorsements(signed_credential(), [sofia_endorsement()])
+
+
+# Keys and DIDs.
+
+
+def test_a_did_key_is_the_multibase_ed25519_public_key() -> None:
+    public_key = SAARLAND_KEY.public_key()
+    did = keys.did_key(public_key)
+    assert did.startswith("did:key:z6Mk")
+    assert keys.public_key_from_multibase(did.removeprefix("did:key:")) == public_key
+    method = keys.resolve_did_key(keys.did_key_verification_method(public_key))
+    assert (method.controller, method.public_key) == (did, public_key)
+    with pytest.raises(keys.UnresolvableKey):
+        keys.resolve_did_key("did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme")  # a secp256k1 key
+
+
+def test_keys_survive_pem_files(tmp_path: Path) -> None:
+    key = keys.generate_private_key()
+    keys.save_private_key(tmp_path / "node.pem", key, passphrase=b"correct horse")
+    assert (tmp_path / "node.pem").stat().st_mode & 0o777 == 0o600
+    loaded = keys.load_private_key(tmp_path / "node.pem", passphrase=b"correct horse")
+    assert keys.did_key(loaded.public_key()) == keys.did_key(key.public_key())
+    assert keys.public_key_from_pem(keys.public_key_to_pem(key.public_key())) == key.public_key()
+    assert keys.private_key_from_pem(keys.private_key_to_pem(key)).public_key() == key.public_key()
+
+
+def test_a_node_signs_with_did_web_and_its_published_document_verifies_it() -> None:
+    document = keys.did_web_document("certification.uni-saarland.example", SAARLAND_KEY.public_key())
+    assert document["id"] == "did:web:certification.uni-saarland.example"
+    assert document["assertionMethod"] == ["did:web:certification.uni-saarland.example#key-1"]
+    assert document["verificationMethod"][0]["type"] == "Multikey"
+    assert keys.did_web("localhost:8004") == "did:web:localhost%3A8004"
+
+    node = IssuerProfile(id=document["id"], name="Saarland University", country="DE")
+    credential = sign(
+        open_badge_credential(sample_record(), CREDENTIAL_ID, node, ISSUED_AT),
+        SAARLAND_KEY,
+        keys.did_web_verification_method("certification.uni-saarland.example"),
+        created=ISSUED_AT,
+    )
+    assert verify(credential, keys.KeyResolver([document])).verified
+    unknown = verify(credential, keys.KeyResolver())
+    assert not unknown.verified and "no DID document known" in unknown.problems[0]
+    not_for_credentials = copy.deepcopy(document) | {"assertionMethod": []}
+    assert not verify(credential, keys.KeyResolver([not_for_credentials])).verified
+
+
+GOLDEN_PROOF_VALUE = "z2Vp2qBKDxxXo5U15AtrZ4fZmRoEuQ9vkMDgPLRchT67mMnk6aV2TCnG7D1Q9Q6qggEbvVqwxn444vzunDtUN9hn5"

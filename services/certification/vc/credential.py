@@ -1,0 +1,253 @@
+"""An issued micro-credential as a W3C Verifiable Credential 2.0 + Open Badges 3.0 `OpenBadgeCredential`.
+
+Every element of Annex I of the Council Recommendation of 16 June 2022 that the record holds is carried: in Open
+Badges terms where Open Badges has one, otherwise in the terms of our small extension context named after the
+European Learning Model (ELM v3). `MAPPING.md` beside this file lists, element by element, where each one is.
+"""
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from services.certification.models import MicroCredentialRecord
+from services.certification.vc.contexts import CREDENTIAL_CONTEXT
+from shared.events.catalogue import AwardingBody
+
+EQF_LEVEL_IRI = "http://data.europa.eu/snb/eqf/{level}"
+ESCO_FRAMEWORK = "ESCO"
+
+
+@dataclass(frozen=True)
+class IssuerProfile:
+    """The awarding university that signs: `id` is the DID its key belongs to (did:web of its node, or a did:key)."""
+
+    id: str
+    name: str
+    url: str | None = None
+    # ISO 3166-1 alpha-2.
+    country: str | None = None
+    email: str | None = None
+
+    def as_profile(self) -> dict[str, Any]:
+        return _profile(self.id, self.name, self.url, self.country, self.email)
+
+
+def open_badge_credential(
+    record: MicroCredentialRecord,
+    credential_id: str,
+    issuer: IssuerProfile,
+    issued_at: datetime,
+    status: Mapping[str, Any] | None = None,
+    *,
+    achievement_id: str | None = None,
+    description: str | None = None,
+    skills: Sequence[str] | Mapping[str, str] = (),
+    awarding_body_ids: Mapping[str, str] | None = None,
+    salt: str | None = None,
+    valid_until: datetime | None = None,
+) -> dict[str, Any]:
+    """The unsigned OpenBadgeCredential for `record`; sign it with `proof.sign`.
+
+    - `credential_id`: an absolute IRI, e.g. `urn:uuid:<uuid>` or the URL the credential can be fetched at.
+    - `issuer`: the lead awarding university; its `id` must be the DID whose key will sign.
+    - `issued_at`: timezone-aware; becomes `validFrom` and `awardedDate`.
+    - `status`: a `credentialStatus` entry (e.g. a BitstringStatusListEntry), copied as given.
+    - `achievement_id`: the IRI of the course version (e.g. `urn:microcredentials:course:<id>:v<version>` or its
+      catalogue URL); defaults to `<credential_id>#achievement`.
+    - `description`: the course's short description; a summary is written when absent.
+    - `skills`: ESCO skill URIs (or URI -> preferred label), aligned with `alignment`.
+    - `awarding_body_ids`: institution code -> identifier (a DID) for the awarding bodies' profiles.
+    - `salt`: for the hashed e-mail identifier; random when absent (the hash then cannot be looked up in a table).
+    """
+    _require_iri(credential_id, "credential_id")
+    if issued_at.tzinfo is None:
+        raise ValueError("issued_at must be timezone-aware")
+    achievement_id = achievement_id or f"{credential_id}#achievement"
+    _require_iri(achievement_id, "achievement_id")
+    issued = _xsd_datetime(issued_at)
+
+    achievement: dict[str, Any] = {
+        "id": achievement_id,
+        "type": ["Achievement"],
+        "achievementType": "MicroCredential",
+        "name": record.title,
+        "description": description or _summary(record),
+        "criteria": {"narrative": _criteria(record)},
+        "creditsAvailable": _number(record.workload_ects),
+        "inLanguage": record.languages[0],
+        "language": list(record.languages),
+        "learningOutcome": list(record.learning_outcomes),
+        "mode": str(record.form_of_participation),
+        "assessmentType": record.type_of_assessment,
+        "qualityAssurance": record.type_of_quality_assurance,
+        "stackability": str(record.stackability),
+        "awardingBody": [_awarding_body(body, awarding_body_ids or {}) for body in record.awarding_bodies],
+    }
+    if record.workload_hours is not None:
+        achievement["volumeOfLearning"] = f"PT{_number(record.workload_hours)}H"
+    if record.eqf_level is not None:
+        achievement["eqfLevel"] = EQF_LEVEL_IRI.format(level=record.eqf_level)
+    if record.identity_verification is not None:
+        achievement["idVerification"] = str(record.identity_verification)
+    if record.prerequisites:
+        achievement["entryRequirement"] = record.prerequisites
+    if record.contact:
+        achievement["contactPoint"] = record.contact
+    if skills:
+        achievement["alignment"] = _alignments(skills)
+
+    subject: dict[str, Any] = {
+        "type": ["AchievementSubject"],
+        "identifier": _identifiers(record, salt),
+        "achievement": achievement,
+        "creditsEarned": _number(record.workload_ects),
+    }
+    if record.grade_achieved is not None:
+        grade_description = _derived_iri(achievement_id, "grade")
+        achievement["resultDescription"] = [
+            {"id": grade_description, "type": ["ResultDescription"], "name": "Grade", "resultType": "Result"}
+        ]
+        subject["result"] = [
+            {"type": ["Result"], "resultDescription": grade_description, "value": record.grade_achieved}
+        ]
+
+    credential: dict[str, Any] = {
+        "@context": list(CREDENTIAL_CONTEXT),
+        "id": credential_id,
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": record.title,
+        "issuer": issuer.as_profile(),
+        "validFrom": issued,
+        "awardedDate": issued,
+        "credentialSubject": subject,
+    }
+    if valid_until is not None:
+        credential["validUntil"] = _xsd_datetime(valid_until)
+    if status is not None:
+        credential["credentialStatus"] = dict(status)
+    return _without_control_characters(credential)
+
+
+# Control characters (other than tab, LF, CR) are replaced by a space: they carry no meaning in these texts, and
+# JSON-LD processors canonicalize them differently, which would make the signature fail in other verifiers.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _without_control_characters(node: Any) -> Any:
+    if isinstance(node, str):
+        return _CONTROL_CHARACTERS.sub(" ", node)
+    if isinstance(node, list):
+        return [_without_control_characters(item) for item in node]
+    if isinstance(node, dict):
+        return {key: _without_control_characters(value) for key, value in node.items()}
+    return node
+
+
+def hashed_email(email: str, salt: str) -> str:
+    """The Open Badges identity hash of an e-mail address: 'sha256$' + hex SHA-256 of (lower-cased address + salt)."""
+    return "sha256$" + hashlib.sha256((email.strip().lower() + salt).encode("utf-8")).hexdigest()
+
+
+def _identifiers(record: MicroCredentialRecord, salt: str | None) -> list[dict[str, Any]]:
+    learner = record.identification_of_the_learner
+    salt = salt if salt is not None else secrets.token_hex(16)
+    identifiers = [
+        {"type": "IdentityObject", "identityType": "name", "hashed": False, "identityHash": learner.name},
+        {
+            "type": "IdentityObject",
+            "identityType": "emailAddress",
+            "hashed": True,
+            "identityHash": hashed_email(str(learner.email), salt),
+            "salt": salt,
+        },
+        {"type": "IdentityObject", "identityType": "systemId", "hashed": False, "identityHash": learner.learner_id},
+    ]
+    if learner.esi:
+        identifiers.append(
+            {
+                "type": "IdentityObject",
+                "identityType": "ext:europeanStudentIdentifier",
+                "hashed": False,
+                "identityHash": learner.esi,
+            }
+        )
+    return identifiers
+
+
+def _awarding_body(body: AwardingBody, ids: Mapping[str, str]) -> dict[str, Any]:
+    if body.id and body.id in ids:
+        identifier = ids[body.id]
+    elif body.id:
+        identifier = f"urn:microcredentials:institution:{body.id}"
+    elif body.url:
+        identifier = body.url
+    else:
+        identifier = "urn:microcredentials:institution:" + (
+            re.sub(r"[^a-z0-9]+", "-", body.name.lower()).strip("-") or "unnamed"
+        )
+    return _profile(identifier, body.name, body.url, body.country)
+
+
+def _profile(
+    identifier: str, name: str, url: str | None, country: str | None, email: str | None = None
+) -> dict[str, Any]:
+    _require_iri(identifier, "profile id")
+    profile: dict[str, Any] = {"id": identifier, "type": ["Profile"], "name": name}
+    if url:
+        profile["url"] = url
+    if email:
+        profile["email"] = email
+    if country:
+        profile["address"] = {"type": ["Address"], "addressCountryCode": country}
+    return profile
+
+
+def _alignments(skills: Sequence[str] | Mapping[str, str]) -> list[dict[str, Any]]:
+    labelled = skills.items() if isinstance(skills, Mapping) else ((uri, None) for uri in skills)
+    alignments = []
+    for uri, label in labelled:
+        _require_iri(uri, "skill")
+        alignments.append(
+            {
+                "type": ["Alignment"],
+                "targetName": label or uri,
+                "targetUrl": uri,
+                "targetFramework": ESCO_FRAMEWORK,
+                "targetType": "ext:ESCOSkill",
+            }
+        )
+    return alignments
+
+
+def _criteria(record: MicroCredentialRecord) -> str:
+    outcomes = "\n".join(f"- {outcome}" for outcome in record.learning_outcomes)
+    return f"Passed the assessment ({record.type_of_assessment}), demonstrating these learning outcomes:\n\n{outcomes}"
+
+
+def _summary(record: MicroCredentialRecord) -> str:
+    bodies = ", ".join(body.name for body in record.awarding_bodies)
+    level = f", EQF level {record.eqf_level}" if record.eqf_level is not None else ""
+    return f"Micro-credential of {_number(record.workload_ects)} ECTS{level}, awarded by {bodies}."
+
+
+def _derived_iri(base: str, name: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{base}/{name}')}"
+
+
+def _number(value: float) -> int | float:
+    """Integral values as JSON integers (`5`, not `5.0`), so that every JSON-LD processor reads the same number."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _xsd_datetime(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _require_iri(value: str, what: str) -> None:
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", value):
+        raise ValueError(f"{what} must be an absolute IRI (e.g. urn:uuid:... or https://...), got {value!r}")
