@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -19,6 +20,7 @@ from opentelemetry.trace import SpanKind
 from shared.db import UnitOfWork
 from shared.dead_letters import DeadLetters
 from shared.events import CloudEvent, Event, InvalidEvent, Topic, is_known_kind, parse_data, parse_envelope, topic_name
+from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import context_from_traceparent, tracer
 
@@ -38,12 +40,14 @@ class EventConsumer:
         unit_of_work: Callable[[], UnitOfWork],
         handlers: dict[type[Event], Handler],
         topics: Iterable[Topic],
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self._settings = settings
         self._unit_of_work = unit_of_work
         self._handlers = {event_class.type: handler for event_class, handler in handlers.items()}
         self._topics = [topic_name(topic, settings.topic_prefix) for topic in topics]
         self._dead_letters: DeadLetters | None = None
+        self.metrics = metrics
 
     def subscribe(self, broker: KafkaBroker) -> None:
         self._dead_letters = DeadLetters(
@@ -58,15 +62,25 @@ class EventConsumer:
         )(self.on_message)
 
     async def on_message(self, message: KafkaMessage) -> None:
+        outcome, event_type = await self._consume(message)
+        if self.metrics:
+            record = message.raw_message
+            self.metrics.events_consumed.labels(event_type, outcome).inc()
+            partition = TopicPartition(record.topic, record.partition)
+            if (end := message.consumer.highwater(partition)) is not None:
+                self.metrics.consumer_lag.labels(record.topic, str(record.partition)).set(max(end - record.offset - 1, 0))
+
+    async def _consume(self, message: KafkaMessage) -> tuple[str, str]:
+        """Handle one message; returns its outcome and type, for the metrics."""
         try:
             envelope = parse_envelope(message.body)
             handler = self._handlers.get(envelope.type)
             if handler is None and is_known_kind(envelope.type):
-                return  # Another service's concern, or a version this code does not read yet: not for us.
+                return "skipped", envelope.type  # Another service's concern, or a version this code cannot read yet.
             event = parse_data(envelope)
         except InvalidEvent as error:
             await self._dead_letter(message, str(error))
-            return
+            return "dead-lettered", "invalid"
         assert handler is not None
         with tracer(__name__).start_as_current_span(
             f"{self._settings.service_name} consume {envelope.type}",
@@ -74,27 +88,28 @@ class EventConsumer:
             kind=SpanKind.CONSUMER,
             attributes={"messaging.system": "kafka", "messaging.message.id": envelope.id},
         ):
-            await self._handle_with_retries(message, handler, envelope, event)
+            return await self._handle_with_retries(message, handler, envelope, event), envelope.type
 
     async def _handle_with_retries(
         self, message: KafkaMessage, handler: Handler, envelope: CloudEvent, event: Event
-    ) -> None:
+    ) -> str:
         attempts = self._settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):
             try:
                 async with self._unit_of_work() as uow:
-                    if await uow.claim(envelope):
-                        await handler(event, envelope, uow)
-                        await uow.commit()
-                return
+                    if not await uow.claim(envelope):
+                        return "redelivered"
+                    await handler(event, envelope, uow)
+                    await uow.commit()
+                return "handled"
             except Unprocessable as error:
                 await self._dead_letter(message, f"{envelope.type} {envelope.id}: {error}")
-                return
+                return "dead-lettered"
             except Exception as error:  # Transient until proven otherwise: the database or broker may be back soon.
                 if attempt == attempts:
                     reason = f"{envelope.type} {envelope.id}: failed {attempts} times, last: {error!r}"
                     await self._dead_letter(message, reason)
-                    return
+                    return "dead-lettered"
                 delay = min(self._settings.consumer_backoff_seconds * 2 ** (attempt - 1), 30.0)
                 log.warning("handling %s failed (attempt %d), retrying in %.1fs: %r", envelope.id, attempt, delay, error)
                 await asyncio.sleep(delay)
@@ -102,3 +117,5 @@ class EventConsumer:
     async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
         assert self._dead_letters is not None, "subscribe() first"
         await self._dead_letters.send(message, reason)
+        if self.metrics:
+            self.metrics.dead_lettered.labels(message.raw_message.topic).inc()

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import OUTBOX_CHANNEL, OutboxMessage, utcnow
 from shared.events import topic_name
+from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,14 @@ BATCH_SIZE = 500
 
 class OutboxRelay:
     def __init__(
-        self, settings: ServiceSettings, sessionmaker: async_sessionmaker[AsyncSession], broker: KafkaBroker
+        self,
+        settings: ServiceSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        broker: KafkaBroker,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._sessionmaker = sessionmaker
         self._broker = broker
         self._wake = asyncio.Event()
@@ -84,6 +90,9 @@ class OutboxRelay:
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows])).values(published_at=utcnow())
             )
+        if self._metrics:
+            for row in rows:
+                self._metrics.events_published.labels(row.topic).inc()
         return len(rows)
 
     async def backlog(self) -> int:

@@ -1,18 +1,19 @@
 """The app factory every service uses: one process, one event loop, FastAPI for HTTP and FastStream for Kafka.
 
 A service describes itself (settings, routes, the events it handles); this module wires the rest the same way for all:
-database, broker, consumer, outbox relay, tracing, health. Nothing connects until the app starts.
+database, broker, consumer, outbox relay, tracing, health, metrics. Nothing connects until the app starts.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from starlette.datastructures import State
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -21,6 +22,7 @@ from shared.db import UnitOfWork, create_engine, create_sessionmaker
 from shared.events import Event, Topic
 from shared.http import health_router
 from shared.logging import configure_logging
+from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -38,6 +40,9 @@ class Service:
     # Event type -> handler(event, envelope, unit_of_work); dependencies are bound in beforehand (functools.partial).
     handlers: dict[type[Event], Handler] = field(default_factory=dict)
     consumes: Sequence[Topic] = ()
+    # Long-running tasks beside the consumer and the outbox relay (e.g. a delivery worker), each called with the app's
+    # state (settings, unit_of_work, broker) once the broker runs, and cancelled on shutdown before the broker stops.
+    background: Sequence[Callable[[State], Awaitable[None]]] = ()
 
 
 def create_app(service: Service) -> FastAPI:
@@ -58,25 +63,37 @@ def create_app(service: Service) -> FastAPI:
         )
         if service.handlers:
             EventConsumer(
-                settings, lambda: UnitOfWork(sessionmaker, settings.node_uri), service.handlers, service.consumes
+                settings,
+                lambda: UnitOfWork(sessionmaker, settings.node_uri),
+                service.handlers,
+                service.consumes,
+                metrics,
             ).subscribe(broker)
-        relay = OutboxRelay(settings, sessionmaker, broker)
+        relay = OutboxRelay(settings, sessionmaker, broker, metrics)
         app.state.settings = settings
         app.state.unit_of_work = lambda: UnitOfWork(sessionmaker, settings.node_uri)
         app.state.broker = broker
         app.state.outbox_relay = relay
         await broker.start()
         relay_task = asyncio.create_task(relay.run(), name=f"{settings.service_name}-outbox-relay")
+        tasks = [
+            asyncio.create_task(task(app.state), name=f"{settings.service_name}-background-{number}")
+            for number, task in enumerate(service.background)
+        ]
         try:
             yield
         finally:
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+            # Background tasks first: they may still write to the outbox while finishing what they were doing.
+            for task in [*tasks, relay_task]:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await broker.stop()
             await engine.dispose()
 
     app = FastAPI(title=service.title, description=service.description, lifespan=lifespan)
+    metrics = ServiceMetrics()
+    metrics.install(app, outbox_backlog=lambda: app.state.outbox_relay.backlog())
     app.include_router(health_router)
     for router in service.routers:
         app.include_router(router)

@@ -1,0 +1,61 @@
+"""Prometheus metrics every service exposes at `/metrics`: HTTP requests, events consumed, published and
+dead-lettered, consumer lag, and the outbox backlog.
+
+Each app has its own registry, so several services can run in one process (the tests) without clashing.
+"""
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "mc_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=self.registry
+        )
+        self.http_seconds = Histogram(
+            "mc_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+            registry=self.registry,
+        )
+        self.events_consumed = Counter(
+            "mc_events_consumed",
+            "Kafka messages consumed, by outcome: handled, redelivered (already handled), skipped (not ours), "
+            "dead-lettered",
+            ["type", "outcome"],
+            registry=self.registry,
+        )
+        self.events_published = Counter(
+            "mc_events_published", "Events the outbox relay published to Kafka", ["topic"], registry=self.registry
+        )
+        self.dead_lettered = Counter(
+            "mc_dead_lettered", "Messages sent to the dead-letter topic", ["topic"], registry=self.registry
+        )
+        self.consumer_lag = Gauge(
+            "mc_consumer_lag", "Messages behind the end of the partition, after the last one handled",
+            ["topic", "partition"], registry=self.registry,
+        )
+        self.outbox_backlog = Gauge(
+            "mc_outbox_backlog", "Events in the outbox not yet published", registry=self.registry
+        )
+
+    def install(self, app: FastAPI, outbox_backlog: Callable[[], Awaitable[int]]) -> None:
+        """Count every request by its route template (not its URL, which would explode the label values)."""
+
+        @app.middleware("http")
+        async def count_requests(request: Request, call_next):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            response = await call_next(request)
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            self.http_requests.labels(request.method, route, str(response.status_code)).inc()
+            self.http_seconds.labels(request.method, route).observe(time.perf_counter() - started)
+            return response
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            # The backlog is read when scraped, so it costs nothing between scrapes.
+            self.outbox_backlog.set(await outbox_backlog())
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
