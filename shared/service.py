@@ -61,14 +61,16 @@ def create_app(service: Service) -> FastAPI:
             enable_idempotence=True,
             log_level=logging.DEBUG,  # One line per message is too much at INFO; failures are logged as warnings.
         )
+        consumer = None
         if service.handlers:
-            EventConsumer(
+            consumer = EventConsumer(
                 settings,
                 lambda: UnitOfWork(sessionmaker, settings.node_uri),
                 service.handlers,
                 service.consumes,
                 metrics,
-            ).subscribe(broker)
+            )
+            consumer.subscribe(broker)
         relay = OutboxRelay(settings, sessionmaker, broker, metrics)
         app.state.settings = settings
         app.state.unit_of_work = lambda: UnitOfWork(sessionmaker, settings.node_uri)
