@@ -1,23 +1,52 @@
-"""Log lines carry the trace id, so one journey's lines can be found across all five services' logs."""
+"""Log lines carry the trace id, so one journey's lines can be found across all five services' logs.
 
+`LOG_FORMAT=json` writes one JSON object per line (time, level, service, trace_id, span_id, logger, message) for log
+collectors; the default text format is for people.
+"""
+
+import json
 import logging
 
 from opentelemetry import trace
 
 
-class _TraceIdFilter(logging.Filter):
+class _TraceContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         span_context = trace.get_current_span().get_span_context()
         record.trace_id = format(span_context.trace_id, "032x") if span_context.is_valid else "-"
+        record.span_id = format(span_context.span_id, "016x") if span_context.is_valid else "-"
         return True
 
 
-def configure_logging(service_name: str, level: int = logging.INFO) -> None:
+class _JsonFormatter(logging.Formatter):
+    def __init__(self, service_name: str) -> None:
+        super().__init__()
+        self._service = service_name
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "service": self._service,
+            "trace_id": record.trace_id,
+            "span_id": record.span_id,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(service_name: str, log_format: str = "text", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
-    handler.addFilter(_TraceIdFilter())
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s {service_name} trace=%(trace_id)s %(name)s: %(message)s")
-    )
+    handler.addFilter(_TraceContextFilter())
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter(service_name))
+    else:
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s %(levelname)s {service_name} trace=%(trace_id)s %(name)s: %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

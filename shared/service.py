@@ -106,7 +106,7 @@ def create_app(service: Service) -> FastAPI:
 def run(service: Service, argv: Sequence[str]) -> None:
     """`python -m services.<name> [migrate|serve]`: serve migrates first, then listens."""
     settings = service.settings
-    configure_logging(settings.service_name)
+    configure_logging(settings.service_name, settings.log_format)
     command = argv[0] if argv else "serve"
     if command not in ("migrate", "serve"):
         raise SystemExit(f"usage: python -m services.{settings.service_name} [migrate|serve]")

@@ -1,5 +1,7 @@
 """Settings every service reads from the environment; each service subclasses them with its own defaults."""
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -35,8 +37,11 @@ class ServiceSettings(BaseSettings):
     # The outbox relay wakes up on NOTIFY; this is only the fallback poll interval.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
 
-    # `console` prints spans to stderr; `none` keeps tracing in-process only (trace ids still flow through Kafka).
-    otel_traces_exporter: str = "none"
+    # `otlp` sends spans to OTEL_EXPORTER_OTLP_ENDPOINT (an OpenTelemetry collector), `console` prints them to stderr,
+    # `none` keeps tracing in-process only (trace ids still flow through Kafka and into the logs).
+    otel_traces_exporter: Literal["none", "console", "otlp"] = "none"
+    # `json`: one JSON object per line, for log collectors; `text` for people reading a terminal.
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def service_database_url(self) -> str:

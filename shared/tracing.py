@@ -9,7 +9,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.settings import ServiceSettings
@@ -24,6 +25,9 @@ def setup_tracing(settings: ServiceSettings) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": f"mc-{settings.service_name}"}))
     if settings.otel_traces_exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+    elif settings.otel_traces_exporter == "otlp":
+        # The endpoint comes from OTEL_EXPORTER_OTLP_ENDPOINT (e.g. the collector in docker-compose.yml).
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
 
 
