@@ -17,6 +17,7 @@ from starlette.datastructures import State
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from shared.asyncapi import document as asyncapi_document
 from shared.consumer import EventConsumer, Handler
 from shared.db import UnitOfWork, create_engine, create_sessionmaker
 from shared.events import Event, Topic
@@ -97,6 +98,12 @@ def create_app(service: Service) -> FastAPI:
     metrics = ServiceMetrics()
     metrics.install(app, outbox_backlog=lambda: app.state.outbox_relay.backlog())
     app.include_router(health_router)
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    def asyncapi() -> dict:
+        """The events this service publishes and consumes, generated from the code."""
+        return asyncapi_document(service.title, settings, [(settings.service_name, service.handlers)])
+
     for router in service.routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
