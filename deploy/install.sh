@@ -77,10 +77,12 @@ fi
 "${uv[@]}" pip sync --quiet --python .venv/bin/python requirements.lock
 log "Python environment in .venv synced with requirements.lock"
 
-# --- The independent credential verifier (Digital Bazaar's, from npm) ----------
-if [[ -d tools/vc-verifier/node_modules/@digitalbazaar/vc ]]; then
-  log "credential verifier's npm packages present"
-else
-  npm ci --prefix tools/vc-verifier --no-audit --no-fund --loglevel=error >/dev/null
-  log "credential verifier installed from tools/vc-verifier/package-lock.json"
-fi
+# --- Node.js tools: the independent credential verifier, the browser checks -----
+for tool in vc-verifier browser; do
+  if [[ -d tools/$tool/node_modules ]]; then
+    log "tools/$tool npm packages present"
+  else
+    npm ci --prefix "tools/$tool" --no-audit --no-fund --loglevel=error >/dev/null
+    log "tools/$tool installed from its package-lock.json"
+  fi
+done

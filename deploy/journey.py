@@ -57,6 +57,12 @@ def bearer_header(private_key: bytes, principal: Principal) -> dict[str, str]:
 DESIGNER = Person("julia.becker@uni-saarland.de", "Dr. Julia Becker", "course-designer", "uni-saarland")
 QA_OFFICER = Person("thomas.wagner@uni-saarland.de", "Prof. Thomas Wagner", "qa-officer", "uni-saarland")
 REGISTRAR = Person("registrar@uni-saarland.de", "Registrar's Office", "registrar", "uni-saarland")
+ASSESSOR = Person("maria.schmidt@uni-saarland.de", "Prof. Dr. Maria Schmidt", "assessor", "uni-saarland")
+
+# Assessment decides passes from the course's scheme: Germany's 1.0 (best) to 5.0, passing up to 4.0.
+GERMAN_SCHEME = {
+    "kind": "numeric", "name": "German 1.0-5.0", "minimum": 1.0, "maximum": 5.0, "pass_mark": 4.0, "lower_is_better": True
+}
 
 
 @dataclass
@@ -111,7 +117,17 @@ class Node:
     ) -> dict[str, Any]:
         course = self.ok("POST", "catalogue", "/courses", by=designer, json={"description": description})
         self.ok("POST", "catalogue", f"/courses/{course['id']}/submit", by=designer)
-        return self.ok("POST", "catalogue", f"/courses/{course['id']}/approve", by=qa_officer, json={})
+        approved = self.ok("POST", "catalogue", f"/courses/{course['id']}/approve", by=qa_officer, json={})
+        self.grading_scheme(approved["id"], GERMAN_SCHEME)
+        return approved
+
+    def grading_scheme(self, course_id: str, scheme: dict[str, Any], assessor: Person = ASSESSOR) -> dict[str, Any]:
+        """The awarding university's assessor sets how the course is graded (once assessment knows the course)."""
+        self.wait_for(
+            "assessment to know the course",
+            lambda: True if self.call("GET", "assessment", f"/courses/{course_id}").status_code == 200 else None,
+        )
+        return self.ok("PUT", "assessment", f"/courses/{course_id}/grading-scheme", by=assessor, json={"scheme": scheme})
 
     def opened_offering(self, course: dict[str, Any], registrar: Person = REGISTRAR, **terms: Any) -> dict[str, Any]:
         """An offering open for registration now; `terms` override capacity, fee, open_to, dates, mode, pace."""

@@ -12,8 +12,11 @@ STATE=${MC_STATE_DIR:-$ROOT/.run}
 WAIT_SECS=${MC_WAIT_SECS:-90}
 PIDS=$STATE/pids
 LOGS=$STATE/logs
-# The node's token keys (shared.auth); never inside the repository.
+# The node's token keys (shared.auth) and its universities' credential-signing keys; never inside the repository.
 KEYS=${MC_KEYS_DIR:-$STATE/keys}
+ISSUER_KEYS=${ISSUER_KEYS_DIR:-$KEYS/issuers}
+# The universities this node signs credentials for (the demo's courses are Saarland University's).
+ISSUING_INSTITUTIONS=(${MC_INSTITUTIONS:-uni-saarland})
 LOG_TAG=node
 # shellcheck source=deploy/lib.sh
 source "$ROOT/deploy/lib.sh"
@@ -32,8 +35,16 @@ service_env() {
   echo "HTTP_HOST=127.0.0.1"
   echo "HTTP_PORT=$port"
   case $name in
-    certification) echo "PUBLIC_URL=http://127.0.0.1:$port" ;;
-    notifications) echo "SMTP_HOST=$SMTP_HOST"; echo "SMTP_PORT=$SMTP_PORT" ;;
+    certification)
+      echo "PUBLIC_URL=http://127.0.0.1:$port"
+      echo "ISSUER_KEYS_DIR=$ISSUER_KEYS"
+      ;;
+    notifications)
+      echo "SMTP_HOST=$SMTP_HOST"
+      echo "SMTP_PORT=$SMTP_PORT"
+      echo "MAIL_FROM=${MAIL_FROM:-Micro-credentials <no-reply@microcredentials.local>}"
+      echo "UNSUBSCRIBE_BASE_URL=http://127.0.0.1:$port"
+      ;;
   esac
 }
 
@@ -60,6 +71,12 @@ cmd_start() {
     "$ROOT/.venv/bin/python" -m shared.auth keys --dir "$KEYS" >/dev/null
     log "created the node's token keys in $KEYS"
   fi
+  for institution in "${ISSUING_INSTITUTIONS[@]}"; do
+    if [[ ! -f $ISSUER_KEYS/$institution.pem ]]; then
+      (cd "$ROOT" && .venv/bin/python -m services.certification keys --institution "$institution" --dir "$ISSUER_KEYS" >/dev/null)
+      log "created $institution's credential-signing key in $ISSUER_KEYS"
+    fi
+  done
   for name in "${SERVICES[@]}"; do start_service "$name"; done
   for name in "${SERVICES[@]}"; do
     wait_until "$name" "$LOGS/$name.log" "$PIDS/$name.pid" "services.$name" ready "$name"

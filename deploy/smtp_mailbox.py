@@ -4,6 +4,9 @@ Stands in for a real mail server in development and tests: services send with
 plain SMTP (no auth, no TLS), and tests read the delivered files back with
 Python's mailbox.Maildir. The SMTP envelope is kept in X-Envelope-From and
 X-Envelope-To headers, because Bcc recipients appear nowhere else.
+
+`--reject ADDRESS` (repeatable) makes it refuse a recipient for good ("550 5.1.1 mailbox unavailable"), so tests can
+see what a permanent failure does.
 """
 
 from __future__ import annotations
@@ -22,9 +25,18 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class MaildirHandler:
-    def __init__(self, maildir: Path) -> None:
+    def __init__(self, maildir: Path, reject: frozenset[str] = frozenset()) -> None:
         self.maildir = maildir
         self.box = mailbox.Maildir(maildir, create=True)
+        self.reject = frozenset(address.lower() for address in reject)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.reject:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         # Maildir(create=True) skips tmp/new/cur when the folder already
@@ -45,8 +57,8 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
-async def serve(host: str, port: int, maildir: Path) -> None:
-    handler = MaildirHandler(maildir)
+async def serve(host: str, port: int, maildir: Path, reject: frozenset[str] = frozenset()) -> None:
+    handler = MaildirHandler(maildir, reject)
     loop = asyncio.get_running_loop()
     # A fixed hostname skips socket.getfqdn(), which can stall without DNS.
     server = await loop.create_server(
@@ -68,8 +80,11 @@ def main() -> None:
     parser.add_argument("--host", default=os.environ.get("SMTP_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("SMTP_PORT", "1025")))
     parser.add_argument("--maildir", type=Path, default=Path(maildir))
+    parser.add_argument(
+        "--reject", action="append", default=[], metavar="ADDRESS", help="refuse this recipient with 550 (repeatable)"
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port, args.maildir))
+    asyncio.run(serve(args.host, args.port, args.maildir, frozenset(args.reject)))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,14 @@ def create_service(settings: AssessmentSettings | None = None) -> service.Servic
     return service.Service(
         settings=settings or AssessmentSettings(),
         title="Assessment",
-        description="Validates grade submissions from LMSs and records the authoritative grades.",
+        description=(
+            "Grading schemes per course; grades from LMSs, from assessors one by one and as CSV cohorts, judged by the "
+            "course's scheme and recorded with their amendments; rejected submissions with the rule and the reason."
+        ),
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
         handlers=event_handlers(),
-        consumes=[Topic.ENROLMENTS, Topic.GRADE_SUBMISSIONS],
+        consumes=[Topic.COURSES, Topic.ENROLMENTS, Topic.GRADE_SUBMISSIONS],
     )
 
 

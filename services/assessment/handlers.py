@@ -1,19 +1,38 @@
-"""Kafka handlers of the assessment service."""
-
-import uuid
+"""Kafka handlers of the assessment service: its read models of courses and enrolments, and LMS grade submissions."""
 
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import delete, select
+from sqlmodel import delete
 
-from services.assessment.domain import review_submission
-from services.assessment.models import EnrolledLearner, Grade, GradeRejection
+from services.assessment.domain import Submission
+from services.assessment.grading import record_or_reject
+from services.assessment.models import Course, EnrolledLearner
 from shared.consumer import Handler
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
-from shared.events.assessment import GradeRecorded, GradeRejected
-from shared.events.common import LearnerIdentity
+from shared.events.catalogue import CourseApproved
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
+
+
+# What a submission carries; `passed` is not among them.
+SUBMITTED = {"course_id", "learner_id", "grade", "assessed_on", "assessor", "lms", "identity_verification"}
+
+
+async def course_approved(event: CourseApproved, envelope: CloudEvent, uow: UnitOfWork) -> None:
+    """Keep the latest approved version: who awards the course (their assessors grade it) and how it is assessed."""
+    description = event.description
+    values = {
+        "version": event.version,
+        "title": description.title,
+        "awarding_institutions": [body.id for body in description.awarding_bodies if body.id],
+        "type_of_assessment": description.type_of_assessment,
+        "identity_verification": description.identity_verification,
+    }
+    await uow.session.execute(
+        insert(Course)
+        .values(course_id=event.course_id, **values)
+        .on_conflict_do_update(index_elements=["course_id"], set_=values, where=Course.version <= event.version)
+    )
 
 
 async def learner_enrolled(event: LearnerEnrolled, envelope: CloudEvent, uow: UnitOfWork) -> None:
@@ -37,63 +56,15 @@ async def enrolment_withdrawn(event: EnrolmentWithdrawn, envelope: CloudEvent, u
 
 
 async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: UnitOfWork) -> None:
-    enrolment = (
-        await uow.session.exec(
-            select(EnrolledLearner).where(
-                EnrolledLearner.course_id == event.course_id, EnrolledLearner.learner_id == event.learner_id
-            )
-        )
-    ).first()
-    if rejection := review_submission(event, enrolment):
-        uow.session.add(
-            GradeRejection(
-                submission_id=envelope.id,
-                course_id=event.course_id,
-                learner_id=event.learner_id,
-                rule=rejection.rule,
-                reason=rejection.reason,
-                lms=event.lms,
-            )
-        )
-        uow.publish(
-            GradeRejected(
-                course_id=event.course_id,
-                learner_id=event.learner_id,
-                submission_id=envelope.id,
-                rule=rejection.rule,
-                reason=rejection.reason,
-            )
-        )
-        return
-    assert enrolment is not None
-    grade = Grade(
-        id=str(uuid.uuid4()),
-        submission_id=envelope.id,
-        enrolment_id=enrolment.enrolment_id,
-        course_id=event.course_id,
-        learner_id=event.learner_id,
-        grade=event.grade,
-        passed=event.passed,
-        assessed_on=event.assessed_on,
-        assessor=event.assessor,
-        lms=event.lms,
-    )
-    uow.session.add(grade)
-    uow.publish(
-        GradeRecorded(
-            grade_id=grade.id,
-            enrolment_id=enrolment.enrolment_id,
-            course_id=event.course_id,
-            course_version=enrolment.course_version,
-            learner_id=event.learner_id,
-            learner=LearnerIdentity.model_validate(enrolment.learner),
-            grade=event.grade,
-            passed=event.passed,
-            assessed_on=event.assessed_on,
-            submission_id=envelope.id,
-        )
-    )
+    """The LMS is authenticated by the Kafka cluster; its `assessor` is recorded as given, its `passed` ignored."""
+    fields = event.model_dump(include=SUBMITTED)
+    await record_or_reject(uow, Submission(submission_id=envelope.id, channel="lms", **fields))
 
 
 def event_handlers() -> dict[type[Event], Handler]:
-    return {LearnerEnrolled: learner_enrolled, EnrolmentWithdrawn: enrolment_withdrawn, GradeSubmitted: grade_submitted}
+    return {
+        CourseApproved: course_approved,
+        LearnerEnrolled: learner_enrolled,
+        EnrolmentWithdrawn: enrolment_withdrawn,
+        GradeSubmitted: grade_submitted,
+    }

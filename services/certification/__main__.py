@@ -3,4 +3,9 @@ import sys
 from services.certification.app import create_service
 from shared.service import run
 
-run(create_service(), sys.argv[1:])
+if sys.argv[1:2] == ["keys"]:
+    from services.certification.signing_keys import main
+
+    main(sys.argv[2:])
+else:
+    run(create_service(), sys.argv[1:])

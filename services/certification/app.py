@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from services.certification.handlers import event_handlers
 from services.certification.routes import router
+from services.certification.verify_page import router as verify_router
+from services.certification.wallet import router as wallet_router
 from services.certification.settings import CertificationSettings
 from shared import service
 from shared.events import Topic
@@ -16,11 +18,14 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
     return service.Service(
         settings=settings,
         title="Certification",
-        description="Learners' micro-credentials, issued when a passing grade is recorded.",
+        description=(
+            "Learners' micro-credentials, issued as signed W3C Verifiable Credentials (Open Badges 3.0) when a passing "
+            "grade is recorded; revocation and suspension with Bitstring Status Lists; verification for everyone."
+        ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, verify_router, wallet_router],
         handlers=event_handlers(settings),
-        consumes=[Topic.COURSES, Topic.GRADES],
+        consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES],
     )
 
 

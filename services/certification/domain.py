@@ -1,10 +1,19 @@
 """The certification rules, as plain functions: when a grade earns a credential, and what the credential holds."""
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from enum import StrEnum
 
 from services.certification.models import MicroCredentialRecord
-from shared.events.assessment import GradeRecorded
-from shared.events.catalogue import MicroCredentialDescription
+from shared.events.assessment import GradeAmended, GradeRecorded
+from shared.events.catalogue import (
+    AwardingBody,
+    FormOfParticipation,
+    MicroCredentialDescription,
+    Stackability,
+    StackingRule,
+    StackingRuleKind,
+)
 
 
 def earns_credential(grade: GradeRecorded) -> bool:
@@ -12,7 +21,7 @@ def earns_credential(grade: GradeRecorded) -> bool:
 
 
 def credential_record(
-    grade: GradeRecorded, course: MicroCredentialDescription, issued_at: datetime
+    grade: GradeRecorded | GradeAmended, course: MicroCredentialDescription, issued_at: datetime
 ) -> MicroCredentialRecord:
     return MicroCredentialRecord(
         identification_of_the_learner=grade.learner,
@@ -33,4 +42,122 @@ def credential_record(
         identity_verification=course.identity_verification,
         stackability=course.stackability,
         contact=course.contact,
+    )
+
+
+class NotIssuable(Exception):
+    """A pass that cannot become a credential here; the reason says why (the grade is dead-lettered with it)."""
+
+
+def lead_awarding_body(awarding_bodies: list[AwardingBody]) -> AwardingBody:
+    """The lead awarding institution, which issues and signs: the first awarding body (it needs an institution code)."""
+    lead = awarding_bodies[0]
+    if lead.id is None:
+        raise NotIssuable(f"the lead awarding body {lead.name!r} has no institution code, so no key can sign for it")
+    return lead
+
+
+def co_awarding_bodies(awarding_bodies: list[AwardingBody]) -> list[AwardingBody]:
+    """The other awarding institutions, each of which endorses a joint credential (those with an institution code)."""
+    lead = lead_awarding_body(awarding_bodies)
+    return [body for body in awarding_bodies[1:] if body.id is not None and body.id != lead.id]
+
+
+class Amendment(StrEnum):
+    NOTHING = "nothing"
+    ISSUE = "issue"  # fail -> pass: the learner earns the credential now
+    REVOKE = "revoke"  # pass -> fail: the credential is no longer deserved
+    REISSUE = "reissue"  # pass -> another passing grade: the old credential says the wrong grade
+
+
+def amendment(
+    previous_passed: bool, passed: bool, previous_grade: str, grade: str, holds_credential: bool
+) -> Amendment:
+    """What an amended grade does to the learner's credential for that course."""
+    if not passed:
+        return Amendment.REVOKE if holds_credential else Amendment.NOTHING
+    if not holds_credential:
+        return Amendment.ISSUE
+    if not previous_passed or previous_grade != grade:
+        return Amendment.REISSUE
+    return Amendment.NOTHING
+
+
+class CredentialStatus(StrEnum):
+    VALID = "valid"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class StatusAction(StrEnum):
+    REVOKE = "revoke"
+    SUSPEND = "suspend"
+    UNSUSPEND = "unsuspend"
+
+
+class TransitionRefused(Exception):
+    """The credential's status does not allow the action (e.g. suspending a revoked credential)."""
+
+
+def credential_status(revoked: bool, suspended: bool) -> CredentialStatus:
+    if revoked:
+        return CredentialStatus.REVOKED
+    return CredentialStatus.SUSPENDED if suspended else CredentialStatus.VALID
+
+
+def check_transition(status: CredentialStatus, action: StatusAction) -> None:
+    """Revocation is final; a credential is suspended only when valid, and reinstated only when suspended."""
+    if status is CredentialStatus.REVOKED:
+        raise TransitionRefused(f"the credential is revoked, for good; it cannot be {action}d")
+    if action is StatusAction.SUSPEND and status is CredentialStatus.SUSPENDED:
+        raise TransitionRefused("the credential is suspended already")
+    if action is StatusAction.UNSUSPEND and status is not CredentialStatus.SUSPENDED:
+        raise TransitionRefused("the credential is not suspended")
+
+
+def stacked_courses(rule: StackingRule, held: Mapping[str, float]) -> list[str] | None:
+    """The courses (of those the learner holds, course id -> ECTS) that complete the programme, or None when they do
+    not yet. all-of: every course; n-of: n of them; min-ects: enough ECTS among them."""
+    parts = [course_id for course_id in rule.course_ids if course_id in held]
+    if rule.kind is StackingRuleKind.ALL_OF:
+        complete = len(parts) == len(rule.course_ids)
+    elif rule.kind is StackingRuleKind.N_OF:
+        complete = len(parts) >= (rule.n or len(rule.course_ids))
+    else:
+        complete = sum(held[course_id] for course_id in parts) >= (rule.min_ects or 0)
+    return parts if complete and parts else None
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def programme_record(
+    title: str, awarding_bodies: list[AwardingBody], parts: list[MicroCredentialRecord], issued_at: datetime
+) -> MicroCredentialRecord:
+    """The Annex I elements of a programme credential, from the micro-credentials it stacks."""
+    modes = {part.form_of_participation for part in parts}
+    hours = [part.workload_hours for part in parts]
+    levels = [part.eqf_level for part in parts if part.eqf_level is not None]
+    return MicroCredentialRecord(
+        identification_of_the_learner=parts[-1].identification_of_the_learner,
+        title=title,
+        countries_of_the_issuer=sorted({body.country for body in awarding_bodies}),
+        awarding_bodies=awarding_bodies,
+        date_of_issuing=issued_at.date(),
+        learning_outcomes=_unique(outcome for part in parts for outcome in part.learning_outcomes),
+        languages=_unique(language for part in parts for language in part.languages),
+        workload_ects=sum(part.workload_ects for part in parts),
+        workload_hours=None if None in hours else sum(hours),  # type: ignore[arg-type]
+        eqf_level=max(levels) if levels else None,
+        type_of_assessment="assessed in its parts: "
+        + "; ".join(f"{part.title}: {part.type_of_assessment}" for part in parts),
+        form_of_participation=modes.pop() if len(modes) == 1 else FormOfParticipation.BLENDED,
+        type_of_quality_assurance="programme approved by the awarding universities' quality assurance; parts: "
+        + "; ".join(f"{part.title}: {part.type_of_quality_assurance}" for part in parts),
+        grade_achieved=None,
+        prerequisites=None,
+        identity_verification=None,
+        stackability=Stackability.STAND_ALONE,
+        contact=None,
     )

@@ -6,15 +6,17 @@ import uuid
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
-from services.certification import domain
-from services.certification.models import CourseVersion, Credential
+from services.certification import domain, issuing, stacking
+from services.certification.domain import Amendment, NotIssuable, StatusAction
+from services.certification.models import CourseVersion, Credential, Grade
 from services.certification.settings import CertificationSettings
 from shared.consumer import Handler, Unprocessable
-from shared.db import UnitOfWork, utcnow
+from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
-from shared.events.assessment import GradeRecorded
-from shared.events.catalogue import CourseApproved, MicroCredentialDescription
-from shared.events.certification import CredentialIssued
+from shared.events.assessment import GradeAmended, GradeRecorded
+from shared.events.catalogue import CourseApproved, MicroCredentialDescription, ProgrammeApproved
+
+AMENDED_BY = "assessment"
 
 
 async def course_approved(event: CourseApproved, envelope: CloudEvent, uow: UnitOfWork) -> None:
@@ -25,53 +27,95 @@ async def course_approved(event: CourseApproved, envelope: CloudEvent, uow: Unit
     )
 
 
+async def _course(uow: UnitOfWork, course_id: str, version: int) -> MicroCredentialDescription:
+    course = await uow.session.get(CourseVersion, (course_id, version))
+    if course is None:
+        raise Unprocessable(f"course {course_id} version {version} was never approved here")
+    return MicroCredentialDescription.model_validate(course.description)
+
+
+async def _issue(
+    uow: UnitOfWork,
+    settings: CertificationSettings,
+    grade: GradeRecorded | GradeAmended,
+    course_version: int,
+    replaces: Credential | None = None,
+    credential_id: str | None = None,
+) -> Credential:
+    course = await _course(uow, grade.course_id, course_version)
+    try:
+        credential = await issuing.issue(uow, settings, grade, course_version, course, replaces, credential_id)
+    except NotIssuable as error:
+        raise Unprocessable(str(error)) from error
+    await stacking.after_issue(uow, settings, credential)
+    return credential
+
+
+async def _live_credential(uow: UnitOfWork, learner_id: str, course_id: str, version: int | None) -> Credential | None:
+    query = select(Credential).where(
+        Credential.learner_id == learner_id, Credential.course_id == course_id, Credential.revoked_at.is_(None)
+    )
+    if version is not None:
+        query = query.where(Credential.course_version == version)
+    return (await uow.session.exec(query.with_for_update())).first()
+
+
 async def grade_recorded(
     event: GradeRecorded, envelope: CloudEvent, uow: UnitOfWork, *, settings: CertificationSettings
 ) -> None:
-    if not domain.earns_credential(event):
-        return
-    course = await uow.session.get(CourseVersion, (event.course_id, event.course_version))
-    if course is None:
-        raise Unprocessable(f"course {event.course_id} version {event.course_version} was never approved here")
-    already = (
-        await uow.session.exec(
-            select(Credential.id).where(
-                Credential.learner_id == event.learner_id,
-                Credential.course_id == event.course_id,
-                Credential.course_version == event.course_version,
-            )
-        )
-    ).first()
-    if already is not None:
-        return  # The same pass delivered again, or submitted twice by the LMS: one credential.
-    description = MicroCredentialDescription.model_validate(course.description)
-    issued_at = utcnow()
-    record = domain.credential_record(event, description, issued_at)
-    credential = Credential(
-        id=str(uuid.uuid4()),
-        learner_id=event.learner_id,
-        course_id=event.course_id,
-        course_version=event.course_version,
-        grade_id=event.grade_id,
-        record=record.model_dump(mode="json"),
-        issued_at=issued_at,
-    )
-    uow.session.add(credential)
-    uow.publish(
-        CredentialIssued(
-            credential_id=credential.id,
+    await uow.session.execute(
+        insert(Grade)
+        .values(
+            grade_id=event.grade_id,
             learner_id=event.learner_id,
-            learner=event.learner,
             course_id=event.course_id,
             course_version=event.course_version,
-            title=description.title,
-            awarding_bodies=description.awarding_bodies,
-            issued_at=issued_at,
+            learner=event.learner.model_dump(mode="json"),
             grade=event.grade,
-            credential_url=f"{settings.public_url}/credentials/{credential.id}",
+            passed=event.passed,
         )
+        .on_conflict_do_nothing()
     )
+    if not domain.earns_credential(event):
+        return
+    handled = (await uow.session.exec(select(Credential.id).where(Credential.grade_id == event.grade_id))).first()
+    if handled is not None or await _live_credential(uow, event.learner_id, event.course_id, event.course_version):
+        return  # The same pass delivered again, or submitted twice by the LMS: one credential.
+    await _issue(uow, settings, event, event.course_version)
+
+
+async def grade_amended(
+    event: GradeAmended, envelope: CloudEvent, uow: UnitOfWork, *, settings: CertificationSettings
+) -> None:
+    grade = await uow.session.get(Grade, event.grade_id, with_for_update=True)
+    version = event.course_version or (grade.course_version if grade else None)
+    if grade is not None:
+        grade.grade, grade.passed = event.grade, event.passed
+        uow.session.add(grade)
+    held = await _live_credential(uow, event.learner_id, event.course_id, version)
+    action = domain.amendment(event.previous_passed, event.passed, event.previous_grade, event.grade, held is not None)
+    reason = f"grade amended from {event.previous_grade} to {event.grade}: {event.reason}"
+    if action is Amendment.ISSUE:
+        if version is None:
+            raise Unprocessable(
+                f"grade {event.grade_id} was never recorded here and the amendment names no course version"
+            )
+        await _issue(uow, settings, event, version)
+    elif action is Amendment.REVOKE:
+        assert held is not None
+        issuing.change_status(uow, settings, held, StatusAction.REVOKE, reason, AMENDED_BY)
+    elif action is Amendment.REISSUE:
+        assert held is not None
+        replacement_id = str(uuid.uuid4())
+        issuing.change_status(uow, settings, held, StatusAction.REVOKE, reason, AMENDED_BY, replaced_by=replacement_id)
+        await uow.session.flush()  # The old credential is no longer live before its replacement is stored.
+        await _issue(uow, settings, event, held.course_version, replaces=held, credential_id=replacement_id)
 
 
 def event_handlers(settings: CertificationSettings) -> dict[type[Event], Handler]:
-    return {CourseApproved: course_approved, GradeRecorded: functools.partial(grade_recorded, settings=settings)}
+    return {
+        CourseApproved: course_approved,
+        GradeRecorded: functools.partial(grade_recorded, settings=settings),
+        GradeAmended: functools.partial(grade_amended, settings=settings),
+        ProgrammeApproved: functools.partial(stacking.programme_approved, settings=settings),
+    }

@@ -1,16 +1,15 @@
-"""The certification service's tables: credentials, and its read model of approved course versions."""
+"""The certification service's tables: credentials, and its read models of approved course versions and grades."""
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from shared.db import service_table_base, timestamp_column
 from shared.events.catalogue import AwardingBody, FormOfParticipation, IdentityVerification, Stackability
 from shared.events.common import LearnerIdentity
-
 
 CertificationTable = service_table_base()
 
@@ -25,8 +24,22 @@ class CourseVersion(CertificationTable, table=True):
     description: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
 
 
+class Grade(CertificationTable, table=True):
+    """Every grade recorded (pass or fail), as told by GradeRecorded: an amendment names only the grade id."""
+
+    __tablename__ = "grades"
+
+    grade_id: str = Field(primary_key=True)
+    learner_id: str
+    course_id: str
+    course_version: int
+    learner: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    grade: str
+    passed: bool
+
+
 class MicroCredentialRecord(SQLModel):
-    """Every mandatory element of Annex I of the Council Recommendation of 16 June 2022, and the optional ones we hold."""
+    """Every mandatory element of Annex I of the Council Recommendation of 16 June 2022, and the optional ones held."""
 
     identification_of_the_learner: LearnerIdentity
     title: str
@@ -51,16 +64,45 @@ class MicroCredentialRecord(SQLModel):
 
 class Credential(CertificationTable, table=True):
     __tablename__ = "credentials"
-    # One credential per learner and course version: a grade delivered twice issues once.
-    __table_args__ = (UniqueConstraint("learner_id", "course_id", "course_version", name="uq_credentials_learner_course"),)
+    __table_args__ = (
+        # One live credential per learner and course version: a grade delivered twice issues once; an amended grade
+        # revokes the old credential before its replacement is issued.
+        Index(
+            "uq_credentials_live_learner_course",
+            "learner_id",
+            "course_id",
+            "course_version",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        # Each credential has its own bit in its institution's status lists.
+        UniqueConstraint("issuer_institution", "status_index", name="uq_credentials_status_index"),
+    )
 
     id: str = Field(primary_key=True)
     learner_id: str = Field(index=True)
+    # A course version's credential, or a programme's (then course_id and course_version are the programme's).
     course_id: str
     course_version: int
-    grade_id: str
+    # The grade that earned it; None for a programme credential, which its parts earned.
+    grade_id: str | None = Field(default=None, index=True)
+    programme: bool = False
+    parts: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     record: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     issued_at: datetime = Field(sa_column=timestamp_column())
+    # The lead awarding institution, whose key signed it.
+    issuer_institution: str
+    status_index: int
+    # The signed OpenBadgeCredential (W3C VC 2.0), exactly as issued.
+    verifiable_credential: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    # Co-awarding institutions whose endorsement this node could not add (it holds no key for them).
+    pending_endorsements: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    # The credential this one replaces (after an amended grade).
+    replaces: str | None = None
+    revoked_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    revocation_reason: str | None = None
+    suspended_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    suspension_reason: str | None = None
 
 
 class CredentialPublic(SQLModel):
@@ -69,6 +111,65 @@ class CredentialPublic(SQLModel):
     course_id: str
     course_version: int
     issued_at: datetime
-    # Not yet signed: the Verifiable Credential with its proof comes with the signing work.
-    signed: bool = False
+    issuer_institution: str
+    programme: bool
+    parts: list[str]
+    # valid, suspended or revoked.
+    status: str
+    signed: bool = True
     record: MicroCredentialRecord
+    credential: dict[str, Any]
+    pending_endorsements: list[str]
+    replaces: str | None
+    revocation_reason: str | None
+    suspension_reason: str | None
+    download_url: str
+    verify_url: str
+
+
+class StatusChange(SQLModel):
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class Share(CertificationTable, table=True):
+    """A link a learner made to show one credential to someone (an employer) until it expires."""
+
+    __tablename__ = "shares"
+
+    token: str = Field(primary_key=True)
+    credential_id: str = Field(foreign_key="credentials.id", index=True)
+    created_at: datetime = Field(sa_column=timestamp_column())
+    expires_at: datetime = Field(sa_column=timestamp_column())
+
+
+class ShareRequest(SQLModel):
+    expires_in_days: int = Field(default=30, ge=1, le=365)
+
+
+class ShareLink(SQLModel):
+    url: str
+    expires_at: datetime
+
+
+class SharedCredential(SQLModel):
+    """What a share link shows: the signed credential, its record, and whether it is valid now."""
+
+    credential: dict[str, Any]
+    record: MicroCredentialRecord
+    status: str
+    expires_at: datetime
+    download_url: str
+    verify_url: str
+
+
+class Programme(CertificationTable, table=True):
+    """An approved programme (a stack of micro-credentials), as told by ProgrammeApproved."""
+
+    __tablename__ = "programmes"
+
+    programme_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    title: str
+    description: str | None = None
+    awarding_bodies: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    rule: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))

@@ -1,31 +1,170 @@
-"""HTTP routes of the certification service: learners' credentials."""
+"""HTTP routes of the certification service: credentials, their status, status lists and the DIDs that sign them."""
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from services.certification.models import Credential, CredentialPublic
+from services.certification import issuing
+from services.certification.domain import StatusAction, TransitionRefused
+from services.certification.models import Credential, CredentialPublic, MicroCredentialRecord, StatusChange
+from services.certification.settings import CertificationSettings
+from services.certification.signing_keys import NodeIdentity
+from services.certification.status_lists import StatusPurpose
+from shared.auth import CurrentPrincipal, Role, require_institution, require_role
 from shared.http import UnitOfWorkDep
 
-router = APIRouter(prefix="/credentials", tags=["credentials"])
+router = APIRouter(tags=["credentials"])
+
+VC_MEDIA_TYPE = "application/vc+ld+json"
 
 
-def public(credential: Credential) -> CredentialPublic:
-    return CredentialPublic.model_validate(credential, from_attributes=True)
+def settings_of(request: Request) -> CertificationSettings:
+    return request.app.state.settings
 
 
-@router.get("")
-async def list_credentials(uow: UnitOfWorkDep, learner_id: str | None = None) -> list[CredentialPublic]:
+SettingsDep = Annotated[CertificationSettings, Depends(settings_of)]
+
+
+def identity(settings: SettingsDep) -> NodeIdentity:
+    return issuing.identity_of(settings)
+
+
+IdentityDep = Annotated[NodeIdentity, Depends(identity)]
+
+
+def public(credential: Credential, settings: CertificationSettings) -> CredentialPublic:
+    urls = issuing.links(settings, credential.id)
+    return CredentialPublic(
+        id=credential.id,
+        learner_id=credential.learner_id,
+        course_id=credential.course_id,
+        course_version=credential.course_version,
+        issued_at=credential.issued_at,
+        issuer_institution=credential.issuer_institution,
+        programme=credential.programme,
+        parts=credential.parts,
+        status=issuing.status_of(credential),
+        record=MicroCredentialRecord.model_validate(credential.record),
+        credential=credential.verifiable_credential,
+        pending_endorsements=credential.pending_endorsements,
+        replaces=credential.replaces,
+        revocation_reason=credential.revocation_reason,
+        suspension_reason=credential.suspension_reason,
+        download_url=urls.download_url,
+        verify_url=urls.verify_url,
+    )
+
+
+async def find(uow: UnitOfWorkDep, credential_id: str) -> Credential:
+    credential = await uow.session.get(Credential, credential_id)
+    if credential is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no credential {credential_id}")
+    return credential
+
+
+@router.get("/credentials")
+async def list_credentials(
+    uow: UnitOfWorkDep, settings: SettingsDep, learner_id: str | None = None
+) -> list[CredentialPublic]:
     query = select(Credential).order_by(Credential.issued_at)
     if learner_id:
         query = query.where(Credential.learner_id == learner_id)
     async with uow:
-        return [public(credential) for credential in (await uow.session.exec(query)).all()]
+        return [public(credential, settings) for credential in (await uow.session.exec(query)).all()]
 
 
-@router.get("/{credential_id}")
-async def get_credential(credential_id: str, uow: UnitOfWorkDep) -> CredentialPublic:
+@router.get("/credentials/{credential_id}")
+async def get_credential(credential_id: str, uow: UnitOfWorkDep, settings: SettingsDep) -> CredentialPublic:
+    """The credential record (every Annex I element), its status, and the signed Verifiable Credential."""
     async with uow:
-        credential = await uow.session.get(Credential, credential_id)
-    if credential is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no credential {credential_id}")
-    return public(credential)
+        return public(await find(uow, credential_id), settings)
+
+
+@router.get("/credentials/{credential_id}/credential.json", response_class=JSONResponse)
+async def download_credential(credential_id: str, uow: UnitOfWorkDep) -> JSONResponse:
+    """The signed W3C Verifiable Credential alone, as a file for a wallet or a verifier."""
+    async with uow:
+        credential = await find(uow, credential_id)
+    return JSONResponse(
+        credential.verifiable_credential,
+        media_type=VC_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="credential-{credential_id}.json"'},
+    )
+
+
+async def _change(
+    credential_id: str,
+    action: StatusAction,
+    body: StatusChange,
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    settings: CertificationSettings,
+) -> CredentialPublic:
+    require_role(principal, Role.REGISTRAR)
+    async with uow:
+        credential = await uow.session.get(Credential, credential_id, with_for_update=True)
+        if credential is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no credential {credential_id}")
+        require_institution(principal, {credential.issuer_institution}, f"credential {credential_id}")
+        try:
+            issuing.change_status(uow, settings, credential, action, body.reason, principal.subject)
+        except TransitionRefused as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
+        await uow.commit()
+        return public(credential, settings)
+
+
+@router.post("/credentials/{credential_id}/revoke")
+async def revoke(
+    credential_id: str, body: StatusChange, principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep
+) -> CredentialPublic:
+    """Revoke for good (a registrar of the issuing institution, with a reason): the revocation list says so."""
+    return await _change(credential_id, StatusAction.REVOKE, body, principal, uow, settings)
+
+
+@router.post("/credentials/{credential_id}/suspend")
+async def suspend(
+    credential_id: str, body: StatusChange, principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep
+) -> CredentialPublic:
+    """Suspend until reinstated (a registrar of the issuing institution, with a reason)."""
+    return await _change(credential_id, StatusAction.SUSPEND, body, principal, uow, settings)
+
+
+@router.post("/credentials/{credential_id}/unsuspend")
+async def unsuspend(
+    credential_id: str, body: StatusChange, principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep
+) -> CredentialPublic:
+    """Reinstate a suspended credential (a registrar of the issuing institution, with a reason)."""
+    return await _change(credential_id, StatusAction.UNSUSPEND, body, principal, uow, settings)
+
+
+@router.get("/status-lists/{institution}/{purpose}", tags=["status lists"], response_class=JSONResponse)
+async def get_status_list(
+    institution: str, purpose: StatusPurpose, uow: UnitOfWorkDep, settings: SettingsDep
+) -> JSONResponse:
+    """The institution's signed BitstringStatusListCredential for revocation or suspension."""
+    async with uow:
+        document = await issuing.status_list(uow, settings, institution, purpose)
+    if document is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"this node publishes no status lists of {institution}")
+    return JSONResponse(document, media_type=VC_MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
+
+
+def _did_document(document: dict[str, Any] | None, what: str) -> JSONResponse:
+    if document is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"this node signs for no {what}")
+    return JSONResponse(document, media_type="application/did+json")
+
+
+@router.get("/institutions/{institution}/did.json", tags=["DIDs"], response_class=JSONResponse)
+async def institution_did(institution: str, node: IdentityDep) -> JSONResponse:
+    """The did:web document of an institution this node signs for (`did:web:<host%3Aport>:institutions:<id>`)."""
+    return _did_document(node.document(institution) if node.holds(institution) else None, f"institution {institution}")
+
+
+@router.get("/.well-known/did.json", tags=["DIDs"], response_class=JSONResponse)
+async def node_did(node: IdentityDep) -> JSONResponse:
+    """The node's own did:web document (`did:web:<host%3Aport>`), with the first institution's key."""
+    return _did_document(node.node_document(), "institution")

@@ -1,8 +1,17 @@
+from pydantic import Field
+
 from shared.settings import ServiceSettings
 
 
 class CertificationSettings(ServiceSettings):
     service_name: str = "certification"
     http_port: int = 8004
-    # Where learners and employers reach this service; credential links are built from it.
+    # Where learners and employers reach this service; credential links, status lists and the did:web DIDs of the
+    # institutions this node signs for (`did:web:<host%3Aport>:institutions:<id>`) are built from it.
     public_url: str = "http://127.0.0.1:8004"
+    # A folder outside the repository holding one `<institution>.pem` (Ed25519, PKCS#8) per institution this node signs
+    # for; create them with `python -m services.certification keys --institution <id> --dir <folder>`. Without a key
+    # for a course's lead awarding institution, no credential is issued (the grade is dead-lettered with the reason).
+    issuer_keys_dir: str | None = None
+    # Entries per status list (bits). The W3C Bitstring Status List needs at least 131072 (16 KB) for herd privacy.
+    status_list_length: int = Field(default=131072, ge=131072)

@@ -97,6 +97,11 @@ class LearnerBase(SQLModel):
         pattern=ESI_PATTERN,
         description="European Student Identifier: urn:schac:personalUniqueCode:int:esi:<country>:<code>",
     )
+    preferred_language: str | None = PydanticField(
+        default=None,
+        pattern=r"^[a-z]{2}$",
+        description="The language the learner is written to in, ISO 639-1 (\"de\", \"fr\"); none: English.",
+    )
 
 
 class Learner(LearnerBase, table=True):

@@ -8,7 +8,7 @@ concurrent applications and withdrawals on one offering take turns.
 import contextlib
 import uuid
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import and_, func
@@ -34,9 +34,12 @@ from services.enrolment.models import (
 )
 from shared.auth import CurrentPrincipal, Principal, Role, require_institution, require_role
 from shared.db import UnitOfWork, utcnow
+from shared.events import Event
 from shared.http import UnitOfWorkDep
 
 router = APIRouter()
+
+EventT = TypeVar("EventT", bound=Event)
 
 REFUSAL_STATUS = {
     domain.NotFound: status.HTTP_404_NOT_FOUND,
@@ -129,7 +132,7 @@ async def apply(
                 now=utcnow(),
             )
         session.add(application)
-        uow.publish(domain.placed(application, offering, learner))
+        uow.publish(about(learner, domain.placed(application, offering, learner)))
         await commit(uow, f"offering {offering.offering_id} changed at the same moment; apply again")
     if application.status == ApplicationStatus.WAITLISTED:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -160,9 +163,10 @@ async def withdraw(application_id: str, principal: CurrentPrincipal, uow: UnitOf
             learner.id: learner
             for learner in await session.exec(select(Learner).where(col(Learner.id).in_([a.learner_id for a in affected])))
         }
-        uow.publish(domain.withdrawn(application, offering, learners[application.learner_id], withdrawal.was_enrolled))
+        learner = learners[application.learner_id]
+        uow.publish(about(learner, domain.withdrawn(application, offering, learner, withdrawal.was_enrolled)))
         for promoted in withdrawal.promoted:
-            uow.publish(domain.placed(promoted, offering, learners[promoted.learner_id]))
+            uow.publish(about(learners[promoted.learner_id], domain.placed(promoted, offering, learners[promoted.learner_id])))
         await commit(uow, f"offering {offering.offering_id} changed at the same moment; withdraw again")
     return public(application)
 
@@ -293,6 +297,12 @@ def check_owner_or_registrar(principal: Principal, application: Application, off
             f"application {application.id} belongs to another learner; {principal.subject} may act only on their own",
         )
     require_institution(principal, {offering.institution}, f"application {application.id} (offering {offering.offering_id})")
+
+
+def about(learner: Learner, event: EventT) -> EventT:
+    """The event with everything the learner's identity holds here, their preferred language included."""
+    identity = event.learner.model_copy(update={"preferred_language": learner.preferred_language})
+    return event.model_copy(update={"learner": identity})
 
 
 def public(application: Application) -> ApplicationPublic:

@@ -1,52 +1,29 @@
-"""Kafka handlers of the notifications service."""
+"""Kafka handlers of the notifications service: each learner-facing event becomes one pending delivery.
+
+Nothing here talks to SMTP: the handler renders the email and records it, in the consumer's transaction (with the
+event's id), so the partition moves on at once whether or not the mail relay is up; the delivery worker sends it.
+"""
 
 import functools
+import logging
 import uuid
 
 import jinja2
-from sqlmodel import select
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
 
-from services.notifications.domain import LEARNER_FACING, Email, render, template_environment, template_for, to_message
-from services.notifications.mailer import Mailer
-from services.notifications.models import Delivery
+from services.notifications.domain import LEARNER_FACING, message_id, render, template_environment, template_for
+from services.notifications.models import Delivery, DeliveryStatus
+from services.notifications.preferences import is_optional, signing_secret, unsubscribe_url, wants_optional_emails
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import Handler
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, utcnow
 from shared.events import CloudEvent, Event
-from shared.events.notifications import NotificationSent
 
+log = logging.getLogger(__name__)
 
-async def notify(
-    email: Email, envelope: CloudEvent, uow: UnitOfWork, *, mailer: Mailer, settings: NotificationsSettings
-) -> None:
-    """Send one email about one event, unless it was sent before, and record it in the same transaction."""
-    sent_before = (
-        await uow.session.exec(
-            select(Delivery.id).where(Delivery.about_event_id == envelope.id, Delivery.recipient == email.recipient)
-        )
-    ).first()
-    if sent_before:
-        return
-    delivery = Delivery(
-        id=str(uuid.uuid4()),
-        about_event_id=envelope.id,
-        about_event_type=envelope.type,
-        recipient=email.recipient,
-        subject=email.subject,
-        template=email.template,
-    )
-    domain_part = settings.mail_from.rsplit("@", 1)[-1].rstrip(">")
-    await mailer.send(to_message(email, settings.mail_from, f"<{envelope.id}.{email.template}@{domain_part}>"))
-    uow.session.add(delivery)
-    uow.publish(
-        NotificationSent(
-            notification_id=delivery.id,
-            about_event_id=envelope.id,
-            about_event_type=envelope.type,
-            recipient=email.recipient,
-            template=email.template,
-        )
-    )
+# NOTIFY channel that wakes the delivery worker when a transaction that recorded a delivery commits.
+DELIVERIES_CHANNEL = "deliveries"
 
 
 async def tell_the_learner(
@@ -55,15 +32,45 @@ async def tell_the_learner(
     uow: UnitOfWork,
     *,
     templates: jinja2.Environment,
-    mailer: Mailer,
     settings: NotificationsSettings,
 ) -> None:
-    email = render(templates, template_for(event), event.learner.email, event)
-    await notify(email, envelope, uow, mailer=mailer, settings=settings)
+    template = template_for(event)
+    link = None
+    if is_optional(template):
+        if not await wants_optional_emails(uow.session, event.learner.learner_id):
+            log.info("%s opted out of optional emails: no %s email about %s", event.learner.learner_id, template, envelope.id)
+            return
+        link = unsubscribe_url(settings, event.learner.learner_id, await signing_secret(uow.session, settings))
+    email = render(templates, template, event.learner.email, event, unsubscribe_url=link)
+    now = utcnow()
+    # One delivery per event and recipient (unique in the table): the same fact under the same id, delivered twice by
+    # Kafka, stops at the consumer's claim; this stops anything else that would record it twice.
+    await uow.session.execute(
+        insert(Delivery)
+        .values(
+            id=str(uuid.uuid4()),
+            about_event_id=envelope.id,
+            about_event_type=envelope.type,
+            recipient=email.recipient,
+            subject=email.subject,
+            template=email.template,
+            language=email.language,
+            message_id=message_id(envelope.id, email.template, settings.mail_from),
+            unsubscribe_url=email.unsubscribe_url,
+            text_body=email.text,
+            html_body=email.html,
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["about_event_id", "recipient"])
+    )
+    await uow.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DELIVERIES_CHANNEL})
 
 
 def event_handlers(settings: NotificationsSettings) -> dict[type[Event], Handler]:
     handler = functools.partial(
-        tell_the_learner, templates=template_environment(), mailer=Mailer(settings), settings=settings
+        tell_the_learner, templates=template_environment(override=settings.templates_dir), settings=settings
     )
     return {event_class: handler for event_class in LEARNER_FACING}

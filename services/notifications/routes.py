@@ -1,18 +1,104 @@
-"""HTTP routes of the notifications service: what was sent to whom."""
+"""HTTP routes of the notifications service: what was sent to whom, what waits, what failed."""
 
-from fastapi import APIRouter
-from sqlmodel import select
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse
+from sqlmodel import col, select
 
-from services.notifications.models import Delivery
+from services.notifications.models import Delivery, DeliveryPublic, DeliveryStatus, PreferencePublic, PreferenceUpdate
+from services.notifications.preferences import learner_of, set_optional_emails, signing_secret, wants_optional_emails
+from shared.auth import CurrentPrincipal, Role, require_role
 from shared.http import UnitOfWorkDep
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 
 
 @router.get("")
-async def list_deliveries(uow: UnitOfWorkDep, recipient: str | None = None) -> list[Delivery]:
-    query = select(Delivery).order_by(Delivery.sent_at)
+async def list_deliveries(
+    uow: UnitOfWorkDep,
+    principal: CurrentPrincipal,
+    recipient: str | None = None,
+    status: DeliveryStatus | None = None,  # noqa: F811 (the query parameter's name; the module is not used here)
+    about_event_id: str | None = None,
+) -> list[DeliveryPublic]:
+    """Deliveries, oldest first: `status=failed` lists the emails that could not be delivered, with the reason
+    (`last_error`); `pending`/`sending` those still on their way (retried after `next_attempt_at`).
+
+    For the node's administrators and registrars: it names learners' addresses."""
+    require_role(principal, Role.NODE_ADMIN, Role.REGISTRAR)
+    query = select(Delivery).order_by(col(Delivery.created_at), col(Delivery.id))
     if recipient:
         query = query.where(Delivery.recipient == recipient)
+    if status:
+        query = query.where(Delivery.status == status)
+    if about_event_id:
+        query = query.where(Delivery.about_event_id == about_event_id)
     async with uow:
-        return list((await uow.session.exec(query)).all())
+        return [DeliveryPublic.model_validate(row, from_attributes=True) for row in (await uow.session.exec(query)).all()]
+
+
+@router.get("/{delivery_id}")
+async def get_delivery(delivery_id: str, uow: UnitOfWorkDep, principal: CurrentPrincipal) -> DeliveryPublic:
+    require_role(principal, Role.NODE_ADMIN, Role.REGISTRAR)
+    async with uow:
+        delivery = await uow.session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"delivery {delivery_id} does not exist")
+    return DeliveryPublic.model_validate(delivery, from_attributes=True)
+
+
+preferences_router = APIRouter(tags=["preferences"])
+
+UNSUBSCRIBED_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Unsubscribed</title></head>
+<body>
+  <p>You will receive no more emails about enrolments, waitlists and withdrawals. You will still be told when a
+    micro-credential is issued to you.</p>
+  <p lang="de">Sie erhalten keine E-Mails zu Einschreibungen, Wartelisten und Abmeldungen mehr. Über ausgestellte
+    Microcredentials informieren wir Sie weiterhin.</p>
+  <p lang="fr">Vous ne recevrez plus de messages sur les inscriptions, les listes d'attente et les retraits. Vous serez
+    toujours informé de la délivrance de vos microcertifications.</p>
+</body></html>
+"""
+
+
+@preferences_router.get("/preferences")
+async def get_preferences(principal: CurrentPrincipal, uow: UnitOfWorkDep) -> PreferencePublic:
+    """The calling learner's choice about optional emails (all but a credential's issue or revocation)."""
+    require_role(principal, Role.LEARNER)
+    async with uow:
+        wanted = await wants_optional_emails(uow.session, principal.subject)
+    return PreferencePublic(learner_id=principal.subject, optional_emails=wanted)
+
+
+@preferences_router.post("/preferences")
+async def set_preferences(body: PreferenceUpdate, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> PreferencePublic:
+    """The calling learner opts out of optional emails (`optional_emails: false`), or back in."""
+    require_role(principal, Role.LEARNER)
+    async with uow:
+        await set_optional_emails(uow.session, principal.subject, body.optional_emails)
+        await uow.commit()
+    return PreferencePublic(learner_id=principal.subject, optional_emails=body.optional_emails)
+
+
+async def _unsubscribe(request: Request, token: str, uow: UnitOfWorkDep) -> str:
+    async with uow:
+        learner_id = learner_of(token, await signing_secret(uow.session, request.app.state.settings))
+        if learner_id is None:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "this unsubscribe link is not valid (altered or incomplete)")
+        await set_optional_emails(uow.session, learner_id, False)
+        await uow.commit()
+    return learner_id
+
+
+@preferences_router.get("/unsubscribe", response_class=HTMLResponse)
+async def unsubscribe_link(request: Request, token: str, uow: UnitOfWorkDep) -> HTMLResponse:
+    """The link in every optional email: opts the learner out of optional emails, no login needed."""
+    await _unsubscribe(request, token, uow)
+    return HTMLResponse(UNSUBSCRIBED_PAGE)
+
+
+@preferences_router.post("/unsubscribe")
+async def unsubscribe_one_click(request: Request, token: str, uow: UnitOfWorkDep) -> PreferencePublic:
+    """RFC 8058 one-click unsubscribe: what a mail client's own button POSTs to the List-Unsubscribe link."""
+    learner_id = await _unsubscribe(request, token, uow)
+    return PreferencePublic(learner_id=learner_id, optional_emails=False)

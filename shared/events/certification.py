@@ -3,6 +3,8 @@
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import Field
+
 from shared.events.catalogue import AwardingBody
 from shared.events.common import LearnerIdentity
 from shared.events.envelope import Event
@@ -30,3 +32,46 @@ class CredentialIssued(CredentialEvent):
     grade: str | None = None
     # Where the learner and others can fetch the credential from this node.
     credential_url: str
+    # The credential (id) this one replaces, when an amended grade changed it; the old one is revoked.
+    replaces: str | None = None
+    # The signed W3C Verifiable Credential (OpenBadgeCredential) alone, and the page that verifies it.
+    download_url: str | None = None
+    verify_url: str | None = None
+    # The DID of the lead awarding institution that signed it.
+    issuer_did: str | None = None
+    # A programme credential (then course_id and course_version are the programme's), and the credentials it stacks.
+    programme: bool = False
+    parts: list[str] = Field(default_factory=list)
+
+
+class CredentialStatusChanged(CredentialEvent):
+    # Who holds the credential (so that they can be told).
+    learner: LearnerIdentity
+    course_id: str
+    title: str
+    reason: str = Field(min_length=1)
+    # The registrar (subject of their token), or `assessment` when an amended grade caused it.
+    changed_by: str
+    changed_at: datetime
+    credential_url: str
+    verify_url: str | None = None
+
+
+class CredentialRevoked(CredentialStatusChanged):
+    """Revoked for good: verifiers are told through the institution's revocation status list."""
+
+    type: ClassVar[str] = "eu.microcredentials.certification.credential.revoked.v1"
+    # The credential issued in its place, when an amended (still passing) grade replaced it.
+    replaced_by: str | None = None
+
+
+class CredentialSuspended(CredentialStatusChanged):
+    """Not valid until reinstated (an investigation, an unpaid fee): the suspension status list says so."""
+
+    type: ClassVar[str] = "eu.microcredentials.certification.credential.suspended.v1"
+
+
+class CredentialReinstated(CredentialStatusChanged):
+    """A suspension lifted: the credential is valid again."""
+
+    type: ClassVar[str] = "eu.microcredentials.certification.credential.reinstated.v1"

@@ -31,3 +31,6 @@ class LearnerIdentity(Contract):
     # The European Student Identifier, when the learner has one.
     esi: str | None = None
     category: LearnerCategory | None = None
+    # The language the learner wants to be written to in, ISO 639-1 ("de"); read leniently (a BCP 47 tag such as
+    # "de-AT" counts as its language). None, or a language without templates: English.
+    preferred_language: str | None = Field(default=None, max_length=35)

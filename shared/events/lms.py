@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from shared.events.catalogue import IdentityVerification
 from shared.events.envelope import Event
 from shared.events.topics import Topic
 
@@ -20,11 +21,14 @@ class GradeSubmitted(Event):
     course_id: str = Field(min_length=1)
     learner_id: str = Field(min_length=1)
     grade: str = Field(min_length=1, max_length=20)
+    # Ignored: assessment decides the pass from the course's grading scheme. Still required in .v1 (see the docs).
     passed: bool
     assessed_on: date
     assessor: str = Field(min_length=1)
     # Which LMS sent it, for the audit trail (e.g. "moodle.uni-saarland.de").
     lms: str = Field(min_length=1)
+    # How the learner's identity was verified at this assessment; when absent, the course's level applies.
+    identity_verification: IdentityVerification | None = None
 
     @property
     def key(self) -> str:

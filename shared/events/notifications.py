@@ -13,6 +13,11 @@ class NotificationEvent(Event):
     about_event_id: str
     about_event_type: str
     recipient: str
+    # The email's Message-ID header (the same on every attempt) and its language (ISO 639-1).
+    message_id: str | None = None
+    language: str | None = None
+    # SMTP attempts made.
+    attempts: int | None = None
 
     @property
     def key(self) -> str:
@@ -25,6 +30,11 @@ class NotificationSent(NotificationEvent):
 
 
 class NotificationFailed(NotificationEvent):
+    """The email could not be delivered and will not be tried again: the relay refused it for good (5xx), or it kept
+    failing (unreachable, 4xx) until the attempts or the age allowed ran out. `reason` holds the last reply."""
+
     type: ClassVar[str] = "eu.microcredentials.notifications.notification.failed.v1"
     template: str
     reason: str
+    # True when the relay refused it (5xx); False when the retries ran out.
+    permanent: bool | None = None

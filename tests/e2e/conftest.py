@@ -1,11 +1,13 @@
 """End to end: the five services as separate processes, driven only through HTTP and Kafka (kcat as the LMS)."""
 
+import dataclasses
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -37,14 +39,39 @@ def wait_ready(url: str, process: subprocess.Popen, log: str, timeout: float = 9
 
 
 @pytest.fixture(scope="session")
-def node(stack: Stack) -> Iterator[Node]:
+def stack(stack: Stack) -> Stack:
+    """The session's stack under prefixes of its own: the node's processes run until the session ends, and must not
+    share consumer groups or databases with the services the integration tests start in-process."""
+    return dataclasses.replace(
+        stack, topic_prefix=f"{stack.topic_prefix}e2e.", database_prefix=f"{stack.database_prefix}_e2e"
+    )
+
+
+# The universities whose credentials this test node signs: the lead and the partner of the joint course.
+ISSUING_INSTITUTIONS = ("uni-saarland", "uni-sofia")
+
+
+def issuer_keys(folder: Path) -> Path:
+    for institution in ISSUING_INSTITUTIONS:
+        subprocess.run(
+            [sys.executable, "-m", "services.certification", "keys", "--institution", institution, "--dir", str(folder)],
+            cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+        )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def node(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     ports = {name: free_port() for name in SERVICES}
+    keys = issuer_keys(tmp_path_factory.mktemp("issuer-keys"))
     logs = ROOT / ".run" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for name in SERVICES:
         env = os.environ | stack.env() | {"HTTP_PORT": str(ports[name])}
         env["PUBLIC_URL"] = f"http://127.0.0.1:{ports['certification']}"
+        env["ISSUER_KEYS_DIR"] = str(keys)
+        env["UNSUBSCRIBE_BASE_URL"] = f"http://127.0.0.1:{ports['notifications']}"
         log = logs / f"e2e-{name}.log"
         processes[name] = (
             subprocess.Popen(

@@ -38,6 +38,7 @@ def test_a_joint_course_is_approved_by_the_lead_universitys_qa_officer_not_its_d
     assert partner.status_code == 403 and "uni-saarland" in partner.text
     approved = node.ok("POST", "catalogue", f"/courses/{course['id']}/approve", by=QA_OFFICER, json={})
     assert approved["status"] == "approved"
+    node.grading_scheme(course["id"], {"kind": "numeric", "name": "Bulgarian 2-6", "minimum": 2, "maximum": 6, "pass_mark": 3})
 
     offering = node.opened_offering(approved)
     learner = node.registered_learner("Elena Georgieva")

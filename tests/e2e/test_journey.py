@@ -52,7 +52,8 @@ def test_a_passing_grade_from_the_lms_becomes_a_credential_and_an_email(node: No
     assert record["identification_of_the_learner"]["name"] == "Ana Horvat"
     assert record["title"] == offering["title"]
     assert record["countries_of_the_issuer"] == ["DE"] and record["grade_achieved"] == "1.3"
-    assert credential["signed"] is False, "signing is not built yet, and nothing pretends it is"
+    assert credential["signed"] is True and credential["status"] == "valid"
+    assert credential["credential"]["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
 
     email = node.wait_for_email(learner.email, about="micro-credential")
     assert offering["title"] in email["Subject"]
@@ -87,14 +88,16 @@ def test_the_same_grade_published_twice_yields_one_credential_and_one_email(node
 
     node.produce_with_kcat(GRADE_SUBMISSIONS_TOPIC, learner.subject, document)
     node.produce_with_kcat(GRADE_SUBMISSIONS_TOPIC, learner.subject, document)
-    # The LMS also resends the grade as a new submission (a plugin's retry): a second grade, still one credential.
+    # The LMS also resends the grade as a new submission (a plugin's retry): refused, still one credential.
     node.submit_grade_with_kcat(offering["course_id"], learner.subject, grade="2.3", passed=True)
     node.submit_grade_with_kcat(offering["course_id"], failing.subject, grade="5.0", passed=False)
 
     node.wait_for_email(learner.email, about="micro-credential")
     wait_until_all_consumed(node, stack)
     grades = node.ok("GET", "assessment", "/grades", params={"learner_id": learner.subject})
-    assert len(grades) == 2, "the redelivered submission is recorded once, the resent one once"
+    assert len(grades) == 1, "the redelivered submission is recorded once"
+    [resent] = node.rejections(learner.subject)
+    assert resent["rule"] == "already-graded", "a second grade is an amendment, not a new submission"
     assert len(node.credentials(learner.subject)) == 1
     assert len(node.emails_to(learner.email, about="micro-credential")) == 1
     assert node.credentials(failing.subject) == [], "a fail earns nothing"

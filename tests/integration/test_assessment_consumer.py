@@ -1,4 +1,8 @@
-"""The assessment service's consumer on the real Kafka and PostgreSQL: at-least-once, idempotent, dead-lettering."""
+"""The assessment service's consumer on the real Kafka and PostgreSQL: at-least-once, idempotent, dead-lettering.
+
+The helpers here (a course approved onto Kafka, its grading scheme set, enrolments, LMS submissions) serve the other
+assessment integration tests too.
+"""
 
 import uuid
 from datetime import UTC, date, datetime
@@ -7,7 +11,16 @@ import pytest
 
 from services.assessment.app import create_service
 from services.assessment.settings import AssessmentSettings
+from shared.auth import Role
 from shared.events import CloudEvent, Topic, dead_letter_topic
+from shared.events.assessment import GradingScheme, NumericScheme
+from shared.events.catalogue import (
+    AwardingBody,
+    CourseApproved,
+    FormOfParticipation,
+    IdentityVerification,
+    MicroCredentialDescription,
+)
 from shared.events.common import LearnerIdentity
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
@@ -17,6 +30,49 @@ from tests.stack import cloud_event, header, produce, read_topic
 pytestmark = pytest.mark.integration
 
 LMS = "https://moodle.example.eu"
+INSTITUTION = "uni-saarland"
+GERMAN = NumericScheme(name="German 1.0-5.0", minimum=1.0, maximum=5.0, pass_mark=4.0, lower_is_better=True)
+
+
+def assessor(stack, institution: str = INSTITUTION) -> dict[str, str]:
+    return stack.bearer(f"assessor@{institution}.eu", Role.ASSESSOR, institution=institution)
+
+
+def approved(course_id: str, institution: str = INSTITUTION) -> CloudEvent:
+    description = MicroCredentialDescription(
+        title="Data Literacy",
+        awarding_bodies=[AwardingBody(id=institution, name="Saarland University", country="DE")],
+        learning_outcomes=["Read a dataset critically"],
+        languages=["en"],
+        ects=5,
+        type_of_assessment="written exam",
+        form_of_participation=FormOfParticipation.ONLINE,
+        type_of_quality_assurance="internal QA",
+        identity_verification=IdentityVerification.SUPERVISED_ONLINE,
+    )
+    event = CourseApproved(
+        course_id=course_id, version=1, description=description, approved_by="qa", approved_at=datetime.now(UTC)
+    )
+    return CloudEvent.wrap(event, source="urn:test:catalogue")
+
+
+async def course_known(stack, client, course_id: str) -> None:
+    """The course approved on Kafka and arrived in assessment's read model."""
+    await produce(stack, Topic.COURSES, approved(course_id).to_bytes(), key=course_id)
+    await eventually(lambda: _found(client, f"/courses/{course_id}"))
+
+
+async def gradable_course(stack, client, course_id: str, scheme: GradingScheme = GERMAN) -> None:
+    """The course known, with its grading scheme set by an assessor of the awarding institution."""
+    await course_known(stack, client, course_id)
+    response = await client.put(
+        f"/courses/{course_id}/grading-scheme", json={"scheme": scheme.model_dump()}, headers=assessor(stack)
+    )
+    assert response.status_code == 200, response.text
+
+
+async def _found(client, path: str) -> bool:
+    return (await client.get(path)).status_code == 200
 
 
 def enrolled(learner_id: str, course_id: str) -> CloudEvent:
@@ -32,15 +88,16 @@ def enrolled(learner_id: str, course_id: str) -> CloudEvent:
     return CloudEvent.wrap(event, source="urn:test:enrolment")
 
 
-def grade(learner_id: str, course_id: str, passed: bool = True) -> CloudEvent:
+def grade(learner_id: str, course_id: str, value: str = "1.7", **fields) -> CloudEvent:
     event = GradeSubmitted(
         course_id=course_id,
         learner_id=learner_id,
-        grade="1.7" if passed else "5.0",
-        passed=passed,
+        grade=value,
+        passed=True,  # Ignored: assessment decides by the course's scheme.
         assessed_on=date.today(),
         assessor="Dr. Ivan Petrov",
         lms="moodle",
+        **fields,
     )
     return CloudEvent.wrap(event, source=LMS)
 
@@ -49,6 +106,7 @@ async def test_a_grade_delivered_twice_is_recorded_once(stack):
     settings = stack.settings(AssessmentSettings)
     learner, course = f"learner-{uuid.uuid4().hex[:6]}", f"course-{uuid.uuid4().hex[:6]}"
     async with running(create_service(settings)) as client:
+        await gradable_course(stack, client, course)
         await produce(stack, Topic.ENROLMENTS, enrolled(learner, course).to_bytes(), key=learner)
         await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
 
@@ -60,7 +118,7 @@ async def test_a_grade_delivered_twice_is_recorded_once(stack):
         await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
 
         grades = await _json(client, "/grades", learner_id=learner)
-        assert [g["grade"] for g in grades] == ["1.7"]
+        assert [(g["grade"], g["passed"]) for g in grades] == [("1.7", True)]
         published = await read_topic(stack, Topic.GRADES, until=lambda records: len(records) >= 2, timeout=10)
         types = sorted(cloud_event(r)["type"].split(".")[-2] for r in published if r.key == learner.encode())
         assert types == ["recorded", "rejected"], "one GradeRecorded for the duplicate pair, one GradeRejected"

@@ -1,0 +1,130 @@
+"""Recording, rejecting and amending grades: the one path every entry point takes (the LMS topic, POST /grades, a CSV
+cohort, an amendment), so that the same rules hold and the same events are published whichever way a grade came in."""
+
+import uuid
+from dataclasses import asdict
+
+from sqlmodel import col, select
+
+from services.assessment.domain import SCHEMES, GradeOutOfScale, Rejection, Submission, passes, review_submission
+from services.assessment.models import (
+    Course,
+    CourseGradingScheme,
+    EnrolledLearner,
+    Grade,
+    GradeAmendment,
+    GradeRejection,
+)
+from shared.db import UnitOfWork, utcnow
+from shared.events.assessment import GradeAmended, GradeRecorded, GradeRejected, GradingScheme
+from shared.events.common import LearnerIdentity
+
+
+async def grading_scheme(uow: UnitOfWork, course_id: str) -> GradingScheme | None:
+    row = await uow.session.get(CourseGradingScheme, course_id)
+    return SCHEMES.validate_python(row.scheme) if row else None
+
+
+async def record_or_reject(uow: UnitOfWork, submission: Submission) -> Grade | GradeRejection:
+    """Record the grade and publish GradeRecorded, or record why not and publish GradeRejected; never neither."""
+    session = uow.session
+    enrolment = (
+        await session.exec(
+            select(EnrolledLearner).where(
+                EnrolledLearner.course_id == submission.course_id, EnrolledLearner.learner_id == submission.learner_id
+            )
+        )
+    ).first()
+    recorded = None
+    if enrolment is not None:
+        recorded = (await session.exec(select(Grade).where(Grade.enrolment_id == enrolment.enrolment_id))).first()
+    scheme = await grading_scheme(uow, submission.course_id)
+    verdict = review_submission(submission, enrolment, scheme, recorded)
+    if isinstance(verdict, Rejection):
+        return _reject(uow, submission, verdict)
+    assert enrolment is not None and scheme is not None
+    course = await session.get(Course, submission.course_id)
+    grade = Grade(
+        **asdict(submission)
+        | {
+            "id": str(uuid.uuid4()),
+            "enrolment_id": enrolment.enrolment_id,
+            "course_version": enrolment.course_version,
+            "learner": enrolment.learner,
+            "passed": verdict.passed,
+            "grading_scheme": SCHEMES.dump_python(scheme, mode="json"),
+            "type_of_assessment": course and course.type_of_assessment,
+            # The submission's level when it gives one, else the course's.
+            "identity_verification": submission.identity_verification or (course and course.identity_verification),
+        }
+    )
+    session.add(grade)
+    uow.publish(
+        GradeRecorded(
+            **grade.model_dump(exclude={"id", "learner", "grading_scheme"}),
+            grade_id=grade.id,
+            learner=LearnerIdentity.model_validate(enrolment.learner),
+            grading_scheme=scheme,
+        )
+    )
+    # Flushed now, so that a second row of the same cohort for this learner finds it and is rejected.
+    await session.flush()
+    return grade
+
+
+def _reject(uow: UnitOfWork, submission: Submission, rejection: Rejection) -> GradeRejection:
+    row = GradeRejection(**asdict(submission) | asdict(rejection))
+    uow.session.add(row)
+    uow.publish(GradeRejected(**row.model_dump()))
+    return row
+
+
+async def amend(uow: UnitOfWork, grade: Grade, new_grade: str, reason: str, amended_by: str) -> GradeAmendment:
+    """Change a recorded grade, keeping the old value in the history, and publish GradeAmended.
+
+    The new grade is judged by the scheme the grade was recorded under. GradeOutOfScale when it is not on it.
+    """
+    scheme = SCHEMES.validate_python(grade.grading_scheme) if grade.grading_scheme else None
+    scheme = scheme or await grading_scheme(uow, grade.course_id)
+    if scheme is None:
+        raise GradeOutOfScale(f"course {grade.course_id} has no grading scheme to judge the amended grade by")
+    amendment = GradeAmendment(
+        id=str(uuid.uuid4()),
+        grade_id=grade.id,
+        previous_grade=grade.grade,
+        previous_passed=grade.passed,
+        grade=new_grade,
+        passed=passes(scheme, new_grade),
+        reason=reason,
+        amended_by=amended_by,
+        amended_at=utcnow(),
+    )
+    grade.grade, grade.passed = amendment.grade, amendment.passed
+    uow.session.add_all([amendment, grade])
+    learner = grade.learner or await _enrolled_learner(uow, grade.enrolment_id)
+    uow.publish(
+        GradeAmended(
+            **grade.model_dump(include={"course_id", "learner_id", "enrolment_id", "course_version"}),
+            **amendment.model_dump(exclude={"id"}),
+            learner=LearnerIdentity.model_validate(learner),
+        )
+    )
+    return amendment
+
+
+async def _enrolled_learner(uow: UnitOfWork, enrolment_id: str) -> dict:
+    """The identity of a learner graded before grades kept it (revision 0001)."""
+    enrolment = await uow.session.get(EnrolledLearner, enrolment_id)
+    if enrolment is None:
+        raise LookupError(f"enrolment {enrolment_id} is no longer known; the learner's identity is missing")
+    return enrolment.learner
+
+
+async def amendments_of(uow: UnitOfWork, grade_id: str) -> list[GradeAmendment]:
+    query = select(GradeAmendment).where(GradeAmendment.grade_id == grade_id).order_by(col(GradeAmendment.amended_at))
+    return list((await uow.session.exec(query)).all())
+
+
+def submission_id() -> str:
+    return str(uuid.uuid4())
+

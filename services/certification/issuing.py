@@ -1,0 +1,358 @@
+"""Issuing signed credentials and changing their status: what the handlers and routes share.
+
+A pass becomes a signed OpenBadgeCredential: built from the course version and the grade (domain), given a status
+list index of the lead awarding institution, endorsed by each co-awarding institution whose key this node holds,
+signed by the lead institution's key, stored with its record, and announced by CredentialIssued (all in the caller's
+unit of work). Revoking, suspending and reinstating set the credential's state, which the status lists are derived
+from, and announce it.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import func, text
+from sqlmodel import select
+
+from services.certification import domain, status_lists
+from services.certification.domain import CredentialStatus, NotIssuable, StatusAction
+from services.certification.models import Credential, MicroCredentialRecord
+from services.certification.settings import CertificationSettings
+from services.certification.signing_keys import NodeIdentity
+from services.certification.status_lists import StatusPurpose
+from services.certification.vc.credential import open_badge_credential
+from services.certification.vc.endorsement import endorsement_credential, with_endorsements
+from services.certification.vc.proof import sign
+from shared.db import UnitOfWork, utcnow
+from shared.events.assessment import GradeAmended, GradeRecorded
+from shared.events.catalogue import MicroCredentialDescription
+from shared.events.common import LearnerIdentity
+from shared.events.certification import (
+    CredentialIssued,
+    CredentialReinstated,
+    CredentialRevoked,
+    CredentialStatusChanged,
+    CredentialSuspended,
+)
+
+
+@cache
+def node_identity(public_url: str, issuer_keys_dir: str | None) -> NodeIdentity:
+    """The node's institutions and keys, read once per process (a new key needs a restart)."""
+    return NodeIdentity.load(public_url, issuer_keys_dir)
+
+
+def identity_of(settings: CertificationSettings) -> NodeIdentity:
+    return node_identity(settings.public_url.rstrip("/"), settings.issuer_keys_dir)
+
+
+@dataclass(frozen=True)
+class Links:
+    credential_url: str
+    download_url: str
+    verify_url: str
+
+
+def links(settings: CertificationSettings, credential_id: str) -> Links:
+    base = settings.public_url.rstrip("/")
+    return Links(
+        credential_url=f"{base}/credentials/{credential_id}",
+        download_url=f"{base}/credentials/{credential_id}/credential.json",
+        verify_url=f"{base}/verify?id={credential_id}",
+    )
+
+
+@dataclass(frozen=True)
+class SignedCredential:
+    document: dict[str, Any]
+    # Co-awarding institutions whose endorsement could not be added here (this node holds no key for them).
+    pending_endorsements: list[str]
+
+
+def signed_credential(
+    identity: NodeIdentity,
+    record: MicroCredentialRecord,
+    achievement_id: str,
+    credential_url: str,
+    issued_at: datetime,
+    status: list[dict[str, Any]],
+    *,
+    description: str | None = None,
+    skills: Sequence[str] = (),
+    evidence: Sequence[dict[str, Any]] = (),
+) -> SignedCredential:
+    """The OpenBadgeCredential signed by the lead awarding institution, with the co-awarding ones' endorsements."""
+    lead = domain.lead_awarding_body(record.awarding_bodies)
+    if not identity.holds(lead.id):
+        raise NotIssuable(
+            f"this node holds no signing key for the lead awarding institution {lead.id} "
+            f"(create one with: python -m services.certification keys --institution {lead.id} --dir <ISSUER_KEYS_DIR>)"
+        )
+    assert lead.id is not None
+    try:
+        unsigned = open_badge_credential(
+            record,
+            credential_url,
+            identity.profile(lead),
+            issued_at,
+            achievement_id=achievement_id,
+            description=description,
+            skills=skills,
+            awarding_body_ids={
+                body.id: identity.did(body.id) for body in record.awarding_bodies if identity.holds(body.id)
+            },
+        )
+    except ValueError as error:
+        raise NotIssuable(f"the description cannot become a credential: {error}") from error
+    unsigned["credentialStatus"] = status
+    if evidence:
+        unsigned["evidence"] = list(evidence)
+    endorsements, pending = [], []
+    for body in domain.co_awarding_bodies(record.awarding_bodies):
+        if identity.holds(body.id):
+            assert body.id is not None
+            endorsements.append(
+                endorsement_credential(
+                    credential_url,
+                    identity.profile(body),
+                    f"{body.name} co-awards this micro-credential ({record.title}) with {lead.name}.",
+                    private_key=identity.private_key(body.id),
+                    verification_method=identity.verification_method(body.id),
+                    issued_at=issued_at,
+                )
+            )
+        else:
+            pending.append(str(body.id))
+    if endorsements:
+        unsigned = with_endorsements(unsigned, endorsements)
+    document = sign(unsigned, identity.private_key(lead.id), identity.verification_method(lead.id), created=issued_at)
+    return SignedCredential(document, pending)
+
+
+async def next_status_index(uow: UnitOfWork, institution: str, length: int) -> int:
+    """The institution's next free status list index; concurrent issuers wait for each other (an advisory lock)."""
+    await uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"status:{institution}"})
+    highest = (
+        await uow.session.exec(
+            select(func.max(Credential.status_index)).where(Credential.issuer_institution == institution)
+        )
+    ).one()
+    index = 0 if highest is None else highest + 1
+    if index >= length:
+        raise NotIssuable(f"the status lists of {institution} are full ({length} entries)")
+    return index
+
+
+@dataclass(frozen=True)
+class Award:
+    """What a credential awards: a course version (earned by a grade) or a programme (earned by its parts)."""
+
+    learner: LearnerIdentity
+    course_id: str  # the course's id, or the programme's
+    course_version: int
+    record: MicroCredentialRecord
+    grade_id: str | None = None
+    description: str | None = None
+    skills: Sequence[str] = ()
+    programme: bool = False
+    # For a programme: the learner's credentials it stacks.
+    parts: Sequence[Credential] = ()
+
+    @property
+    def achievement_id(self) -> str:
+        kind = "programme" if self.programme else "course"
+        return f"urn:microcredentials:{kind}:{self.course_id}:v{self.course_version}"
+
+
+def _evidence(settings: CertificationSettings, parts: Sequence[Credential]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": links(settings, part.id).credential_url,
+            "type": ["Evidence"],
+            "name": part.record["title"],
+            "narrative": f"The micro-credential {part.record['title']}, issued {part.issued_at.date().isoformat()}.",
+        }
+        for part in parts
+    ]
+
+
+async def award(
+    uow: UnitOfWork,
+    settings: CertificationSettings,
+    awarded: Award,
+    replaces: Credential | None = None,
+    credential_id: str | None = None,
+) -> Credential:
+    """Sign, store and announce a credential (raises NotIssuable), in the caller's unit of work."""
+    identity = identity_of(settings)
+    record = awarded.record
+    lead = domain.lead_awarding_body(record.awarding_bodies)
+    assert lead.id is not None
+    credential_id = credential_id or str(uuid.uuid4())
+    urls = links(settings, credential_id)
+    issued_at = utcnow()
+    record = record.model_copy(update={"date_of_issuing": issued_at.date()})
+    index = await next_status_index(uow, lead.id, settings.status_list_length)
+    signed = signed_credential(
+        identity,
+        record,
+        awarded.achievement_id,
+        urls.credential_url,
+        issued_at,
+        status_lists.status_entries(settings.public_url, lead.id, index),
+        description=awarded.description,
+        skills=awarded.skills,
+        evidence=_evidence(settings, awarded.parts),
+    )
+    credential = Credential(
+        id=credential_id,
+        learner_id=awarded.learner.learner_id,
+        course_id=awarded.course_id,
+        course_version=awarded.course_version,
+        grade_id=awarded.grade_id,
+        programme=awarded.programme,
+        parts=[part.id for part in awarded.parts],
+        record=record.model_dump(mode="json"),
+        issued_at=issued_at,
+        issuer_institution=lead.id,
+        status_index=index,
+        verifiable_credential=signed.document,
+        pending_endorsements=signed.pending_endorsements,
+        replaces=replaces.id if replaces else None,
+    )
+    uow.session.add(credential)
+    uow.publish(
+        CredentialIssued(
+            credential_id=credential_id,
+            learner_id=awarded.learner.learner_id,
+            learner=awarded.learner,
+            course_id=awarded.course_id,
+            course_version=awarded.course_version,
+            title=record.title,
+            awarding_bodies=record.awarding_bodies,
+            issued_at=issued_at,
+            grade=record.grade_achieved,
+            credential_url=urls.credential_url,
+            replaces=replaces.id if replaces else None,
+            download_url=urls.download_url,
+            verify_url=urls.verify_url,
+            issuer_did=identity.did(lead.id),
+            programme=awarded.programme,
+            parts=[part.id for part in awarded.parts],
+        )
+    )
+    return credential
+
+
+async def issue(
+    uow: UnitOfWork,
+    settings: CertificationSettings,
+    grade: GradeRecorded | GradeAmended,
+    course_version: int,
+    course: MicroCredentialDescription,
+    replaces: Credential | None = None,
+    credential_id: str | None = None,
+) -> Credential:
+    """Issue the signed credential a passing grade earns (raises NotIssuable)."""
+    awarded = Award(
+        learner=grade.learner,
+        course_id=grade.course_id,
+        course_version=course_version,
+        record=domain.credential_record(grade, course, utcnow()),
+        grade_id=grade.grade_id,
+        description=course.short_description,
+        skills=course.skills,
+    )
+    return await award(uow, settings, awarded, replaces, credential_id)
+
+
+def status_of(credential: Credential) -> CredentialStatus:
+    return domain.credential_status(credential.revoked_at is not None, credential.suspended_at is not None)
+
+
+_EVENTS: dict[StatusAction, type[CredentialStatusChanged]] = {
+    StatusAction.REVOKE: CredentialRevoked,
+    StatusAction.SUSPEND: CredentialSuspended,
+    StatusAction.UNSUSPEND: CredentialReinstated,
+}
+
+
+def change_status(
+    uow: UnitOfWork,
+    settings: CertificationSettings,
+    credential: Credential,
+    action: StatusAction,
+    reason: str,
+    changed_by: str,
+    **event_fields: Any,
+) -> None:
+    """Revoke, suspend or reinstate (raises domain.TransitionRefused), and announce it."""
+    domain.check_transition(status_of(credential), action)
+    now = utcnow()
+    if action is StatusAction.REVOKE:
+        credential.revoked_at, credential.revocation_reason = now, reason
+    elif action is StatusAction.SUSPEND:
+        credential.suspended_at, credential.suspension_reason = now, reason
+    else:
+        credential.suspended_at, credential.suspension_reason = None, None
+    uow.session.add(credential)
+    urls = links(settings, credential.id)
+    uow.publish(
+        _EVENTS[action](
+            credential_id=credential.id,
+            learner_id=credential.learner_id,
+            learner=LearnerIdentity.model_validate(credential.record["identification_of_the_learner"]),
+            course_id=credential.course_id,
+            title=credential.record["title"],
+            reason=reason,
+            changed_by=changed_by,
+            changed_at=now,
+            credential_url=urls.credential_url,
+            verify_url=urls.verify_url,
+            **event_fields,
+        )
+    )
+
+
+async def set_indexes(uow: UnitOfWork, institution: str, purpose: StatusPurpose) -> list[int]:
+    """The indexes whose bit is set in the institution's list for this purpose, from the credentials' states."""
+    column = Credential.revoked_at if purpose is StatusPurpose.REVOCATION else Credential.suspended_at
+    query = select(Credential.status_index).where(Credential.issuer_institution == institution, column.is_not(None))
+    return list((await uow.session.exec(query)).all())
+
+
+def signed_status_list(
+    settings: CertificationSettings, institution: str, purpose: StatusPurpose, indexes: list[int], now: datetime
+) -> dict[str, Any]:
+    """The institution's BitstringStatusListCredential for the purpose, signed with its key."""
+    identity = identity_of(settings)
+    url = status_lists.list_url(settings.public_url, institution, purpose)
+    unsigned = status_lists.status_list_credential(
+        url,
+        identity.did(institution),
+        purpose,
+        status_lists.bitstring(settings.status_list_length, indexes),
+        status_lists.xsd_datetime(now),
+    )
+    return sign(unsigned, identity.private_key(institution), identity.verification_method(institution), created=now)
+
+
+async def status_list(
+    uow: UnitOfWork, settings: CertificationSettings, institution: str, purpose: StatusPurpose
+) -> dict[str, Any] | None:
+    """The signed status list this node publishes for the institution and purpose; None when it signs not for it."""
+    if not identity_of(settings).holds(institution):
+        return None
+    return signed_status_list(settings, institution, purpose, await set_indexes(uow, institution, purpose), utcnow())
+
+
+async def own_status_list(uow: UnitOfWork, settings: CertificationSettings, url: str) -> dict[str, Any] | None:
+    """The status list behind a URL, when the URL is one of this node's lists (no network: read from the database)."""
+    prefix = f"{settings.public_url.rstrip('/')}/status-lists/"
+    institution, _, purpose = url.removeprefix(prefix).partition("/")
+    if not url.startswith(prefix) or purpose not in set(StatusPurpose):
+        return None
+    return await status_list(uow, settings, institution, StatusPurpose(purpose))

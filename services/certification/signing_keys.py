@@ -1,0 +1,146 @@
+"""The institutions' signing keys on this node and the did:web identities that name them.
+
+Each institution this node signs for has one Ed25519 key, `<ISSUER_KEYS_DIR>/<institution>.pem` (PKCS#8, mode 0600),
+kept outside the repository. Its DID is `did:web:<host%3Aport>:institutions:<institution>`, whose document this node
+serves at `{PUBLIC_URL}/institutions/<institution>/did.json`; the first institution (by code) is also the node's own
+`did:web:<host%3Aport>` at `/.well-known/did.json`. Keys are resolved locally: verifying our own credentials never
+needs the network.
+"""
+
+import argparse
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.certification.vc import keys
+from services.certification.vc.credential import IssuerProfile
+from shared.events.catalogue import AwardingBody
+
+KEY_ID = "key-1"
+INSTITUTION_CODE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+
+class MissingKey(LookupError):
+    """This node holds no signing key for the institution."""
+
+
+def key_file(folder: Path, institution: str) -> Path:
+    if not INSTITUTION_CODE.match(institution):
+        raise ValueError(f"{institution!r} is not an institution code (lower-case letters, digits, '.', '-')")
+    return folder / f"{institution}.pem"
+
+
+def create_key(folder: Path, institution: str) -> Path:
+    """A new Ed25519 key for the institution; refuses to replace an existing one (credentials signed by it would no
+    longer verify against the published DID document)."""
+    path = key_file(folder, institution)
+    if path.exists():
+        raise FileExistsError(f"{path} exists already; an institution's signing key is never replaced silently")
+    folder.mkdir(parents=True, exist_ok=True)
+    keys.save_private_key(path, keys.generate_private_key())
+    return path
+
+
+def load_keys(folder: str | Path | None) -> dict[str, Ed25519PrivateKey]:
+    """Institution code -> private key, for every `<institution>.pem` in the folder (none without a folder)."""
+    if folder is None or not Path(folder).is_dir():
+        return {}
+    return {path.stem: keys.load_private_key(path) for path in sorted(Path(folder).glob("*.pem"))}
+
+
+def did_document(did: str, public_key: Ed25519PublicKey) -> dict[str, Any]:
+    """A did:web document with one Multikey method `<did>#key-1` for assertions (credentials) and authentication."""
+    method = f"{did}#{KEY_ID}"
+    return {
+        "@context": [keys.DID_V1_CONTEXT, keys.MULTIKEY_V1_CONTEXT],
+        "id": did,
+        "verificationMethod": [
+            {
+                "id": method,
+                "type": "Multikey",
+                "controller": did,
+                "publicKeyMultibase": keys.public_key_multibase(public_key),
+            }
+        ],
+        "authentication": [method],
+        "assertionMethod": [method],
+    }
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """The institutions this node signs for: their keys, DIDs and DID documents."""
+
+    public_url: str
+    private_keys: Mapping[str, Ed25519PrivateKey]
+
+    @classmethod
+    def load(cls, public_url: str, folder: str | Path | None) -> "NodeIdentity":
+        return cls(public_url.rstrip("/"), load_keys(folder))
+
+    @property
+    def institutions(self) -> list[str]:
+        return sorted(self.private_keys)
+
+    def holds(self, institution: str | None) -> bool:
+        return institution is not None and institution in self.private_keys
+
+    def _domain_and_path(self) -> tuple[str, str]:
+        url = urlsplit(self.public_url)
+        return url.netloc, url.path.strip("/")
+
+    def node_did(self) -> str:
+        domain, path = self._domain_and_path()
+        return keys.did_web(domain, path or None)
+
+    def did(self, institution: str) -> str:
+        domain, path = self._domain_and_path()
+        return keys.did_web(domain, f"{path}/institutions/{institution}".strip("/"))
+
+    def verification_method(self, institution: str) -> str:
+        return f"{self.did(institution)}#{KEY_ID}"
+
+    def private_key(self, institution: str) -> Ed25519PrivateKey:
+        try:
+            return self.private_keys[institution]
+        except KeyError:
+            raise MissingKey(f"this node holds no signing key for {institution}") from None
+
+    def document(self, institution: str) -> dict[str, Any]:
+        return did_document(self.did(institution), self.private_key(institution).public_key())
+
+    def node_document(self) -> dict[str, Any] | None:
+        """The node's own did:web document: the first institution's key (None when the node signs for none)."""
+        if not self.private_keys:
+            return None
+        return did_document(self.node_did(), self.private_key(self.institutions[0]).public_key())
+
+    def profile(self, body: AwardingBody) -> IssuerProfile:
+        assert body.id is not None
+        return IssuerProfile(id=self.did(body.id), name=body.name, url=body.url, country=body.country)
+
+    @cached_property
+    def resolver(self) -> keys.KeyResolver:
+        """Resolves this node's did:web keys (and did:key) offline."""
+        documents = [self.document(institution) for institution in self.institutions]
+        node_document = self.node_document()
+        return keys.KeyResolver([*documents, *([node_document] if node_document else [])])
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.certification keys")
+    parser.add_argument("--institution", required=True, help="the institution's code, e.g. uni-saarland")
+    parser.add_argument("--dir", type=Path, required=True, help="ISSUER_KEYS_DIR (outside the repository)")
+    args = parser.parse_args(argv)
+    try:
+        path = create_key(args.dir, args.institution)
+    except (FileExistsError, ValueError) as error:
+        raise SystemExit(str(error)) from None
+    public_key = keys.load_private_key(path).public_key()
+    print(f"signing key of {args.institution}: {path}\npublic key: {keys.public_key_multibase(public_key)}")

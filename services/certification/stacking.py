@@ -1,0 +1,104 @@
+"""Stacking: when a learner holds the micro-credentials a programme requires, the programme credential is issued,
+listing its parts (as Open Badges `evidence`, each the URL of a part's credential).
+
+Checked when a programme is approved (for learners who already hold parts) and whenever a credential is issued.
+Only credentials issued by this node count so far: parts held at other nodes need cross-node exchange (future work).
+"""
+
+import logging
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import select
+
+from services.certification import domain, issuing
+from services.certification.domain import NotIssuable
+from services.certification.models import Credential, MicroCredentialRecord, Programme
+from services.certification.settings import CertificationSettings
+from shared.db import UnitOfWork, utcnow
+from shared.events import CloudEvent
+from shared.events.catalogue import AwardingBody, ProgrammeApproved, StackingRule
+from shared.events.common import LearnerIdentity
+
+log = logging.getLogger(__name__)
+
+
+def _latest(programmes: list[Programme]) -> list[Programme]:
+    latest: dict[str, Programme] = {}
+    for programme in programmes:
+        if programme.programme_id not in latest or programme.version > latest[programme.programme_id].version:
+            latest[programme.programme_id] = programme
+    return list(latest.values())
+
+
+async def _live(uow: UnitOfWork, learner_id: str, programme: bool) -> list[Credential]:
+    query = select(Credential).where(
+        Credential.learner_id == learner_id, Credential.revoked_at.is_(None), Credential.programme.is_(programme)
+    )
+    return list((await uow.session.exec(query.order_by(Credential.issued_at))).all())
+
+
+async def award_programmes(
+    uow: UnitOfWork, settings: CertificationSettings, learner_id: str, programmes: list[Programme]
+) -> None:
+    held = {credential.course_id: credential for credential in await _live(uow, learner_id, programme=False)}
+    awarded = {credential.course_id for credential in await _live(uow, learner_id, programme=True)}
+    for programme in programmes:
+        if programme.programme_id in awarded:
+            continue
+        rule = StackingRule.model_validate(programme.rule)
+        courses = domain.stacked_courses(rule, {course: c.record["workload_ects"] for course, c in held.items()})
+        if courses is None:
+            continue
+        parts = [held[course] for course in courses]
+        record = domain.programme_record(
+            programme.title,
+            [AwardingBody.model_validate(body) for body in programme.awarding_bodies],
+            [MicroCredentialRecord.model_validate(part.record) for part in parts],
+            utcnow(),
+        )
+        stack = issuing.Award(
+            learner=LearnerIdentity.model_validate(record.identification_of_the_learner),
+            course_id=programme.programme_id,
+            course_version=programme.version,
+            record=record,
+            description=programme.description,
+            programme=True,
+            parts=parts,
+        )
+        try:
+            await issuing.award(uow, settings, stack)
+        except NotIssuable as error:
+            # The parts stay issued; the programme credential waits (e.g. for the lead institution's key).
+            log.warning("programme %s not issued to %s: %s", programme.programme_id, learner_id, error)
+
+
+async def after_issue(uow: UnitOfWork, settings: CertificationSettings, credential: Credential) -> None:
+    """A new credential may complete programmes that count its course."""
+    query = select(Programme).where(Programme.rule["course_ids"].contains([credential.course_id]))
+    programmes = _latest(list((await uow.session.exec(query)).all()))
+    if programmes:
+        await award_programmes(uow, settings, credential.learner_id, programmes)
+
+
+async def programme_approved(
+    event: ProgrammeApproved, envelope: CloudEvent, uow: UnitOfWork, *, settings: CertificationSettings
+) -> None:
+    await uow.session.execute(
+        insert(Programme)
+        .values(
+            programme_id=event.programme_id,
+            version=event.version,
+            title=event.title,
+            description=event.description,
+            awarding_bodies=[body.model_dump(mode="json") for body in event.awarding_bodies],
+            rule=event.rule.model_dump(mode="json"),
+        )
+        .on_conflict_do_nothing()
+    )
+    programme = await uow.session.get(Programme, (event.programme_id, event.version))
+    assert programme is not None
+    holders = select(Credential.learner_id).where(
+        Credential.course_id.in_(event.rule.course_ids), Credential.revoked_at.is_(None)
+    )
+    for learner_id in sorted(set((await uow.session.exec(holders.distinct())).all())):
+        await award_programmes(uow, settings, learner_id, _latest([programme]))

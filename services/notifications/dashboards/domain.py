@@ -1,0 +1,28 @@
+"""Plain rules of the dashboards: which university an event concerns, and how an event is written on the stream."""
+
+import json
+from typing import Any
+
+from shared.events import Event
+from shared.events.catalogue import CourseApproved, OfferingOpened, ProgrammeApproved
+
+
+def universities_named(event: Event) -> dict[str, str]:
+    """Course, offering or programme ids this event ties to their lead university (learned from the catalogue)."""
+    if isinstance(event, CourseApproved) and event.description.awarding_bodies[0].id:
+        return {event.course_id: event.description.awarding_bodies[0].id}
+    if isinstance(event, OfferingOpened) and event.institution:
+        return {event.offering_id: event.institution, event.course_id: event.institution}
+    if isinstance(event, ProgrammeApproved) and event.awarding_bodies[0].id:
+        return {event.programme_id: event.awarding_bodies[0].id}
+    return {}
+
+
+def aggregate_ids(event: Event) -> list[str]:
+    """The ids whose university tells the event's university, most specific first."""
+    return [value for name in ("offering_id", "course_id", "programme_id") if (value := getattr(event, name, None))]
+
+
+def server_sent_event(sequence: int, document: dict[str, Any]) -> str:
+    """One SSE frame, of the default `message` kind (the event's type is in its data): the id is where to resume."""
+    return f"id: {sequence}\ndata: {json.dumps(document, separators=(',', ':'), default=str)}\n\n"

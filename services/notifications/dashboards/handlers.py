@@ -1,0 +1,56 @@
+"""Every event of the node goes into the event log; learner-facing ones then go on to their email."""
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import select
+
+from services.notifications.dashboards.domain import aggregate_ids, universities_named
+from services.notifications.dashboards.models import CourseUniversity, LoggedEvent
+from shared.consumer import Handler
+from shared.db import UnitOfWork
+from shared.events import CloudEvent, Event
+
+
+async def record_event(event: Event, envelope: CloudEvent, uow: UnitOfWork) -> None:
+    named = universities_named(event)
+    for aggregate_id, university in named.items():
+        await uow.session.execute(
+            insert(CourseUniversity)
+            .values(aggregate_id=aggregate_id, university=university)
+            .on_conflict_do_update(index_elements=["aggregate_id"], set_={"university": university})
+        )
+    university = next(iter(named.values()), None) or await _university_of(uow, aggregate_ids(event))
+    await uow.session.execute(
+        insert(LoggedEvent)
+        .values(
+            event_id=envelope.id,
+            type=envelope.type,
+            source=envelope.source,
+            subject=envelope.subject,
+            university=university,
+            time=envelope.time,
+            data=envelope.data,
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+
+
+async def _university_of(uow: UnitOfWork, ids: list[str]) -> str | None:
+    if not ids:
+        return None
+    known = dict(
+        (await uow.session.exec(select(CourseUniversity.aggregate_id, CourseUniversity.university).where(
+            CourseUniversity.aggregate_id.in_(ids)
+        ))).all()
+    )
+    return next((known[i] for i in ids if i in known), None)
+
+
+def recording(then: Handler | None = None) -> Handler:
+    """A handler that logs the event for the dashboards, then does `then` (an email) in the same transaction."""
+
+    async def handle(event: Event, envelope: CloudEvent, uow: UnitOfWork) -> None:
+        await record_event(event, envelope, uow)
+        if then is not None:
+            await then(event, envelope, uow)
+
+    return handle

@@ -1,0 +1,36 @@
+"""Which university an event concerns, and how the stream writes it."""
+
+import json
+from datetime import UTC, datetime
+
+from services.notifications.dashboards.domain import aggregate_ids, server_sent_event, universities_named
+from shared.events.catalogue import DeliveryMode, OfferingOpened, Pace
+from shared.events.common import LearnerIdentity
+from shared.events.enrolment import LearnerEnrolled
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_an_opened_offering_ties_itself_and_its_course_to_its_university():
+    opened = OfferingOpened(
+        offering_id="offering-1", course_id="course-1", course_version=1, title="Data Literacy", institution="uni-sofia",
+        delivery_mode=DeliveryMode.ONLINE, pace=Pace.SELF_PACED, registration_opens_at=NOW, registration_closes_at=NOW,
+    )
+    assert universities_named(opened) == {"offering-1": "uni-sofia", "course-1": "uni-sofia"}
+
+
+def test_an_enrolment_is_looked_up_by_its_offering_first_then_its_course():
+    enrolled = LearnerEnrolled(
+        enrolment_id="e-1", course_id="course-1", course_version=1, course_title="Data Literacy", offering_id="offering-1",
+        learner=LearnerIdentity(learner_id="l-1", name="Ana", email="ana@example.eu"), enrolled_at=NOW,
+    )
+    assert universities_named(enrolled) == {}
+    assert aggregate_ids(enrolled) == ["offering-1", "course-1"]
+
+
+def test_a_stream_frame_carries_the_id_to_resume_from_and_the_event_as_json():
+    frame = server_sent_event(42, {"type": "eu.microcredentials.enrolment.learner.enrolled.v1", "note": "a\nb"})
+
+    lines = frame.split("\n")
+    assert lines[0] == "id: 42" and frame.endswith("\n\n") and len(lines) == 4, "one data line, whatever the text"
+    assert json.loads(lines[1].removeprefix("data: "))["note"] == "a\nb"

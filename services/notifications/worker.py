@@ -1,0 +1,240 @@
+"""The delivery worker: sends the pending deliveries, then records them as sent, or retries, or records a failure.
+
+Exactly one email per event and recipient, as far as SMTP allows:
+
+1. The Kafka handler records the delivery as `pending` (rendered email, stable Message-ID) in the same transaction as
+   the consumed event's id; the unique (event, recipient) pair makes a second record impossible.
+2. The worker claims due deliveries with `FOR UPDATE SKIP LOCKED` (several instances share the work, none takes a
+   row another holds), marks them `sending`, counts the attempt and sets `next_attempt_at` to a lease (longer than
+   any send may take), and commits, before talking to SMTP.
+3. It sends, then in a new transaction marks the delivery `sent` and publishes NotificationSent (outbox), fenced on
+   the attempt it claimed: if its lease ran out and another worker took the delivery over, it changes nothing.
+4. A transient failure puts it back to `pending` with an exponential backoff; a permanent one (5xx to the recipient
+   or the message), or running out of attempts or age, marks it `failed` and publishes NotificationFailed.
+
+A worker that dies between the relay's "250 accepted" and step 3 leaves the delivery `sending`; once the lease has
+passed, a worker sends it again with the same Message-ID. That window (a crash, or the database lost, in the
+milliseconds after the relay accepted) is the only way an email goes out twice; SMTP offers no way to close it, and
+the shared Message-ID lets mail systems and clients recognise the copy. On an orderly shutdown the worker finishes
+and records the sends in flight first.
+"""
+
+import asyncio
+import contextlib
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+
+import aiosmtplib
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlmodel import col, select
+from starlette.datastructures import State
+
+from services.notifications.domain import Email, gives_up, retry_delay, to_message
+from services.notifications.handlers import DELIVERIES_CHANNEL
+from services.notifications.mailer import Mailer, is_permanent
+from services.notifications.models import Delivery, DeliveryStatus
+from services.notifications.settings import NotificationsSettings
+from shared.db import UnitOfWork, utcnow
+from shared.events.notifications import NotificationFailed, NotificationSent
+
+log = logging.getLogger(__name__)
+
+# How often recording a send is retried when the database does not answer (the email is out: worth insisting).
+RECORD_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: str
+    attempt: int
+    message: EmailMessage
+
+
+def describe(error: BaseException) -> str:
+    """The relay's reply (code and text) when there was one, else what went wrong, short enough to store."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(describe(refusal) for refusal in error.recipients) or repr(error)
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return f"{error.code} {error.message}"[:1000]
+    return repr(error)[:1000]
+
+
+class DeliveryWorker:
+    def __init__(self, settings: NotificationsSettings, unit_of_work, mailer: Mailer) -> None:
+        self._settings = settings
+        self._unit_of_work = unit_of_work
+        self._mailer = mailer
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        listener = await self._listen()
+        try:
+            while True:
+                try:
+                    claimed = await self._finishing_in_flight(self.work_once())
+                except Exception as error:  # The database is away: the rows wait, try again later.
+                    log.warning("delivery worker could not claim deliveries, will retry: %r", error)
+                    claimed = 0
+                if claimed < self._settings.delivery_batch_size:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._settings.delivery_poll_seconds):
+                            await self._wake.wait()
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close()
+
+    async def _finishing_in_flight(self, work) -> int:
+        """Run a batch; when the service stops meanwhile, let the sends in flight finish and be recorded first."""
+        task = asyncio.ensure_future(work)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait({task}, timeout=self._settings.delivery_lease_seconds)
+            raise
+
+    async def work_once(self) -> int:
+        """Claim the due deliveries, send them, record the outcome; how many were claimed."""
+        claims = await self.claim()
+        await asyncio.gather(*(self.deliver(claim) for claim in claims))
+        return len(claims)
+
+    async def claim(self) -> list[Claim]:
+        settings = self._settings
+        now = utcnow()
+        async with self._unit_of_work() as uow:
+            due = (
+                await uow.session.exec(
+                    select(Delivery)
+                    .where(
+                        col(Delivery.status).in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+                        Delivery.next_attempt_at <= now,
+                    )
+                    .order_by(col(Delivery.next_attempt_at))
+                    .limit(settings.delivery_batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            claims = []
+            for delivery in due:
+                if delivery.status == DeliveryStatus.SENDING:
+                    log.warning(
+                        "delivery %s (%s) was claimed but never recorded (a worker stopped): sending it again with the "
+                        "same Message-ID", delivery.id, delivery.message_id
+                    )
+                delivery.status = DeliveryStatus.SENDING
+                delivery.attempts += 1
+                delivery.next_attempt_at = now + timedelta(seconds=settings.delivery_lease_seconds)
+                claims.append(Claim(delivery.id, delivery.attempts, self._message(delivery)))
+            await uow.commit()
+        return claims
+
+    def _message(self, delivery: Delivery) -> EmailMessage:
+        email = Email(
+            recipient=delivery.recipient,
+            subject=delivery.subject,
+            text=delivery.text_body,
+            html=delivery.html_body,
+            template=delivery.template,
+            language=delivery.language,
+            unsubscribe_url=delivery.unsubscribe_url,
+        )
+        return to_message(email, self._settings.mail_from, delivery.message_id)
+
+    async def deliver(self, claim: Claim) -> None:
+        try:
+            await self._mailer.send(claim.message)
+        except Exception as error:
+            outcome: BaseException | None = error
+        else:
+            outcome = None
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                await self._record(claim, outcome)
+                return
+            except Exception as error:
+                if attempt == RECORD_ATTEMPTS:
+                    log.error("could not record delivery %s; it will be retried after its lease: %r", claim.delivery_id, error)
+                    return
+                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+
+    async def _record(self, claim: Claim, error: BaseException | None) -> None:
+        settings = self._settings
+        now = utcnow()
+        async with self._unit_of_work() as uow:
+            delivery = (
+                await uow.session.exec(
+                    select(Delivery)
+                    .where(
+                        Delivery.id == claim.delivery_id,
+                        Delivery.status == DeliveryStatus.SENDING,
+                        Delivery.attempts == claim.attempt,
+                    )
+                    .with_for_update()
+                )
+            ).first()
+            if delivery is None:
+                log.warning("delivery %s attempt %d was taken over by another worker", claim.delivery_id, claim.attempt)
+                return
+            common = dict(
+                notification_id=delivery.id,
+                about_event_id=delivery.about_event_id,
+                about_event_type=delivery.about_event_type,
+                recipient=delivery.recipient,
+                template=delivery.template,
+                message_id=delivery.message_id,
+                language=delivery.language,
+                attempts=delivery.attempts,
+            )
+            if error is None:
+                delivery.status = DeliveryStatus.SENT
+                delivery.sent_at = now
+                delivery.last_error = None
+                uow.publish(NotificationSent(**common))
+            else:
+                delivery.last_error = describe(error)
+                permanent = is_permanent(error)
+                if permanent or gives_up(
+                    delivery.attempts, delivery.created_at, now, settings.delivery_max_attempts, settings.delivery_max_age_seconds
+                ):
+                    delivery.status = DeliveryStatus.FAILED
+                    delivery.failed_at = now
+                    reason = delivery.last_error if permanent else (
+                        f"gave up after {delivery.attempts} attempts: {delivery.last_error}"
+                    )
+                    log.warning("delivery %s to %s failed: %s", delivery.id, delivery.recipient, reason)
+                    uow.publish(NotificationFailed(**common, reason=reason, permanent=permanent))
+                else:
+                    delivery.status = DeliveryStatus.PENDING
+                    delivery.next_attempt_at = now + retry_delay(
+                        delivery.attempts, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
+                    )
+                    log.info(
+                        "delivery %s attempt %d failed, retrying at %s: %s",
+                        delivery.id, delivery.attempts, delivery.next_attempt_at.isoformat(), delivery.last_error,
+                    )
+            await uow.commit()
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        url = make_url(self._settings.service_database_url).set(drivername="postgresql")
+        try:
+            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+            await connection.add_listener(DELIVERIES_CHANNEL, lambda *_: self._wake.set())
+            return connection
+        except Exception as error:  # Polling still works without it.
+            log.warning("delivery worker cannot LISTEN, polling only: %r", error)
+            return None
+
+
+async def run_delivery_worker(state: State, *, settings: NotificationsSettings) -> None:
+    """The background task of the service (see shared.service.Service.background)."""
+    await DeliveryWorker(settings, state.unit_of_work, Mailer(settings)).run()
+
+
+def delivery_worker(settings: NotificationsSettings):
+    return functools.partial(run_delivery_worker, settings=settings)

@@ -1,0 +1,344 @@
+"""The notifications service on the real Kafka and PostgreSQL, sending to a real SMTP sink (deploy/smtp_mailbox.py)
+that each test starts on its own port and Maildir, and stops and starts to play an outage.
+
+Exactly one email per event and recipient, through redeliveries, outages and restarts; permanent refusals recorded
+and published; the learner's language.
+"""
+
+import asyncio
+import contextlib
+import mailbox
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import message_from_binary_file, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from services.enrolment.app import create_service as create_enrolment
+from services.enrolment.settings import EnrolmentSettings
+from services.notifications.app import create_service
+from services.notifications.settings import NotificationsSettings
+from shared.auth import Role
+from shared.db import create_engine
+from shared.events import CloudEvent, Event, Topic
+from shared.events.catalogue import AwardingBody
+from shared.events.certification import CredentialIssued
+from shared.events.common import LearnerCategory, LearnerIdentity
+from tests.integration.conftest import eventually, running
+from tests.integration.test_enrolment_applications import apply, open_offering, registered
+from tests.stack import ROOT, Stack, cloud_event, produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+SAARLAND = AwardingBody(id="uni-saarland", name="Saarland University", country="DE")
+
+
+# --- a mail server of the test's own ---
+
+
+@dataclass
+class Sink:
+    """deploy/smtp_mailbox.py on a free port, storing in its own Maildir; `start()`/`stop()` play an outage."""
+
+    port: int
+    maildir: Path
+    reject: tuple[str, ...] = ()
+    process: subprocess.Popen | None = None
+
+    async def start(self) -> None:
+        command = [sys.executable, "-m", "deploy.smtp_mailbox", "--port", str(self.port), "--maildir", str(self.maildir)]
+        for address in self.reject:
+            command += ["--reject", address]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await eventually(self._accepting, timeout=15)
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            await asyncio.to_thread(self.process.wait, 10)
+            self.process = None
+
+    async def _accepting(self) -> bool:
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            writer.close()
+            return True
+        return False
+
+    def emails_to(self, address: str) -> list[EmailMessage]:
+        if not (self.maildir / "new").exists():
+            return []
+        box = mailbox.Maildir(self.maildir, factory=lambda f: message_from_binary_file(f, policy=policy.default), create=False)
+        return [message for message in box if message["To"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+async def sink(tmp_path: Path) -> AsyncIterator[Sink]:
+    server = Sink(port=free_port(), maildir=tmp_path / "mail")
+    yield server
+    await server.stop()
+
+
+def settings_for(stack: Stack, sink: Sink, **overrides: object) -> NotificationsSettings:
+    values: dict[str, object] = dict(
+        smtp_host="127.0.0.1",
+        smtp_port=sink.port,
+        smtp_timeout_seconds=2,
+        delivery_backoff_seconds=0.2,
+        delivery_backoff_max_seconds=1.0,
+        delivery_max_attempts=1000,
+        delivery_poll_seconds=0.2,
+        mail_from="Saarland University <no-reply@uni-saarland.example>",
+    )
+    return stack.settings(NotificationsSettings, **(values | overrides))
+
+
+# --- events ---
+
+
+def learner(name: str = "Jana Nováková", language: str | None = None) -> LearnerIdentity:
+    learner_id = f"learner-{uuid.uuid4().hex[:8]}"
+    return LearnerIdentity(learner_id=learner_id, name=name, email=f"{learner_id}@example.eu", preferred_language=language)
+
+
+def credential_issued(who: LearnerIdentity) -> CredentialIssued:
+    return CredentialIssued(
+        credential_id=f"credential-{uuid.uuid4().hex[:8]}",
+        learner_id=who.learner_id,
+        learner=who,
+        course_id="course-data-literacy",
+        course_version=1,
+        title="Data Literacy",
+        awarding_bodies=[SAARLAND],
+        issued_at=datetime.now(UTC),
+        grade="1.7",
+        credential_url=f"https://mc.uni-saarland.example/credentials/{who.learner_id}",
+    )
+
+
+async def publish(stack: Stack, event: Event) -> CloudEvent:
+    envelope = CloudEvent.wrap(event, source="urn:test:certification")
+    await produce(stack, event.topic, envelope.to_bytes(), key=event.key)
+    return envelope
+
+
+ADMIN: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def node_admin(stack: Stack) -> None:
+    """Who reads /deliveries in these tests: the node's administrator."""
+    ADMIN.update(stack.bearer("admin@uni-saarland.example", Role.NODE_ADMIN, institution="uni-saarland"))
+
+
+async def deliveries(client: httpx.AsyncClient, **params: str) -> list[dict]:
+    response = await client.get("/deliveries", params=params, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def all_sent(client: httpx.AsyncClient, recipients: list[str]) -> bool:
+    rows = [row for recipient in recipients for row in await deliveries(client, recipient=recipient)]
+    return len(rows) == len(recipients) and all(row["status"] == "sent" for row in rows)
+
+
+async def notifications_about(stack: Stack, recipients: set[str], count: int) -> list[dict]:
+    def mine(records: list) -> list[dict]:
+        return [e for e in map(cloud_event, records) if e["data"]["recipient"] in recipients]
+
+    return mine(await read_topic(stack, Topic.NOTIFICATIONS, until=lambda rs: len(mine(rs)) >= count, timeout=30))
+
+
+# --- the tests ---
+
+
+async def test_the_same_credential_issued_delivered_twice_is_one_email(stack, sink):
+    await sink.start()
+    ada, control = learner("Ada Lovelace"), learner("Grace Hopper")
+    async with running(create_service(settings_for(stack, sink))) as client:
+        duplicate = CloudEvent.wrap(credential_issued(ada), source="urn:test:certification").to_bytes()
+        await produce(stack, Topic.CREDENTIALS, duplicate, key="same-partition")
+        await produce(stack, Topic.CREDENTIALS, duplicate, key="same-partition")
+        # Same key, same partition: once this one is sent, both copies before it were handled.
+        await produce(
+            stack, Topic.CREDENTIALS, CloudEvent.wrap(credential_issued(control), source="urn:x").to_bytes(), key="same-partition"
+        )
+        await eventually(lambda: all_sent(client, [ada.email, control.email]))
+
+        [email] = sink.emails_to(ada.email)
+        assert "Data Literacy" in email["Subject"] and "issued" in email["Subject"]
+        [delivery] = await deliveries(client, recipient=ada.email)
+        assert email["Message-ID"].strip() == delivery["message_id"]
+        assert delivery["message_id"].endswith("@uni-saarland.example>")
+        sent = await notifications_about(stack, {ada.email}, 1)
+        assert [e["type"].split(".")[-2] for e in sent] == ["sent"]
+
+
+async def test_a_cohort_graded_while_the_mail_server_is_down_gets_every_email_exactly_once_when_it_returns(stack, sink):
+    cohort = [learner(f"Learner {number}") for number in range(10)]
+    recipients = [who.email for who in cohort]
+    async with running(create_service(settings_for(stack, sink))) as client:
+        for who in cohort:
+            await publish(stack, credential_issued(who))
+
+        async def all_retrying() -> bool:
+            rows = [row for recipient in recipients for row in await deliveries(client, recipient=recipient)]
+            return len(rows) == 10 and all(row["status"] == "pending" and row["attempts"] >= 2 for row in rows)
+
+        # The consumer recorded all ten and moved on; the worker keeps trying, backing off.
+        await eventually(all_retrying)
+        failing = (await deliveries(client, recipient=recipients[0]))[0]
+        assert "Connect" in failing["last_error"] or "refused" in failing["last_error"].lower()
+        assert sink.emails_to(recipients[0]) == []
+
+        await sink.start()
+        await eventually(lambda: all_sent(client, recipients))
+        # Let a few more polls pass: nothing is sent again.
+        await asyncio.sleep(1)
+
+    for who in cohort:
+        [email] = sink.emails_to(who.email)
+        assert who.name in email.get_body(("plain",)).get_content()
+    sent = await notifications_about(stack, set(recipients), 10)
+    assert sorted(e["data"]["recipient"] for e in sent) == sorted(recipients), "one NotificationSent each"
+    assert all(e["type"].endswith("notification.sent.v1") for e in sent)
+
+
+async def test_deliveries_pending_when_the_service_stopped_are_sent_once_after_it_restarts(stack, sink):
+    cohort = [learner(f"Restarting {number}") for number in range(3)]
+    recipients = [who.email for who in cohort]
+    settings = settings_for(stack, sink)
+    async with running(create_service(settings)) as client:
+        for who in cohort:
+            await publish(stack, credential_issued(who))
+        await eventually(
+            lambda: _count_status(client, recipients, "pending", minimum_attempts=1)
+        )
+    # A worker that died after claiming one of them and before recording it (the lease has run out since).
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE deliveries SET status = 'sending', next_attempt_at = :past WHERE recipient = :recipient"),
+            {"past": datetime.now(UTC) - timedelta(seconds=1), "recipient": recipients[0]},
+        )
+    await engine.dispose()
+
+    await sink.start()
+    async with running(create_service(settings)) as client:
+        await eventually(lambda: all_sent(client, recipients))
+        await asyncio.sleep(1)
+        resent = (await deliveries(client, recipient=recipients[0]))[0]
+    for recipient in recipients:
+        assert len(sink.emails_to(recipient)) == 1
+    assert sink.emails_to(recipients[0])[0]["Message-ID"].strip() == resent["message_id"], "a resend keeps its Message-ID"
+
+
+async def _count_status(client: httpx.AsyncClient, recipients: list[str], status: str, minimum_attempts: int) -> bool:
+    rows = [row for recipient in recipients for row in await deliveries(client, recipient=recipient)]
+    return len(rows) == len(recipients) and all(r["status"] == status and r["attempts"] >= minimum_attempts for r in rows)
+
+
+async def test_a_mailbox_refused_for_good_is_recorded_as_failed_and_published(stack, tmp_path):
+    gone, present = learner("Former Student"), learner("Current Student")
+    sink = Sink(port=free_port(), maildir=tmp_path / "mail", reject=(gone.email,))
+    await sink.start()
+    try:
+        async with running(create_service(settings_for(stack, sink))) as client:
+            await publish(stack, credential_issued(gone))
+            await publish(stack, credential_issued(present))
+
+            [failed] = await eventually(lambda: deliveries(client, status="failed", recipient=gone.email))
+            await eventually(lambda: all_sent(client, [present.email]))
+
+            assert failed["attempts"] == 1, "a 5xx is not retried"
+            assert failed["last_error"].startswith("550") and failed["failed_at"]
+            assert sink.emails_to(gone.email) == [] and len(sink.emails_to(present.email)) == 1
+            assert [row["recipient"] for row in await deliveries(client, status="failed")].count(gone.email) == 1
+            [event] = await notifications_about(stack, {gone.email}, 1)
+            assert event["type"] == "eu.microcredentials.notifications.notification.failed.v1"
+            assert event["data"]["reason"].startswith("550") and event["data"]["permanent"] is True
+            assert event["data"]["template"] == "credential_issued"
+    finally:
+        await sink.stop()
+
+
+async def test_deliveries_are_shown_to_the_nodes_administrators_only(stack, sink):
+    async with running(create_service(settings_for(stack, sink))) as client:
+        assert (await client.get("/deliveries")).status_code == 401
+        learner_token = stack.bearer("learner-nosy", Role.LEARNER)
+        assert (await client.get("/deliveries", headers=learner_token)).status_code == 403
+        assert (await client.get("/deliveries/nope", headers=ADMIN)).status_code == 404
+
+
+async def test_two_instances_share_the_work_and_still_send_each_email_once(stack, sink):
+    await sink.start()
+    cohort = [learner(f"Shared {number}") for number in range(12)]
+    recipients = [who.email for who in cohort]
+    settings = settings_for(stack, sink)
+    async with running(create_service(settings)) as first, running(create_service(settings)):
+        for who in cohort:
+            await publish(stack, credential_issued(who))
+        await eventually(lambda: all_sent(first, recipients))
+        await asyncio.sleep(1)
+    for recipient in recipients:
+        assert len(sink.emails_to(recipient)) == 1
+
+
+async def test_a_transient_failure_that_never_ends_is_given_up_after_the_attempts_allowed(stack, sink):
+    who = learner("Patient Learner")
+    async with running(create_service(settings_for(stack, sink, delivery_max_attempts=3))) as client:
+        await publish(stack, credential_issued(who))
+        [failed] = await eventually(lambda: deliveries(client, status="failed", recipient=who.email))
+    assert failed["attempts"] == 3
+    [event] = await notifications_about(stack, {who.email}, 1)
+    assert event["data"]["permanent"] is False and "gave up after 3 attempts" in event["data"]["reason"]
+
+
+async def test_a_german_speaking_learner_registered_with_enrolment_gets_the_german_email(stack, sink):
+    await sink.start()
+    async with (
+        running(create_enrolment(stack.settings(EnrolmentSettings))) as enrolment,
+        running(create_service(settings_for(stack, sink))) as notifications,
+    ):
+        offering = await open_offering(stack, enrolment)
+        learner_id, headers = await registered(
+            stack, enrolment, LearnerCategory.ALLIANCE_STUDENT, name="Lena Schmidt", preferred_language="de"
+        )
+        english_id, english_headers = await registered(stack, enrolment, name="Liam Walsh")
+        me = await enrolment.get(f"/learners/{learner_id}", headers=headers)
+        assert me.json()["preferred_language"] == "de"
+        assert (await apply(enrolment, headers, offering["id"])).status_code == 201
+        assert (await apply(enrolment, english_headers, offering["id"])).status_code == 201
+
+        lena, liam = f"{learner_id}@learners.example.eu", f"{english_id}@learners.example.eu"
+        await eventually(lambda: all_sent(notifications, [lena, liam]))
+
+        [german] = sink.emails_to(lena)
+        assert german["Subject"].startswith("Sie sind in „") and "eingeschrieben" in german["Subject"]
+        assert german["Content-Language"] == "de"
+        assert "Guten Tag Lena Schmidt" in german.get_body(("plain",)).get_content()
+        [english] = sink.emails_to(liam)
+        assert "enrolled" in english["Subject"] and english["Content-Language"] == "en"
+        assert (await deliveries(notifications, recipient=lena))[0]["language"] == "de"
+
+        refused = await enrolment.post(
+            "/learners",
+            json={"name": "X", "email": "x@example.eu", "category": "external", "preferred_language": "Deutsch"},
+            headers=stack.bearer("learner-x", Role.LEARNER),
+        )
+        assert refused.status_code == 422, "ISO 639-1 codes only"
