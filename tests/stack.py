@@ -173,3 +173,9 @@ async def unconsumed(stack: Stack, service_name: str) -> int:
     finally:
         await consumer.stop()
         await admin.close()
+
+
+def wait_until_all_consumed(node, stack: Stack) -> None:
+    """Every consuming service of a running node has handled everything on its topics: nothing more is on its way."""
+    for service in ("enrolment", "assessment", "certification", "notifications"):
+        node.wait_for(f"{service} to catch up", lambda: True if asyncio.run(unconsumed(stack, service)) == 0 else None)

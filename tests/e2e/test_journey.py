@@ -8,7 +8,7 @@ import pytest
 
 from deploy.journey import GRADE_SUBMISSIONS_TOPIC, Node, Person, grade_submission, sample_course
 from shared.events import dead_letter_topic
-from tests.stack import Stack, header, read_topic, unconsumed
+from tests.stack import Stack, header, read_topic, wait_until_all_consumed
 
 pytestmark = pytest.mark.e2e
 
@@ -117,9 +117,3 @@ def test_a_malformed_lms_message_is_dead_lettered_and_grading_goes_on(node: Node
     assert len(mine) == 1
     assert "not a JSON document" in header(mine[0], "x-dead-letter-reason")
     assert mine[0].value == b'{"grade": "1.0"', "kept as sent, to be replayed once fixed"
-
-
-def wait_until_all_consumed(node: Node, stack: Stack) -> None:
-    """Every service has handled everything on the topics it reads: nothing more is on its way."""
-    for service in ("enrolment", "assessment", "certification", "notifications"):
-        node.wait_for(f"{service} to catch up", lambda: True if asyncio.run(unconsumed(stack, service)) == 0 else None)
