@@ -1,0 +1,115 @@
+"""A cohort's credentials issued by the certification service on the real Kafka and PostgreSQL, and where the time goes.
+
+    .venv/bin/python bench/bench_issuing.py --count 1000
+
+Publishes `count` passing GradeRecorded events at once and measures until the service has published as many
+CredentialIssued (consume, build, canonicalize, sign, store, outbox, relay). In the same run, as baselines: raw Ed25519
+signatures with the same key, and the same credentials built and signed without the service (canonicalization and
+signing alone). The difference is the service's own share: PostgreSQL and Kafka. A benchmark, not a test.
+"""
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiokafka import AIOKafkaProducer  # noqa: E402
+
+from services.certification import domain  # noqa: E402
+from services.certification.app import create_service  # noqa: E402
+from services.certification.settings import CertificationSettings  # noqa: E402
+from services.certification.signing_keys import create_key  # noqa: E402
+from services.certification.tests.test_vc import SAARLAND, SAARLAND_KEY, SAARLAND_METHOD  # noqa: E402
+from services.certification.vc.credential import open_badge_credential  # noqa: E402
+from services.certification.vc.proof import sign  # noqa: E402
+from shared.events import CloudEvent, Topic  # noqa: E402
+from shared.events.assessment import GradeRecorded  # noqa: E402
+from shared.events.catalogue import CourseApproved, MicroCredentialDescription  # noqa: E402
+from shared.events.common import LearnerIdentity  # noqa: E402
+from deploy.journey import sample_course  # noqa: E402
+from tests.integration.conftest import running  # noqa: E402
+from tests.stack import clean_up, read_topic, start_stack  # noqa: E402
+
+
+def grades(course_id: str, count: int) -> list[CloudEvent]:
+    events = []
+    for index in range(count):
+        learner = LearnerIdentity(learner_id=f"learner-{index}", name=f"Learner {index}", email=f"l{index}@bench.example")
+        events.append(CloudEvent.wrap(GradeRecorded(
+            grade_id=str(uuid.uuid4()), enrolment_id=str(uuid.uuid4()), course_id=course_id, course_version=1,
+            learner_id=learner.learner_id, learner=learner, grade="1.7", passed=True, assessed_on=date.today(),
+            submission_id=str(uuid.uuid4()),
+        ), source="urn:bench:assessment"))
+    return events
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:>9,.0f} /s   {seconds * 1000 / count:6.2f} ms each   ({seconds:.1f} s)"
+
+
+def baselines(count: int, description: MicroCredentialDescription) -> tuple[float, float]:
+    started = time.perf_counter()
+    for index in range(count):
+        SAARLAND_KEY.sign(f"message {index}".encode())
+    raw = time.perf_counter() - started
+    record_event = grades("course-bench", 1)[0]
+    started = time.perf_counter()
+    for index in range(count):
+        record = domain.credential_record(GradeRecorded.model_validate(record_event.data), description, datetime.now(UTC))
+        credential = open_badge_credential(record, f"urn:uuid:{uuid.uuid4()}", SAARLAND, datetime.now(UTC))
+        sign(credential, SAARLAND_KEY, SAARLAND_METHOD)
+    return raw, time.perf_counter() - started
+
+
+async def main(count: int) -> None:
+    stack = start_stack()
+    keys = Path(tempfile.mkdtemp(prefix="mc-bench-keys-"))
+    create_key(keys, "uni-saarland")
+    settings = stack.settings(CertificationSettings, issuer_keys_dir=str(keys))
+    description = MicroCredentialDescription.model_validate(sample_course("Benchmarking a Cohort"))
+    course_id = f"course-{uuid.uuid4().hex[:6]}"
+    approved = CloudEvent.wrap(CourseApproved(
+        course_id=course_id, version=1, description=description, approved_by="qa", approved_at=datetime.now(UTC)
+    ), source="urn:bench:catalogue")
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", linger_ms=5)
+    try:
+        raw, signed = baselines(min(count, 300), description)
+        async with running(create_service(settings)):
+            await producer.start()
+            await producer.send_and_wait(f"{stack.topic_prefix}{Topic.COURSES}", approved.to_bytes(), key=course_id.encode())
+            await asyncio.sleep(2)  # The course reaches the service's read model first, as in real life.
+            events = grades(course_id, count)
+            started = time.perf_counter()
+            deliveries = [
+                await producer.send(f"{stack.topic_prefix}{Topic.GRADES}", e.to_bytes(), key=e.subject.encode())
+                for e in events
+            ]
+            await asyncio.gather(*deliveries)
+            issued = await read_topic(
+                stack, Topic.CREDENTIALS, until=lambda records: len(records) >= count, timeout=max(120, count)
+            )
+            through_service = time.perf_counter() - started
+        sample = min(count, 300)
+        print(f"{count} credentials (one instance of the service, 2 cores); issued: {len(issued)}")
+        print(f"  raw Ed25519 signature, same key            {rate(sample, raw)}")
+        print(f"  build + canonicalize (RDFC-1.0) + sign      {rate(sample, signed)}")
+        print(f"  through the service (Kafka in and out, DB)  {rate(len(issued), through_service)}")
+        share = 1 - (signed / sample) / (through_service / max(len(issued), 1))
+        print(f"  -> the service's own share (consume, PostgreSQL, outbox, relay): {share:.0%} of each credential")
+        print(f"  -> 10,000 credentials: about {10_000 * through_service / max(len(issued), 1) / 60:.1f} min on one "
+              "instance; instances in the consumer group divide it, up to the 6 partitions and the cores")
+    finally:
+        await producer.stop()
+        await clean_up(stack)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=1000)
+    asyncio.run(main(parser.parse_args().count))
