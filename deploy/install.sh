@@ -21,6 +21,10 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 command -v kcat >/dev/null || missing+=(kcat)
 # A real browser for the tests that look at the node's web pages as a person would.
 command -v chromium >/dev/null || missing+=(chromium)
+# Certificates: a font with every European script; the tests read them back with pdftotext and zbarimg.
+[[ -d /usr/share/fonts/truetype/dejavu ]] || missing+=(fonts-dejavu-core)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
+command -v zbarimg >/dev/null || missing+=(zbar-tools)
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 # uv is bootstrapped with pip; Debian's python3 ships without it.

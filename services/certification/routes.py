@@ -3,10 +3,11 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
 
 from services.certification import issuing
+from services.certification.certificate import certificate_pdf
 from services.certification.domain import StatusAction, TransitionRefused
 from services.certification.models import Credential, CredentialPublic, MicroCredentialRecord, StatusChange
 from services.certification.settings import CertificationSettings
@@ -91,6 +92,28 @@ async def download_credential(credential_id: str, uow: UnitOfWorkDep) -> JSONRes
         credential.verifiable_credential,
         media_type=VC_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="credential-{credential_id}.json"'},
+    )
+
+
+@router.get("/credentials/{credential_id}/certificate.pdf", response_class=Response)
+async def certificate(credential_id: str, uow: UnitOfWorkDep, settings: SettingsDep) -> Response:
+    """The learner's certificate: one A4 PDF page with every Annex I element, the status, and a QR code to verify it."""
+    async with uow:
+        credential = await find(uow, credential_id)
+    pdf = certificate_pdf(
+        MicroCredentialRecord.model_validate(credential.record),
+        issuing.status_of(credential),
+        issuing.links(settings, credential.id).verify_url,
+        credential.id,
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="certificate-{credential_id}.pdf"',
+            # The status printed on it changes when the credential is suspended or revoked.
+            "Cache-Control": "no-cache",
+        },
     )
 
 
