@@ -1,7 +1,9 @@
 """Kafka handlers of the assessment service: its read models of courses and enrolments, and LMS grade submissions."""
 
+from opentelemetry import trace
+from opentelemetry.trace import Link
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import delete
+from sqlmodel import delete, select
 
 from services.assessment.domain import Submission
 from services.assessment.grading import record_or_reject
@@ -12,6 +14,7 @@ from shared.events import CloudEvent, Event
 from shared.events.catalogue import CourseApproved
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
+from shared.tracing import context_from_traceparent, tracer
 
 
 # What a submission carries; `passed` is not among them.
@@ -45,6 +48,7 @@ async def learner_enrolled(event: LearnerEnrolled, envelope: CloudEvent, uow: Un
             learner_id=event.learner.learner_id,
             learner=event.learner.model_dump(mode="json"),
             enrolled_at=event.enrolled_at,
+            traceparent=envelope.traceparent,
         )
         .on_conflict_do_nothing()
     )
@@ -58,7 +62,24 @@ async def enrolment_withdrawn(event: EnrolmentWithdrawn, envelope: CloudEvent, u
 async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: UnitOfWork) -> None:
     """The LMS is authenticated by the Kafka cluster; its `assessor` is recorded as given, its `passed` ignored."""
     fields = event.model_dump(include=SUBMITTED)
-    await record_or_reject(uow, Submission(submission_id=envelope.id, channel="lms", **fields))
+    submission = Submission(submission_id=envelope.id, channel="lms", **fields)
+    if envelope.traceparent:
+        await record_or_reject(uow, submission)
+        return
+    # An LMS without tracing: the grade joins the trace of the learner's enrolment, so that one trace follows the
+    # journey from the enrolling request to the credential's email (this consumption's own trace is linked).
+    enrolment_trace = (
+        await uow.session.exec(
+            select(EnrolledLearner.traceparent).where(
+                EnrolledLearner.course_id == event.course_id, EnrolledLearner.learner_id == event.learner_id
+            )
+        )
+    ).first()
+    own = trace.get_current_span().get_span_context()
+    with tracer(__name__).start_as_current_span(
+        "assessment record grade", context=context_from_traceparent(enrolment_trace), links=[Link(own)]
+    ):
+        await record_or_reject(uow, submission)
 
 
 def event_handlers() -> dict[type[Event], Handler]:

@@ -51,6 +51,8 @@ class EnrolledLearner(AssessmentTable, table=True):
     learner_id: str
     learner: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     enrolled_at: datetime = Field(sa_column=timestamp_column())
+    # The enrolment's trace: an LMS grade that brings no trace context of its own continues it.
+    traceparent: str | None = None
 
 
 class GradeBase(SQLModel):

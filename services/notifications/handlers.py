@@ -19,6 +19,7 @@ from services.notifications.settings import NotificationsSettings
 from shared.consumer import Handler
 from shared.db import UnitOfWork, utcnow
 from shared.events import CloudEvent, Event
+from shared.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ async def tell_the_learner(
             language=email.language,
             message_id=message_id(envelope.id, email.template, settings.mail_from),
             unsubscribe_url=email.unsubscribe_url,
+            traceparent=current_traceparent(),
             text_body=email.text,
             html_body=email.html,
             status=DeliveryStatus.PENDING,

@@ -48,6 +48,8 @@ class Delivery(DeliveryBase, NotificationsTable, table=True):
     # For optional emails: the learner's one-click unsubscribe link (also in the List-Unsubscribe header); not shown
     # by the API, since whoever holds it can unsubscribe the learner.
     unsubscribe_url: str | None = None
+    # The trace of the event this email is about: the worker continues it, so the email belongs to the journey's trace.
+    traceparent: str | None = None
     # The email as rendered when the event arrived: every attempt sends exactly the same one.
     text_body: str = Field(sa_column=Column(Text, nullable=False))
     html_body: str = Field(sa_column=Column(Text, nullable=False))

@@ -29,6 +29,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import asyncpg
+from opentelemetry.trace import SpanKind
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 from starlette.datastructures import State
@@ -40,6 +41,7 @@ from services.notifications.models import Delivery, DeliveryStatus
 from services.notifications.settings import NotificationsSettings
 from shared.db import UnitOfWork, utcnow
 from shared.events.notifications import NotificationFailed, NotificationSent
+from shared.tracing import context_from_traceparent, tracer
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Claim:
     delivery_id: str
     attempt: int
     message: EmailMessage
+    traceparent: str | None = None
 
 
 def describe(error: BaseException) -> str:
@@ -130,7 +133,7 @@ class DeliveryWorker:
                 delivery.status = DeliveryStatus.SENDING
                 delivery.attempts += 1
                 delivery.next_attempt_at = now + timedelta(seconds=settings.delivery_lease_seconds)
-                claims.append(Claim(delivery.id, delivery.attempts, self._message(delivery)))
+                claims.append(Claim(delivery.id, delivery.attempts, self._message(delivery), delivery.traceparent))
             await uow.commit()
         return claims
 
@@ -147,6 +150,13 @@ class DeliveryWorker:
         return to_message(email, self._settings.mail_from, delivery.message_id)
 
     async def deliver(self, claim: Claim) -> None:
+        # Sending and recording continue the trace of the event the email is about (NotificationSent carries it on).
+        with tracer(__name__).start_as_current_span(
+            "notifications send email", context=context_from_traceparent(claim.traceparent), kind=SpanKind.CLIENT
+        ):
+            await self._deliver(claim)
+
+    async def _deliver(self, claim: Claim) -> None:
         try:
             await self._mailer.send(claim.message)
         except Exception as error:
