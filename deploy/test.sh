@@ -6,4 +6,5 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash deploy/install.sh
+.venv/bin/ruff check --quiet .
 .venv/bin/python -m pytest "$@"

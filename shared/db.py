@@ -4,12 +4,16 @@ Every service keeps these two tables in its own database: the outbox makes publi
 as the state change, and the processed-event ids make every consumer idempotent.
 """
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+import asyncpg
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -18,6 +22,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.events import CloudEvent, Event
 from shared.settings import ServiceSettings
 from shared.tracing import current_traceparent
+
+log = logging.getLogger(__name__)
 
 OUTBOX_CHANNEL = "outbox"
 
@@ -63,6 +69,18 @@ def service_table_base() -> type[SQLModel]:
         pass
 
     return ServiceTable
+
+
+async def listen(settings: ServiceSettings, channel: str, on_notify: Callable[[], None]) -> asyncpg.Connection | None:
+    """A connection that calls `on_notify` on every NOTIFY on the channel; None when it cannot (callers then poll)."""
+    url = make_url(settings.service_database_url).set(drivername="postgresql")
+    try:
+        connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+        await connection.add_listener(channel, lambda *_: on_notify())
+        return connection
+    except Exception as error:
+        log.warning("cannot LISTEN on %s, polling only: %r", channel, error)
+        return None
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:

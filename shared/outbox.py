@@ -9,14 +9,12 @@ import asyncio
 import contextlib
 import logging
 
-import asyncpg
 from faststream.kafka import KafkaBroker
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import OUTBOX_CHANNEL, OutboxMessage, utcnow
+from shared.db import OUTBOX_CHANNEL, OutboxMessage, listen, utcnow
 from shared.events import topic_name
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
@@ -44,7 +42,7 @@ class OutboxRelay:
         self.last_error: str | None = None
 
     async def run(self) -> None:
-        listener = await self._listen()
+        listener = await listen(self._settings, OUTBOX_CHANNEL, self._wake.set)
         try:
             while True:
                 try:
@@ -100,13 +98,3 @@ class OutboxRelay:
             return await session.scalar(
                 select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
             )
-
-    async def _listen(self) -> asyncpg.Connection | None:
-        url = make_url(self._settings.service_database_url).set(drivername="postgresql")
-        try:
-            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-            await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
-            return connection
-        except Exception as error:  # Polling still works without it.
-            log.warning("outbox relay cannot LISTEN, polling only: %r", error)
-            return None

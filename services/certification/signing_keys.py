@@ -56,21 +56,7 @@ def load_keys(folder: str | Path | None) -> dict[str, Ed25519PrivateKey]:
 
 def did_document(did: str, public_key: Ed25519PublicKey) -> dict[str, Any]:
     """A did:web document with one Multikey method `<did>#key-1` for assertions (credentials) and authentication."""
-    method = f"{did}#{KEY_ID}"
-    return {
-        "@context": [keys.DID_V1_CONTEXT, keys.MULTIKEY_V1_CONTEXT],
-        "id": did,
-        "verificationMethod": [
-            {
-                "id": method,
-                "type": "Multikey",
-                "controller": did,
-                "publicKeyMultibase": keys.public_key_multibase(public_key),
-            }
-        ],
-        "authentication": [method],
-        "assertionMethod": [method],
-    }
+    return keys.multikey_document(did, f"{did}#{KEY_ID}", public_key, ("authentication", "assertionMethod"))
 
 
 @dataclass(frozen=True)

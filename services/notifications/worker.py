@@ -28,9 +28,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import aiosmtplib
-import asyncpg
 from opentelemetry.trace import SpanKind
-from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 from starlette.datastructures import State
 
@@ -39,7 +37,7 @@ from services.notifications.handlers import DELIVERIES_CHANNEL
 from services.notifications.mailer import Mailer, is_permanent
 from services.notifications.models import Delivery, DeliveryStatus
 from services.notifications.settings import NotificationsSettings
-from shared.db import UnitOfWork, utcnow
+from shared.db import listen, utcnow
 from shared.events.notifications import NotificationFailed, NotificationSent
 from shared.tracing import context_from_traceparent, tracer
 
@@ -74,7 +72,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        listener = await self._listen()
+        listener = await listen(self._settings, DELIVERIES_CHANNEL, self._wake.set)
         try:
             while True:
                 try:
@@ -229,16 +227,6 @@ class DeliveryWorker:
                         delivery.id, delivery.attempts, delivery.next_attempt_at.isoformat(), delivery.last_error,
                     )
             await uow.commit()
-
-    async def _listen(self) -> asyncpg.Connection | None:
-        url = make_url(self._settings.service_database_url).set(drivername="postgresql")
-        try:
-            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-            await connection.add_listener(DELIVERIES_CHANNEL, lambda *_: self._wake.set())
-            return connection
-        except Exception as error:  # Polling still works without it.
-            log.warning("delivery worker cannot LISTEN, polling only: %r", error)
-            return None
 
 
 async def run_delivery_worker(state: State, *, settings: NotificationsSettings) -> None:

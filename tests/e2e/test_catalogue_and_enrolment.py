@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.journey import DESIGNER, QA_OFFICER, Node, Person, sample_course
+from deploy.journey import QA_OFFICER, Node, Person, sample_course
 from tests.stack import ROOT
 
 pytestmark = pytest.mark.e2e

@@ -124,23 +124,23 @@ def resolve_did_key(verification_method: str) -> VerificationMethod:
 
 def did_key_document(public_key: Ed25519PublicKey) -> dict[str, Any]:
     """The DID document a did:key resolves to (Multikey form), for tools that want it spelled out."""
-    did = did_key(public_key)
-    method = did_key_verification_method(public_key)
+    return multikey_document(
+        did_key(public_key),
+        did_key_verification_method(public_key),
+        public_key,
+        ("authentication", "assertionMethod", "capabilityDelegation", "capabilityInvocation"),
+    )
+
+
+def multikey_document(did: str, method: str, public_key: Ed25519PublicKey, relationships: tuple[str, ...]) -> dict[str, Any]:
+    """A DID document with one Multikey verification method, used for the given verification relationships."""
     return {
         "@context": [DID_V1_CONTEXT, MULTIKEY_V1_CONTEXT],
         "id": did,
         "verificationMethod": [
-            {
-                "id": method,
-                "type": "Multikey",
-                "controller": did,
-                "publicKeyMultibase": public_key_multibase(public_key),
-            }
+            {"id": method, "type": "Multikey", "controller": did, "publicKeyMultibase": public_key_multibase(public_key)}
         ],
-        "authentication": [method],
-        "assertionMethod": [method],
-        "capabilityDelegation": [method],
-        "capabilityInvocation": [method],
+        **{relationship: [method] for relationship in relationships},
     }
 
 
@@ -155,27 +155,13 @@ def did_web(domain: str, path: str | None = None) -> str:
     return identifier
 
 
-def did_web_document(domain: str, public_key: Ed25519PublicKey, key_id: str = "key-1") -> dict[str, Any]:
-    """The DID document a node publishes at `https://<domain>/.well-known/did.json`, with one Multikey method.
-
-    The key signs credentials (`assertionMethod`) and authenticates the node (`authentication`).
-    """
-    did = did_web(domain)
-    method = f"{did}#{key_id}"
-    return {
-        "@context": [DID_V1_CONTEXT, MULTIKEY_V1_CONTEXT],
-        "id": did,
-        "verificationMethod": [
-            {
-                "id": method,
-                "type": "Multikey",
-                "controller": did,
-                "publicKeyMultibase": public_key_multibase(public_key),
-            }
-        ],
-        "authentication": [method],
-        "assertionMethod": [method],
-    }
+def did_web_document(
+    domain: str, public_key: Ed25519PublicKey, key_id: str = "key-1", path: str | None = None
+) -> dict[str, Any]:
+    """The DID document published for `did:web:<domain>[:<path>]` (at `/.well-known/did.json`, or `/<path>/did.json`),
+    with one Multikey method that signs credentials (`assertionMethod`) and authenticates the node."""
+    did = did_web(domain, path)
+    return multikey_document(did, f"{did}#{key_id}", public_key, ("authentication", "assertionMethod"))
 
 
 def did_web_verification_method(domain: str, key_id: str = "key-1") -> str:
