@@ -154,12 +154,22 @@ class Node:
     # --- enrolment: a learner registers, applies, maybe withdraws ---
 
     def registered_learner(
-        self, name: str, category: str = "alliance-student", home_institution: str | None = None
+        self,
+        name: str,
+        category: str = "alliance-student",
+        home_institution: str | None = None,
+        language: str | None = None,
     ) -> Person:
         learner_id = str(uuid.uuid4())
         email = f"{name.lower().replace(' ', '.')}.{learner_id[:6]}@learners.example.eu"
         learner = Person(learner_id, name, "learner", email=email)
-        body = {"name": name, "email": email, "home_institution": home_institution, "category": category}
+        body = {
+            "name": name,
+            "email": email,
+            "home_institution": home_institution,
+            "category": category,
+            "preferred_language": language,
+        }
         self.ok("POST", "enrolment", "/learners", by=learner, json=body)
         return learner
 

@@ -65,6 +65,7 @@ async def record_or_reject(uow: UnitOfWork, submission: Submission) -> Grade | G
             grade_id=grade.id,
             learner=LearnerIdentity.model_validate(enrolment.learner),
             grading_scheme=scheme,
+            course_title=course.title if course else None,
         )
     )
     # Flushed now, so that a second row of the same cohort for this learner finds it and is rejected.

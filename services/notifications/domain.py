@@ -11,6 +11,7 @@ from pathlib import Path
 import jinja2
 
 from shared.events import Event
+from shared.events.assessment import GradeRecorded
 from shared.events.certification import CredentialIssued, CredentialRevoked
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled, LearnerWaitlisted
 
@@ -20,7 +21,9 @@ DEFAULT_LANGUAGE = "en"
 PARTS = ("subject.txt", "txt", "html")
 
 # The events a learner is told about; each names its learner in `event.learner`.
-LEARNER_FACING = (LearnerEnrolled, LearnerWaitlisted, EnrolmentWithdrawn, CredentialIssued, CredentialRevoked)
+LEARNER_FACING = (
+    LearnerEnrolled, LearnerWaitlisted, EnrolmentWithdrawn, GradeRecorded, CredentialIssued, CredentialRevoked
+)
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,12 @@ def template_for(event: Event) -> str:
     """The template that tells the learner about this event."""
     if isinstance(event, LearnerEnrolled):
         return "learner_promoted" if event.promoted_from_waitlist else "learner_enrolled"
+    if isinstance(event, CredentialIssued) and event.programme:
+        return "programme_credential_issued"
     return {
         LearnerWaitlisted: "learner_waitlisted",
         EnrolmentWithdrawn: "enrolment_withdrawn",
+        GradeRecorded: "grade_recorded",
         CredentialIssued: "credential_issued",
         CredentialRevoked: "credential_revoked",
     }[type(event)]

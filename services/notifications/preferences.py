@@ -19,7 +19,7 @@ from services.notifications.settings import NotificationsSettings
 from shared.db import utcnow
 
 # Emails a learner cannot opt out of.
-ESSENTIAL_TEMPLATES = frozenset({"credential_issued", "credential_revoked"})
+ESSENTIAL_TEMPLATES = frozenset({"credential_issued", "programme_credential_issued", "credential_revoked"})
 SECRET_NAME = "unsubscribe"
 
 

@@ -96,6 +96,8 @@ class GradeRecorded(GradeEvent):
     type_of_assessment: str | None = None
     # From the submission when it says so, else the course's.
     identity_verification: IdentityVerification | None = None
+    # The course's title, for what the learner is told.
+    course_title: str | None = None
 
 
 class GradeRejected(GradeEvent):

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from services.notifications.domain import Email, render, template_environment, template_for, to_message
+from shared.events.assessment import GradeRecorded
 from shared.events.catalogue import AwardingBody
 from shared.events.certification import CredentialIssued
 from shared.events.common import LearnerIdentity, Money
@@ -127,3 +128,35 @@ def test_a_withdrawal_says_whether_a_place_or_a_waitlist_position_was_given_up()
 
     assert "enrolment in" in from_place.text and "waitlist" not in from_place.text
     assert "place on the waitlist" in from_waitlist.text
+
+
+def grade_recorded(passed: bool) -> GradeRecorded:
+    return GradeRecorded(
+        grade_id="grade-1", enrolment_id="application-7", course_id="course-ai-ethics", course_version=1,
+        learner_id="learner-jan", learner=LEARNER.model_copy(update={"preferred_language": "de"}),
+        grade="1.3" if passed else "5.0", passed=passed, assessed_on=datetime(2025, 7, 1).date(),
+        submission_id="submission-1", course_title="Ethik der KI",
+    )
+
+
+def test_a_recorded_grade_is_told_in_the_learners_language_with_what_comes_next() -> None:
+    environment = template_environment()
+    passed = render(environment, template_for(grade_recorded(True)), LEARNER.email, grade_recorded(True), language="de")
+    failed = render(environment, template_for(grade_recorded(False)), LEARNER.email, grade_recorded(False), language="de")
+
+    assert passed.template == "grade_recorded" and "Ethik der KI" in passed.subject and "erfasst" in passed.subject
+    assert "1.3" in passed.text and "bestanden" in passed.text and "wird ausgestellt" in passed.text
+    assert "nicht bestanden" in failed.text and "kein Credential" in failed.text
+
+
+def test_a_programme_credential_has_its_own_email_with_the_links_to_view_download_and_verify() -> None:
+    programme = credential_issued("Sustainable Entrepreneurship").model_copy(update={
+        "programme": True, "parts": ["c-1", "c-2", "c-3"],
+        "download_url": f"{CREDENTIAL_URL}/credential.json", "verify_url": "https://node.example/verify?id=credential-42",
+    })
+    email = rendered_for(programme)
+
+    assert email.template == "programme_credential_issued" and "programme credential" in email.subject
+    assert "stacks your 3 micro-credentials" in email.text
+    for link in (CREDENTIAL_URL, f"{CREDENTIAL_URL}/credential.json", "https://node.example/verify?id=credential-42"):
+        assert link in email.text and link in email.html
