@@ -72,6 +72,8 @@ def node(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nod
         env["PUBLIC_URL"] = f"http://127.0.0.1:{ports['certification']}"
         env["ISSUER_KEYS_DIR"] = str(keys)
         env["UNSUBSCRIBE_BASE_URL"] = f"http://127.0.0.1:{ports['notifications']}"
+        # Retry mail soon after an outage, so that the outage test need not wait minutes.
+        env |= {"DELIVERY_BACKOFF_SECONDS": "0.5", "DELIVERY_BACKOFF_MAX_SECONDS": "2"}
         log = logs / f"e2e-{name}.log"
         processes[name] = (
             subprocess.Popen(
