@@ -91,8 +91,11 @@ class Node:
             topic_prefix=os.environ.get("TOPIC_PREFIX", ""),
         )
 
-    def call(self, method: str, service: str, path: str, *, by: Person | None = None, **kwargs: Any) -> httpx.Response:
-        headers = bearer_header(self.auth_key.read_bytes(), by.principal) if by else {}
+    def call(
+        self, method: str, service: str, path: str, *, by: Person | None = None, headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = (headers or {}) | (bearer_header(self.auth_key.read_bytes(), by.principal) if by else {})
         return self.http.request(method, f"{self.urls[service]}{path}", headers=headers, **kwargs)
 
     def ok(self, method: str, service: str, path: str, *, by: Person | None = None, **kwargs: Any) -> Any:

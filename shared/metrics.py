@@ -4,11 +4,14 @@ dead-lettered, consumer lag, and the outbox backlog.
 Each app has its own registry, so several services can run in one process (the tests) without clashing.
 """
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+log = logging.getLogger("shared.http.requests")
 
 
 class ServiceMetrics:
@@ -43,15 +46,19 @@ class ServiceMetrics:
         )
 
     def install(self, app: FastAPI, outbox_backlog: Callable[[], Awaitable[int]]) -> None:
-        """Count every request by its route template (not its URL, which would explode the label values)."""
+        """Count every request by its route template (not its URL, which would explode the label values), and log it
+        inside its span, so that the line carries the request's trace id (probes and scrapes are not logged)."""
 
         @app.middleware("http")
-        async def count_requests(request: Request, call_next):  # type: ignore[no-untyped-def]
+        async def observe_request(request: Request, call_next):  # type: ignore[no-untyped-def]
             started = time.perf_counter()
             response = await call_next(request)
+            seconds = time.perf_counter() - started
             route = getattr(request.scope.get("route"), "path", "unmatched")
             self.http_requests.labels(request.method, route, str(response.status_code)).inc()
-            self.http_seconds.labels(request.method, route).observe(time.perf_counter() - started)
+            self.http_seconds.labels(request.method, route).observe(seconds)
+            if not route.startswith(("/health", "/metrics")):
+                log.info("%s %s -> %d in %.1f ms", request.method, route, response.status_code, seconds * 1000)
             return response
 
         @app.get("/metrics", include_in_schema=False)
