@@ -3,7 +3,7 @@
 import re
 import shutil
 import subprocess
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,7 @@ from services.certification.certificate import certificate_pdf
 from services.certification.models import Credential, MicroCredentialRecord
 from services.certification.routes import router
 from services.certification.settings import CertificationSettings
-from shared.events.catalogue import AwardingBody, FormOfParticipation, IdentityVerification, Stackability
-from shared.events.common import LearnerIdentity
+from services.certification.tests.test_vc import sample_record
 
 CREDENTIAL_ID = "cred-0f3c9a1e"
 VERIFY_URL = f"https://credentials.example.eu/verify?id={CREDENTIAL_ID}"
@@ -41,32 +40,8 @@ OPTIONAL_LABELS = ["Grade achieved", "Supervision and identity verification", "I
 
 
 def record(**changes: Any) -> MicroCredentialRecord:
-    values: dict[str, Any] = dict(
-        identification_of_the_learner=LearnerIdentity(
-            learner_id="learner-ada", name="Ada Lovelace", email="ada@example.org", esi="urn:schac:esi:ada"
-        ),
-        title="Ethics of AI",
-        countries_of_the_issuer=["BG", "DE"],
-        awarding_bodies=[
-            AwardingBody(id="uni-saarland", name="Saarland University", country="DE"),
-            AwardingBody(id="uni-sofia", name="Sofia University", country="BG"),
-        ],
-        date_of_issuing=date(2025, 7, 1),
-        learning_outcomes=["Assess an AI system against the EU AI Act", "Argue a position on algorithmic fairness"],
-        languages=["en", "bg"],
-        workload_ects=5,
-        workload_hours=125,
-        eqf_level=7,
-        type_of_assessment="written exam, supervised on site",
-        form_of_participation=FormOfParticipation.BLENDED,
-        type_of_quality_assurance="internal QA of Saarland University, accredited by ACQUIN",
-        grade_achieved="1.3",
-        prerequisites=None,
-        identity_verification=IdentityVerification.ONSITE_WITH_VERIFICATION,
-        stackability=Stackability.STACKABLE,
-        contact=None,
-    )
-    return MicroCredentialRecord(**values | changes)
+    """The signing tests' sample, without the optional elements a certificate leaves out when absent."""
+    return sample_record(**{"prerequisites": None, "contact": None} | changes)
 
 
 @pytest.fixture
@@ -114,7 +89,7 @@ def test_shows_every_annex_i_element_and_the_verify_url(plain: None) -> None:
     for value in [
         "Ethics of AI",
         "Ada Lovelace",
-        "urn:schac:esi:ada",
+        record().identification_of_the_learner.esi,
         "Saarland University (DE)",
         "Sofia University (BG)",
         "BG, DE",
