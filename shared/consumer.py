@@ -1,17 +1,24 @@
 """At-least-once, idempotent consumption of events, with retries and a dead-letter topic.
 
-Offsets are committed only after a message has been handled, in batches (FastStream's default would commit first and
-lose the message on a crash). Handling means: in one transaction, record the event id (a redelivery stops there), apply the handler's
-effect, write what it publishes to the outbox. A message that cannot be parsed, or still fails after the retries,
-goes to the dead-letter topic with the reason and the consumer moves on.
+The consumer takes what is waiting on its topics in batches (up to `consumer_batch_size` messages). Handling a batch
+means, in one transaction: for each event, record its id (a redelivery stops there), apply the handler's effect and
+write what it publishes to the outbox; then one commit for all of them. If any message of the batch fails, that
+transaction is rolled back and the batch is handled again one message per transaction, with retries, so that one bad
+message costs only itself. A message that cannot be parsed, or still fails after the retries, goes to the dead-letter
+topic with the reason and the consumer moves on.
+
+Offsets are committed only after handling, in batches (FastStream's default would commit first and lose the message
+on a crash).
 """
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -27,6 +34,9 @@ from shared.tracing import context_from_traceparent, tracer
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, CloudEvent, UnitOfWork], Awaitable[None]]
+
+# How long an idle consumer waits for messages before asking again.
+POLL_TIMEOUT_MS = 50
 
 
 class Unprocessable(Exception):
@@ -48,11 +58,11 @@ class OffsetCommits:
         self._consumer: Any = None
         self._flusher: asyncio.Task[None] | None = None
 
-    async def handled(self, message: KafkaMessage) -> None:
-        record = message.raw_message
-        self._consumer = message.consumer
-        self._handled[TopicPartition(record.topic, record.partition)] = record.offset + 1
-        self._since_commit += 1
+    async def handled(self, consumer: Any, records: Sequence[ConsumerRecord]) -> None:
+        self._consumer = consumer
+        for record in records:
+            self._handled[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        self._since_commit += len(records)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_periodically(), name="offset-commits")
         if self._since_commit >= self._every:
@@ -77,6 +87,18 @@ class OffsetCommits:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self.flush()
+
+
+@dataclass
+class Delivery:
+    """One message of a batch, as far as it got: parsed (envelope, event, handler) and its outcome for the metrics."""
+
+    record: ConsumerRecord
+    event_type: str = "invalid"
+    envelope: CloudEvent | None = None
+    event: Event | None = None
+    handler: Handler | None = None
+    outcome: str = ""
 
 
 class EventConsumer:
@@ -107,73 +129,132 @@ class EventConsumer:
             # commit on receipt and lose the message on a crash.
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
-        )(self.on_message)
+            batch=True,
+            max_records=self._settings.consumer_batch_size,
+            batch_timeout_ms=POLL_TIMEOUT_MS,
+        )(self.on_batch)
 
-    async def on_message(self, message: KafkaMessage) -> None:
+    async def on_batch(self, message: KafkaMessage) -> None:
+        records: tuple[ConsumerRecord, ...] = message.raw_message
         try:
-            outcome, event_type = await self._consume(message)
+            deliveries = await self._consume(records)
         except BaseException:
-            # Not handled (shutdown, or the dead-letter topic unreachable): seek back so that it comes again.
+            # Not handled (shutdown, or the dead-letter topic unreachable): seek back so that the batch comes again;
+            # what was already committed of it is recognised as a redelivery.
             await message.nack()
             raise
-        await self._commits.handled(message)
+        await self._commits.handled(message.consumer, records)
         if self.metrics:
-            record = message.raw_message
-            self.metrics.events_consumed.labels(event_type, outcome).inc()
-            partition = TopicPartition(record.topic, record.partition)
-            if (end := message.consumer.highwater(partition)) is not None:
-                self.metrics.consumer_lag.labels(record.topic, str(record.partition)).set(max(end - record.offset - 1, 0))
-
-    async def _consume(self, message: KafkaMessage) -> tuple[str, str]:
-        """Handle one message; returns its outcome and type, for the metrics."""
-        try:
-            envelope = parse_envelope(message.body)
-            handler = self._handlers.get(envelope.type)
-            if handler is None and is_known_kind(envelope.type):
-                return "skipped", envelope.type  # Another service's concern, or a version this code cannot read yet.
-            event = parse_data(envelope)
-        except InvalidEvent as error:
-            await self._dead_letter(message, str(error))
-            return "dead-lettered", "invalid"
-        assert handler is not None
-        with tracer(__name__).start_as_current_span(
-            f"{self._settings.service_name} consume {envelope.type}",
-            context=context_from_traceparent(envelope.traceparent),
-            kind=SpanKind.CONSUMER,
-            attributes={"messaging.system": "kafka", "messaging.message.id": envelope.id},
-        ):
-            return await self._handle_with_retries(message, handler, envelope, event), envelope.type
-
-    async def _handle_with_retries(
-        self, message: KafkaMessage, handler: Handler, envelope: CloudEvent, event: Event
-    ) -> str:
-        attempts = self._settings.consumer_max_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                async with self._unit_of_work() as uow:
-                    if not await uow.claim(envelope):
-                        return "redelivered"
-                    await handler(event, envelope, uow)
-                    await uow.commit()
-                return "handled"
-            except Unprocessable as error:
-                await self._dead_letter(message, f"{envelope.type} {envelope.id}: {error}")
-                return "dead-lettered"
-            except Exception as error:  # Transient until proven otherwise: the database or broker may be back soon.
-                if attempt == attempts:
-                    reason = f"{envelope.type} {envelope.id}: failed {attempts} times, last: {error!r}"
-                    await self._dead_letter(message, reason)
-                    return "dead-lettered"
-                delay = min(self._settings.consumer_backoff_seconds * 2 ** (attempt - 1), 30.0)
-                log.warning("handling %s failed (attempt %d), retrying in %.1fs: %r", envelope.id, attempt, delay, error)
-                await asyncio.sleep(delay)
+            self._measure(message.consumer, deliveries)
 
     async def close(self) -> None:
         """Commit what was handled; called when the service stops."""
         await self._commits.close()
 
-    async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
+    async def _consume(self, records: Sequence[ConsumerRecord]) -> list[Delivery]:
+        deliveries = [await self._parse(record) for record in records]
+        waiting = [delivery for delivery in deliveries if delivery.handler is not None]
+        if len(waiting) > 1 and await self._handle_together(waiting):
+            return deliveries
+        for delivery in waiting:
+            delivery.outcome = await self._handle_alone(delivery)
+        return deliveries
+
+    async def _parse(self, record: ConsumerRecord) -> Delivery:
+        delivery = Delivery(record)
+        try:
+            envelope = parse_envelope(record.value)
+            delivery.event_type = envelope.type
+            handler = self._handlers.get(envelope.type)
+            if handler is None and is_known_kind(envelope.type):
+                delivery.outcome = "skipped"  # Another service's concern, or a version this code cannot read yet.
+                return delivery
+            delivery.event = parse_data(envelope)
+        except InvalidEvent as error:
+            delivery.event_type = "invalid"
+            await self._dead_letter(delivery, str(error))
+            return delivery
+        delivery.envelope, delivery.handler = envelope, handler
+        return delivery
+
+    async def _handle_together(self, deliveries: Sequence[Delivery]) -> bool:
+        """Handle the deliveries in one transaction; False, with nothing written, when any of them fails."""
+        try:
+            async with self._unit_of_work() as uow:
+                fresh = await uow.claim_all([delivery.envelope for delivery in deliveries if delivery.envelope])
+                for delivery in deliveries:
+                    assert delivery.envelope is not None and delivery.handler is not None
+                    if delivery.envelope.id not in fresh:
+                        delivery.outcome = "redelivered"
+                        continue
+                    fresh.discard(delivery.envelope.id)  # The same event twice in one batch: the second is a repeat.
+                    with self._span(delivery):
+                        await delivery.handler(delivery.event, delivery.envelope, uow)
+                    delivery.outcome = "handled"
+                await uow.commit()
+            return True
+        except Exception as error:
+            log.info("a batch of %d messages failed (%r); handling them one at a time", len(deliveries), error)
+            return False
+
+    async def _handle_alone(self, delivery: Delivery) -> str:
+        """Handle one delivery in its own transaction, with retries; returns its outcome."""
+        assert delivery.envelope is not None
+        event_id = f"{delivery.envelope.type} {delivery.envelope.id}"
+        attempts = self._settings.consumer_max_attempts
+        with self._span(delivery):
+            for attempt in range(1, attempts + 1):
+                try:
+                    async with self._unit_of_work() as uow:
+                        handled = await self._apply(delivery, uow)
+                        await uow.commit()
+                    return "handled" if handled else "redelivered"
+                except Unprocessable as error:
+                    return await self._dead_letter(delivery, f"{event_id}: {error}")
+                except Exception as error:  # Transient until proven otherwise: the database or broker may be back soon.
+                    if attempt == attempts:
+                        return await self._dead_letter(delivery, f"{event_id}: failed {attempts} times, last: {error!r}")
+                    delay = min(self._settings.consumer_backoff_seconds * 2 ** (attempt - 1), 30.0)
+                    log.warning("handling %s failed (attempt %d), retrying in %.1fs: %r", event_id, attempt, delay, error)
+                    await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns")
+
+    @staticmethod
+    async def _apply(delivery: Delivery, uow: UnitOfWork) -> bool:
+        """Claim the event and apply its handler in the unit of work; False when it was handled before."""
+        assert delivery.envelope is not None and delivery.handler is not None
+        if not await uow.claim(delivery.envelope):
+            return False
+        await delivery.handler(delivery.event, delivery.envelope, uow)
+        return True
+
+    @contextlib.contextmanager
+    def _span(self, delivery: Delivery) -> Iterator[None]:
+        """The consumer span of one event, continuing the trace its producer started."""
+        assert delivery.envelope is not None
+        with tracer(__name__).start_as_current_span(
+            f"{self._settings.service_name} consume {delivery.envelope.type}",
+            context=context_from_traceparent(delivery.envelope.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.message.id": delivery.envelope.id},
+        ):
+            yield
+
+    async def _dead_letter(self, delivery: Delivery, reason: str) -> str:
         assert self._dead_letters is not None, "subscribe() first"
-        await self._dead_letters.send(message, reason)
+        await self._dead_letters.send(delivery.record, reason)
+        delivery.outcome = "dead-lettered"
         if self.metrics:
-            self.metrics.dead_lettered.labels(message.raw_message.topic).inc()
+            self.metrics.dead_lettered.labels(delivery.record.topic).inc()
+        return delivery.outcome
+
+    def _measure(self, consumer: Any, deliveries: Sequence[Delivery]) -> None:
+        assert self.metrics is not None
+        last: dict[TopicPartition, int] = {}
+        for delivery in deliveries:
+            self.metrics.events_consumed.labels(delivery.event_type, delivery.outcome).inc()
+            record = delivery.record
+            last[TopicPartition(record.topic, record.partition)] = record.offset
+        for partition, offset in last.items():
+            if (end := consumer.highwater(partition)) is not None:
+                self.metrics.consumer_lag.labels(partition.topic, str(partition.partition)).set(max(end - offset - 1, 0))

@@ -5,7 +5,7 @@ as the state change, and the processed-event ids make every consumer idempotent.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -103,6 +103,9 @@ class UnitOfWork:
         self.session = self._sessionmaker()
         await self.session.begin()
         self._published = 0
+        self._before_commit: list[Callable[[], Awaitable[None]]] = []
+        # What a handler may keep for the rest of this transaction (e.g. a course that a batch of grades reads again).
+        self.cache: dict[Any, Any] = {}
         return self
 
     async def __aexit__(
@@ -111,7 +114,17 @@ class UnitOfWork:
         # Closing rolls back whatever was not committed (nothing half-written) and keeps loaded objects readable.
         await self.session.close()
 
+    def before_commit(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Work that belongs to this transaction but need not hold up the caller: awaited, in order, on commit.
+
+        A credential's signature, computed in another process while the consumer goes on with the next event, is
+        stored this way; if a step fails, nothing of the transaction is committed.
+        """
+        self._before_commit.append(step)
+
     async def commit(self) -> None:
+        for step in self._before_commit:
+            await step()
         if self._published:
             # Delivered by PostgreSQL only when the transaction commits: wakes the relay without polling.
             await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
@@ -129,10 +142,17 @@ class UnitOfWork:
 
     async def claim(self, envelope: CloudEvent) -> bool:
         """Record the consumed event's id; False when it was processed before (a redelivery)."""
+        return envelope.id in await self.claim_all([envelope])
+
+    async def claim_all(self, envelopes: Sequence[CloudEvent]) -> set[str]:
+        """Record the consumed events' ids in one statement; returns those not processed before."""
+        unique = {envelope.id: envelope for envelope in envelopes}
+        if not unique:
+            return set()
         inserted = await self.session.execute(
             insert(ProcessedEvent)
-            .values(event_id=envelope.id, event_type=envelope.type, processed_at=utcnow())
+            .values([{"event_id": e.id, "event_type": e.type, "processed_at": utcnow()} for e in unique.values()])
             .on_conflict_do_nothing()
             .returning(ProcessedEvent.event_id)
         )
-        return inserted.first() is not None
+        return set(inserted.scalars())

@@ -9,9 +9,8 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from shared.events import dead_letter_topic
 
@@ -32,8 +31,7 @@ class DeadLetters:
         self._group = consumer_group
         self.topic = dead_letter_topic(service_name, topic_prefix)
 
-    async def send(self, message: KafkaMessage, reason: str) -> None:
-        record = message.raw_message
+    async def send(self, record: ConsumerRecord, reason: str) -> None:
         original_headers = {name: value.decode(errors="replace") for name, value in record.headers}
         headers = original_headers | {
             REASON: reason[:4000],

@@ -91,6 +91,8 @@ def create_app(service: Service) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if consumer is not None:
+                await consumer.close()  # Commits the offsets of what was handled, so it is not delivered again.
             await broker.stop()
             await engine.dispose()
 

@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     # Consumer behaviour: how often a failing message is retried before it is dead-lettered, and the first backoff.
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, gt=0)
+    # Messages that are waiting are handled together, up to this many in one transaction (one commit instead of one
+    # per message; bench/bench_issuing.py); a batch that fails is handled again one message at a time.
+    consumer_batch_size: int = Field(default=100, ge=1)
     # The outbox relay wakes up on NOTIFY; this is only the fallback poll interval.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
 

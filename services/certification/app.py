@@ -5,16 +5,19 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.certification.handlers import event_handlers
+from services.certification.issuing import Issuer
 from services.certification.routes import router
 from services.certification.verify_page import router as verify_router
 from services.certification.wallet import router as wallet_router
 from services.certification.settings import CertificationSettings
+from services.certification.signing import CredentialSigner
 from shared import service
 from shared.events import Topic
 
 
 def create_service(settings: CertificationSettings | None = None) -> service.Service:
     settings = settings or CertificationSettings()
+    signer = CredentialSigner(settings.signing_processes)
     return service.Service(
         settings=settings,
         title="Certification",
@@ -24,8 +27,9 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
         ),
         migrations=Path(__file__).parent / "migrations",
         routers=[router, verify_router, wallet_router],
-        handlers=event_handlers(settings),
+        handlers=event_handlers(Issuer(settings, signer)),
         consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES],
+        background=[signer.run],
     )
 
 

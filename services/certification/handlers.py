@@ -3,13 +3,14 @@
 import functools
 import uuid
 
+from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
 from services.certification import domain, issuing, stacking
 from services.certification.domain import Amendment, NotIssuable, StatusAction
+from services.certification.issuing import Issuer
 from services.certification.models import CourseVersion, Credential, Grade
-from services.certification.settings import CertificationSettings
 from shared.consumer import Handler, Unprocessable
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
@@ -28,15 +29,18 @@ async def course_approved(event: CourseApproved, envelope: CloudEvent, uow: Unit
 
 
 async def _course(uow: UnitOfWork, course_id: str, version: int) -> MicroCredentialDescription:
-    course = await uow.session.get(CourseVersion, (course_id, version))
-    if course is None:
-        raise Unprocessable(f"course {course_id} version {version} was never approved here")
-    return MicroCredentialDescription.model_validate(course.description)
+    key = ("course", course_id, version)
+    if key not in uow.cache:  # A cohort's grades in one batch read the same course; approved versions never change.
+        course = await uow.session.get(CourseVersion, (course_id, version))
+        if course is None:
+            raise Unprocessable(f"course {course_id} version {version} was never approved here")
+        uow.cache[key] = MicroCredentialDescription.model_validate(course.description)
+    return uow.cache[key]
 
 
 async def _issue(
     uow: UnitOfWork,
-    settings: CertificationSettings,
+    issuer: Issuer,
     grade: GradeRecorded | GradeAmended,
     course_version: int,
     replaces: Credential | None = None,
@@ -44,10 +48,10 @@ async def _issue(
 ) -> Credential:
     course = await _course(uow, grade.course_id, course_version)
     try:
-        credential = await issuing.issue(uow, settings, grade, course_version, course, replaces, credential_id)
+        credential = await issuing.issue(uow, issuer, grade, course_version, course, replaces, credential_id)
     except NotIssuable as error:
         raise Unprocessable(str(error)) from error
-    await stacking.after_issue(uow, settings, credential)
+    await stacking.after_issue(uow, issuer, credential)
     return credential
 
 
@@ -61,8 +65,13 @@ async def _live_credential(uow: UnitOfWork, learner_id: str, course_id: str, ver
 
 
 async def grade_recorded(
-    event: GradeRecorded, envelope: CloudEvent, uow: UnitOfWork, *, settings: CertificationSettings
+    event: GradeRecorded, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
 ) -> None:
+    with uow.session.no_autoflush:
+        await _grade_recorded(event, uow, issuer)
+
+
+async def _grade_recorded(event: GradeRecorded, uow: UnitOfWork, issuer: Issuer) -> None:
     await uow.session.execute(
         insert(Grade)
         .values(
@@ -78,14 +87,22 @@ async def grade_recorded(
     )
     if not domain.earns_credential(event):
         return
-    handled = (await uow.session.exec(select(Credential.id).where(Credential.grade_id == event.grade_id))).first()
-    if handled is not None or await _live_credential(uow, event.learner_id, event.course_id, event.course_version):
-        return  # The same pass delivered again, or submitted twice by the LMS: one credential.
-    await _issue(uow, settings, event, event.course_version)
+    # The same pass delivered again, or submitted twice by the LMS: one credential. (Two instances racing on the same
+    # learner and course: the unique index of live credentials refuses the second, whose retry then lands here.)
+    same_grade = Credential.grade_id == event.grade_id
+    same_course = and_(
+        Credential.learner_id == event.learner_id,
+        Credential.course_id == event.course_id,
+        Credential.course_version == event.course_version,
+        Credential.revoked_at.is_(None),
+    )
+    if (await uow.session.exec(select(Credential.id).where(or_(same_grade, same_course)).limit(1))).first():
+        return
+    await _issue(uow, issuer, event, event.course_version)
 
 
 async def grade_amended(
-    event: GradeAmended, envelope: CloudEvent, uow: UnitOfWork, *, settings: CertificationSettings
+    event: GradeAmended, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
 ) -> None:
     grade = await uow.session.get(Grade, event.grade_id, with_for_update=True)
     version = event.course_version or (grade.course_version if grade else None)
@@ -100,22 +117,22 @@ async def grade_amended(
             raise Unprocessable(
                 f"grade {event.grade_id} was never recorded here and the amendment names no course version"
             )
-        await _issue(uow, settings, event, version)
+        await _issue(uow, issuer, event, version)
     elif action is Amendment.REVOKE:
         assert held is not None
-        issuing.change_status(uow, settings, held, StatusAction.REVOKE, reason, AMENDED_BY)
+        issuing.change_status(uow, issuer.settings, held, StatusAction.REVOKE, reason, AMENDED_BY)
     elif action is Amendment.REISSUE:
         assert held is not None
         replacement_id = str(uuid.uuid4())
-        issuing.change_status(uow, settings, held, StatusAction.REVOKE, reason, AMENDED_BY, replaced_by=replacement_id)
+        issuing.change_status(uow, issuer.settings, held, StatusAction.REVOKE, reason, AMENDED_BY, replaced_by=replacement_id)
         await uow.session.flush()  # The old credential is no longer live before its replacement is stored.
-        await _issue(uow, settings, event, held.course_version, replaces=held, credential_id=replacement_id)
+        await _issue(uow, issuer, event, held.course_version, replaces=held, credential_id=replacement_id)
 
 
-def event_handlers(settings: CertificationSettings) -> dict[type[Event], Handler]:
+def event_handlers(issuer: Issuer) -> dict[type[Event], Handler]:
     return {
         CourseApproved: course_approved,
-        GradeRecorded: functools.partial(grade_recorded, settings=settings),
-        GradeAmended: functools.partial(grade_amended, settings=settings),
-        ProgrammeApproved: functools.partial(stacking.programme_approved, settings=settings),
+        GradeRecorded: functools.partial(grade_recorded, issuer=issuer),
+        GradeAmended: functools.partial(grade_amended, issuer=issuer),
+        ProgrammeApproved: functools.partial(stacking.programme_approved, issuer=issuer),
     }

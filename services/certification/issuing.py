@@ -7,11 +7,11 @@ unit of work). Revoking, suspending and reinstating set the credential's state, 
 from, and announce it.
 """
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import func, text
@@ -21,10 +21,10 @@ from services.certification import domain, status_lists
 from services.certification.domain import CredentialStatus, NotIssuable, StatusAction
 from services.certification.models import Credential, MicroCredentialRecord
 from services.certification.settings import CertificationSettings
-from services.certification.signing_keys import NodeIdentity
+from services.certification.signing import CredentialSigner, SigningRequest
+from services.certification.signing_keys import NodeIdentity, node_identity
 from services.certification.status_lists import StatusPurpose
 from services.certification.vc.credential import open_badge_credential
-from services.certification.vc.endorsement import endorsement_credential, with_endorsements
 from services.certification.vc.proof import sign
 from shared.db import UnitOfWork, utcnow
 from shared.events.assessment import GradeAmended, GradeRecorded
@@ -37,12 +37,6 @@ from shared.events.certification import (
     CredentialStatusChanged,
     CredentialSuspended,
 )
-
-
-@cache
-def node_identity(public_url: str, issuer_keys_dir: str | None) -> NodeIdentity:
-    """The node's institutions and keys, read once per process (a new key needs a restart)."""
-    return NodeIdentity.load(public_url, issuer_keys_dir)
 
 
 def identity_of(settings: CertificationSettings) -> NodeIdentity:
@@ -66,13 +60,14 @@ def links(settings: CertificationSettings, credential_id: str) -> Links:
 
 
 @dataclass(frozen=True)
-class SignedCredential:
-    document: dict[str, Any]
-    # Co-awarding institutions whose endorsement could not be added here (this node holds no key for them).
-    pending_endorsements: list[str]
+class Issuer:
+    """What issuing needs besides the unit of work: the node's settings, and where signatures are made."""
+
+    settings: CertificationSettings
+    signer: CredentialSigner
 
 
-def signed_credential(
+def unsigned_credential(
     identity: NodeIdentity,
     record: MicroCredentialRecord,
     achievement_id: str,
@@ -83,15 +78,14 @@ def signed_credential(
     description: str | None = None,
     skills: Sequence[str] = (),
     evidence: Sequence[dict[str, Any]] = (),
-) -> SignedCredential:
-    """The OpenBadgeCredential signed by the lead awarding institution, with the co-awarding ones' endorsements."""
+) -> dict[str, Any]:
+    """The OpenBadgeCredential the lead awarding institution will sign (raises NotIssuable when it cannot be)."""
     lead = domain.lead_awarding_body(record.awarding_bodies)
     if not identity.holds(lead.id):
         raise NotIssuable(
             f"this node holds no signing key for the lead awarding institution {lead.id} "
             f"(create one with: python -m services.certification keys --institution {lead.id} --dir <ISSUER_KEYS_DIR>)"
         )
-    assert lead.id is not None
     try:
         unsigned = open_badge_credential(
             record,
@@ -110,39 +104,33 @@ def signed_credential(
     unsigned["credentialStatus"] = status
     if evidence:
         unsigned["evidence"] = list(evidence)
-    endorsements, pending = [], []
-    for body in domain.co_awarding_bodies(record.awarding_bodies):
-        if identity.holds(body.id):
-            assert body.id is not None
-            endorsements.append(
-                endorsement_credential(
-                    credential_url,
-                    identity.profile(body),
-                    f"{body.name} co-awards this micro-credential ({record.title}) with {lead.name}.",
-                    private_key=identity.private_key(body.id),
-                    verification_method=identity.verification_method(body.id),
-                    issued_at=issued_at,
-                )
-            )
-        else:
-            pending.append(str(body.id))
-    if endorsements:
-        unsigned = with_endorsements(unsigned, endorsements)
-    document = sign(unsigned, identity.private_key(lead.id), identity.verification_method(lead.id), created=issued_at)
-    return SignedCredential(document, pending)
+    return unsigned
+
+
+def pending_endorsements(identity: NodeIdentity, record: MicroCredentialRecord) -> list[str]:
+    """Co-awarding institutions whose endorsement cannot be added here (this node holds no key for them)."""
+    return [str(body.id) for body in domain.co_awarding_bodies(record.awarding_bodies) if not identity.holds(body.id)]
 
 
 async def next_status_index(uow: UnitOfWork, institution: str, length: int) -> int:
-    """The institution's next free status list index; concurrent issuers wait for each other (an advisory lock)."""
-    await uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"status:{institution}"})
-    highest = (
-        await uow.session.exec(
-            select(func.max(Credential.status_index)).where(Credential.issuer_institution == institution)
-        )
-    ).one()
-    index = 0 if highest is None else highest + 1
+    """The institution's next free status list index; concurrent issuers wait for each other (an advisory lock).
+
+    Within one transaction (a batch of grades) the lock is taken and the highest index read once.
+    """
+    key = ("last status index", institution)
+    if key in uow.cache:
+        index = uow.cache[key] + 1
+    else:
+        await uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"status:{institution}"})
+        highest = (
+            await uow.session.exec(
+                select(func.max(Credential.status_index)).where(Credential.issuer_institution == institution)
+            )
+        ).one()
+        index = 0 if highest is None else highest + 1
     if index >= length:
         raise NotIssuable(f"the status lists of {institution} are full ({length} entries)")
+    uow.cache[key] = index
     return index
 
 
@@ -181,12 +169,17 @@ def _evidence(settings: CertificationSettings, parts: Sequence[Credential]) -> l
 
 async def award(
     uow: UnitOfWork,
-    settings: CertificationSettings,
+    issuer: Issuer,
     awarded: Award,
     replaces: Credential | None = None,
     credential_id: str | None = None,
 ) -> Credential:
-    """Sign, store and announce a credential (raises NotIssuable), in the caller's unit of work."""
+    """Sign, store and announce a credential (raises NotIssuable), in the caller's unit of work.
+
+    The credential is stored at once (later events of the same transaction see it); its signature is made by the
+    signer meanwhile and stored before the unit of work commits.
+    """
+    settings = issuer.settings
     identity = identity_of(settings)
     record = awarded.record
     lead = domain.lead_awarding_body(record.awarding_bodies)
@@ -196,7 +189,7 @@ async def award(
     issued_at = utcnow()
     record = record.model_copy(update={"date_of_issuing": issued_at.date()})
     index = await next_status_index(uow, lead.id, settings.status_list_length)
-    signed = signed_credential(
+    unsigned = unsigned_credential(
         identity,
         record,
         awarded.achievement_id,
@@ -206,6 +199,9 @@ async def award(
         description=awarded.description,
         skills=awarded.skills,
         evidence=_evidence(settings, awarded.parts),
+    )
+    signing = issuer.signer.sign(
+        SigningRequest.of(identity, settings.issuer_keys_dir, record, unsigned, urls.credential_url, issued_at)
     )
     credential = Credential(
         id=credential_id,
@@ -219,11 +215,17 @@ async def award(
         issued_at=issued_at,
         issuer_institution=lead.id,
         status_index=index,
-        verifiable_credential=signed.document,
-        pending_endorsements=signed.pending_endorsements,
+        verifiable_credential={},  # The signed document, once the signer is done (below).
+        pending_endorsements=pending_endorsements(identity, record),
         replaces=replaces.id if replaces else None,
     )
     uow.session.add(credential)
+
+    async def store_signed_document() -> None:
+        credential.verifiable_credential = json.loads(await signing)
+        uow.session.add(credential)
+
+    uow.before_commit(store_signed_document)
     uow.publish(
         CredentialIssued(
             credential_id=credential_id,
@@ -249,7 +251,7 @@ async def award(
 
 async def issue(
     uow: UnitOfWork,
-    settings: CertificationSettings,
+    issuer: Issuer,
     grade: GradeRecorded | GradeAmended,
     course_version: int,
     course: MicroCredentialDescription,
@@ -266,7 +268,7 @@ async def issue(
         description=course.short_description,
         skills=course.skills,
     )
-    return await award(uow, settings, awarded, replaces, credential_id)
+    return await award(uow, issuer, awarded, replaces, credential_id)
 
 
 def status_of(credential: Credential) -> CredentialStatus:

@@ -11,7 +11,7 @@ import argparse
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +52,12 @@ def load_keys(folder: str | Path | None) -> dict[str, Ed25519PrivateKey]:
     if folder is None or not Path(folder).is_dir():
         return {}
     return {path.stem: keys.load_private_key(path) for path in sorted(Path(folder).glob("*.pem"))}
+
+
+@cache
+def node_identity(public_url: str, issuer_keys_dir: str | None) -> "NodeIdentity":
+    """The node's institutions and keys, read once per process (a new key needs a restart)."""
+    return NodeIdentity.load(public_url, issuer_keys_dir)
 
 
 def did_document(did: str, public_key: Ed25519PublicKey) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
 from services.certification import domain, issuing
+from services.certification.issuing import Issuer
 from services.certification.domain import NotIssuable
 from services.certification.models import Credential, MicroCredentialRecord, Programme
-from services.certification.settings import CertificationSettings
 from shared.db import UnitOfWork, utcnow
 from shared.events import CloudEvent
 from shared.events.catalogue import AwardingBody, ProgrammeApproved, StackingRule
@@ -38,8 +38,9 @@ async def _live(uow: UnitOfWork, learner_id: str, programme: bool) -> list[Crede
 
 
 async def award_programmes(
-    uow: UnitOfWork, settings: CertificationSettings, learner_id: str, programmes: list[Programme]
+    uow: UnitOfWork, issuer: Issuer, learner_id: str, programmes: list[Programme]
 ) -> None:
+    await uow.session.flush()  # The learner's credentials of this transaction count too.
     held = {credential.course_id: credential for credential in await _live(uow, learner_id, programme=False)}
     awarded = {credential.course_id for credential in await _live(uow, learner_id, programme=True)}
     for programme in programmes:
@@ -66,22 +67,25 @@ async def award_programmes(
             parts=parts,
         )
         try:
-            await issuing.award(uow, settings, stack)
+            await issuing.award(uow, issuer, stack)
         except NotIssuable as error:
             # The parts stay issued; the programme credential waits (e.g. for the lead institution's key).
             log.warning("programme %s not issued to %s: %s", programme.programme_id, learner_id, error)
 
 
-async def after_issue(uow: UnitOfWork, settings: CertificationSettings, credential: Credential) -> None:
+async def after_issue(uow: UnitOfWork, issuer: Issuer, credential: Credential) -> None:
     """A new credential may complete programmes that count its course."""
-    query = select(Programme).where(Programme.rule["course_ids"].contains([credential.course_id]))
-    programmes = _latest(list((await uow.session.exec(query)).all()))
+    key = ("programmes counting", credential.course_id)
+    if key not in uow.cache:  # A batch of one course's grades asks once (programme_approved forgets the answers).
+        query = select(Programme).where(Programme.rule["course_ids"].contains([credential.course_id]))
+        uow.cache[key] = _latest(list((await uow.session.exec(query)).all()))
+    programmes = uow.cache[key]
     if programmes:
-        await award_programmes(uow, settings, credential.learner_id, programmes)
+        await award_programmes(uow, issuer, credential.learner_id, programmes)
 
 
 async def programme_approved(
-    event: ProgrammeApproved, envelope: CloudEvent, uow: UnitOfWork, *, settings: CertificationSettings
+    event: ProgrammeApproved, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
 ) -> None:
     await uow.session.execute(
         insert(Programme)
@@ -95,10 +99,12 @@ async def programme_approved(
         )
         .on_conflict_do_nothing()
     )
+    for course_id in event.rule.course_ids:
+        uow.cache.pop(("programmes counting", course_id), None)
     programme = await uow.session.get(Programme, (event.programme_id, event.version))
     assert programme is not None
     holders = select(Credential.learner_id).where(
         Credential.course_id.in_(event.rule.course_ids), Credential.revoked_at.is_(None)
     )
     for learner_id in sorted(set((await uow.session.exec(holders.distinct())).all())):
-        await award_programmes(uow, settings, learner_id, _latest([programme]))
+        await award_programmes(uow, issuer, learner_id, _latest([programme]))

@@ -38,10 +38,15 @@ class InMemoryUnitOfWork:
         self._claimed, self._publishing = [], []  # Whatever was not committed is rolled back.
 
     async def claim(self, envelope: CloudEvent) -> bool:
-        if envelope.id in self.processed_ids or envelope.id in self._claimed:
-            return False
-        self._claimed.append(envelope.id)
-        return True
+        return envelope.id in await self.claim_all([envelope])
+
+    async def claim_all(self, envelopes: list[CloudEvent]) -> set[str]:
+        fresh = set()
+        for envelope in envelopes:
+            if envelope.id not in self.processed_ids and envelope.id not in self._claimed:
+                self._claimed.append(envelope.id)
+                fresh.add(envelope.id)
+        return fresh
 
     async def commit(self) -> None:
         self.processed_ids.update(self._claimed)
@@ -188,3 +193,37 @@ async def test_a_handler_that_fails_once_then_succeeds_is_not_dead_lettered() ->
     assert len(node.handler.calls) == 2
     assert node.dead_letters == []
     assert node.uow.processed_ids == {"submission-z"}
+
+
+@dataclass
+class PublishingHandler:
+    """Publishes what it is given (as the real handlers write their outcome to the outbox); fails on some grades."""
+
+    unprocessable_grades: set[str] = field(default_factory=set)
+
+    async def __call__(self, event: GradeSubmitted, envelope: CloudEvent, uow: InMemoryUnitOfWork) -> None:
+        if event.grade in self.unprocessable_grades:
+            raise Unprocessable(f"grade {event.grade} is not on the course's scale")
+        uow.publish(event)
+
+
+async def test_one_bad_message_in_a_batch_costs_only_itself() -> None:
+    node = assessment_node(PublishingHandler({"9.9"}))  # type: ignore[arg-type]
+    good = [CloudEvent.wrap(grade_submitted(learner_id=f"learner-{n}"), source=SOURCE).to_bytes() for n in range(3)]
+    bad = envelope_with(id="submission-bad", data={"grade": "9.9"})
+    async with TestKafkaBroker(node.broker) as broker:
+        # Arrive together, as a cohort's grades do; the first one again at the end (a redelivery).
+        await broker.publish_batch(good[0], bad, good[1], good[2], good[0], topic=Topic.GRADE_SUBMISSIONS)
+
+    assert sorted(event.learner_id for event in node.uow.published) == ["learner-0", "learner-1", "learner-2"]
+    assert len(node.reasons) == 1 and "submission-bad" in node.reasons[0] and "9.9" in node.reasons[0]
+
+
+async def test_a_batch_of_good_messages_is_handled_once_each() -> None:
+    node = assessment_node(PublishingHandler())  # type: ignore[arg-type]
+    grades = [CloudEvent.wrap(grade_submitted(learner_id=f"learner-{n}"), source=SOURCE).to_bytes() for n in range(5)]
+    async with TestKafkaBroker(node.broker) as broker:
+        await broker.publish_batch(*grades, topic=Topic.GRADE_SUBMISSIONS)
+
+    assert [event.learner_id for event in node.uow.published] == [f"learner-{n}" for n in range(5)]
+    assert node.dead_letters == []

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pyld import jsonld
 
 from services.certification.models import MicroCredentialRecord
+from services.certification.status_lists import StatusPurpose, status_entries, status_list_credential
 from services.certification.vc import keys
 from services.certification.vc.contexts import CREDENTIAL_CONTEXT, UnknownContext, document_loader
 from services.certification.vc.credential import IssuerProfile, hashed_email, open_badge_credential
@@ -463,3 +465,32 @@ def test_a_node_signs_with_did_web_and_its_published_document_verifies_it() -> N
 
 
 GOLDEN_PROOF_VALUE = "z2Vp2qBKDxxXo5U15AtrZ4fZmRoEuQ9vkMDgPLRchT67mMnk6aV2TCnG7D1Q9Q6qggEbvVqwxn444vzunDtUN9hn5"
+
+
+def _plain_pyld(document: dict[str, Any]) -> str:
+    options = {"documentLoader": document_loader, "base": None, "algorithm": "URDNA2015", "format": "application/n-quads"}
+    return jsonld.normalize(copy.deepcopy(document), options)
+
+
+def test_canonicalization_with_cached_contexts_is_exactly_pyld_s() -> None:
+    joint = with_endorsements(
+        unsigned_credential(),
+        [
+            endorsement_credential(
+                CREDENTIAL_ID, SOFIA, "co-awards", private_key=SOFIA_KEY, verification_method=SOFIA_METHOD,
+                issued_at=ISSUED_AT,
+            )
+        ],
+    )
+    with_status = unsigned_credential(sample_record(grade_achieved="2.0", title="Another course"))
+    with_status["credentialStatus"] = status_entries("https://node.example", "uni-saarland", 7)
+    status_list = status_list_credential(
+        "https://node.example/status-lists/uni-saarland/revocation", SAARLAND.id, StatusPurpose.REVOCATION, bytes(16),
+        "2025-07-01T10:30:00Z",
+    )
+    inline_context = {**unsigned_credential(), "@context": [*CREDENTIAL_CONTEXT, {"honours": "urn:example:honours"}]}
+    inline_context["honours"] = "summa cum laude"
+    documents = [unsigned_credential(), joint, with_status, status_list, inline_context]
+    # Twice: the second round is served from the processed-context cache.
+    for document in documents + documents:
+        assert canonicalize(document) == _plain_pyld(document)

@@ -28,6 +28,7 @@ import base58
 from cachetools import LRUCache
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from frozendict import frozendict
 from pyld import ContextResolver, jsonld
 
 from services.certification.vc.contexts import VC_V2, UnknownContext, bundled_contexts, document_loader
@@ -63,11 +64,13 @@ def canonicalize(document: Mapping[str, Any]) -> str:
     contexts), when an identifier is a relative IRI, or when a context is not bundled.
     """
     dropped: list[str] = []
-    processor = jsonld.JsonLdProcessor(on_property_dropped=lambda prop: dropped.append(str(prop)))
+    processor = _Processor(on_property_dropped=lambda prop: dropped.append(str(prop)))
     try:
         # base None: a relative IRI stays relative (and is refused below), as in jsonld.js; pyld would otherwise
         # resolve it against its own placeholder base and sign something other verifiers never see.
-        expanded = processor.expand(dict(document), _options(base=None))
+        canonical = processor.normalize(
+            dict(document), _options(base=None, algorithm="URDNA2015", format="application/n-quads")
+        )
     except jsonld.JsonLdError as error:
         raise CanonicalizationError(_describe(error)) from error
     if dropped:
@@ -76,18 +79,56 @@ def canonicalize(document: Mapping[str, Any]) -> str:
             "properties not defined by the document's contexts (they would not be signed): "
             + (", ".join(names) or "unnamed")
         )
-    relative = sorted(set(_relative_iris(expanded)))
+    relative = sorted(set(_relative_iris(processor.expanded)))
     if relative:
         raise CanonicalizationError("relative IRIs (they would not be signed): " + ", ".join(relative))
-    try:
-        return jsonld.normalize(expanded, _options(algorithm="URDNA2015", format="application/n-quads"))
-    except jsonld.JsonLdError as error:
-        raise CanonicalizationError(_describe(error)) from error
+    return canonical
 
 
 # Contexts resolved by pyld, cached in our own cache rather than pyld's process-wide one, so that nothing else in the
 # process using pyld with another document loader can put a different document behind one of our context URLs.
 _CONTEXT_CACHE: LRUCache = LRUCache(maxsize=256)
+# Active contexts processed by `_Processor`, by (active context, local context, flags): see there.
+_PROCESSED_CONTEXTS: LRUCache = LRUCache(maxsize=4096)
+
+
+class _Processor(jsonld.JsonLdProcessor):
+    """pyld's processor with two savings that leave its output unchanged (a test compares them):
+
+    - pyld caches a processed context per active context, but a type-scoped context (Open Badges defines one for
+      each of its types) is applied to a fresh copy each time, so the cache never hits and half of a credential's
+      canonicalization went into processing the same contexts again. Here a result is cached by the identity of the
+      active context (pyld's `_uuid` of an immutable, processed context), the local context and the flags, which
+      is everything the result depends on with one document loader.
+    - `normalize` expands the document itself; it is kept (`expanded`) for the checks, instead of expanding twice.
+    """
+
+    expanded: Any = None
+
+    def expand(self, input_: Any, options: dict[str, Any]) -> Any:
+        self.expanded = super().expand(input_, options)
+        return self.expanded
+
+    def _process_context(  # type: ignore[override]
+        self,
+        active_ctx: Any,
+        local_ctx: Any,
+        options: dict[str, Any],
+        override_protected: bool = False,
+        propagate: bool = True,
+        validate_scoped: bool = True,
+        cycles: Any = None,
+    ) -> Any:
+        flags = (override_protected, propagate, validate_scoped)
+        if not isinstance(active_ctx, frozendict) or "_uuid" not in active_ctx:
+            return super()._process_context(active_ctx, local_ctx, options, *flags, cycles)
+        key = (active_ctx["_uuid"], json.dumps(local_ctx, sort_keys=True), flags, options.get("base"))
+        processed = _PROCESSED_CONTEXTS.get(key)
+        if processed is None:
+            processed = super()._process_context(active_ctx, local_ctx, options, *flags, cycles)
+            if isinstance(processed, frozendict):  # pyld's finished contexts are frozen; others may still change
+                _PROCESSED_CONTEXTS[key] = processed
+        return processed
 
 
 def _options(**options: Any) -> dict[str, Any]:
