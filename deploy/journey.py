@@ -216,7 +216,7 @@ class Node:
     # --- certification and notifications: what the learner ends up with ---
 
     def credentials(self, learner_id: str) -> list[dict[str, Any]]:
-        return self.ok("GET", "certification", "/credentials", params={"learner_id": learner_id})
+        return self.ok("GET", "certification", "/credentials", by=REGISTRAR, params={"learner_id": learner_id})
 
     def wait_for_credential(self, learner_id: str) -> dict[str, Any]:
         return self.wait_for("the credential", lambda: next(iter(self.credentials(learner_id)), None))

@@ -244,8 +244,6 @@ class EventConsumer:
         assert self._dead_letters is not None, "subscribe() first"
         await self._dead_letters.send(delivery.record, reason)
         delivery.outcome = "dead-lettered"
-        if self.metrics:
-            self.metrics.dead_lettered.labels(delivery.record.topic).inc()
         return delivery.outcome
 
     def _measure(self, consumer: Any, deliveries: Sequence[Delivery]) -> None:
@@ -254,6 +252,8 @@ class EventConsumer:
         for delivery in deliveries:
             self.metrics.events_consumed.labels(delivery.event_type, delivery.outcome).inc()
             record = delivery.record
+            if delivery.outcome == "dead-lettered":
+                self.metrics.dead_lettered.labels(record.topic).inc()
             last[TopicPartition(record.topic, record.partition)] = record.offset
         for partition, offset in last.items():
             if (end := consumer.highwater(partition)) is not None:

@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
 from services.certification import domain, issuing, stacking
-from services.certification.domain import Amendment, NotIssuable, StatusAction
+from services.certification.domain import Amendment, NotIssuable
 from services.certification.issuing import Issuer
 from services.certification.models import CourseVersion, Credential, Grade
 from shared.consumer import Handler, Unprocessable
@@ -120,11 +120,11 @@ async def grade_amended(
         await _issue(uow, issuer, event, version)
     elif action is Amendment.REVOKE:
         assert held is not None
-        issuing.change_status(uow, issuer.settings, held, StatusAction.REVOKE, reason, AMENDED_BY)
+        await issuing.revoke(uow, issuer.settings, held, reason, AMENDED_BY)
     elif action is Amendment.REISSUE:
         assert held is not None
         replacement_id = str(uuid.uuid4())
-        issuing.change_status(uow, issuer.settings, held, StatusAction.REVOKE, reason, AMENDED_BY, replaced_by=replacement_id)
+        await issuing.revoke(uow, issuer.settings, held, reason, AMENDED_BY, replaced_by=replacement_id)
         await uow.session.flush()  # The old credential is no longer live before its replacement is stored.
         await _issue(uow, issuer, event, held.course_version, replaces=held, credential_id=replacement_id)
 

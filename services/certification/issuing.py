@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import ARRAY, Integer, func, literal, text
 from sqlmodel import select
 
 from services.certification import domain, status_lists
@@ -113,24 +113,24 @@ def pending_endorsements(identity: NodeIdentity, record: MicroCredentialRecord) 
 
 
 async def next_status_index(uow: UnitOfWork, institution: str, length: int) -> int:
-    """The institution's next free status list index; concurrent issuers wait for each other (an advisory lock).
+    """A free status list index of the institution, at random (status_lists.random_free_index).
 
-    Within one transaction (a batch of grades) the lock is taken and the highest index read once.
+    Issuers of one institution wait for each other (an advisory lock); within one transaction (a batch of grades) the
+    lock is taken and the indexes in use are read once.
     """
-    key = ("last status index", institution)
-    if key in uow.cache:
-        index = uow.cache[key] + 1
-    else:
+    key = ("status indexes in use", institution)
+    if key not in uow.cache:
         await uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"status:{institution}"})
-        highest = (
-            await uow.session.exec(
-                select(func.max(Credential.status_index)).where(Credential.issuer_institution == institution)
-            )
-        ).one()
-        index = 0 if highest is None else highest + 1
-    if index >= length:
-        raise NotIssuable(f"the status lists of {institution} are full ({length} entries)")
-    uow.cache[key] = index
+        # One array rather than a row per credential: asyncpg decodes an int[] in C, 100x faster than the rows.
+        in_use = func.coalesce(func.array_agg(Credential.status_index), literal([], ARRAY(Integer)))
+        query = select(in_use).where(Credential.issuer_institution == institution)
+        uow.cache[key] = set((await uow.session.exec(query)).one())
+    used: set[int] = uow.cache[key]
+    try:
+        index = status_lists.random_free_index(used, length)
+    except status_lists.ListFull:
+        raise NotIssuable(f"the status lists of {institution} are full ({length} entries)") from None
+    used.add(index)
     return index
 
 
@@ -317,6 +317,25 @@ def change_status(
             **event_fields,
         )
     )
+
+
+async def revoke(
+    uow: UnitOfWork,
+    settings: CertificationSettings,
+    credential: Credential,
+    reason: str,
+    changed_by: str,
+    **event_fields: Any,
+) -> None:
+    """Revoke a credential (raises domain.TransitionRefused), and the programme credentials that stack it: a
+    programme credential stands on its parts. (A suspended part leaves them be: suspension is temporary.)"""
+    change_status(uow, settings, credential, StatusAction.REVOKE, reason, changed_by, **event_fields)
+    stacking_it = select(Credential).where(
+        Credential.programme.is_(True), Credential.revoked_at.is_(None), Credential.parts.contains([credential.id])
+    )
+    for programme in (await uow.session.exec(stacking_it.with_for_update())).all():
+        because = f"its part {credential.record['title']} ({credential.id}) was revoked: {reason}"
+        change_status(uow, settings, programme, StatusAction.REVOKE, because, changed_by)
 
 
 async def set_indexes(uow: UnitOfWork, institution: str, purpose: StatusPurpose) -> list[int]:

@@ -67,9 +67,21 @@ async def find(uow: UnitOfWorkDep, credential_id: str) -> Credential:
 
 @router.get("/credentials")
 async def list_credentials(
-    uow: UnitOfWorkDep, settings: SettingsDep, learner_id: str | None = None
+    principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep, learner_id: str | None = None
 ) -> list[CredentialPublic]:
+    """Credentials, oldest first: a learner sees their own; a registrar those their institution issued; a node
+    administrator all. `learner_id` narrows the list to one learner. (A single credential is public by its id, which
+    only its holder and those they share it with know.)"""
     query = select(Credential).order_by(Credential.issued_at)
+    if principal.has(Role.LEARNER) and not principal.has(Role.REGISTRAR) and not principal.has(Role.NODE_ADMIN):
+        if learner_id not in (None, principal.subject):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"{principal.subject} may list only their own credentials, not {learner_id}'s"
+            )
+        learner_id = principal.subject
+    elif not principal.has(Role.NODE_ADMIN):
+        require_role(principal, Role.REGISTRAR, Role.NODE_ADMIN, Role.LEARNER)
+        query = query.where(Credential.issuer_institution == principal.institution)
     if learner_id:
         query = query.where(Credential.learner_id == learner_id)
     async with uow:
@@ -132,7 +144,10 @@ async def _change(
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no credential {credential_id}")
         require_institution(principal, {credential.issuer_institution}, f"credential {credential_id}")
         try:
-            issuing.change_status(uow, settings, credential, action, body.reason, principal.subject)
+            if action is StatusAction.REVOKE:
+                await issuing.revoke(uow, settings, credential, body.reason, principal.subject)
+            else:
+                issuing.change_status(uow, settings, credential, action, body.reason, principal.subject)
         except TransitionRefused as error:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
         await uow.commit()

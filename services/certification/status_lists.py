@@ -1,7 +1,9 @@
 """W3C Bitstring Status List v1.0: the bitstrings that say which credentials are revoked or suspended.
 
 Every credential an institution issues here holds one index, the same in the institution's two lists (revocation and
-suspension); its `credentialStatus` has one `BitstringStatusListEntry` per list. A list is published as a signed
+suspension), chosen at random among the free ones: sequential indexes would tell anyone who sees two credentials
+which was issued first and how many were issued in between. Its `credentialStatus` has one `BitstringStatusListEntry`
+per list. A list is published as a signed
 `BitstringStatusListCredential` at `{PUBLIC_URL}/status-lists/<institution>/<purpose>`, its bitstring GZIP-compressed
 and multibase base64url encoded (`u...`), at least 16 KB (131072 entries) long for herd privacy. Bit 0 is the
 left-most (most significant) bit of the first byte. The lists are derived from the credentials' states, never kept
@@ -10,7 +12,8 @@ as a second truth.
 
 import base64
 import gzip
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Set
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -27,6 +30,21 @@ class StatusPurpose(StrEnum):
 
 class InvalidStatusList(ValueError):
     """An encodedList that is not multibase base64url GZIP data."""
+
+
+class ListFull(Exception):
+    """Every index of the institution's lists is taken."""
+
+
+def random_free_index(used: Set[int], length: int) -> int:
+    """A random index in [0, length) that is not in `used` (raises ListFull when there is none)."""
+    if len(used) >= length:
+        raise ListFull(f"all {length} entries are taken")
+    if len(used) < length * 0.9:  # Fewer than ten draws expected.
+        while (index := secrets.randbelow(length)) in used:
+            pass
+        return index
+    return secrets.choice([index for index in range(length) if index not in used])
 
 
 def bitstring(length: int, set_indexes: Iterable[int] = ()) -> bytearray:

@@ -118,9 +118,14 @@ async def grade(stack, envelope: CloudEvent) -> None:
     await produce(stack, Topic.GRADES, envelope.to_bytes(), key=envelope.data["learner_id"])
 
 
-async def credentials_of(client, who: LearnerIdentity, count: int = 1) -> list[dict]:
+def own(stack, who: LearnerIdentity) -> dict[str, str]:
+    """The learner's own bearer token: what their wallet app sends."""
+    return stack.bearer(who.learner_id, Role.LEARNER, name=who.name, email=who.email)
+
+
+async def credentials_of(client, stack, who: LearnerIdentity, count: int = 1) -> list[dict]:
     async def probe():
-        found = (await client.get("/credentials", params={"learner_id": who.learner_id})).json()
+        found = (await client.get("/credentials", headers=own(stack, who))).json()
         return found if len(found) >= count else None
 
     return await eventually(probe)
@@ -129,7 +134,7 @@ async def credentials_of(client, who: LearnerIdentity, count: int = 1) -> list[d
 async def issued(client, stack, *bodies: AwardingBody) -> tuple[LearnerIdentity, dict]:
     who, course_id = learner(), await approved_course(stack, *bodies)
     await grade(stack, recorded(who, course_id))
-    [credential] = await credentials_of(client, who)
+    [credential] = await credentials_of(client, stack, who)
     return who, credential
 
 
@@ -192,7 +197,7 @@ async def test_a_grade_delivered_twice_issues_one_credential(client, stack):
     await grade(stack, recorded(who, course_id))  # The LMS submits the same pass again: a new grade, same course.
     later_course = await approved_course(stack, SAARLAND)
     await grade(stack, recorded(who, later_course))  # Same learner, same partition: handled after the three above.
-    credentials = await credentials_of(client, who, count=2)
+    credentials = await credentials_of(client, stack, who, count=2)
     assert sorted(c["course_id"] for c in credentials) == sorted([course_id, later_course])
 
 
@@ -275,7 +280,7 @@ async def test_without_the_lead_institutions_key_nothing_is_issued_and_the_grade
     )
     [record] = [r for r in records if r.key == who.learner_id.encode()]
     assert "no signing key for the lead awarding institution uni-trier" in header(record, "x-dead-letter-reason")
-    assert (await client.get("/credentials", params={"learner_id": who.learner_id})).json() == []
+    assert (await client.get("/credentials", headers=own(stack, who))).json() == []
 
 
 def amended(envelope: CloudEvent, grade: str, passed: bool) -> CloudEvent:
@@ -299,10 +304,10 @@ async def test_an_amended_grade_revokes_the_credential_or_replaces_it(client, st
     who, course_id = learner(), await approved_course(stack, SAARLAND)
     passed = recorded(who, course_id, grade="2.3")
     await grade(stack, passed)
-    [first] = await credentials_of(client, who)
+    [first] = await credentials_of(client, stack, who)
 
     await grade(stack, amended(passed, "1.7", True))
-    credentials = await credentials_of(client, who, count=2)
+    credentials = await credentials_of(client, stack, who, count=2)
     replacement = next(c for c in credentials if c["id"] != first["id"])
     assert replacement["replaces"] == first["id"] and replacement["record"]["grade_achieved"] == "1.7"
     old = (await client.get(f"/credentials/{first['id']}")).json()
@@ -369,13 +374,13 @@ async def test_holding_every_course_of_a_programme_issues_the_programme_credenti
         approved_at=datetime.now(UTC),
     )
     await grade(stack, recorded(who, first))
-    await credentials_of(client, who)
+    await credentials_of(client, stack, who)
     approval = CloudEvent.wrap(programme, source="urn:test:catalogue")
     await produce_and_wait_until_handled(stack, Topic.PROGRAMMES, approval)
-    assert len((await client.get("/credentials", params={"learner_id": who.learner_id})).json()) == 1, "one part only"
+    assert len((await client.get("/credentials", headers=own(stack, who))).json()) == 1, "one part only"
 
     await grade(stack, recorded(who, second))
-    credentials = await credentials_of(client, who, count=3)
+    credentials = await credentials_of(client, stack, who, count=3)
     [stacked] = [c for c in credentials if c["programme"]]
     parts = sorted(c["id"] for c in credentials if not c["programme"])
     assert (stacked["course_id"], sorted(stacked["parts"])) == (programme_id, parts)
@@ -388,3 +393,27 @@ async def test_holding_every_course_of_a_programme_issues_the_programme_credenti
     assert code == 0, report
     assert (await client.post("/verify", json=vc)).json()["endorsed_by"] == ["Sofia University"]
 
+    # A part revoked: the programme credential that stands on it is revoked with it, and says why.
+    registrar = stack.bearer("registrar@uni-saarland", Role.REGISTRAR, institution="uni-saarland")
+    reason = {"reason": "the exam was found to be plagiarised"}
+    assert (await client.post(f"/credentials/{parts[0]}/revoke", json=reason, headers=registrar)).status_code == 200
+    programme_now = (await client.get(f"/credentials/{stacked['id']}")).json()
+    assert programme_now["status"] == "revoked"
+    assert parts[0] in programme_now["revocation_reason"] and "plagiarised" in programme_now["revocation_reason"]
+    assert (await client.get(f"/credentials/{parts[1]}")).json()["status"] == "valid", "the other part stands"
+
+
+
+async def test_a_learner_lists_only_their_own_credentials_and_nobody_lists_them_anonymously(client, stack) -> None:
+    who, credential = await issued(client, stack, SAARLAND)
+    someone_else = learner()
+
+    assert (await client.get("/credentials")).status_code == 401
+    assert (await client.get("/credentials", headers=own(stack, someone_else))).json() == []
+    refused = await client.get("/credentials", params={"learner_id": who.learner_id}, headers=own(stack, someone_else))
+    assert refused.status_code == 403 and "only their own" in refused.json()["detail"]
+    sofia_registrar = stack.bearer("registrar@uni-sofia", Role.REGISTRAR, institution="uni-sofia")
+    assert (await client.get("/credentials", params={"learner_id": who.learner_id}, headers=sofia_registrar)).json() == []
+    saarland_registrar = stack.bearer("registrar@uni-saarland", Role.REGISTRAR, institution="uni-saarland")
+    listed = await client.get("/credentials", params={"learner_id": who.learner_id}, headers=saarland_registrar)
+    assert [found["id"] for found in listed.json()] == [credential["id"]]

@@ -68,3 +68,23 @@ def test_an_entry_is_read_from_the_list_of_its_purpose_only() -> None:
     assert status_lists.entry_bit(listed, {**revocation, "statusListIndex": "41"}) is False
     with pytest.raises(InvalidStatusList):
         status_lists.entry_bit(listed, suspension)
+
+
+def test_indexes_are_handed_out_at_random_never_twice() -> None:
+    used: set[int] = set()
+    handed_out = []
+    for _ in range(1000):
+        index = status_lists.random_free_index(used, status_lists.MINIMUM_LENGTH)
+        used.add(index)
+        handed_out.append(index)
+    assert len(set(handed_out)) == 1000
+    assert handed_out != sorted(handed_out), "the order of issuing does not show in the indexes"
+
+
+def test_the_last_free_indexes_are_found_and_a_full_list_says_so() -> None:
+    length = status_lists.MINIMUM_LENGTH
+    used = set(range(length)) - {5, 70000, length - 1}
+    last = {status_lists.random_free_index(used, length) for _ in range(50)}
+    assert last <= {5, 70000, length - 1}
+    with pytest.raises(status_lists.ListFull):
+        status_lists.random_free_index(set(range(length)), length)
