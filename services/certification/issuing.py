@@ -47,6 +47,7 @@ def identity_of(settings: CertificationSettings) -> NodeIdentity:
 class Links:
     credential_url: str
     download_url: str
+    certificate_url: str
     verify_url: str
 
 
@@ -55,6 +56,7 @@ def links(settings: CertificationSettings, credential_id: str) -> Links:
     return Links(
         credential_url=f"{base}/credentials/{credential_id}",
         download_url=f"{base}/credentials/{credential_id}/credential.json",
+        certificate_url=f"{base}/credentials/{credential_id}/certificate.pdf",
         verify_url=f"{base}/verify?id={credential_id}",
     )
 

@@ -124,6 +124,7 @@ class CredentialPublic(SQLModel):
     revocation_reason: str | None
     suspension_reason: str | None
     download_url: str
+    certificate_url: str  # the PDF certificate
     verify_url: str
 
 
@@ -159,6 +160,7 @@ class SharedCredential(SQLModel):
     status: str
     expires_at: datetime
     download_url: str
+    certificate_url: str  # the PDF certificate
     verify_url: str
 
 

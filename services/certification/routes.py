@@ -54,6 +54,7 @@ def public(credential: Credential, settings: CertificationSettings) -> Credentia
         revocation_reason=credential.revocation_reason,
         suspension_reason=credential.suspension_reason,
         download_url=urls.download_url,
+        certificate_url=urls.certificate_url,
         verify_url=urls.verify_url,
     )
 

@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -123,7 +124,12 @@ class CredentialSigner:
             except Exception as error:
                 done.set_exception(error)
             return done
-        return asyncio.wrap_future(self._workers().submit(_sign_in_worker, request))
+        try:
+            return asyncio.wrap_future(self._workers().submit(_sign_in_worker, request))
+        except BrokenProcessPool:  # A worker died (killed for memory, say): start new ones rather than fail forever.
+            log.warning("a signing worker died; starting new ones")
+            self.close()
+            return asyncio.wrap_future(self._workers().submit(_sign_in_worker, request))
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -74,5 +74,6 @@ async def shared(token: str, uow: UnitOfWorkDep, settings: SettingsDep) -> Share
         status=issuing.status_of(credential),
         expires_at=link.expires_at,
         download_url=urls.download_url,
+        certificate_url=urls.certificate_url,
         verify_url=urls.verify_url,
     )

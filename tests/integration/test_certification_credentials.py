@@ -343,6 +343,8 @@ async def test_a_learner_sees_their_wallet_and_shares_a_credential_until_the_lin
     assert url.startswith(f"{PUBLIC_URL}/shared/")
     shown = (await client.get(url.removeprefix(PUBLIC_URL))).json()
     assert shown["credential"] == credential["credential"] and shown["status"] == "valid"
+    pdf = await client.get(shown["certificate_url"].removeprefix(PUBLIC_URL))
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
 
     # A week later (the link's expiry moved to now, in the service's database): the link no longer works.
     engine = create_engine(stack.settings(CertificationSettings))

@@ -2,11 +2,13 @@
 
 import dataclasses
 import json
+import multiprocessing
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from concurrent.futures.process import BrokenProcessPool
 
 from services.certification import domain, status_lists
 from services.certification.issuing import unsigned_credential
@@ -70,5 +72,24 @@ async def test_a_signature_that_cannot_be_made_fails_the_caller_not_silently(key
     try:
         with pytest.raises(MissingKey, match="uni-saarland"):
             await signer.sign(without_keys)
+    finally:
+        signer.close()
+
+
+async def test_a_signing_worker_that_dies_is_replaced(keys_dir: str) -> None:
+    signer = CredentialSigner(1)
+    try:
+        await signer.sign(request(keys_dir, SAARLAND))
+        for worker in multiprocessing.active_children():
+            worker.kill()
+            worker.join()
+        # A signature asked for before the pool noticed fails (its transaction is retried); the next one is made.
+        for _attempt in range(2):
+            try:
+                document = json.loads(await signer.sign(request(keys_dir, SAARLAND)))
+                break
+            except BrokenProcessPool:
+                continue
+        assert document["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
     finally:
         signer.close()
