@@ -7,7 +7,6 @@ Sofia University's or a Polish learner's name prints as written); otherwise PDF'
 
 import io
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -21,6 +20,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Frame, Paragraph, Spacer, Table, TableStyle
 
+from services.certification.certificate_wording import DEFAULT_LANGUAGE, certificate_language, long_date, wording
 from services.certification.models import MicroCredentialRecord
 
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
@@ -65,9 +65,17 @@ MARGIN = 18 * mm
 QR_SIZE = 34 * mm
 
 
-def certificate_pdf(record: MicroCredentialRecord, status: str, verify_url: str, credential_id: str) -> bytes:
-    """One A4 page: the learner, the title, every Annex I element, the status, and a QR code to `verify_url`."""
+def certificate_pdf(
+    record: MicroCredentialRecord, status: str, verify_url: str, credential_id: str, language: str | None = None
+) -> bytes:
+    """One A4 page: the learner, the title, every Annex I element, the status, and a QR code to `verify_url`.
+
+    In `language` (or the learner's preferred one) when the certificate has its words (certificate_wording), else
+    in English.
+    """
     status = str(status)
+    language = certificate_language(language or record.identification_of_the_learner.preferred_language)
+    say = wording(language)
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, pageCompression=PAGE_COMPRESSION, invariant=1)
     canvas.setTitle(f"{record.title} - {record.identification_of_the_learner.name}")
@@ -80,8 +88,8 @@ def certificate_pdf(record: MicroCredentialRecord, status: str, verify_url: str,
     canvas.rect(0, height - 9 * mm, width, 9 * mm, stroke=0, fill=1)
     canvas.setFillColor(MUTED)
     canvas.setFont(FONT, 9)
-    canvas.drawString(MARGIN, height - 17 * mm, "MICRO-CREDENTIAL")
-    _status_badge(canvas, status, width - MARGIN, height - 19 * mm)
+    canvas.drawString(MARGIN, height - 17 * mm, say("MICRO-CREDENTIAL"))
+    _status_badge(canvas, status, say(status), width - MARGIN, height - 19 * mm)
 
     # The footer: QR code to the verify page, its URL under it, and the credential id.
     footer_top = MARGIN + QR_SIZE + 12 * mm
@@ -92,10 +100,10 @@ def certificate_pdf(record: MicroCredentialRecord, status: str, verify_url: str,
     canvas.setFillColor(MUTED)
     canvas.setFont(FONT, 8)
     notes = [
-        "Scan the code, or open the address under it, to check",
-        "that this credential is authentic and still valid.",
-        f"Credential {credential_id}",
-        "Elements as in Annex I of the Council Recommendation of 16 June 2022 on micro-credentials.",
+        say("Scan the code, or open the address under it, to check"),
+        say("that this credential is authentic and still valid."),
+        f"{say('Credential')} {credential_id}",
+        say("Elements as in Annex I of the Council Recommendation of 16 June 2022 on micro-credentials."),
     ]
     for line, text in enumerate(notes):
         canvas.drawString(MARGIN, MARGIN + 26 * mm - line * 5 * mm, text)
@@ -105,7 +113,7 @@ def certificate_pdf(record: MicroCredentialRecord, status: str, verify_url: str,
     # The body: title, learner and the elements, shrunk until they fit between header and footer.
     body_top = height - 24 * mm
     for scale in (1.0, 0.92, 0.85, 0.78, 0.72, 0.66, 0.6):
-        story = list(_story(record, status, scale, width - 2 * MARGIN))
+        story = list(_story(record, status, language, scale, width - 2 * MARGIN))
         if _fits(story, width - 2 * MARGIN, body_top - footer_top - 2 * mm):
             break
     frame = Frame(MARGIN, footer_top + 2 * mm, width - 2 * MARGIN, body_top - footer_top - 2 * mm, 0, 0, 0, 0)
@@ -119,23 +127,27 @@ def _fits(story: list[Flowable], width: float, height: float) -> bool:
     return sum(flowable.wrap(width, height)[1] for flowable in story) <= height
 
 
-def _story(record: MicroCredentialRecord, status: str, scale: float, width: float) -> Iterator[Flowable]:
+def _story(
+    record: MicroCredentialRecord, status: str, language: str, scale: float, width: float
+) -> Iterator[Flowable]:
+    say = wording(language)
+
     def style(name: str, size: float, font: str = FONT, colour: colors.Color = INK, **more: object) -> ParagraphStyle:
         return ParagraphStyle(name, fontName=font, fontSize=size * scale, leading=size * scale * 1.3, textColor=colour,
                               **more)
 
     learner = record.identification_of_the_learner
     yield Paragraph(escape(record.title), style("title", 22, BOLD, ACCENT, spaceAfter=4))
-    yield Paragraph("awarded to", style("to", 10, colour=MUTED))
+    yield Paragraph(escape(say("awarded to")), style("to", 10, colour=MUTED))
     yield Paragraph(escape(learner.name), style("learner", 17, BOLD))
     yield Spacer(0, 3 * mm * scale)
     note = STATUS_NOTES.get(status)
     if note:
-        yield Paragraph(escape(note), style("status", 10, BOLD, STATUS_COLOURS.get(status, INK)))
+        yield Paragraph(escape(say(note)), style("status", 10, BOLD, STATUS_COLOURS.get(status, INK)))
         yield Spacer(0, 3 * mm * scale)
 
     label, value = style("label", 8.5, BOLD, MUTED), style("value", 9.5)
-    rows = [[Paragraph(escape(name), label), Paragraph(text, value)] for name, text in _elements(record)]
+    rows = [[Paragraph(escape(say(name)), label), Paragraph(text, value)] for name, text in _elements(record, language)]
     table = Table(rows, colWidths=[52 * mm, width - 52 * mm])
     table.setStyle(
         TableStyle([
@@ -150,14 +162,16 @@ def _story(record: MicroCredentialRecord, status: str, scale: float, width: floa
     yield table
 
 
-def _elements(record: MicroCredentialRecord) -> Iterator[tuple[str, str]]:
-    """(label, value as paragraph markup) for each Annex I element, mandatory ones first, optional ones when held."""
+def _elements(record: MicroCredentialRecord, language: str) -> Iterator[tuple[str, str]]:
+    """(English label, value as paragraph markup in `language`) for each Annex I element, mandatory ones first,
+    optional ones when held."""
+    say = wording(language)
     learner = record.identification_of_the_learner
     who = [f"<b>{escape(learner.name)}</b>"]
     if learner.esi:
-        who.append(f"European Student Identifier {escape(learner.esi)}")
+        who.append(f"{escape(say('European Student Identifier'))} {escape(learner.esi)}")
     else:
-        who.append(f"learner {escape(learner.learner_id)}")
+        who.append(f"{escape(say('learner'))} {escape(learner.learner_id)}")
     if learner.home_institution:
         who.append(escape(learner.home_institution))
     yield "Identification of the learner", ", ".join(who)
@@ -166,38 +180,37 @@ def _elements(record: MicroCredentialRecord) -> Iterator[tuple[str, str]]:
     yield "Awarding body(ies)", "<br/>".join(
         escape(f"{body.name} ({body.country})") for body in record.awarding_bodies
     )
-    yield "Date of issuing", escape(_date(record.date_of_issuing))
+    yield "Date of issuing", escape(long_date(record.date_of_issuing, language))
     yield "Learning outcomes", "<br/>".join(f"\u2022 {escape(outcome)}" for outcome in record.learning_outcomes)
     yield "Language(s)", escape(", ".join(code.upper() for code in record.languages))
-    workload = f"{_number(record.workload_ects)} ECTS credits"
+    workload = f"{_number(record.workload_ects, language)} {say('ECTS credits')}"
     if record.workload_hours is not None:
-        workload += f" ({_number(record.workload_hours)} hours)"
+        workload += f" ({_number(record.workload_hours, language)} {say('hours')})"
     yield "Notional workload", escape(workload)
-    yield "Level (EQF)", escape(f"EQF level {record.eqf_level}" if record.eqf_level is not None else "not applicable")
+    level = f"{say('EQF level')} {record.eqf_level}" if record.eqf_level is not None else say("not applicable")
+    yield "Level (EQF)", escape(level)
     yield "Type of assessment", escape(record.type_of_assessment)
     form = str(record.form_of_participation)
-    yield "Form of participation", escape(FORMS_OF_PARTICIPATION.get(form, form))
+    yield "Form of participation", escape(say(FORMS_OF_PARTICIPATION.get(form, form)))
     yield "Type of quality assurance", escape(record.type_of_quality_assurance)
     if record.grade_achieved:
         yield "Grade achieved", escape(record.grade_achieved)
     if record.identity_verification is not None:
         verification = str(record.identity_verification)
-        yield "Supervision and identity verification", escape(IDENTITY_VERIFICATIONS.get(verification, verification))
+        yield "Supervision and identity verification", escape(say(IDENTITY_VERIFICATIONS.get(verification, verification)))
     if record.stackability is not None:
         stackability = str(record.stackability)
-        yield "Integration / stackability", escape(STACKABILITY.get(stackability, stackability))
+        yield "Integration / stackability", escape(say(STACKABILITY.get(stackability, stackability)))
 
 
-def _date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
+def _number(value: float, language: str) -> str:
+    """7.5 in English, 7,5 in German and French."""
+    text = f"{value:g}"
+    return text if language == DEFAULT_LANGUAGE else text.replace(".", ",")
 
 
-def _number(value: float) -> str:
-    return f"{value:g}"
-
-
-def _status_badge(canvas: Canvas, status: str, right: float, bottom: float) -> None:
-    text = status.upper()
+def _status_badge(canvas: Canvas, status: str, shown: str, right: float, bottom: float) -> None:
+    text = shown.upper()
     canvas.setFont(BOLD, 10)
     text_width = canvas.stringWidth(text, BOLD, 10)
     badge_width, badge_height = text_width + 8 * mm, 7 * mm

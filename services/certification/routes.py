@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
 
@@ -109,8 +109,15 @@ async def download_credential(credential_id: str, uow: UnitOfWorkDep) -> JSONRes
 
 
 @router.get("/credentials/{credential_id}/certificate.pdf", response_class=Response)
-async def certificate(credential_id: str, uow: UnitOfWorkDep, settings: SettingsDep) -> Response:
-    """The learner's certificate: one A4 PDF page with every Annex I element, the status, and a QR code to verify it."""
+async def certificate(
+    credential_id: str,
+    uow: UnitOfWorkDep,
+    settings: SettingsDep,
+    lang: Annotated[str | None, Query(pattern=r"^[a-z]{2}$", description="de, en or fr (ISO 639-1)")] = None,
+) -> Response:
+    """The learner's certificate: one A4 PDF page with every Annex I element, the status, and a QR code to verify it.
+
+    In `lang`, else in the learner's preferred language; English when the certificate has no words in it."""
     async with uow:
         credential = await find(uow, credential_id)
     pdf = certificate_pdf(
@@ -118,6 +125,7 @@ async def certificate(credential_id: str, uow: UnitOfWorkDep, settings: Settings
         issuing.status_of(credential),
         issuing.links(settings, credential.id).verify_url,
         credential.id,
+        lang,
     )
     return Response(
         pdf,

@@ -13,6 +13,7 @@ import jinja2
 from shared.events import Event
 from shared.events.assessment import GradeRecorded
 from shared.events.certification import CredentialIssued, CredentialRevoked
+from shared.events.common import language_code
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled, LearnerWaitlisted
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -70,14 +71,6 @@ def amount(value: float, language: str = DEFAULT_LANGUAGE) -> str:
     """120.00 in English, 120,00 in German and French."""
     text = f"{value:.2f}"
     return text if language == DEFAULT_LANGUAGE else text.replace(".", ",")
-
-
-def language_code(preferred: str | None) -> str | None:
-    """The ISO 639-1 code of a preference ("de", "DE", "de-AT" and "de_AT" all give "de"); None if it is not one."""
-    if not preferred:
-        return None
-    code = re.split(r"[-_]", preferred.strip(), maxsplit=1)[0].lower()
-    return code if re.fullmatch(r"[a-z]{2}", code) else None
 
 
 def has_template(environment: jinja2.Environment, template: str, language: str) -> bool:

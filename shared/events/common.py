@@ -1,5 +1,6 @@
 """Value types that several services' contracts share."""
 
+import re
 from enum import StrEnum
 
 from pydantic import EmailStr, Field
@@ -34,3 +35,11 @@ class LearnerIdentity(Contract):
     # The language the learner wants to be written to in, ISO 639-1 ("de"); read leniently (a BCP 47 tag such as
     # "de-AT" counts as its language). None, or a language without templates: English.
     preferred_language: str | None = Field(default=None, max_length=35)
+
+
+def language_code(preferred: str | None) -> str | None:
+    """The ISO 639-1 code of a `preferred_language` ("de", "DE", "de-AT" and "de_AT" all give "de"); None if none."""
+    if not preferred:
+        return None
+    code = re.split(r"[-_]", preferred.strip(), maxsplit=1)[0].lower()
+    return code if re.fullmatch(r"[a-z]{2}", code) else None

@@ -55,8 +55,13 @@ def plain(monkeypatch: pytest.MonkeyPatch) -> None:
 def shown_text(pdf: bytes) -> str:
     """The strings the page shows (from an uncompressed page in a built-in font), joined by single spaces."""
     strings = re.findall(rb"\(((?:[^()\\]|\\.)*)\) Tj", pdf)
-    text = " ".join(re.sub(rb"\\(.)", rb"\1", string).decode("latin-1") for string in strings)
+    text = " ".join(_unescape(string).decode("cp1252") for string in strings)
     return " ".join(text.split())
+
+
+def _unescape(string: bytes) -> bytes:
+    """A PDF literal string's bytes: octal escapes (the letters beyond ASCII) and escaped characters."""
+    return re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes([int(m[1], 8)]) if m[1][:1].isdigit() else m[1], string)
 
 
 def drawn_qr_runs(pdf: bytes) -> set[tuple[int, int, int]]:
@@ -111,6 +116,22 @@ def test_shows_every_annex_i_element_and_the_verify_url(plain: None) -> None:
     ]:
         assert value in text
     assert "ada@example.org" not in text  # a certificate is shown around: no email address on it
+
+
+def test_in_the_learners_language_german_or_french_else_english(plain: None) -> None:
+    learner = record().identification_of_the_learner.model_copy(update={"preferred_language": "de-AT"})
+    german = shown_text(certificate_pdf(record(identification_of_the_learner=learner), "revoked", VERIFY_URL, "c-1"))
+    for words in ["verliehen an", "Titel des Microcredentials", "1. Juli 2025", "5 ECTS-Punkte (125 Stunden)",
+                  "EQR-Niveau 7", "Hybrid (online und in Präsenz)", "WIDERRUFEN", "vom Aussteller widerrufen"]:
+        assert words in german
+    assert "awarded to" not in german
+
+    french = shown_text(certificate_pdf(record(), "valid", VERIFY_URL, "c-1", language="fr"))
+    for words in ["décernée à", "Intitulé de la microcertification", "1er juillet 2025", "crédits ECTS", "VALIDE"]:
+        assert words in french
+
+    italian = shown_text(certificate_pdf(record(), "valid", VERIFY_URL, "c-1", language="it"))
+    assert "awarded to" in italian and "Title of the micro-credential" in italian
 
 
 def test_optional_elements_only_when_held(plain: None) -> None:
@@ -218,6 +239,11 @@ async def test_route_serves_the_pdf_to_anyone() -> None:
         assert f"certificate-{CREDENTIAL_ID}.pdf" in response.headers["content-disposition"]
         assert response.content.startswith(b"%PDF-")
         assert (await client.get("/credentials/nope/certificate.pdf")).status_code == 404
+        refused = await client.get(f"/credentials/{CREDENTIAL_ID}/certificate.pdf", params={"lang": "Deutsch"})
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "lang"]
+        french = await client.get(f"/credentials/{CREDENTIAL_ID}/certificate.pdf", params={"lang": "fr"})
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", "-", "-"], input=response.content, capture_output=True, check=True).stdout
         assert b"SUSPENDED" in text and VERIFY_URL.encode() in text
+        french_text = subprocess.run(["pdftotext", "-", "-"], input=french.content, capture_output=True, check=True)
+        assert "SUSPENDUE" in french_text.stdout.decode()

@@ -8,7 +8,6 @@ import pytest
 
 from services.notifications.domain import (
     TEMPLATES,
-    language_code,
     render,
     template_environment,
     template_for,
@@ -17,7 +16,7 @@ from services.notifications.domain import (
 )
 from shared.events.catalogue import AwardingBody
 from shared.events.certification import CredentialIssued, CredentialRevoked
-from shared.events.common import LearnerIdentity, Money
+from shared.events.common import LearnerIdentity, Money, language_code
 from shared.events.enrolment import EnrolmentWithdrawn, FeeStatus, LearnerEnrolled, LearnerWaitlisted
 
 TEMPLATE_NAMES = (
