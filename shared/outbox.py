@@ -2,15 +2,18 @@
 
 It wakes on the NOTIFY that a committing transaction sends, and polls as a fallback. Several instances of a service
 may run: an advisory lock lets one relay publish at a time, which keeps each aggregate's events in order.
-A crash between publishing and marking means a message is published again; consumers are idempotent.
+A crash between publishing and marking means a message is published again; consumers are idempotent. Published rows
+are kept for `OUTBOX_RETENTION_HOURS` (a week by default, for looking into what was sent), then deleted.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
+from datetime import timedelta
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 # Any constant shared by all instances of one service (each service has its own database).
 RELAY_LOCK_ID = 0x6D6F7574
 BATCH_SIZE = 500
+PRUNE_EVERY_SECONDS = 3600.0
+PRUNE_BATCH_SIZE = 5000
 
 
 class OutboxRelay:
@@ -43,6 +48,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         listener = await listen(self._settings, OUTBOX_CHANNEL, self._wake.set)
+        next_prune = time.monotonic()
         try:
             while True:
                 try:
@@ -52,6 +58,12 @@ class OutboxRelay:
                     self.last_error = repr(error)
                     log.warning("outbox relay could not publish, will retry: %r", error)
                     published = 0
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                    try:
+                        await self.prune()
+                    except Exception as error:  # Not urgent: the next hour will do.
+                        log.warning("outbox relay could not delete old published rows: %r", error)
                 if published < BATCH_SIZE:
                     self._wake.clear()
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation that stops the
@@ -92,6 +104,20 @@ class OutboxRelay:
             for row in rows:
                 self._metrics.events_published.labels(row.topic).inc()
         return len(rows)
+
+    async def prune(self) -> int:
+        """Delete published rows older than the retention, a few thousand per transaction; returns how many."""
+        cutoff = utcnow() - timedelta(hours=self._settings.outbox_retention_hours)
+        pruned = 0
+        while True:
+            async with self._sessionmaker() as session, session.begin():
+                old = select(OutboxMessage.id).where(OutboxMessage.published_at < cutoff).limit(PRUNE_BATCH_SIZE)
+                deleted = (await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(old)))).rowcount
+            pruned += deleted
+            if deleted < PRUNE_BATCH_SIZE:
+                if pruned:
+                    log.info("deleted %d outbox rows published before %s", pruned, cutoff.isoformat())
+                return pruned
 
     async def backlog(self) -> int:
         async with self._sessionmaker() as session:

@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(default=100, ge=1)
     # The outbox relay wakes up on NOTIFY; this is only the fallback poll interval.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Published outbox rows are deleted after this long (the events live on in Kafka); the relay prunes hourly.
+    outbox_retention_hours: float = Field(default=168.0, gt=0)
 
     # `otlp` sends spans to OTEL_EXPORTER_OTLP_ENDPOINT (an OpenTelemetry collector), `console` prints them to stderr,
     # `none` keeps tracing in-process only (trace ids still flow through Kafka and into the logs).

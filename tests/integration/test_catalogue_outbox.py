@@ -1,12 +1,17 @@
 """The catalogue publishes through its outbox onto the real Kafka: structured CloudEvents, keyed, with trace context."""
 
+from datetime import timedelta
+
 import pytest
+from sqlmodel import select
 
 from services.catalogue.app import create_service
 from services.catalogue.settings import CatalogueSettings
 from services.catalogue.tests.samples import description, designer, qa_officer, university
 from shared.auth import Role
 from shared.events import Topic
+from shared.db import OutboxMessage, create_engine, create_sessionmaker, utcnow
+from shared.outbox import OutboxRelay
 from tests.integration.conftest import running
 from tests.stack import cloud_event, header, read_topic
 
@@ -95,3 +100,30 @@ async def test_a_designer_cannot_approve_their_own_course(stack):
         assert (await client.get(f"/courses/{course_id}")).json()["status"] == "submitted"
         unknown = await client.post("/courses/no-such-course/submit", headers=ana)
         assert unknown.status_code == 404
+
+
+async def test_published_outbox_rows_are_deleted_after_the_retention_and_unpublished_ones_never(stack):
+    settings = stack.settings(CatalogueSettings, outbox_retention_hours=24)
+    async with running(create_service(settings)):  # the catalogue's database and tables exist
+        pass
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    now = utcnow()
+    rows = {
+        "published two days ago": now - timedelta(days=2),
+        "published an hour ago": now - timedelta(hours=1),
+        "never published": None,
+    }
+    try:
+        async with sessionmaker() as session, session.begin():
+            for key, published_at in rows.items():
+                session.add(OutboxMessage(
+                    topic=str(Topic.COURSES), key=key, value=b"{}", headers={}, created_at=now - timedelta(days=3),
+                    published_at=published_at,
+                ))
+        assert await OutboxRelay(settings, sessionmaker, broker=None).prune() >= 1  # type: ignore[arg-type]
+        async with sessionmaker() as session:
+            kept = set((await session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(rows)))).all())
+    finally:
+        await engine.dispose()
+    assert kept == {"published an hour ago", "never published"}
