@@ -67,6 +67,9 @@ async def _live_credential(uow: UnitOfWork, learner_id: str, course_id: str, ver
 async def grade_recorded(
     event: GradeRecorded, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
 ) -> None:
+    # No autoflush: a batch's credentials and outbox rows are then written together (a few INSERTs for a hundred
+    # grades). A second pass for the same learner and course within one batch is not seen by the query below, but the
+    # unique index of live credentials refuses it at commit, and the batch is then handled one event at a time.
     with uow.session.no_autoflush:
         await _grade_recorded(event, uow, issuer)
 
