@@ -2,6 +2,7 @@
 accepts; registrars revoke and suspend it through Bitstring Status Lists; amended grades revoke or replace it; joint
 courses carry the partners' endorsements; anyone can verify it."""
 
+import asyncio
 import json
 import tempfile
 import uuid
@@ -197,6 +198,24 @@ async def test_a_grade_delivered_twice_issues_one_credential(client, stack):
     await grade(stack, recorded(who, course_id))  # The LMS submits the same pass again: a new grade, same course.
     later_course = await approved_course(stack, SAARLAND)
     await grade(stack, recorded(who, later_course))  # Same learner, same partition: handled after the three above.
+    credentials = await credentials_of(client, stack, who, count=2)
+    assert sorted(c["course_id"] for c in credentials) == sorted([course_id, later_course])
+
+
+async def test_a_pass_submitted_twice_in_one_batch_issues_one_credential(client, stack):
+    who, course_id = learner(), await approved_course(stack, SAARLAND)
+    later_course = await approved_course(stack, SAARLAND)
+    # One produce request: the consumer fetches them together and handles them in one transaction.
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", linger_ms=50)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(f"{stack.topic_prefix}{Topic.GRADES}", envelope.to_bytes(), key=who.learner_id.encode())
+            for envelope in (recorded(who, course_id), recorded(who, course_id), recorded(who, later_course))
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
     credentials = await credentials_of(client, stack, who, count=2)
     assert sorted(c["course_id"] for c in credentials) == sorted([course_id, later_course])
 
