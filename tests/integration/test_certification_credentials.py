@@ -4,7 +4,6 @@ courses carry the partners' endorsements; anyone can verify it."""
 
 import asyncio
 import json
-import tempfile
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,9 +15,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from services.certification.app import create_service
 from services.certification.models import Share
 from services.certification.settings import CertificationSettings
-from services.certification.signing_keys import create_key
 from services.certification.status_lists import decode, get_bit
 from services.certification.tests.test_domain import alliance_course
+from services.certification.tests.test_signing import SOFIA, keys_dir  # noqa: F401 (keys_dir is a fixture)
 from services.certification.vc import keys
 from services.certification.vc.endorsement import verify_joint
 from shared.auth import Role
@@ -40,16 +39,7 @@ pytestmark = pytest.mark.integration
 
 PUBLIC_URL = "http://127.0.0.1:18004"
 SAARLAND = AwardingBody(id="uni-saarland", name="Saarland University", country="DE", url="https://www.uni-saarland.de")
-SOFIA = AwardingBody(id="uni-sofia", name="Sofia University", country="BG")
 TRIER = AwardingBody(id="uni-trier", name="Trier University", country="DE")
-
-
-@pytest.fixture(scope="module")
-def keys_dir() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="mc-issuer-keys-"))
-    create_key(folder, "uni-saarland")
-    create_key(folder, "uni-sofia")
-    return folder
 
 
 @pytest.fixture(scope="module")
