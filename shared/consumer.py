@@ -26,8 +26,17 @@ from opentelemetry.trace import SpanKind
 
 from shared.db import UnitOfWork
 from shared.dead_letters import DeadLetters
-from shared.events import CloudEvent, Event, InvalidEvent, Topic, is_known_kind, parse_data, parse_envelope, topic_name
-from shared.events import provenance
+from shared.events import (
+    CloudEvent,
+    Event,
+    InvalidEvent,
+    Topic,
+    is_known_kind,
+    parse_data,
+    parse_envelope,
+    provenance,
+    topic_name,
+)
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import context_from_traceparent, tracer
