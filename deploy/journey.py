@@ -223,7 +223,7 @@ class Node:
 
     def emails_to(self, address: str, about: str = "") -> list[EmailMessage]:
         """The emails sent to an address; with `about`, those whose subject contains it."""
-        if not self.maildir.exists():
+        if not (self.maildir / "cur").exists():  # The sink makes the Maildir's folders with its first message.
             return []
         messages = mailbox.Maildir(self.maildir, factory=_parse_email, create=False)
         return [m for m in messages if address in (m["To"] or "") and about in (m["Subject"] or "")]

@@ -26,7 +26,17 @@ from opentelemetry.trace import SpanKind
 
 from shared.db import UnitOfWork
 from shared.dead_letters import DeadLetters
-from shared.events import CloudEvent, Event, InvalidEvent, Topic, is_known_kind, parse_data, parse_envelope, topic_name
+from shared.events import (
+    CloudEvent,
+    Event,
+    InvalidEvent,
+    Topic,
+    is_known_kind,
+    parse_data,
+    parse_envelope,
+    provenance,
+    topic_name,
+)
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import context_from_traceparent, tracer
@@ -165,6 +175,7 @@ class EventConsumer:
         try:
             envelope = parse_envelope(record.value)
             delivery.event_type = envelope.type
+            provenance.check(record.topic.removeprefix(self._settings.topic_prefix), envelope, self._settings.node_uri)
             handler = self._handlers.get(envelope.type)
             if handler is None and is_known_kind(envelope.type):
                 delivery.outcome = "skipped"  # Another service's concern, or a version this code cannot read yet.

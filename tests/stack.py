@@ -24,6 +24,8 @@ from deploy.journey import bearer_header
 from shared.auth import Principal, Role, create_keys
 
 ROOT = Path(__file__).resolve().parent.parent
+# The node the session's services belong to: the CloudEvents `source` their topics accept (shared.events.provenance).
+NODE_URI = "urn:microcredentials:node:test"
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,19 @@ class Stack:
     # This session's token keys (see shared.auth).
     auth_private_key: Path
     auth_public_key: Path
+    node_uri: str = NODE_URI
 
     def settings(self, settings_class: type, **overrides: object) -> object:
         return settings_class(
-            kafka_bootstrap_servers=self.kafka,
-            database_url=self.database_url,
-            topic_prefix=self.topic_prefix,
-            database_prefix=self.database_prefix,
-            auth_public_key_file=str(self.auth_public_key),
-            **overrides,
+            **dict(
+                kafka_bootstrap_servers=self.kafka,
+                database_url=self.database_url,
+                topic_prefix=self.topic_prefix,
+                database_prefix=self.database_prefix,
+                auth_public_key_file=str(self.auth_public_key),
+                node_uri=self.node_uri,
+            )
+            | overrides
         )
 
     def bearer(
@@ -68,6 +74,7 @@ class Stack:
             "SMTP_HOST": self.smtp_host,
             "SMTP_PORT": str(self.smtp_port),
             "AUTH_PUBLIC_KEY_FILE": str(self.auth_public_key),
+            "NODE_URI": self.node_uri,
         }
 
 

@@ -25,7 +25,7 @@ from shared.events.common import LearnerIdentity
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
 from tests.integration.conftest import eventually, running
-from tests.stack import cloud_event, header, produce, read_topic
+from tests.stack import NODE_URI, cloud_event, header, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def approved(course_id: str, institution: str = INSTITUTION) -> CloudEvent:
     event = CourseApproved(
         course_id=course_id, version=1, description=description, approved_by="qa", approved_at=datetime.now(UTC)
     )
-    return CloudEvent.wrap(event, source="urn:test:catalogue")
+    return CloudEvent.wrap(event, source=NODE_URI)
 
 
 async def course_known(stack, client, course_id: str) -> None:
@@ -85,7 +85,7 @@ def enrolled(learner_id: str, course_id: str) -> CloudEvent:
         learner=learner,
         enrolled_at=datetime.now(UTC),
     )
-    return CloudEvent.wrap(event, source="urn:test:enrolment")
+    return CloudEvent.wrap(event, source=NODE_URI)
 
 
 def grade(learner_id: str, course_id: str, value: str = "1.7", **fields) -> CloudEvent:
@@ -144,7 +144,7 @@ async def test_unreadable_messages_are_dead_lettered_with_the_reason_and_the_con
     reasons = [header(record, "x-dead-letter-reason") for record in dead]
     assert len(reasons) == 3
     assert "not a JSON document" in reasons[0]
-    assert "unknown event type 'eu.microcredentials.lms.grade.guessed.v1'" in reasons[1]
+    assert "eu.microcredentials.lms.grade.guessed.v1 does not belong on topic mc.lms.grade-submissions" in reasons[1]
     assert "data.grade" in reasons[2] and "data.passed" in reasons[2]
     assert {header(record, "x-dead-letter-original-topic") for record in dead} == {
         f"{stack.topic_prefix}{Topic.GRADE_SUBMISSIONS}"
@@ -173,7 +173,7 @@ async def test_a_learner_who_withdrew_can_no_longer_be_graded(stack):
     async with running(create_service(settings)) as client:
         await produce(stack, Topic.ENROLMENTS, enrolment.to_bytes(), key=enrolment.subject)
         await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
-        await produce(stack, Topic.ENROLMENTS, CloudEvent.wrap(withdrawal, source="urn:test").to_bytes(), key=enrolment.subject)
+        await produce(stack, Topic.ENROLMENTS, CloudEvent.wrap(withdrawal, source=NODE_URI).to_bytes(), key=enrolment.subject)
         await eventually(lambda: _empty(client, "/enrolments", learner_id=learner))
 
         await produce(stack, Topic.GRADE_SUBMISSIONS, grade(learner, course).to_bytes(), key=learner)

@@ -33,7 +33,7 @@ from shared.events.catalogue import (
 from shared.events.common import LearnerIdentity
 from tests.integration.conftest import eventually, running
 from tests.integration.test_independent_verifier import node, verified_by_digital_bazaar  # noqa: F401 (fixture)
-from tests.stack import cloud_event, header, produce, read_topic
+from tests.stack import NODE_URI, cloud_event, header, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ async def approved_course(stack, *bodies: AwardingBody) -> str:
         course_id=course_id, version=1, description=description, approved_by="qa@uni", approved_at=datetime.now(UTC)
     )
     # Courses and grades are different topics: the test waits until the course is handled before sending a grade.
-    await produce_and_wait_until_handled(stack, Topic.COURSES, CloudEvent.wrap(event, source="urn:test:catalogue"))
+    await produce_and_wait_until_handled(stack, Topic.COURSES, CloudEvent.wrap(event, source=NODE_URI))
     return course_id
 
 
@@ -102,7 +102,7 @@ def recorded(who: LearnerIdentity, course_id: str, grade: str = "1.7", passed: b
         assessed_on=date.today(),
         submission_id=str(uuid.uuid4()),
     )
-    return CloudEvent.wrap(event, source="urn:test:assessment")
+    return CloudEvent.wrap(event, source=NODE_URI)
 
 
 async def grade(stack, envelope: CloudEvent) -> None:
@@ -306,7 +306,7 @@ def amended(envelope: CloudEvent, grade: str, passed: bool) -> CloudEvent:
         reason="marking error found on review",
         amended_at=datetime.now(UTC),
     )
-    return CloudEvent.wrap(event, source="urn:test:assessment")
+    return CloudEvent.wrap(event, source=NODE_URI)
 
 
 async def test_an_amended_grade_revokes_the_credential_or_replaces_it(client, stack):
@@ -386,7 +386,7 @@ async def test_holding_every_course_of_a_programme_issues_the_programme_credenti
     )
     await grade(stack, recorded(who, first))
     await credentials_of(client, stack, who)
-    approval = CloudEvent.wrap(programme, source="urn:test:catalogue")
+    approval = CloudEvent.wrap(programme, source=NODE_URI)
     await produce_and_wait_until_handled(stack, Topic.PROGRAMMES, approval)
     assert len((await client.get("/credentials", headers=own(stack, who))).json()) == 1, "one part only"
 

@@ -10,7 +10,7 @@ from shared.dead_letters import ORIGINAL_TOPIC, REASON, replay
 from shared.events import CloudEvent, Topic, dead_letter_topic
 from tests.integration.conftest import eventually, running
 from tests.integration.test_enrolment_applications import offering_opened
-from tests.stack import header, produce, read_topic
+from tests.stack import NODE_URI, header, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ async def test_replayed_dead_letters_reach_their_topic_again_without_the_dead_le
     await produce(
         stack,
         dead_letter_topic("enrolment"),
-        CloudEvent.wrap(opened, source="urn:test:catalogue").to_bytes(),
+        CloudEvent.wrap(opened, source=NODE_URI).to_bytes(),
         key=opened.offering_id,
         headers={REASON: "failed 5 times, last: ConnectionRefusedError()", ORIGINAL_TOPIC: original_topic},
     )

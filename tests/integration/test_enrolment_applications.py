@@ -30,7 +30,7 @@ from shared.events.catalogue import (
 from shared.events.certification import CredentialIssued
 from shared.events.common import LearnerCategory, LearnerIdentity, Money
 from tests.integration.conftest import eventually, running
-from tests.stack import Stack, cloud_event, produce, read_topic
+from tests.stack import NODE_URI, Stack, cloud_event, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def unique(prefix: str) -> str:
 
 async def publish(stack: Stack, event: Event) -> None:
     """Onto Kafka as the producing service would: a structured CloudEvent keyed by its aggregate."""
-    await produce(stack, event.topic, CloudEvent.wrap(event, source="urn:test:node").to_bytes(), key=event.key)
+    await produce(stack, event.topic, CloudEvent.wrap(event, source=NODE_URI).to_bytes(), key=event.key)
 
 
 def course_approved(course_id: str, prerequisites: list[str] | None = None, accepts_declared: bool = False) -> CourseApproved:
@@ -354,7 +354,7 @@ async def test_a_retired_course_takes_no_new_applications(stack, client):
 async def test_the_read_models_take_each_fact_once_and_the_latest_terms_of_an_offering(stack, client):
     course = course_approved(unique("course"))
     offering = offering_opened(course.course_id, capacity=1)
-    delivered = CloudEvent.wrap(offering, source="urn:test:node").to_bytes()
+    delivered = CloudEvent.wrap(offering, source=NODE_URI).to_bytes()
     await publish(stack, course)
     await publish(stack, course)  # Published again under a new id: the approved version stays as it was.
     await produce(stack, offering.topic, delivered, key=offering.key)

@@ -35,7 +35,7 @@ from shared.events.certification import CredentialIssued
 from shared.events.common import LearnerCategory, LearnerIdentity
 from tests.integration.conftest import eventually, running
 from tests.integration.test_enrolment_applications import apply, open_offering, registered
-from tests.stack import ROOT, Stack, cloud_event, produce, read_topic
+from tests.stack import NODE_URI, ROOT, Stack, cloud_event, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -132,7 +132,7 @@ def credential_issued(who: LearnerIdentity) -> CredentialIssued:
 
 
 async def publish(stack: Stack, event: Event) -> CloudEvent:
-    envelope = CloudEvent.wrap(event, source="urn:test:certification")
+    envelope = CloudEvent.wrap(event, source=NODE_URI)
     await produce(stack, event.topic, envelope.to_bytes(), key=event.key)
     return envelope
 
@@ -171,12 +171,12 @@ async def test_the_same_credential_issued_delivered_twice_is_one_email(stack, si
     await sink.start()
     ada, control = learner("Ada Lovelace"), learner("Grace Hopper")
     async with running(create_service(settings_for(stack, sink))) as client:
-        duplicate = CloudEvent.wrap(credential_issued(ada), source="urn:test:certification").to_bytes()
+        duplicate = CloudEvent.wrap(credential_issued(ada), source=NODE_URI).to_bytes()
         await produce(stack, Topic.CREDENTIALS, duplicate, key="same-partition")
         await produce(stack, Topic.CREDENTIALS, duplicate, key="same-partition")
         # Same key, same partition: once this one is sent, both copies before it were handled.
         await produce(
-            stack, Topic.CREDENTIALS, CloudEvent.wrap(credential_issued(control), source="urn:x").to_bytes(), key="same-partition"
+            stack, Topic.CREDENTIALS, CloudEvent.wrap(credential_issued(control), source=NODE_URI).to_bytes(), key="same-partition"
         )
         await eventually(lambda: all_sent(client, [ada.email, control.email]))
 

@@ -136,15 +136,24 @@ async def test_a_message_that_cannot_be_parsed_is_dead_lettered_as_it_came(raw: 
     assert node.handler.calls == []
 
 
-async def test_events_this_consumer_does_not_handle_are_skipped_not_dead_lettered() -> None:
+async def test_a_newer_version_of_a_type_this_consumer_reads_is_skipped_not_dead_lettered() -> None:
     node = assessment_node(RecordingHandler())
     newer_version = envelope_with(type="eu.microcredentials.lms.grade.submitted.v2", data={"passed": "maybe"})
-    someone_elses = envelope_with(type="eu.microcredentials.assessment.grade.recorded.v1", data={"grade": 1})
     async with TestKafkaBroker(node.broker) as broker:
         await broker.publish(newer_version, Topic.GRADE_SUBMISSIONS)
+
+    assert node.dead_letters == [], "a .v2 published beside .v1 is not an error here"
+    assert node.handler.calls == []
+
+
+async def test_a_type_that_does_not_belong_on_the_topic_is_dead_lettered_not_skipped() -> None:
+    node = assessment_node(RecordingHandler())
+    someone_elses = envelope_with(type="eu.microcredentials.assessment.grade.recorded.v1", data={"grade": 1})
+    async with TestKafkaBroker(node.broker) as broker:
         await broker.publish(someone_elses, Topic.GRADE_SUBMISSIONS)
 
-    assert node.dead_letters == [], "a .v2 published beside .v1, or a type for other consumers, is not an error here"
+    [reason] = node.reasons
+    assert "grade.recorded.v1 does not belong on topic mc.lms.grade-submissions" in reason
     assert node.handler.calls == []
 
 

@@ -1,0 +1,71 @@
+"""Which events a consumer believes: a topic carries only the event types its producer publishes, from that producer.
+
+Kafka's ACLs decide who may write to a topic; this is the other half, checked on every message a service consumes:
+what arrives on a topic must be a type its producer publishes (as the contracts say: each event class names its
+topic), and its CloudEvents `source` must be that producer. A fact on the wrong topic, or under another name, is
+dead-lettered with the rule it broke and changes nothing.
+
+| topic | producer | expected `source` |
+|---|---|---|
+| `mc.<service>.<aggregate>` (the node's own topics) | that service of this node | this node (`NODE_URI`) |
+| `mc.lms.<lms-id>.grade-submissions` | the LMS `<lms-id>` | `urn:microcredentials:lms:<lms-id>` |
+
+Another major version of a type a topic carries (a producer publishing `.v2` beside `.v1`) belongs there too.
+"""
+
+import re
+from dataclasses import dataclass
+
+from shared.events.envelope import EVENT_TYPES, CloudEvent, InvalidEvent
+from shared.events.topics import Topic
+
+LMS_TOPIC = re.compile(r"^mc\.lms\.(?P<lms>[a-z0-9][a-z0-9-]*)\.grade-submissions$")
+LMS_SOURCE = "urn:microcredentials:lms:{lms}"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who may speak on a topic: the producer (in words, for the reasons), its CloudEvents source, the type families."""
+
+    producer: str
+    source: str | None
+    families: frozenset[str]
+
+
+def _family(event_type: str) -> str:
+    return re.sub(r"\.v\d+$", "", event_type)
+
+
+def _families(topic: Topic) -> frozenset[str]:
+    return frozenset(_family(name) for name, event_class in EVENT_TYPES.items() if event_class.topic == topic)
+
+
+def provenance(topic: str, node_uri: str) -> Provenance | None:
+    """What a topic (named without the deployment's prefix) may carry; None for a topic no producer owns."""
+    if match := LMS_TOPIC.match(topic):
+        lms = match["lms"]
+        return Provenance(f"the LMS {lms}", LMS_SOURCE.format(lms=lms), _families(Topic.GRADE_SUBMISSIONS))
+    if topic == Topic.GRADE_SUBMISSIONS:
+        # One inbound topic shared by every LMS: the broker cannot tell them apart, so no source can be expected.
+        return Provenance("an LMS", None, _families(Topic.GRADE_SUBMISSIONS))
+    if topic in {known.value for known in Topic}:
+        service = topic.split(".")[1]
+        return Provenance(f"the {service} service of this node", node_uri, _families(Topic(topic)))
+    return None
+
+
+def check(topic: str, envelope: CloudEvent, node_uri: str) -> None:
+    """InvalidEvent naming the topic, the type and the rule, unless the event belongs on the topic."""
+    expected = provenance(topic, node_uri)
+    if expected is None:
+        raise InvalidEvent(f"topic {topic} has no known producer; {envelope.type} from {envelope.source} is not believed")
+    if _family(envelope.type) not in expected.families:
+        raise InvalidEvent(
+            f"{envelope.type} does not belong on topic {topic}: the topic carries only what {expected.producer} "
+            f"publishes ({', '.join(sorted(expected.families))})"
+        )
+    if expected.source is not None and envelope.source != expected.source:
+        raise InvalidEvent(
+            f"{envelope.type} on topic {topic} claims the source {envelope.source!r}; only {expected.producer} "
+            f"({expected.source}) publishes there"
+        )

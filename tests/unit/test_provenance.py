@@ -1,0 +1,86 @@
+"""Events are believed only where they belong: the type must be one the topic's producer publishes, from its source."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from shared.consumer import EventConsumer
+from shared.dead_letters import REASON
+from shared.events import EVENT_TYPES, CloudEvent, InvalidEvent, Topic, dead_letter_topic, provenance
+from shared.events.certification import CredentialIssued
+from shared.events.enrolment import LearnerEnrolled
+from shared.settings import ServiceSettings
+from tests.unit.test_consumer import InMemoryUnitOfWork, RecordingHandler, grade_submitted
+
+NODE = "urn:microcredentials:node:uni-saarland"
+
+
+def envelope(event_type: str, source: str = NODE) -> CloudEvent:
+    return CloudEvent(id="e-1", source=source, type=event_type, time=datetime.now(UTC), data={})
+
+
+@pytest.mark.parametrize("topic", [topic for topic in Topic if topic != Topic.GRADE_SUBMISSIONS])
+def test_each_node_topic_carries_exactly_the_types_its_producer_publishes_from_this_node(topic: Topic) -> None:
+    own = [name for name, event_class in EVENT_TYPES.items() if event_class.topic == topic]
+    others = [name for name, event_class in EVENT_TYPES.items() if event_class.topic != topic]
+    assert own, f"no contract publishes on {topic}"
+    for event_type in own:
+        provenance.check(topic, envelope(event_type), NODE)
+    for event_type in others:
+        with pytest.raises(InvalidEvent, match=rf"{event_type} does not belong on topic {topic}"):
+            provenance.check(topic, envelope(event_type), NODE)
+
+
+def test_a_fact_from_another_source_is_not_believed_even_on_its_own_topic() -> None:
+    forged = envelope(CredentialIssued.type, source="urn:microcredentials:node:mallory")
+    with pytest.raises(InvalidEvent) as refused:
+        provenance.check(Topic.CREDENTIALS, forged, NODE)
+    reason = str(refused.value)
+    assert "claims the source 'urn:microcredentials:node:mallory'" in reason
+    assert "the certification service of this node" in reason and NODE in reason
+
+
+def test_an_lms_topic_carries_grade_submissions_from_that_lms_only() -> None:
+    submitted = "eu.microcredentials.lms.grade.submitted.v1"
+    provenance.check("mc.lms.moodle-saarland.grade-submissions", envelope(submitted, "urn:microcredentials:lms:moodle-saarland"), NODE)
+    with pytest.raises(InvalidEvent, match="only the LMS moodle-saarland"):
+        provenance.check("mc.lms.moodle-saarland.grade-submissions", envelope(submitted, "urn:microcredentials:lms:canvas-sofia"), NODE)
+    with pytest.raises(InvalidEvent, match=r"learner\.enrolled\.v1 does not belong on topic mc\.lms\.moodle-saarland"):
+        provenance.check("mc.lms.moodle-saarland.grade-submissions", envelope(LearnerEnrolled.type, "urn:microcredentials:lms:moodle-saarland"), NODE)
+
+
+def test_another_major_version_of_a_type_belongs_where_the_type_does() -> None:
+    provenance.check(Topic.ENROLMENTS, envelope("eu.microcredentials.enrolment.learner.enrolled.v2"), NODE)
+
+
+def test_a_topic_no_producer_owns_is_not_believed() -> None:
+    with pytest.raises(InvalidEvent, match="topic mc.somewhere.else has no known producer"):
+        provenance.check("mc.somewhere.else", envelope(LearnerEnrolled.type), NODE)
+
+
+async def test_the_consumer_dead_letters_a_forged_fact_and_skips_a_genuine_one_it_does_not_handle() -> None:
+    """Enrolment reads the credentials topic for CredentialIssued only: a genuine CredentialRevoked is none of its
+    business (skipped), a CredentialIssued claiming another node is a forgery (dead-lettered, never handled)."""
+    broker, uow, dead_letters, handler = KafkaBroker(), InMemoryUnitOfWork(), [], RecordingHandler()
+    settings = ServiceSettings(service_name="enrolment", node_uri=NODE)
+    EventConsumer(settings, lambda: uow, {CredentialIssued: handler}, [Topic.CREDENTIALS]).subscribe(broker)
+
+    @broker.subscriber(dead_letter_topic("enrolment"))
+    async def record(message: KafkaMessage) -> None:
+        dead_letters.append(message.headers[REASON])
+
+    revoked = json.dumps(envelope("eu.microcredentials.certification.credential.revoked.v1").model_dump(mode="json"))
+    forged = CloudEvent.wrap(grade_submitted(), source=NODE).model_dump(mode="json") | {
+        "type": CredentialIssued.type, "source": "urn:microcredentials:node:mallory"
+    }
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(revoked.encode(), Topic.CREDENTIALS)
+        await test_broker.publish(json.dumps(forged).encode(), Topic.CREDENTIALS)
+
+    assert handler.calls == []
+    [reason] = dead_letters
+    assert "claims the source 'urn:microcredentials:node:mallory'" in reason and "mc.certification.credentials" in reason
+
