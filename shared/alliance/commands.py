@@ -32,7 +32,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 from pydantic import ValidationError
 
-from shared.alliance.loader import RegistryUnavailable, source_for
+from shared.alliance.loader import Fetched, RegistryUnavailable, source_for
 from shared.alliance.models import SCHEMA_FILE, AllianceRegistry, json_schema
 from shared.alliance.signing import (
     SIGNATURE_SUFFIX,
@@ -210,10 +210,16 @@ def verify_location(location: str, public_key_file: Path, now: datetime) -> Alli
     return verify(fetched.document, fetched.signature, trusted, now)
 
 
-def _fetch(location: str):
-    try:
+def _fetch(location: str) -> Fetched:
+    async def fetch_once() -> Fetched:
         source = source_for(location)
-        return asyncio.run(source.fetch(force=True))
+        try:
+            return await source.fetch(force=True)
+        finally:
+            await source.close()
+
+    try:
+        return asyncio.run(fetch_once())
     except (RegistryUnavailable, ValueError) as error:
         raise CommandError(str(error)) from None
 
