@@ -49,11 +49,12 @@ class Principal(BaseModel):
         return role in self.roles
 
 
-def create_keys(folder: Path) -> tuple[Path, Path]:
-    """An Ed25519 key pair for signing tokens; the private key file is readable by its owner only."""
+def create_keys(folder: Path, name: str = "auth") -> tuple[Path, Path]:
+    """An Ed25519 key pair, `<name>-private.pem` and `<name>-public.pem` (tokens' by default, the alliance registry's
+    too); the private key file is readable by its owner only."""
     folder.mkdir(parents=True, exist_ok=True)
     private_key = Ed25519PrivateKey.generate()
-    private_path, public_path = folder / "auth-private.pem", folder / "auth-public.pem"
+    private_path, public_path = folder / f"{name}-private.pem", folder / f"{name}-public.pem"
     private_path.write_bytes(
         private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

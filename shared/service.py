@@ -74,6 +74,7 @@ def create_app(service: Service) -> FastAPI:
             consumer.subscribe(broker)
         relay = OutboxRelay(settings, sessionmaker, broker, metrics)
         app.state.settings = settings
+        app.state.metrics = metrics
         app.state.unit_of_work = lambda: UnitOfWork(sessionmaker, settings.node_uri)
         app.state.broker = broker
         app.state.outbox_relay = relay

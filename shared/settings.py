@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -28,6 +28,13 @@ class ServiceSettings(BaseSettings):
     # The public key that verifies bearer tokens (see shared.auth); without it, every write is refused with 401.
     auth_public_key_file: str | None = None
 
+    # The alliance registry (shared.alliance): where it is published (a file path, or an https URL; its signature is
+    # beside it at the same place + ".jws"), the alliance's public key(s) it must be signed with (PEM or JWK Set), and
+    # how often to look for a new one. Without a URL the node is on its own.
+    alliance_registry_url: str | None = None
+    alliance_public_key_file: str | None = None
+    alliance_registry_poll_seconds: float = Field(default=60.0, gt=0)
+
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
@@ -47,6 +54,12 @@ class ServiceSettings(BaseSettings):
     otel_traces_exporter: Literal["none", "console", "otlp"] = "none"
     # `json`: one JSON object per line, for log collectors; `text` for people reading a terminal.
     log_format: Literal["text", "json"] = "text"
+
+    @model_validator(mode="after")
+    def _alliance_registry_needs_its_key(self) -> "ServiceSettings":
+        if self.alliance_registry_url and not self.alliance_public_key_file:
+            raise ValueError("ALLIANCE_REGISTRY_URL needs ALLIANCE_PUBLIC_KEY_FILE: the key the registry must be signed with")
+        return self
 
     @property
     def service_database_url(self) -> str:

@@ -10,7 +10,7 @@ import jinja2
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from services.catalogue.iso_codes import COUNTRIES, LANGUAGES
+from shared.iso_codes import COUNTRIES, LANGUAGES
 from services.catalogue.models import OfferingSearch
 from services.catalogue.offerings import find
 from shared.events.catalogue import DeliveryMode, Pace

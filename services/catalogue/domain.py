@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from services.catalogue.iso_codes import COUNTRIES, LANGUAGES
+from shared.iso_codes import COUNTRIES, LANGUAGES
 from services.catalogue.models import Course, Offering, OfferingCreate, Reviewed, Status
 from services.catalogue.settings import CatalogueSettings
 from shared.db import utcnow

@@ -1,4 +1,5 @@
-"""ISO code lists the catalogue checks descriptions against, with the short English names its page shows.
+"""ISO code lists that descriptions and the alliance registry are checked against, with the short English names the
+catalogue page shows.
 
 Taken from Debian's iso-codes 4.15 (ISO 639-1 as it stands, without the withdrawn "sh" and "bh"; every ISO 3166-1
 country, plus "XK", the code the EU uses for Kosovo), so validation needs no network and no extra package.

@@ -1,0 +1,5 @@
+import sys
+
+from shared.alliance.commands import main
+
+sys.exit(main())
