@@ -19,7 +19,7 @@ from shared.events import Topic
 def create_service(settings: CertificationSettings | None = None) -> service.Service:
     settings = settings or CertificationSettings()
     signer = CredentialSigner(settings.signing_processes)
-    checker = ProofChecker(settings.verify_processes)
+    checker = ProofChecker(settings.verify_processes, settings.verify_max_in_flight)
     return service.Service(
         settings=settings,
         title="Certification",

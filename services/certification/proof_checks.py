@@ -6,7 +6,6 @@ does, so it runs in a pool of its own (VERIFY_PROCESSES, workers.py), apart from
 verifications does not delay issuing, nor issuing an employer's check.
 """
 
-import asyncio
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,15 +35,26 @@ def _check_in_worker(check: ProofCheck) -> VerificationResult:
     return check.run()
 
 
+class Busy(Exception):
+    """As many checks as the node takes at once are waiting or running."""
+
+
 class ProofChecker(WorkerProcesses):
-    """Checks credentials' proofs in a pool of worker processes (VERIFY_PROCESSES)."""
+    """Checks credentials' proofs in a pool of worker processes (VERIFY_PROCESSES), at most `max_in_flight` at once:
+    each waiting check holds its document in memory, and anyone may send them."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, max_in_flight: int) -> None:
         super().__init__(processes, "verifying")
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
-    def check(
-        self, credential: Mapping[str, Any], did_documents: Iterable[Mapping[str, Any]]
-    ) -> "asyncio.Future[VerificationResult]":
-        return self.submit(
-            _check_in_worker, ProofCheck(json.dumps(credential), json.dumps([dict(d) for d in did_documents]))
-        )
+    async def check(self, credential: Mapping[str, Any], did_documents: Iterable[Mapping[str, Any]]) -> VerificationResult:
+        """The proofs' check (raises Busy when `max_in_flight` checks are already waiting or running)."""
+        if self.in_flight >= self.max_in_flight:
+            raise Busy(f"{self.in_flight} credentials are being checked; try again in a moment")
+        self.in_flight += 1
+        try:
+            check = ProofCheck(json.dumps(credential), json.dumps([dict(d) for d in did_documents]))
+            return await self.submit(_check_in_worker, check)
+        finally:
+            self.in_flight -= 1

@@ -27,6 +27,8 @@ class CertificationSettings(ServiceSettings):
     # The largest credential /verify accepts (bytes); larger bodies are answered 413 before they are read whole. A
     # joint credential with a few endorsements is 10-30 kB.
     verify_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Checks waiting or running at once; more are answered 503 (each holds its credential in memory meanwhile).
+    verify_max_in_flight: int = Field(default=16, ge=1)
     # Development only: also vouch for credentials whose issuer is a did:key (anyone can make one; its name is then
     # shown as unconfirmed). Off by default: a did:key issuer is reported as not a known university.
     trust_did_key_issuers: bool = False

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from services.certification import status_publication, trust, verification
 from services.certification.models import Credential
-from services.certification.proof_checks import ProofChecker
+from services.certification.proof_checks import Busy, ProofChecker
 from services.certification.routes import SettingsDep
 from services.certification.settings import CertificationSettings
 from shared.db import UnitOfWork
@@ -103,6 +103,7 @@ def verify_routes(checker: ProofChecker) -> APIRouter:
         responses={
             200: {"content": {"text/html": {}}, "description": "the verdict (HTML with `Accept: text/html`)"},
             413: {"description": "the credential is larger than VERIFY_MAX_BYTES"},
+            503: {"description": "VERIFY_MAX_IN_FLIGHT checks are waiting or running already"},
             422: {"description": "the body is not a JSON object"},
         },
     )
@@ -112,11 +113,16 @@ def verify_routes(checker: ProofChecker) -> APIRouter:
         html = _wants_html(request)
         try:
             document = await read_credential(request, settings.verify_max_bytes)
+            verdict = await judged(document, uow, settings)
+        except Busy as busy:
+            refused = HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(busy), headers={"Retry-After": "1"})
+            if html:
+                return HTMLResponse(_fragment(refused=refused.detail), refused.status_code, refused.headers)
+            raise refused from None
         except HTTPException as refused:
             if html:
                 return HTMLResponse(_fragment(refused=refused.detail), status_code=refused.status_code)
             raise
-        verdict = await judged(document, uow, settings)
         if html:
             return HTMLResponse(_fragment(verdict=verdict))
         return JSONResponse(asdict(verdict))
@@ -124,17 +130,20 @@ def verify_routes(checker: ProofChecker) -> APIRouter:
     @router.get("/verify", response_class=HTMLResponse)
     async def verify_page(uow: UnitOfWorkDep, settings: SettingsDep, id: str | None = None) -> HTMLResponse:
         """The verify page: paste or upload a credential, or follow `?id=` (the QR code on a certificate)."""
-        verdict, missing = None, None
+        verdict, missing, busy = None, None, None
         if id:
             async with uow:
                 stored = await uow.session.get(Credential, id)
             if stored is None:
                 missing = id
             else:
-                verdict = await judged(stored.verifiable_credential, uow, settings)
+                try:
+                    verdict = await judged(stored.verifiable_credential, uow, settings)
+                except Busy as error:
+                    busy = str(error)
         page = _templates.get_template("verify.html").render(
-            verdict=verdict, missing=missing, limit=size_in_words(settings.verify_max_bytes)
+            verdict=verdict, missing=missing, refused=busy, limit=size_in_words(settings.verify_max_bytes)
         )
-        return HTMLResponse(page, status_code=404 if missing else 200)
+        return HTMLResponse(page, status_code=404 if missing else 503 if busy else 200)
 
     return router

@@ -1,6 +1,7 @@
 """Verification and status lists of the certification service on the real Kafka and PostgreSQL: the node vouches only
 for its own institutions, under the names it states for them; a forged credential is never VALID; /verify is bounded
-and never stops the service; status lists are signed when a status changes, and two changes at once both land."""
+(size, checks at once) and never stops the service; status lists are signed when a status changes, and changes at
+once all land."""
 
 import asyncio
 import json
@@ -30,7 +31,7 @@ LIMIT = 256 * 1024
 async def client(stack, keys_dir):
     settings = stack.settings(
         CertificationSettings, issuer_keys_dir=str(keys_dir), public_url=PUBLIC_URL, verify_processes=1,
-        verify_max_bytes=LIMIT,
+        verify_max_bytes=LIMIT, verify_max_in_flight=1,
     )
     async with running(create_service(settings)) as client:
         yield client
@@ -107,6 +108,9 @@ async def test_the_service_answers_another_request_while_a_big_credential_is_bei
     other = await client.get("/status-lists/uni-saarland/suspension")
     assert other.status_code == 200
     assert not big.done(), "the other request was answered while the big credential was still being checked"
+    busy = await client.post("/verify", json=mallorys())
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1", "one check at a time (VERIFY_MAX_IN_FLIGHT)"
+    assert "being checked; try again in a moment" in busy.json()["detail"]
     verdict = (await big).json()
     assert verdict["outcome"] == "unknown-issuer" and len(verdict["endorsements"]) > 100
     assert verdict["endorsed_by"] == [], "self-made endorsements by an unknown issuer count for nothing"
