@@ -8,7 +8,7 @@ worker processes, proof_checks.py) and, for issuers the node vouches for, the st
 """
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -156,16 +156,15 @@ def _status_sentence(status: StatusCheck) -> str:
     return sentence.strip()
 
 
-def _endorsement_sentence(endorsements: list[IssuerFinding]) -> str:
-    confirmed = [e.name or _claimed(e.claimed_name) for e in endorsements if e.confirmed]
-    unconfirmed = [e for e in endorsements if not e.confirmed]
-    sentence = f" Endorsed by {', '.join(confirmed)}." if confirmed else ""
+def _endorsement_sentence(endorsed_by: list[str], unconfirmed: list[IssuerFinding]) -> str:
+    sentence = f" Endorsed by {', '.join(endorsed_by)}." if endorsed_by else ""
     if unconfirmed:
-        names = ", ".join(_claimed(e.claimed_name) for e in unconfirmed)
+        names = ", ".join(_claimed(e.claimed_name) for e in unconfirmed[:3])
+        names += f" and {len(unconfirmed) - 3} more" if len(unconfirmed) > 3 else ""
+        one = len(unconfirmed) == 1
         sentence += (
-            f" It also carries {'an endorsement' if len(unconfirmed) == 1 else 'endorsements'} by "
-            f"{'an issuer' if len(unconfirmed) == 1 else 'issuers'} this node does not know, claiming to be {names}: "
-            "not counted."
+            f" It also carries {'an endorsement' if one else 'endorsements'} by {'an issuer' if one else 'issuers'} "
+            f"this node does not know, claiming to be {names}: not counted."
         )
     return sentence
 
@@ -184,7 +183,7 @@ def _signature_outcome(proofs: VerificationResult) -> Outcome | None:
     return Outcome.TAMPERED
 
 
-def signature_and_issuer_hold(document: Mapping[str, Any], proofs: VerificationResult, directory: IssuerDirectory) -> bool:
+def status_worth_checking(document: Mapping[str, Any], proofs: VerificationResult, directory: IssuerDirectory) -> bool:
     """Whether the status is worth checking: genuine signatures by an issuer this node vouches for."""
     return _signature_outcome(proofs) is None and directory.trusts(claims.issuer_id(document))
 
@@ -197,9 +196,12 @@ def verdict(
     learner, title, issued_on = claims.learner_name(document), claims.achievement_title(document), claims.issued_on(document)
     what = _what(learner, title, issued_on)
     signature = _signature_outcome(proofs)
-    genuine = signature in (None, Outcome.NOT_VALID_NOW)
     endorsements = [find_issuer(endorsement, directory) for endorsement in claims.endorsements(document)]
-    endorsed_by = [e.name or _claimed(e.claimed_name) for e in endorsements if e.confirmed] if genuine else []
+    if signature not in (None, Outcome.NOT_VALID_NOW) or not issuer.confirmed:
+        # Endorsements count only inside a genuine credential of a known issuer: anyone can copy a university's
+        # endorsement of a credential into their own document with the same id.
+        endorsements = [replace(e, name=None, confirmed=False, institution=None, country=None) for e in endorsements]
+    endorsed_by = [e.name or _claimed(e.claimed_name) for e in endorsements if e.confirmed]
     details = list(proofs.problems) + list(status.problems)
     if issuer.id:
         details.append(f"issuer identifier: {issuer.id}")
@@ -241,7 +243,7 @@ def verdict(
             outcome = Outcome.VALID
             summary = (
                 f"VALID — {facts}. The signature is genuine and the credential is unchanged. "
-                f"{_status_sentence(status)}{_endorsement_sentence(endorsements)}"
+                f"{_status_sentence(status)}{_endorsement_sentence(endorsed_by, [e for e in endorsements if not e.confirmed])}"
             )
     return Verdict(
         outcome=outcome,
@@ -298,5 +300,5 @@ async def check(
 ) -> Verdict:
     """Check the proofs (`proofs_of`, off the event loop), then, for an issuer this node vouches for, the status."""
     proofs = await proofs_of(document)
-    status = await status_of(document) if signature_and_issuer_hold(document, proofs, directory) else StatusCheck()
+    status = await status_of(document) if status_worth_checking(document, proofs, directory) else StatusCheck()
     return verdict(document, proofs, status, directory)

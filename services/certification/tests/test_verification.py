@@ -221,6 +221,21 @@ def test_an_endorsement_counts_only_by_an_issuer_the_node_knows() -> None:
     )
 
 
+def test_a_universitys_endorsement_copied_into_a_forged_credential_counts_for_nothing() -> None:
+    did = keys.did_key(MALLORY_KEY.public_key())
+    unsigned = open_badge_credential(
+        sample_record(), CREDENTIAL_ID, IssuerProfile(id=did, name="Saarland University"), ISSUED_AT, salt="c0ffee"
+    )
+    forged = sign(
+        with_endorsements(unsigned, [endorsement("uni-sofia")]),  # Sofia's, of the genuine credential with this id
+        MALLORY_KEY, keys.did_key_verification_method(MALLORY_KEY.public_key()), created=ISSUED_AT,
+    )
+    result = judged(forged)
+    assert result.outcome is Outcome.UNKNOWN_ISSUER
+    assert result.endorsed_by == [] and [e.confirmed for e in result.endorsements] == [False]
+    assert "Sofia" not in result.summary
+
+
 def test_a_tampered_endorsement_makes_the_whole_credential_tampered() -> None:
     document = copy.deepcopy(node_credential(endorsements=[endorsement("uni-sofia")]))
     document["endorsement"][0]["credentialSubject"]["endorsementComment"] = "changed"
