@@ -17,6 +17,8 @@ KEYS=${MC_KEYS_DIR:-$STATE/keys}
 ISSUER_KEYS=${ISSUER_KEYS_DIR:-$KEYS/issuers}
 # The universities this node signs credentials for (the demo's courses are Saarland University's).
 ISSUING_INSTITUTIONS=(${MC_INSTITUTIONS:-uni-saarland})
+# The names (and countries) the verify page shows for them; an institution without one is shown by its code.
+declare -A INSTITUTION_PROFILES=([uni-saarland]="Saarland University|DE" [uni-sofia]="Sofia University|BG")
 LOG_TAG=node
 # shellcheck source=deploy/lib.sh
 source "$ROOT/deploy/lib.sh"
@@ -72,9 +74,14 @@ cmd_start() {
     log "created the node's token keys in $KEYS"
   fi
   for institution in "${ISSUING_INSTITUTIONS[@]}"; do
-    if [[ ! -f $ISSUER_KEYS/$institution.pem ]]; then
-      (cd "$ROOT" && .venv/bin/python -m services.certification keys --institution "$institution" --dir "$ISSUER_KEYS" >/dev/null)
-      log "created $institution's credential-signing key in $ISSUER_KEYS"
+    local profile=${INSTITUTION_PROFILES[$institution]:-}
+    local -a named=()
+    [[ -n $profile ]] && named=(--name "${profile%|*}" --country "${profile#*|}")
+    # A key made before profiles existed gets its profile (the key is kept).
+    if [[ ! -f $ISSUER_KEYS/$institution.pem || (-n $profile && ! -f $ISSUER_KEYS/$institution.json) ]]; then
+      (cd "$ROOT" && .venv/bin/python -m services.certification keys --institution "$institution" --dir "$ISSUER_KEYS" \
+        "${named[@]}" >/dev/null)
+      log "$institution's credential-signing key and profile are in $ISSUER_KEYS"
     fi
   done
   for name in "${SERVICES[@]}"; do start_service "$name"; done

@@ -7,10 +7,11 @@ from fastapi import FastAPI
 from services.certification.handlers import event_handlers
 from services.certification.issuing import Issuer
 from services.certification.routes import router
-from services.certification.verify_page import router as verify_router
+from services.certification.verify_page import verify_routes
 from services.certification.wallet import router as wallet_router
 from services.certification.settings import CertificationSettings
 from services.certification.signing import CredentialSigner
+from services.certification.proof_checks import ProofChecker
 from shared import service
 from shared.events import Topic
 
@@ -18,6 +19,7 @@ from shared.events import Topic
 def create_service(settings: CertificationSettings | None = None) -> service.Service:
     settings = settings or CertificationSettings()
     signer = CredentialSigner(settings.signing_processes)
+    checker = ProofChecker(settings.verify_processes, settings.verify_max_in_flight)
     return service.Service(
         settings=settings,
         title="Certification",
@@ -26,10 +28,10 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
             "grade is recorded; revocation and suspension with Bitstring Status Lists; verification for everyone."
         ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, verify_router, wallet_router],
+        routers=[router, verify_routes(checker), wallet_router],
         handlers=event_handlers(Issuer(settings, signer)),
         consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES],
-        background=[signer.run],
+        background=[signer.run, checker.run],
     )
 
 

@@ -4,7 +4,7 @@ A pass becomes a signed OpenBadgeCredential: built from the course version and t
 list index of the lead awarding institution, endorsed by each co-awarding institution whose key this node holds,
 signed by the lead institution's key, stored with its record, and announced by CredentialIssued (all in the caller's
 unit of work). Revoking, suspending and reinstating set the credential's state, which the status lists are derived
-from, and announce it.
+from (and signed again before the transaction commits: status_publication.py), and announce it.
 """
 
 import json
@@ -17,15 +17,14 @@ from typing import Any
 from sqlalchemy import ARRAY, Integer, func, literal, text
 from sqlmodel import select
 
-from services.certification import domain, status_lists
+from services.certification import domain, status_lists, status_publication
 from services.certification.domain import CredentialStatus, NotIssuable, StatusAction
 from services.certification.models import Credential, MicroCredentialRecord
 from services.certification.settings import CertificationSettings
 from services.certification.signing import CredentialSigner, SigningRequest
-from services.certification.signing_keys import NodeIdentity, node_identity
+from services.certification.signing_keys import NodeIdentity, identity_of
 from services.certification.status_lists import StatusPurpose
 from services.certification.vc.credential import open_badge_credential
-from services.certification.vc.proof import sign
 from shared.db import UnitOfWork, utcnow
 from shared.events.assessment import GradeAmended, GradeRecorded
 from shared.events.catalogue import MicroCredentialDescription
@@ -37,10 +36,6 @@ from shared.events.certification import (
     CredentialStatusChanged,
     CredentialSuspended,
 )
-
-
-def identity_of(settings: CertificationSettings) -> NodeIdentity:
-    return node_identity(settings.public_url.rstrip("/"), settings.issuer_keys_dir)
 
 
 @dataclass(frozen=True)
@@ -303,6 +298,8 @@ def change_status(
     else:
         credential.suspended_at, credential.suspension_reason = None, None
     uow.session.add(credential)
+    purpose = StatusPurpose.REVOCATION if action is StatusAction.REVOKE else StatusPurpose.SUSPENSION
+    status_publication.publish_on_commit(uow, settings, credential.issuer_institution, purpose)
     urls = links(settings, credential.id)
     uow.publish(
         _EVENTS[action](
@@ -338,44 +335,3 @@ async def revoke(
     for programme in (await uow.session.exec(stacking_it.with_for_update())).all():
         because = f"its part {credential.record['title']} ({credential.id}) was revoked: {reason}"
         change_status(uow, settings, programme, StatusAction.REVOKE, because, changed_by)
-
-
-async def set_indexes(uow: UnitOfWork, institution: str, purpose: StatusPurpose) -> list[int]:
-    """The indexes whose bit is set in the institution's list for this purpose, from the credentials' states."""
-    column = Credential.revoked_at if purpose is StatusPurpose.REVOCATION else Credential.suspended_at
-    query = select(Credential.status_index).where(Credential.issuer_institution == institution, column.is_not(None))
-    return list((await uow.session.exec(query)).all())
-
-
-def signed_status_list(
-    settings: CertificationSettings, institution: str, purpose: StatusPurpose, indexes: list[int], now: datetime
-) -> dict[str, Any]:
-    """The institution's BitstringStatusListCredential for the purpose, signed with its key."""
-    identity = identity_of(settings)
-    url = status_lists.list_url(settings.public_url, institution, purpose)
-    unsigned = status_lists.status_list_credential(
-        url,
-        identity.did(institution),
-        purpose,
-        status_lists.bitstring(settings.status_list_length, indexes),
-        status_lists.xsd_datetime(now),
-    )
-    return sign(unsigned, identity.private_key(institution), identity.verification_method(institution), created=now)
-
-
-async def status_list(
-    uow: UnitOfWork, settings: CertificationSettings, institution: str, purpose: StatusPurpose
-) -> dict[str, Any] | None:
-    """The signed status list this node publishes for the institution and purpose; None when it signs not for it."""
-    if not identity_of(settings).holds(institution):
-        return None
-    return signed_status_list(settings, institution, purpose, await set_indexes(uow, institution, purpose), utcnow())
-
-
-async def own_status_list(uow: UnitOfWork, settings: CertificationSettings, url: str) -> dict[str, Any] | None:
-    """The status list behind a URL, when the URL is one of this node's lists (no network: read from the database)."""
-    prefix = f"{settings.public_url.rstrip('/')}/status-lists/"
-    institution, _, purpose = url.removeprefix(prefix).partition("/")
-    if not url.startswith(prefix) or purpose not in set(StatusPurpose):
-        return None
-    return await status_list(uow, settings, institution, StatusPurpose(purpose))

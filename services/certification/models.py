@@ -175,3 +175,15 @@ class Programme(CertificationTable, table=True):
     description: str | None = None
     awarding_bodies: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
     rule: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+
+
+class PublishedStatusList(CertificationTable, table=True):
+    """An institution's signed status list credential for one purpose, exactly as served: signed again when a
+    status of that purpose changes (status_publication.py), not per request."""
+
+    __tablename__ = "status_lists"
+
+    institution: str = Field(primary_key=True)
+    purpose: str = Field(primary_key=True)  # revocation or suspension
+    credential: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    signed_at: datetime = Field(sa_column=timestamp_column())

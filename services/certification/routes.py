@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
 
-from services.certification import issuing
+from services.certification import issuing, status_publication
 from services.certification.certificate import certificate_pdf
 from services.certification.domain import StatusAction, TransitionRefused
 from services.certification.models import Credential, CredentialPublic, MicroCredentialRecord, StatusChange
@@ -191,9 +191,11 @@ async def unsuspend(
 async def get_status_list(
     institution: str, purpose: StatusPurpose, uow: UnitOfWorkDep, settings: SettingsDep
 ) -> JSONResponse:
-    """The institution's signed BitstringStatusListCredential for revocation or suspension."""
+    """The institution's signed BitstringStatusListCredential for revocation or suspension, as signed at its last
+    change."""
     async with uow:
-        document = await issuing.status_list(uow, settings, institution, purpose)
+        document = await status_publication.published(uow, settings, institution, purpose)
+        await uow.commit()  # A list asked for the first time was signed and stored just now.
     if document is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"this node publishes no status lists of {institution}")
     return JSONResponse(document, media_type=VC_MEDIA_TYPE, headers={"Cache-Control": "no-cache"})

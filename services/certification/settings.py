@@ -21,3 +21,14 @@ class CertificationSettings(ServiceSettings):
     # the service's process. By default one per core but one, which the service's own process needs: on 2 cores one
     # worker issued 210 credentials/s, two 179/s, none 141/s (bench/bench_issuing.py).
     signing_processes: int = Field(default_factory=lambda: max((os.cpu_count() or 1) - 1, 1), ge=0)
+    # Verification (POST /verify, the page GET /verify). The proof check runs in worker processes of its own, so that
+    # a large credential never holds up the service's event loop; 0 checks in the service's process (tests only).
+    verify_processes: int = Field(default=1, ge=0)
+    # The largest credential /verify accepts (bytes); larger bodies are answered 413 before they are read whole. A
+    # joint credential with a few endorsements is 10-30 kB.
+    verify_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Checks waiting or running at once; more are answered 503 (each holds its credential in memory meanwhile).
+    verify_max_in_flight: int = Field(default=16, ge=1)
+    # Development only: also vouch for credentials whose issuer is a did:key (anyone can make one; its name is then
+    # shown as unconfirmed). Off by default: a did:key issuer is reported as not a known university.
+    trust_did_key_issuers: bool = False

@@ -1,4 +1,4 @@
-"""Where credentials are signed: in worker processes, while the service goes on with the next grade.
+"""Where credentials are signed: in worker processes (workers.py), while the service goes on with the next grade.
 
 Canonicalizing a credential for its proof is pure-Python work (about 1.6 ms, bench/bench_credentials.py); in the
 service's own process it was half of the time of issuing, and it held up the event loop that talks to PostgreSQL and
@@ -10,15 +10,9 @@ unit of work commits (`UnitOfWork.before_commit`), so a cohort's credentials are
 
 import asyncio
 import json
-import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from starlette.datastructures import State
 
 from services.certification import domain
 from services.certification.models import MicroCredentialRecord
@@ -26,8 +20,7 @@ from services.certification.signing_keys import NodeIdentity, node_identity
 from services.certification.vc.credential import IssuerProfile
 from services.certification.vc.endorsement import endorsement_credential, with_endorsements
 from services.certification.vc.proof import sign
-
-log = logging.getLogger(__name__)
+from services.certification.workers import WorkerProcesses
 
 
 @dataclass(frozen=True)
@@ -100,59 +93,13 @@ def _sign_in_worker(request: SigningRequest) -> str:
     return request.sign()
 
 
-def _warm_up() -> None:
-    """Imports and JSON-LD context caches, before the first credential waits for them."""
-    from services.certification.vc import proof
-    from services.certification.vc.contexts import CREDENTIAL_CONTEXT
-
-    proof.canonicalize({"@context": CREDENTIAL_CONTEXT, "type": ["VerifiableCredential", "OpenBadgeCredential"]})
-
-
-class CredentialSigner:
-    """Signs credentials in a pool of worker processes, started on first use (or by `run`) and stopped by `run`."""
+class CredentialSigner(WorkerProcesses):
+    """Signs credentials in a pool of worker processes (SIGNING_PROCESSES)."""
 
     def __init__(self, processes: int) -> None:
-        self.processes = processes
-        self._pool: ProcessPoolExecutor | None = None
+        super().__init__(processes, "signing")
 
     def sign(self, request: SigningRequest) -> "asyncio.Future[str]":
-        """The signed credential (JSON text), as a future: awaiting it lets the caller do other work first."""
-        if self.processes == 0:
-            done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            try:
-                done.set_result(request.sign())
-            except Exception as error:
-                done.set_exception(error)
-            return done
-        try:
-            return asyncio.wrap_future(self._workers().submit(_sign_in_worker, request))
-        except BrokenProcessPool:  # A worker died (killed for memory, say): start new ones rather than fail forever.
-            log.warning("a signing worker died; starting new ones")
-            self.close()
-            return asyncio.wrap_future(self._workers().submit(_sign_in_worker, request))
-
-    def _workers(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn, not fork: the service process has an event loop, sockets and possibly threads to not inherit.
-            self._pool = ProcessPoolExecutor(
-                self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
-            )
-        return self._pool
-
-    async def run(self, state: State) -> None:
-        """A background task of the service: starts the workers at once, and stops them when the service stops."""
-        if self.processes == 0:
-            return
-        pool = self._workers()
-        try:
-            await asyncio.gather(*(asyncio.wrap_future(pool.submit(_warm_up)) for _ in range(self.processes)))
-            log.info("signing in %d worker processes", self.processes)
-            await asyncio.Event().wait()
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop the workers; signatures not yet made fail their callers (whose transactions then roll back)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        """The signed credential (JSON text), as a future: awaiting it lets the caller do other work first. If the
+        workers stop first (the service stops), the caller's transaction rolls back."""
+        return self.submit(_sign_in_worker, request)

@@ -1,13 +1,15 @@
 """The institutions' signing keys on this node and the did:web identities that name them.
 
 Each institution this node signs for has one Ed25519 key, `<ISSUER_KEYS_DIR>/<institution>.pem` (PKCS#8, mode 0600),
-kept outside the repository. Its DID is `did:web:<host%3Aport>:institutions:<institution>`, whose document this node
+kept outside the repository, and a profile `<institution>.json` beside it: its legal name and country as the node's
+operator states them (what verification shows as confirmed; a credential's own `issuer.name` is only a claim). Its DID is `did:web:<host%3Aport>:institutions:<institution>`, whose document this node
 serves at `{PUBLIC_URL}/institutions/<institution>/did.json`; the first institution (by code) is also the node's own
 `did:web:<host%3Aport>` at `/.well-known/did.json`. Keys are resolved locally: verifying our own credentials never
 needs the network.
 """
 
 import argparse
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from services.certification.settings import CertificationSettings
 from services.certification.vc import keys
 from services.certification.vc.credential import IssuerProfile
 from shared.events.catalogue import AwardingBody
@@ -47,6 +50,39 @@ def create_key(folder: Path, institution: str) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class InstitutionProfile:
+    """What the node's operator states about an institution it signs for."""
+
+    legal_name: str
+    # ISO 3166-1 alpha-2.
+    country: str | None = None
+
+
+def profile_file(folder: Path, institution: str) -> Path:
+    return key_file(folder, institution).with_suffix(".json")
+
+
+def save_profile(folder: Path, institution: str, profile: InstitutionProfile) -> Path:
+    path = profile_file(folder, institution)
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"legal_name": profile.legal_name, "country": profile.country}, ensure_ascii=False) + "\n")
+    return path
+
+
+def load_profiles(folder: str | Path | None) -> dict[str, InstitutionProfile]:
+    """Institution code -> profile, for every `<institution>.json` beside a key (none without a folder)."""
+    if folder is None or not Path(folder).is_dir():
+        return {}
+    profiles = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        if not path.with_suffix(".pem").exists():
+            continue
+        stated = json.loads(path.read_text(encoding="utf-8"))
+        profiles[path.stem] = InstitutionProfile(str(stated["legal_name"]), stated.get("country"))
+    return profiles
+
+
 def load_keys(folder: str | Path | None) -> dict[str, Ed25519PrivateKey]:
     """Institution code -> private key, for every `<institution>.pem` in the folder (none without a folder)."""
     if folder is None or not Path(folder).is_dir():
@@ -63,6 +99,10 @@ def node_identity(public_url: str, issuer_keys_dir: str | None) -> "NodeIdentity
 def did_document(did: str, public_key: Ed25519PublicKey) -> dict[str, Any]:
     """A did:web document with one Multikey method `<did>#key-1` for assertions (credentials) and authentication."""
     return keys.multikey_document(did, f"{did}#{KEY_ID}", public_key, ("authentication", "assertionMethod"))
+
+
+def identity_of(settings: CertificationSettings) -> "NodeIdentity":
+    return node_identity(settings.public_url.rstrip("/"), settings.issuer_keys_dir)
 
 
 @dataclass(frozen=True)
@@ -129,10 +169,21 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.certification keys")
     parser.add_argument("--institution", required=True, help="the institution's code, e.g. uni-saarland")
     parser.add_argument("--dir", type=Path, required=True, help="ISSUER_KEYS_DIR (outside the repository)")
+    parser.add_argument(
+        "--name", help="its legal name, which verification shows (with an existing key: states the name, keeps the key)"
+    )
+    parser.add_argument("--country", help="its country (ISO 3166-1 alpha-2, e.g. DE)")
     args = parser.parse_args(argv)
     try:
-        path = create_key(args.dir, args.institution)
+        if args.name and key_file(args.dir, args.institution).exists():
+            path = key_file(args.dir, args.institution)
+            print(f"kept the existing signing key of {args.institution}: {path}")
+        else:
+            path = create_key(args.dir, args.institution)
+            print(f"signing key of {args.institution}: {path}")
     except (FileExistsError, ValueError) as error:
         raise SystemExit(str(error)) from None
-    public_key = keys.load_private_key(path).public_key()
-    print(f"signing key of {args.institution}: {path}\npublic key: {keys.public_key_multibase(public_key)}")
+    if args.name:
+        stated = save_profile(args.dir, args.institution, InstitutionProfile(args.name, args.country))
+        print(f"its profile (the name verification shows): {stated}")
+    print(f"public key: {keys.public_key_multibase(keys.load_private_key(path).public_key())}")

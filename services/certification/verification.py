@@ -1,89 +1,179 @@
 """Verifying a credential for anyone (an employer, an admissions office), with the answer in plain words.
 
-`verdict(...)` is the plain rule: from the signature check, the endorsements' checks and the status bits, say who
-issued what to whom, and whether it is valid, revoked, suspended, tampered with, or cannot be checked here.
-`check(...)` gathers those facts: the proof with `vc.proof.verify` (this node's did:web keys, resolved locally, and
-did:key), endorsements with `vc.endorsement.verify_joint`, and the status from this node's own status lists.
+`verdict(...)` is the rule: from the proofs' check, the issuer directory and the status bits, say who issued what to
+whom, and whether it is valid, signed by an issuer this node does not know, revoked, suspended, tampered with, or
+cannot be checked here. A name is shown as a fact only when it comes from the directory (trust.py); what the
+credential says about itself (claims.py) is shown as a claim. `check(...)` gathers the facts: the proofs (checked in
+worker processes, proof_checks.py) and, for issuers the node vouches for, the status from this node's own lists.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from services.certification import status_lists
-from services.certification.status_lists import InvalidStatusList
-from services.certification.vc.endorsement import verify_joint
-from services.certification.vc.keys import KeyResolver
-from services.certification.vc.proof import VerificationResult, verify
+from services.certification import claims, status_lists
+from services.certification.status_lists import InvalidStatusList, StatusPurpose
+from services.certification.trust import IssuerDirectory
+from services.certification.vc.proof import VerificationResult
 
 
 class Outcome(StrEnum):
     VALID = "valid"
+    # A genuine, unchanged credential, but its issuer is not one this node vouches for: its name is only a claim.
+    UNKNOWN_ISSUER = "unknown-issuer"
     REVOKED = "revoked"
     SUSPENDED = "suspended"
     TAMPERED = "tampered"
     # No proof at all: a claim anyone could have written.
     UNSIGNED = "unsigned"
-    # Signed by a key this node does not know, expired, or not yet valid.
+    # Signed by a key this node cannot resolve (a DID document it does not hold).
     NOT_VERIFIABLE = "not-verifiable"
+    # Expired, or not yet valid.
     NOT_VALID_NOW = "not-valid-now"
+
+
+class Status(StrEnum):
+    """What the status lists say: `not-checked` when the credential has no status entry, when its lists are not
+    this node's, or when they cannot be read."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    NOT_CHECKED = "not-checked"
+
+
+HEADINGS = {
+    Outcome.VALID: "Valid",
+    Outcome.UNKNOWN_ISSUER: "Not confirmed: the issuer is not a university this node knows",
+    Outcome.REVOKED: "Revoked",
+    Outcome.SUSPENDED: "Suspended",
+    Outcome.TAMPERED: "Not valid: changed or not genuine",
+    Outcome.UNSIGNED: "Not valid: not signed",
+    Outcome.NOT_VERIFIABLE: "Cannot be checked here",
+    Outcome.NOT_VALID_NOW: "Not valid now",
+}
+
+# How the page colours it: green for valid, amber for what cannot be confirmed, red for what is not valid.
+TONES = {Outcome.VALID: "valid", Outcome.UNKNOWN_ISSUER: "unconfirmed", Outcome.NOT_VERIFIABLE: "unconfirmed"}
 
 
 @dataclass(frozen=True)
 class StatusCheck:
-    """What the credential's status entries say: None when a list could not be checked (another node's list)."""
+    """Each status purpose: True (set), False (checked, not set), or None (no entry, or it could not be checked)."""
 
-    revoked: bool | None = False
-    suspended: bool | None = False
+    revoked: bool | None = None
+    suspended: bool | None = None
+    # Purposes with an entry that could not be checked here (another node's list, an unreadable list).
+    unchecked: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        if self.revoked:
+            return Status.REVOKED
+        if self.suspended:
+            return Status.SUSPENDED
+        if self.unchecked or (self.revoked is None and self.suspended is None):
+            return Status.NOT_CHECKED
+        return Status.ACTIVE
+
+
+@dataclass(frozen=True)
+class IssuerFinding:
+    """Who signed it: `name` is confirmed (from the issuer directory) or None; `claimed_name` is what the document
+    says."""
+
+    id: str | None
+    name: str | None
+    claimed_name: str | None
+    confirmed: bool
+    institution: str | None = None
+    country: str | None = None
 
 
 @dataclass(frozen=True)
 class Verdict:
     outcome: Outcome
     valid: bool
+    heading: str
+    tone: str
     summary: str
-    issuer: str | None
+    issuer: IssuerFinding
     learner: str | None
     achievement: str | None
     issued_on: str | None
+    status: Status
+    # Endorsers whose endorsement counts (issuers this node vouches for), by their confirmed names.
     endorsed_by: list[str]
+    endorsements: list[IssuerFinding]
     details: list[str]
 
 
-def _described(document: Mapping[str, Any]) -> tuple[str | None, str | None, str | None, str | None]:
-    issuer = document.get("issuer")
-    issuer_name = issuer.get("name") or issuer.get("id") if isinstance(issuer, Mapping) else issuer
-    subject = document.get("credentialSubject")
-    subject = subject if isinstance(subject, Mapping) else {}
-    identifiers = subject.get("identifier") if isinstance(subject.get("identifier"), list) else []
-    learner = next(
-        (
-            entry.get("identityHash")
-            for entry in identifiers
-            if isinstance(entry, Mapping) and entry.get("identityType") == "name" and not entry.get("hashed")
-        ),
-        None,
+def find_issuer(document: Mapping[str, Any], directory: IssuerDirectory) -> IssuerFinding:
+    did, claimed = claims.issuer_id(document), claims.issuer_name(document)
+    institution = directory.institution(did)
+    return IssuerFinding(
+        id=did,
+        name=institution.name if institution else None,
+        claimed_name=claimed,
+        confirmed=directory.trusts(did),
+        institution=institution.id if institution else None,
+        country=institution.country if institution else None,
     )
-    achievement = subject.get("achievement")
-    title = achievement.get("name") if isinstance(achievement, Mapping) else document.get("name")
-    valid_from = document.get("validFrom")
-    return issuer_name, learner, title, valid_from[:10] if isinstance(valid_from, str) else None
 
 
-def _endorsers(document: Mapping[str, Any]) -> list[str]:
-    endorsements = document.get("endorsement", [])
-    endorsements = [endorsements] if isinstance(endorsements, Mapping) else endorsements
-    names = []
-    for endorsement in endorsements if isinstance(endorsements, list) else []:
-        issuer = endorsement.get("issuer") if isinstance(endorsement, Mapping) else None
-        if isinstance(issuer, Mapping):
-            names.append(str(issuer.get("name") or issuer.get("id")))
-    return names
+def _claimed(name: str | None) -> str:
+    return f"“{name}” (not confirmed)" if name else "no name"
 
 
-def _signature_outcome(problems: list[str]) -> Outcome:
+def _issuer_phrase(issuer: IssuerFinding) -> str:
+    """The issuer as a sentence's subject: its confirmed name, else its claimed name marked as a claim."""
+    if issuer.name:
+        return issuer.name
+    if issuer.confirmed:  # a did:key trusted for development: nobody stands behind its name
+        return f"an issuer trusted for development only (a did:key), calling itself {_claimed(issuer.claimed_name)},"
+    return f"an issuer claiming to be {_claimed(issuer.claimed_name)}"
+
+
+def _what(learner: str | None, title: str | None, issued_on: str | None) -> str:
+    what = f" for “{title}”" if title else ""
+    when = f" on {issued_on}" if issued_on else ""
+    return f"to {learner or 'an unnamed learner'}{what}{when}"
+
+
+def _status_sentence(status: StatusCheck) -> str:
+    if status.revoked is None and status.suspended is None and not status.unchecked:
+        return (
+            "Its status was not checked: it carries no status list entry, so nothing here can tell whether it was "
+            "revoked."
+        )
+    clear = [word for word, bit in (("revoked", status.revoked), ("suspended", status.suspended)) if bit is False]
+    sentence = f" It has not been {' or '.join(clear)}." if clear else ""
+    if status.unchecked:
+        unchecked = " or ".join({"revocation": "revoked", "suspension": "suspended"}[p] for p in status.unchecked)
+        sentence += f" Whether it was {unchecked} could not be checked here."
+    return sentence.strip()
+
+
+def _endorsement_sentence(endorsed_by: list[str], unconfirmed: list[IssuerFinding]) -> str:
+    sentence = f" Endorsed by {', '.join(endorsed_by)}." if endorsed_by else ""
+    if unconfirmed:
+        names = ", ".join(_claimed(e.claimed_name) for e in unconfirmed[:3])
+        names += f" and {len(unconfirmed) - 3} more" if len(unconfirmed) > 3 else ""
+        one = len(unconfirmed) == 1
+        sentence += (
+            f" It also carries {'an endorsement' if one else 'endorsements'} by {'an issuer' if one else 'issuers'} "
+            f"this node does not know, claiming to be {names}: not counted."
+        )
+    return sentence
+
+
+def _signature_outcome(proofs: VerificationResult) -> Outcome | None:
+    """None when the signatures are genuine and the credential is within its validity period."""
+    if proofs.verified:
+        return None
+    problems = proofs.problems
     if any(problem.endswith("the document has no proof") for problem in problems):
         return Outcome.UNSIGNED
     if any("cannot resolve" in problem or "unknown verification method" in problem for problem in problems):
@@ -93,85 +183,122 @@ def _signature_outcome(problems: list[str]) -> Outcome:
     return Outcome.TAMPERED
 
 
-def verdict(document: Mapping[str, Any], proofs: VerificationResult, status: StatusCheck) -> Verdict:
-    """The plain-words answer. `proofs`: the issuer's proof and every endorsement's (verify_joint)."""
-    issuer, learner, title, issued_on = _described(document)
-    who = f"{issuer or 'an unnamed issuer'} issued this credential to {learner or 'an unnamed learner'}"
-    what = f" for “{title}”" if title else ""
-    when = f" on {issued_on}" if issued_on else ""
-    facts = f"{who}{what}{when}"
-    endorsed_by = _endorsers(document) if proofs.verified else []
+def status_worth_checking(document: Mapping[str, Any], proofs: VerificationResult, directory: IssuerDirectory) -> bool:
+    """Whether the status is worth checking: genuine signatures by an issuer this node vouches for."""
+    return _signature_outcome(proofs) is None and directory.trusts(claims.issuer_id(document))
+
+
+def verdict(
+    document: Mapping[str, Any], proofs: VerificationResult, status: StatusCheck, directory: IssuerDirectory
+) -> Verdict:
+    """The plain-words answer. `proofs`: the issuer's proof and every endorsement's (vc.endorsement.verify_joint)."""
+    issuer = find_issuer(document, directory)
+    learner, title, issued_on = claims.learner_name(document), claims.achievement_title(document), claims.issued_on(document)
+    what = _what(learner, title, issued_on)
+    signature = _signature_outcome(proofs)
+    endorsements = [find_issuer(endorsement, directory) for endorsement in claims.endorsements(document)]
+    if signature not in (None, Outcome.NOT_VALID_NOW) or not issuer.confirmed:
+        # Endorsements count only inside a genuine credential of a known issuer: anyone can copy a university's
+        # endorsement of a credential into their own document with the same id.
+        endorsements = [replace(e, name=None, confirmed=False, institution=None, country=None) for e in endorsements]
+    endorsed_by = [e.name or _claimed(e.claimed_name) for e in endorsements if e.confirmed]
     details = list(proofs.problems) + list(status.problems)
-    if not proofs.verified:
-        outcome = _signature_outcome(proofs.problems)
+    if issuer.id:
+        details.append(f"issuer identifier: {issuer.id}")
+    # What it says, for the outcomes where nothing of it is confirmed.
+    claimed = f"It claims to come from {_claimed(issuer.claimed_name)} and to have been issued {what}."
+
+    if signature in (Outcome.TAMPERED, Outcome.UNSIGNED, Outcome.NOT_VERIFIABLE):
+        outcome = signature
         summary = {
-            Outcome.TAMPERED: "NOT VALID — this credential was changed after it was signed, or its signature is "
-            f"not genuine. It claims that {facts}. Do not rely on it.",
+            Outcome.TAMPERED: "NOT VALID — this credential was changed after it was signed, or its signature is not "
+            f"genuine. {claimed} Do not rely on it.",
+            Outcome.UNSIGNED: f"NOT VALID — this is not a signed credential; anyone could have written it. {claimed}",
             Outcome.NOT_VERIFIABLE: "CANNOT BE CHECKED HERE — it was signed with a key this node does not know. "
-            f"It claims that {facts}. Verify it at the issuing university's node.",
-            Outcome.NOT_VALID_NOW: f"NOT VALID NOW — {facts}, but it is outside its period of validity.",
-            Outcome.UNSIGNED: f"NOT VALID — this is not a signed credential; anyone could have written it. "
-            f"It claims that {facts}.",
-        }[outcome]
-    elif status.revoked:
-        outcome, summary = Outcome.REVOKED, f"REVOKED — {facts}, but has revoked it. It is no longer valid."
-    elif status.suspended:
-        outcome = Outcome.SUSPENDED
-        summary = f"SUSPENDED — {facts}, but it is suspended for now. It is not valid until it is reinstated."
-    else:
-        outcome = Outcome.VALID
-        endorsement = f" Endorsed by {', '.join(endorsed_by)}." if endorsed_by else ""
-        unchecked = (
-            " Its revocation status could not be checked here."
-            if status.revoked is None or status.suspended is None
-            else " It has not been revoked or suspended."
+            f"{claimed} Verify it at the issuing university's node.",
+        }[signature]
+    elif not issuer.confirmed:
+        outcome = Outcome.UNKNOWN_ISSUER
+        name = (
+            f"It claims to come from “{issuer.claimed_name}”; that name is not confirmed."
+            if issuer.claimed_name
+            else "It names no issuer."
         )
-        summary = f"VALID — {facts}. The signature is genuine and the credential is unchanged."
-        summary += unchecked + endorsement
+        expired = " It is also outside its period of validity." if signature is Outcome.NOT_VALID_NOW else ""
+        summary = (
+            "NOT CONFIRMED — the signature is genuine and the credential is unchanged, but it was signed by an issuer "
+            f"that is not a university this node knows. {name} It says it was issued {what}.{expired} Do not rely "
+            "on it unless you can confirm who signed it."
+        )
+    else:
+        facts = f"{_issuer_phrase(issuer)} issued this credential {what}"
+        if signature is Outcome.NOT_VALID_NOW:
+            outcome, summary = Outcome.NOT_VALID_NOW, f"NOT VALID NOW — {facts}, but it is outside its period of validity."
+        elif status.revoked:
+            outcome, summary = Outcome.REVOKED, f"REVOKED — {facts}, but has revoked it. It is no longer valid."
+        elif status.suspended:
+            outcome = Outcome.SUSPENDED
+            summary = f"SUSPENDED — {facts}, but it is suspended for now. It is not valid until it is reinstated."
+        else:
+            outcome = Outcome.VALID
+            summary = (
+                f"VALID — {facts}. The signature is genuine and the credential is unchanged. "
+                f"{_status_sentence(status)}{_endorsement_sentence(endorsed_by, [e for e in endorsements if not e.confirmed])}"
+            )
     return Verdict(
         outcome=outcome,
         valid=outcome is Outcome.VALID,
+        heading=HEADINGS[outcome],
+        tone=TONES.get(outcome, "invalid"),
         summary=summary,
         issuer=issuer,
         learner=learner,
         achievement=title,
         issued_on=issued_on,
+        # The lists are read only for genuine signatures of an issuer the node vouches for (`check`).
+        status=status.status if outcome in (Outcome.VALID, Outcome.REVOKED, Outcome.SUSPENDED) else Status.NOT_CHECKED,
         endorsed_by=endorsed_by,
+        endorsements=endorsements,
         details=details,
     )
 
 
-# Fetches a status list credential this node publishes by its URL; None when the URL is not one of this node's lists.
+# The status list credential this node publishes at a URL; None when the URL is not one of this node's lists.
 StatusListSource = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 
-async def check_status(document: Mapping[str, Any], own_list: StatusListSource, resolver: KeyResolver) -> StatusCheck:
-    entries = document.get("credentialStatus", [])
-    entries = [entries] if isinstance(entries, Mapping) else entries
+async def check_status(document: Mapping[str, Any], own_list: StatusListSource) -> StatusCheck:
+    """The credential's revocation and suspension bits, read from this node's own lists (signed and stored by this
+    node, so not verified again). Lists elsewhere are not fetched: those entries are reported as unchecked."""
     found: dict[str, bool | None] = {}
-    problems = []
-    for entry in entries if isinstance(entries, list) else []:
-        purpose = entry.get("statusPurpose") if isinstance(entry, Mapping) else None
-        url = entry.get("statusListCredential") if isinstance(entry, Mapping) else None
-        if purpose not in ("revocation", "suspension") or not isinstance(url, str):
+    unchecked, problems = [], []
+    for entry in claims.status_entries(document):
+        purpose, url = entry.get("statusPurpose"), entry.get("statusListCredential")
+        if purpose not in set(StatusPurpose) or not isinstance(url, str):
             continue
         status_list = await own_list(url)
         if status_list is None:
-            found[purpose] = None
+            unchecked.append(purpose)
             problems.append(f"the {purpose} list {url} is not published by this node; it was not checked")
             continue
-        listed = verify(status_list, resolver)
         try:
-            if not listed.verified:
-                raise InvalidStatusList("; ".join(listed.problems))
             found[purpose] = status_lists.entry_bit(status_list, dict(entry))
         except (InvalidStatusList, IndexError) as error:
-            found[purpose] = None
+            unchecked.append(purpose)
             problems.append(f"the {purpose} list {url} cannot be read: {error}")
-    return StatusCheck(found.get("revocation", False), found.get("suspension", False), problems)
+    return StatusCheck(found.get("revocation"), found.get("suspension"), tuple(unchecked), problems)
 
 
-async def check(document: Mapping[str, Any], resolver: KeyResolver, own_list: StatusListSource) -> Verdict:
-    proofs = verify_joint(document, resolver)
-    status = await check_status(document, own_list, resolver) if proofs.verified else StatusCheck()
-    return verdict(document, proofs, status)
+ProofCheck = Callable[[Mapping[str, Any]], Awaitable[VerificationResult]]
+
+
+async def check(
+    document: Mapping[str, Any],
+    proofs_of: ProofCheck,
+    directory: IssuerDirectory,
+    status_of: Callable[[Mapping[str, Any]], Awaitable[StatusCheck]],
+) -> Verdict:
+    """Check the proofs (`proofs_of`, off the event loop), then, for an issuer this node vouches for, the status."""
+    proofs = await proofs_of(document)
+    status = await status_of(document) if status_worth_checking(document, proofs, directory) else StatusCheck()
+    return verdict(document, proofs, status, directory)

@@ -1,57 +1,149 @@
 """Verification for everyone: `POST /verify` (a credential's JSON) and the plain HTML page `GET /verify`.
 
 The page takes a pasted or uploaded credential, or `?id=<credential id>` (what a QR code on a certificate points at),
-and says in plain words who issued it to whom, for what, and whether it is valid, revoked, suspended or tampered with.
+and says in plain words who issued it to whom, for what, and whether it is valid, signed by an issuer this node does
+not know, revoked, suspended or tampered with. The page's form posts to `POST /verify` asking for HTML
+(`Accept: text/html`), and shows the verdict rendered by the same template as `?id=`. A body larger than
+VERIFY_MAX_BYTES is refused with 413 before it is read whole; the proofs are checked in worker processes.
 """
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from fastapi import APIRouter, Body
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from services.certification import issuing, verification
+from services.certification import status_publication, trust, verification
 from services.certification.models import Credential
+from services.certification.proof_checks import Busy, ProofChecker
 from services.certification.routes import SettingsDep
 from services.certification.settings import CertificationSettings
 from shared.db import UnitOfWork
 from shared.http import UnitOfWorkDep
 
-router = APIRouter(tags=["verification"])
-
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True, trim_blocks=True
 )
 
+_REQUEST_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object", "description": "a credential's JSON"}}},
+}
 
-async def check(document: dict[str, Any], uow: UnitOfWork, settings: CertificationSettings) -> verification.Verdict:
-    async with uow:
+
+def size_in_words(size: int) -> str:
+    return f"{size // 1024} KiB" if size % 1024 == 0 else f"{size} bytes"
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"the credential is larger than {size_in_words(limit)} ({limit} bytes), the most this node verifies "
+        "(VERIFY_MAX_BYTES)",
+    )
+
+
+async def read_credential(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object, read no further than `limit` bytes (raises HTTPException: 413, 422)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"a credential is a JSON object, not a {type(document).__name__}"
+        )
+    return document
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _fragment(**values: Any) -> str:
+    return _templates.get_template("_verdict.html").render(**values)
+
+
+def verify_routes(checker: ProofChecker) -> APIRouter:
+    """The verification routes, checking proofs with `checker`'s worker processes."""
+    router = APIRouter(tags=["verification"])
+
+    async def judged(
+        document: dict[str, Any], uow: UnitOfWork, settings: CertificationSettings
+    ) -> verification.Verdict:
+        directory = trust.issuer_directory(settings)
+
+        async def status_of(credential: Any) -> verification.StatusCheck:
+            async with uow:
+                found = await verification.check_status(
+                    credential, lambda url: status_publication.own_status_list(uow, settings, url)
+                )
+                await uow.commit()  # A list needed for the first time was signed and stored just now.
+            return found
+
         return await verification.check(
-            document,
-            issuing.identity_of(settings).resolver,
-            lambda url: issuing.own_status_list(uow, settings, url),
+            document, lambda credential: checker.check(credential, directory.did_documents()), directory, status_of
         )
 
+    @router.post(
+        "/verify",
+        response_model=verification.Verdict,
+        openapi_extra={"requestBody": _REQUEST_BODY},
+        responses={
+            200: {"content": {"text/html": {}}, "description": "the verdict (HTML with `Accept: text/html`)"},
+            413: {"description": "the credential is larger than VERIFY_MAX_BYTES"},
+            503: {"description": "VERIFY_MAX_IN_FLIGHT checks are waiting or running already"},
+            422: {"description": "the body is not a JSON object"},
+        },
+    )
+    async def verify_credential(request: Request, uow: UnitOfWorkDep, settings: SettingsDep) -> Response:
+        """Whether the credential is valid, signed by an issuer this node does not know (`unknown-issuer`), revoked,
+        suspended, tampered with, unsigned, not valid now, or cannot be checked here; in plain words (`summary`)."""
+        html = _wants_html(request)
+        try:
+            document = await read_credential(request, settings.verify_max_bytes)
+            verdict = await judged(document, uow, settings)
+        except Busy as busy:
+            refused = HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(busy), headers={"Retry-After": "1"})
+            if html:
+                return HTMLResponse(_fragment(refused=refused.detail), refused.status_code, refused.headers)
+            raise refused from None
+        except HTTPException as refused:
+            if html:
+                return HTMLResponse(_fragment(refused=refused.detail), status_code=refused.status_code)
+            raise
+        if html:
+            return HTMLResponse(_fragment(verdict=verdict))
+        return JSONResponse(asdict(verdict))
 
-@router.post("/verify")
-async def verify_credential(
-    uow: UnitOfWorkDep, settings: SettingsDep, credential: dict[str, Any] = Body(description="a credential's JSON")
-) -> dict[str, Any]:
-    """Whether the credential is valid, revoked, suspended, tampered with, or cannot be checked here; in plain words."""
-    return asdict(await check(credential, uow, settings))
+    @router.get("/verify", response_class=HTMLResponse)
+    async def verify_page(uow: UnitOfWorkDep, settings: SettingsDep, id: str | None = None) -> HTMLResponse:
+        """The verify page: paste or upload a credential, or follow `?id=` (the QR code on a certificate)."""
+        verdict, missing, busy = None, None, None
+        if id:
+            async with uow:
+                stored = await uow.session.get(Credential, id)
+            if stored is None:
+                missing = id
+            else:
+                try:
+                    verdict = await judged(stored.verifiable_credential, uow, settings)
+                except Busy as error:
+                    busy = str(error)
+        page = _templates.get_template("verify.html").render(
+            verdict=verdict, missing=missing, refused=busy, limit=size_in_words(settings.verify_max_bytes)
+        )
+        return HTMLResponse(page, status_code=404 if missing else 503 if busy else 200)
 
-
-@router.get("/verify", response_class=HTMLResponse)
-async def verify_page(uow: UnitOfWorkDep, settings: SettingsDep, id: str | None = None) -> HTMLResponse:
-    verdict, missing = None, None
-    if id:
-        async with uow:
-            stored = await uow.session.get(Credential, id)
-        if stored is None:
-            missing = id
-        else:
-            verdict = await check(stored.verifiable_credential, uow, settings)
-    page = _templates.get_template("verify.html").render(verdict=verdict, missing=missing, credential_id=id)
-    return HTMLResponse(page, status_code=404 if missing else 200)
+    return router

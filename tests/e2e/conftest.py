@@ -47,14 +47,16 @@ def stack(stack: Stack) -> Stack:
     )
 
 
-# The universities whose credentials this test node signs: the lead and the partner of the joint course.
-ISSUING_INSTITUTIONS = ("uni-saarland", "uni-sofia")
+# The universities whose credentials this test node signs (the lead and the partner of the joint course), with the
+# names and countries its operator states for them (what verification shows).
+ISSUING_INSTITUTIONS = {"uni-saarland": ("Saarland University", "DE"), "uni-sofia": ("Sofia University", "BG")}
 
 
 def issuer_keys(folder: Path) -> Path:
-    for institution in ISSUING_INSTITUTIONS:
+    for institution, (name, country) in ISSUING_INSTITUTIONS.items():
         subprocess.run(
-            [sys.executable, "-m", "services.certification", "keys", "--institution", institution, "--dir", str(folder)],
+            [sys.executable, "-m", "services.certification", "keys", "--institution", institution, "--dir", str(folder),
+             "--name", name, "--country", country],
             cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
         )
     return folder

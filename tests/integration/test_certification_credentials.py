@@ -167,12 +167,12 @@ async def test_a_pass_becomes_a_signed_credential_that_digital_bazaars_verifier_
     verdict = (await client.post("/verify", json=vc)).json()
     assert (verdict["outcome"], verdict["valid"]) == ("valid", True)
     assert verdict["summary"].startswith(
-        "VALID — Saarland University issued this credential to Jana Nováková for “Ethics of AI” "
+        "VALID — Universität des Saarlandes issued this credential to Jana Nováková for “Ethics of AI” "
         f"on {date.today()}"
-    )
+    ), "the name the node states for its institution, not the one in the document"
     assert (await client.post("/verify", json=tampered)).json()["outcome"] == "tampered"
     page = await client.get("/verify", params={"id": listed["id"]})
-    assert page.status_code == 200 and "VALID — Saarland University issued this credential" in page.text
+    assert page.status_code == 200 and "VALID — Universität des Saarlandes issued this credential" in page.text
 
     mine = who.learner_id.encode()
     records = await read_topic(stack, Topic.CREDENTIALS, until=lambda rs: any(r.key == mine for r in rs))
@@ -227,7 +227,7 @@ async def test_a_revoked_credential_is_said_to_be_revoked_and_its_status_list_bi
     assert (await client.post(f"{path}/suspend", json=reason, headers=registrar)).status_code == 409
 
     verdict = (await client.post("/verify", json=credential["credential"])).json()
-    assert verdict["outcome"] == "revoked" and verdict["summary"].startswith("REVOKED — Saarland University")
+    assert verdict["outcome"] == "revoked" and verdict["summary"].startswith("REVOKED — Universität des Saarlandes")
     [revocation, suspension] = credential["credential"]["credentialStatus"]
     status_list = (await client.get("/status-lists/uni-saarland/revocation")).json()
     assert status_list["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
@@ -276,7 +276,7 @@ async def test_a_joint_credential_carries_the_partners_endorsement_and_names_the
     code, report = verified_by_digital_bazaar(node, vc, *did_documents(documents, tmp_path))
     assert (code, [e["verified"] for e in report["endorsements"]]) == (0, [True]), report
     verdict = (await client.post("/verify", json=vc)).json()
-    assert verdict["valid"] and verdict["endorsed_by"] == ["Sofia University"]
+    assert verdict["valid"] and verdict["endorsed_by"] == ["Sofia University St. Kliment Ohridski"]
 
 
 async def test_without_the_lead_institutions_key_nothing_is_issued_and_the_grade_is_dead_lettered(client, stack):
@@ -402,7 +402,7 @@ async def test_holding_every_course_of_a_programme_issues_the_programme_credenti
     documents = [(await client.get(f"/institutions/{code}/did.json")).json() for code in ("uni-saarland", "uni-sofia")]
     code, report = verified_by_digital_bazaar(node, vc, *did_documents(documents, tmp_path))
     assert code == 0, report
-    assert (await client.post("/verify", json=vc)).json()["endorsed_by"] == ["Sofia University"]
+    assert (await client.post("/verify", json=vc)).json()["endorsed_by"] == ["Sofia University St. Kliment Ohridski"]
 
     # A part revoked: the programme credential that stands on it is revoked with it, and says why.
     registrar = stack.bearer("registrar@uni-saarland", Role.REGISTRAR, institution="uni-saarland")

@@ -13,7 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from services.certification import domain, status_lists
 from services.certification.issuing import unsigned_credential
 from services.certification.signing import CredentialSigner, SigningRequest
-from services.certification.signing_keys import MissingKey, create_key, node_identity
+from services.certification.signing_keys import InstitutionProfile, MissingKey, create_key, node_identity, save_profile
 from services.certification.tests.test_domain import alliance_course
 from services.certification.vc.endorsement import verify_joint
 from shared.events.assessment import GradeRecorded
@@ -31,6 +31,9 @@ def keys_dir() -> str:
     folder = Path(tempfile.mkdtemp(prefix="mc-signing-keys-"))
     create_key(folder, "uni-saarland")
     create_key(folder, "uni-sofia")
+    # The names the node's operator states (verification shows these, not the names credentials give themselves).
+    save_profile(folder, "uni-saarland", InstitutionProfile("Universität des Saarlandes", "DE"))
+    save_profile(folder, "uni-sofia", InstitutionProfile("Sofia University St. Kliment Ohridski", "BG"))
     return str(folder)
 
 

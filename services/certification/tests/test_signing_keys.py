@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from services.certification.signing_keys import NodeIdentity, create_key, load_keys
+from services.certification.signing_keys import InstitutionProfile, NodeIdentity, create_key, load_keys, load_profiles, main
 from services.certification.vc import keys
 from services.certification.vc.proof import sign, verify
 
@@ -57,3 +57,17 @@ def test_each_institution_is_a_did_web_under_the_node_and_resolves_locally(tmp_p
     assert verify(signed, node.resolver).verified
     with pytest.raises(keys.UnresolvableKey):
         node.resolver("did:web:elsewhere.example:institutions:uni-x#key-1")
+
+
+def test_the_keys_command_states_an_institutions_name_beside_its_key_and_never_replaces_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["--institution", "uni-saarland", "--dir", str(tmp_path)])
+    key = (tmp_path / "uni-saarland.pem").read_bytes()
+    assert load_profiles(tmp_path) == {}, "no name stated yet"
+    with pytest.raises(SystemExit):
+        main(["--institution", "uni-saarland", "--dir", str(tmp_path)])
+    main(["--institution", "uni-saarland", "--dir", str(tmp_path), "--name", "Universität des Saarlandes", "--country", "DE"])
+    assert "kept the existing signing key" in capsys.readouterr().out
+    assert (tmp_path / "uni-saarland.pem").read_bytes() == key
+    assert load_profiles(tmp_path) == {"uni-saarland": InstitutionProfile("Universität des Saarlandes", "DE")}

@@ -1,0 +1,63 @@
+"""What a credential says about itself, read in one place.
+
+Verification shows these to people, so every read of the credential's JSON shape is here: when the shape changes
+(Open Badges properties, ELM terms), only this module follows. Nothing here is checked or trusted: these are the
+document's own claims, whatever its signature turns out to be. Missing or malformed parts read as None or empty.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    """A JSON-LD property that may hold one object or a list of them."""
+    values = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
+    return [item for item in values if isinstance(item, Mapping)]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def issuer_id(credential: Mapping[str, Any]) -> str | None:
+    """The issuer's identifier (a DID): `issuer` is a Profile object or the identifier itself."""
+    issuer = credential.get("issuer")
+    return _text(issuer) if isinstance(issuer, str) else _text(_object(issuer).get("id"))
+
+
+def issuer_name(credential: Mapping[str, Any]) -> str | None:
+    """The name the issuer gives itself in the document (anyone can write any name here)."""
+    return _text(_object(credential.get("issuer")).get("name"))
+
+
+def learner_name(credential: Mapping[str, Any]) -> str | None:
+    """The learner's name: the subject's plain (unhashed) `name` identifier."""
+    for entry in _objects(_object(credential.get("credentialSubject")).get("identifier")):
+        if entry.get("identityType") == "name" and not entry.get("hashed"):
+            return _text(entry.get("identityHash"))
+    return None
+
+
+def achievement_title(credential: Mapping[str, Any]) -> str | None:
+    achievement = _object(_object(credential.get("credentialSubject")).get("achievement"))
+    return _text(achievement.get("name")) or _text(credential.get("name"))
+
+
+def issued_on(credential: Mapping[str, Any]) -> str | None:
+    """The day it was issued (`validFrom`, YYYY-MM-DD)."""
+    valid_from = _text(credential.get("validFrom"))
+    return valid_from[:10] if valid_from else None
+
+
+def endorsements(credential: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The embedded EndorsementCredentials (each one a credential: read its issuer with `issuer_id`/`issuer_name`)."""
+    return _objects(credential.get("endorsement"))
+
+
+def status_entries(credential: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The `credentialStatus` entries (one object or a list)."""
+    return _objects(credential.get("credentialStatus"))
