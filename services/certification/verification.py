@@ -148,6 +148,7 @@ StatusListSource = Callable[[str], Awaitable[dict[str, Any] | None]]
 async def check_status(document: Mapping[str, Any], own_list: StatusListSource, resolver: KeyResolver) -> StatusCheck:
     entries = document.get("credentialStatus", [])
     entries = [entries] if isinstance(entries, Mapping) else entries
+    entries = status_lists.with_implied_suspension(entries) if isinstance(entries, list) else entries
     found: dict[str, bool | None] = {}
     problems = []
     for entry in entries if isinstance(entries, list) else []:

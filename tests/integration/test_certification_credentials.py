@@ -147,7 +147,7 @@ async def test_a_pass_becomes_a_signed_credential_that_digital_bazaars_verifier_
     assert vc["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert vc["credentialSubject"]["achievement"]["achievementType"] == "MicroCredential"
     assert vc["issuer"]["id"] == "did:web:127.0.0.1%3A18004:institutions:uni-saarland"
-    assert vc["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+    assert vc["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     assert [entry["statusPurpose"] for entry in vc["credentialStatus"]] == ["revocation", "suspension"]
 
     download = await client.get(f"/credentials/{listed['id']}/credential.json")
