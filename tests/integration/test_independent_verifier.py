@@ -111,8 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serving(documents: dict[str, Any] | None = None) -> Iterator[Documents]:
-    server = Documents(("127.0.0.1", 0), _Handler)
+def serving(documents: dict[str, Any] | None = None, port: int = 0) -> Iterator[Documents]:
+    server = Documents(("127.0.0.1", port), _Handler)
     server.documents, server.requested = dict(documents or {}), []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
