@@ -83,7 +83,9 @@ def open_badge_credential(
         "inLanguage": record.languages[0],
         # The lead awarding university defined the achievement; it is also the issuer.
         "creator": issuer.as_profile(),
-        "alignment": _annex_alignments(record, achievement_id, issuer, awarding_body_ids or {}) + _skills(skills),
+        "alignment": _identified(
+            achievement_id, _annex_alignments(record, achievement_id, issuer, awarding_body_ids or {}) + _skills(skills)
+        ),
     }
 
     subject: dict[str, Any] = {
@@ -186,6 +188,18 @@ def _alignment(
     return alignment
 
 
+def _identified(achievement_id: str, alignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each alignment named by an IRI derived from the achievement's: the same course version's alignments have the
+    same ids, and a credential with named nodes canonicalizes in about half the time of one with blank nodes."""
+    counts: dict[str, int] = {}
+    identified = []
+    for alignment in alignments:
+        kind = alignment["targetType"].removeprefix("ext:")
+        counts[kind] = counts.get(kind, 0) + 1
+        identified.append({"id": _derived_iri(achievement_id, f"alignment/{kind}/{counts[kind]}"), **alignment})
+    return identified
+
+
 def _annex_i(target_type: str, text: str, code: str | None = None) -> dict[str, Any]:
     """An element Annex I defines and no controlled vocabulary lists: its text (and option code), aligned to Annex I."""
     return _alignment(target_type, text, vocabularies.ANNEX_I, vocabularies.ANNEX_I_FRAMEWORK, code)
@@ -215,15 +229,9 @@ def _annex_alignments(
             )
         )
     for number, outcome in enumerate(record.learning_outcomes, start=1):
-        # Outcomes are free text: each is identified within the achievement.
-        alignments.append(
-            _alignment(
-                "LearningOutcome",
-                outcome,
-                f"{achievement_id}#learning-outcome-{number}",
-                vocabularies.ANNEX_I_FRAMEWORK,
-            )
-        )
+        # Outcomes are free text: each is given an IRI derived from the achievement's.
+        url = _derived_iri(achievement_id, f"learning-outcome/{number}")
+        alignments.append(_alignment("LearningOutcome", outcome, url, vocabularies.ANNEX_I_FRAMEWORK))
     for language_code in record.languages:
         concept = vocabularies.language(language_code)
         if concept is not None:
