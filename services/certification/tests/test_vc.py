@@ -602,7 +602,7 @@ def test_a_node_signs_with_did_web_and_its_published_document_verifies_it() -> N
     assert not verify(credential, keys.KeyResolver([not_for_credentials])).verified
 
 
-GOLDEN_PROOF_VALUE = "zbSVVrJ6chJuZAneK9Kje8PYKofptuD95AdmK9v2NYA3qVnRdwJTQtHkVcjwuNPmYxtNWxMQ7n84MaQVnhN3dQLZ"
+GOLDEN_PROOF_VALUE = "z4qUyag3sNGw49zDvJa6p7EJk61LwrkUPaZBxKnQwyJ7jHEYNg3AxumgJfiBwethhLcgsDJzs6M76bLcbsmCENzPH"
 
 
 def _plain_pyld(document: dict[str, Any]) -> str:
