@@ -82,7 +82,7 @@ def main() -> None:
     signed = [sign(document, SAARLAND_KEY, SAARLAND_METHOD, created=CREATED) for document in samples]
     proof_config = {
         "@context": samples[0]["@context"],
-        **{k: v for k, v in signed[0]["proof"].items() if k != "proofValue"},
+        **{k: v for k, v in signed[0]["proof"][0].items() if k != "proofValue"},
     }
     assert all(verify(document, resolver, now=CREATED).verified for document in signed[:10])
 

@@ -83,7 +83,8 @@ log "Python environment in .venv synced with requirements.lock"
 
 # --- Node.js tools: the independent credential verifier, the browser checks -----
 for tool in vc-verifier browser; do
-  if [[ -d tools/$tool/node_modules ]]; then
+  # npm writes node_modules/.package-lock.json when it installs: older than package-lock.json means the lock changed.
+  if [[ tools/$tool/node_modules/.package-lock.json -nt tools/$tool/package-lock.json ]]; then
     log "tools/$tool npm packages present"
   else
     npm ci --prefix "tools/$tool" --no-audit --no-fund --loglevel=error >/dev/null

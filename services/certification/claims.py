@@ -8,6 +8,8 @@ document's own claims, whatever its signature turns out to be. Missing or malfor
 from collections.abc import Mapping
 from typing import Any
 
+from services.certification import status_lists
+
 
 def _object(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
@@ -59,5 +61,6 @@ def endorsements(credential: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def status_entries(credential: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The `credentialStatus` entries (one object or a list)."""
-    return _objects(credential.get("credentialStatus"))
+    """The `credentialStatus` entries (one object or a list), with the suspension entry a credential of this platform
+    implies at its revocation entry's index (status_lists.with_implied_suspension)."""
+    return status_lists.with_implied_suspension(_objects(credential.get("credentialStatus")))

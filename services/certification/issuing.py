@@ -70,7 +70,7 @@ def unsigned_credential(
     achievement_id: str,
     credential_url: str,
     issued_at: datetime,
-    status: list[dict[str, Any]],
+    status: dict[str, Any],
     *,
     description: str | None = None,
     skills: Sequence[str] = (),
@@ -89,6 +89,7 @@ def unsigned_credential(
             credential_url,
             identity.profile(lead),
             issued_at,
+            status,
             achievement_id=achievement_id,
             description=description,
             skills=skills,
@@ -98,7 +99,6 @@ def unsigned_credential(
         )
     except ValueError as error:
         raise NotIssuable(f"the description cannot become a credential: {error}") from error
-    unsigned["credentialStatus"] = status
     if evidence:
         unsigned["evidence"] = list(evidence)
     return unsigned
@@ -192,7 +192,7 @@ async def award(
         awarded.achievement_id,
         urls.credential_url,
         issued_at,
-        status_lists.status_entries(settings.public_url, lead.id, index),
+        status_lists.status_entry(settings.public_url, lead.id, index, StatusPurpose.REVOCATION),
         description=awarded.description,
         skills=awarded.skills,
         evidence=_evidence(settings, awarded.parts),

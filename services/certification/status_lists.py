@@ -2,8 +2,8 @@
 
 Every credential an institution issues here holds one index, the same in the institution's two lists (revocation and
 suspension), chosen at random among the free ones: sequential indexes would tell anyone who sees two credentials
-which was issued first and how many were issued in between. Its `credentialStatus` has one `BitstringStatusListEntry`
-per list. A list is published as a signed
+which was issued first and how many were issued in between. Its `credentialStatus` is its entry in the revocation list
+(Open Badges 3.0 allows one entry); its bit in the suspension list is implied. A list is published as a signed
 `BitstringStatusListCredential` at `{PUBLIC_URL}/status-lists/<institution>/<purpose>`, its bitstring GZIP-compressed
 and multibase base64url encoded (`u...`), at least 16 KB (131072 entries) long for herd privacy. Bit 0 is the
 left-most (most significant) bit of the first byte. The lists are derived from the credentials' states, never kept
@@ -95,21 +95,34 @@ def list_url(public_url: str, institution: str, purpose: StatusPurpose) -> str:
     return f"{public_url.rstrip('/')}/status-lists/{institution}/{purpose}"
 
 
-def status_entries(public_url: str, institution: str, index: int) -> list[dict[str, Any]]:
-    """The credential's `credentialStatus`: one BitstringStatusListEntry per purpose, at the same index."""
-    entries = []
-    for purpose in StatusPurpose:
-        url = list_url(public_url, institution, purpose)
-        entries.append(
-            {
-                "id": f"{url}#{index}",
-                "type": "BitstringStatusListEntry",
-                "statusPurpose": str(purpose),
-                "statusListIndex": str(index),
-                "statusListCredential": url,
-            }
-        )
-    return entries
+def status_entry(public_url: str, institution: str, index: int, purpose: StatusPurpose) -> dict[str, Any]:
+    """A BitstringStatusListEntry: the credential's bit in the institution's list for the purpose."""
+    url = list_url(public_url, institution, purpose)
+    return {
+        "id": f"{url}#{index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": str(purpose),
+        "statusListIndex": str(index),
+        "statusListCredential": url,
+    }
+
+
+def with_implied_suspension(entries: list[Any]) -> list[Any]:
+    """A credential carries one status entry, for revocation (Open Badges 3.0 allows one `credentialStatus`); the
+    same index in the institution's suspension list is implied, and added here when the credential names none."""
+    dicts = [entry for entry in entries if isinstance(entry, dict)]
+    if any(entry.get("statusPurpose") == StatusPurpose.SUSPENSION for entry in dicts):
+        return entries
+    implied = []
+    for entry in dicts:
+        url = entry.get("statusListCredential")
+        revocation = f"/{StatusPurpose.REVOCATION}"
+        if entry.get("statusPurpose") == StatusPurpose.REVOCATION and isinstance(url, str) and url.endswith(revocation):
+            suspension_url = url.removesuffix(revocation) + f"/{StatusPurpose.SUSPENSION}"
+            suspension_id = f"{suspension_url}#{entry.get('statusListIndex')}"
+            implied.append({**entry, "id": suspension_id, "statusPurpose": str(StatusPurpose.SUSPENSION),
+                            "statusListCredential": suspension_url})
+    return entries + implied
 
 
 def status_list_credential(

@@ -53,7 +53,7 @@ def test_a_passing_grade_from_the_lms_becomes_a_credential_and_an_email(node: No
     assert record["title"] == offering["title"]
     assert record["countries_of_the_issuer"] == ["DE"] and record["grade_achieved"] == "1.3"
     assert credential["signed"] is True and credential["status"] == "valid"
-    assert credential["credential"]["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+    assert credential["credential"]["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
 
     email = node.wait_for_email(learner.email, about="micro-credential")
     assert offering["title"] in email["Subject"]

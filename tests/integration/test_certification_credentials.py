@@ -4,9 +4,9 @@ courses carry the partners' endorsements; anyone can verify it."""
 
 import asyncio
 import json
+import socket
 import uuid
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -32,12 +32,25 @@ from shared.events.catalogue import (
 )
 from shared.events.common import LearnerIdentity
 from tests.integration.conftest import eventually, running
-from tests.integration.test_independent_verifier import node, verified_by_digital_bazaar  # noqa: F401 (fixture)
+from tests.integration.test_independent_verifier import (  # noqa: F401 (node is a fixture)
+    node,
+    serving,
+    verified_by_digital_bazaar,
+)
 from tests.stack import NODE_URI, cloud_event, header, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_URL = "http://127.0.0.1:18004"
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+PORT = free_port()
+# Where this node says it is: Digital Bazaar's verifier fetches its DID documents and status lists from there.
+PUBLIC_URL = f"http://127.0.0.1:{PORT}"
+HOST = f"127.0.0.1%3A{PORT}"
 SAARLAND = AwardingBody(id="uni-saarland", name="Saarland University", country="DE", url="https://www.uni-saarland.de")
 TRIER = AwardingBody(id="uni-trier", name="Trier University", country="DE")
 
@@ -129,16 +142,19 @@ async def issued(client, stack, *bodies: AwardingBody) -> tuple[LearnerIdentity,
     return who, credential
 
 
-def did_documents(client_documents: list[dict], folder: Path) -> list[str]:
-    arguments = []
-    for index, document in enumerate(client_documents):
-        path = folder / f"did-{index}.json"
-        path.write_text(json.dumps(document))
-        arguments += ["--did-document", str(path)]
-    return arguments
+async def verified_by_digital_bazaar_from_the_node(client, node: str, vc: dict) -> tuple[int, dict]:
+    """Digital Bazaar's verifier, fetching the DID documents and status lists it needs over HTTP from PUBLIC_URL,
+    where they are served as this (in-process) service answers them."""
+    issuers = [vc["issuer"]["id"], *(endorsement["issuer"]["id"] for endorsement in vc.get("endorsement", []))]
+    paths = [did.removeprefix(f"did:web:{HOST}").replace(":", "/") + "/did.json" for did in issuers]
+    entries = vc.get("credentialStatus", [])
+    paths += [entry["statusListCredential"].removeprefix(PUBLIC_URL) for entry in [entries] if entry]
+    documents = {path: (await client.get(path)).json() for path in paths}
+    with serving(documents, port=PORT):
+        return await asyncio.to_thread(verified_by_digital_bazaar, node, vc)
 
 
-async def test_a_pass_becomes_a_signed_credential_that_digital_bazaars_verifier_accepts(client, stack, node, tmp_path):
+async def test_a_pass_becomes_a_signed_credential_that_digital_bazaars_verifier_accepts(client, stack, node):
     who, listed = await issued(client, stack, SAARLAND)
     credential = (await client.get(f"/credentials/{listed['id']}")).json()
     assert credential["signed"] is True and credential["status"] == "valid"
@@ -146,22 +162,21 @@ async def test_a_pass_becomes_a_signed_credential_that_digital_bazaars_verifier_
     vc = credential["credential"]
     assert vc["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert vc["credentialSubject"]["achievement"]["achievementType"] == "MicroCredential"
-    assert vc["issuer"]["id"] == "did:web:127.0.0.1%3A18004:institutions:uni-saarland"
-    assert vc["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
-    assert [entry["statusPurpose"] for entry in vc["credentialStatus"]] == ["revocation", "suspension"]
+    assert vc["issuer"]["id"] == f"did:web:{HOST}:institutions:uni-saarland"
+    assert vc["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
+    assert vc["credentialStatus"]["statusPurpose"] == "revocation"
 
     download = await client.get(f"/credentials/{listed['id']}/credential.json")
     assert download.json() == vc and "attachment" in download.headers["content-disposition"]
     did_document = (await client.get("/institutions/uni-saarland/did.json")).json()
     assert did_document["id"] == vc["issuer"]["id"]
-    assert (await client.get("/.well-known/did.json")).json()["id"] == "did:web:127.0.0.1%3A18004"
+    assert (await client.get("/.well-known/did.json")).json()["id"] == f"did:web:{HOST}"
 
-    arguments = did_documents([did_document], tmp_path)
-    code, report = verified_by_digital_bazaar(node, vc, *arguments)
-    assert (code, report["verified"]) == (0, True), report
+    code, report = await verified_by_digital_bazaar_from_the_node(client, node, vc)
+    assert (code, report["verified"], report["status"]) == (0, True, {"revocation": "not revoked"}), report
     tampered = json.loads(json.dumps(vc))
     tampered["credentialSubject"]["result"][0]["value"] = "1.0"
-    code, report = verified_by_digital_bazaar(node, tampered, *arguments)
+    code, report = await verified_by_digital_bazaar_from_the_node(client, node, tampered)
     assert (code, report["verified"]) == (1, False)
 
     verdict = (await client.post("/verify", json=vc)).json()
@@ -210,7 +225,7 @@ async def test_a_pass_submitted_twice_in_one_batch_issues_one_credential(client,
     assert sorted(c["course_id"] for c in credentials) == sorted([course_id, later_course])
 
 
-async def test_a_revoked_credential_is_said_to_be_revoked_and_its_status_list_bit_is_set(client, stack):
+async def test_a_revoked_credential_is_said_to_be_revoked_and_its_status_list_bit_is_set(client, stack, node):
     who, credential = await issued(client, stack, SAARLAND)
     path = f"/credentials/{credential['id']}"
     reason = {"reason": "academic misconduct established by the examination board"}
@@ -228,14 +243,16 @@ async def test_a_revoked_credential_is_said_to_be_revoked_and_its_status_list_bi
 
     verdict = (await client.post("/verify", json=credential["credential"])).json()
     assert verdict["outcome"] == "revoked" and verdict["summary"].startswith("REVOKED — Universität des Saarlandes")
-    [revocation, suspension] = credential["credential"]["credentialStatus"]
+    revocation = credential["credential"]["credentialStatus"]
     status_list = (await client.get("/status-lists/uni-saarland/revocation")).json()
     assert status_list["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
     bits = decode(status_list["credentialSubject"]["encodedList"])
     assert len(bits) >= 16 * 1024 and get_bit(bits, int(revocation["statusListIndex"])) is True
     suspension_list = (await client.get("/status-lists/uni-saarland/suspension")).json()
     suspended_bits = decode(suspension_list["credentialSubject"]["encodedList"])
-    assert get_bit(suspended_bits, int(suspension["statusListIndex"])) is False
+    assert get_bit(suspended_bits, int(revocation["statusListIndex"])) is False
+    code, report = await verified_by_digital_bazaar_from_the_node(client, node, credential["credential"])
+    assert (code, report["status"]) == (1, {"revocation": "revoked"}), report
 
     records = await read_topic(
         stack, Topic.CREDENTIALS, until=lambda rs: sum(r.key == who.learner_id.encode() for r in rs) >= 2
@@ -259,21 +276,19 @@ async def test_a_suspended_credential_is_not_valid_until_reinstated(client, stac
     assert (await client.post("/verify", json=credential["credential"])).json()["outcome"] == "valid"
 
 
-async def test_a_joint_credential_carries_the_partners_endorsement_and_names_the_one_pending(
-    client, stack, node, tmp_path
-):
+async def test_a_joint_credential_carries_the_partners_endorsement_and_names_the_one_pending(client, stack, node):
     _, listed = await issued(client, stack, SAARLAND, SOFIA, TRIER)
     credential = (await client.get(f"/credentials/{listed['id']}")).json()
     vc = credential["credential"]
     [endorsement] = vc["endorsement"]
-    assert endorsement["issuer"]["id"] == "did:web:127.0.0.1%3A18004:institutions:uni-sofia"
+    assert endorsement["issuer"]["id"] == f"did:web:{HOST}:institutions:uni-sofia"
     assert endorsement["credentialSubject"]["id"] == vc["id"]
     assert credential["pending_endorsements"] == ["uni-trier"]
 
     documents = [(await client.get(f"/institutions/{code}/did.json")).json() for code in ("uni-saarland", "uni-sofia")]
     result = verify_joint(vc, keys.KeyResolver(documents), required_endorsers=[endorsement["issuer"]["id"]])
     assert result.verified, result.problems
-    code, report = verified_by_digital_bazaar(node, vc, *did_documents(documents, tmp_path))
+    code, report = await verified_by_digital_bazaar_from_the_node(client, node, vc)
     assert (code, [e["verified"] for e in report["endorsements"]]) == (0, [True]), report
     verdict = (await client.post("/verify", json=vc)).json()
     assert verdict["valid"] and verdict["endorsed_by"] == ["Sofia University St. Kliment Ohridski"]
@@ -369,7 +384,7 @@ async def test_a_learner_sees_their_wallet_and_shares_a_credential_until_the_lin
 
 
 async def test_holding_every_course_of_a_programme_issues_the_programme_credential_listing_its_parts(
-    client, stack, node, tmp_path
+    client, stack, node
 ):
     who = learner()
     first, second = await approved_course(stack, SAARLAND), await approved_course(stack, SAARLAND)
@@ -399,8 +414,7 @@ async def test_holding_every_course_of_a_programme_issues_the_programme_credenti
     assert vc["credentialSubject"]["achievement"]["name"] == "Responsible AI Pathway"
     assert sorted(e["id"] for e in vc["evidence"]) == sorted(f"{PUBLIC_URL}/credentials/{part}" for part in parts)
     assert vc["credentialSubject"]["achievement"]["creditsAvailable"] == 10
-    documents = [(await client.get(f"/institutions/{code}/did.json")).json() for code in ("uni-saarland", "uni-sofia")]
-    code, report = verified_by_digital_bazaar(node, vc, *did_documents(documents, tmp_path))
+    code, report = await verified_by_digital_bazaar_from_the_node(client, node, vc)
     assert code == 0, report
     assert (await client.post("/verify", json=vc)).json()["endorsed_by"] == ["Sofia University St. Kliment Ohridski"]
 

@@ -1,39 +1,31 @@
 #!/usr/bin/env node
-// Independent verifier harness: verifies a credential with Digital Bazaar's widely used libraries
-// (@digitalbazaar/vc verifyCredential + DataIntegrityProof + eddsa-rdfc-2022), entirely offline:
-// - JSON-LD contexts come only from services/certification/contexts/manifest.json (the files our Python signer uses);
-// - did:key is resolved from the identifier itself; did:web only from DID documents given with --did-document.
-// Any other URL is refused, so a credential that needs the network does not verify.
+// Independent verifier: checks a credential with Digital Bazaar's widely used libraries (@digitalbazaar/vc
+// verifyCredential + DataIntegrityProof + eddsa-rdfc-2022, and @digitalbazaar/vc-bitstring-status-list for its
+// status), configured as a verifier that knows only the standard contexts (see loader.mjs): it fetches nothing but the
+// issuer's DID document (did:web) and the status list the credential names.
 //
-// Usage: node verify.mjs [credential.json] [--did-document did.json ...] [--now 2026-01-01T00:00:00Z]
-//        (reads the credential from stdin when no file is given)
-// Prints one JSON line {"verified": bool, "errors": [...], "endorsements": [...]}; exit code 0 when the credential
-// and every endorsement in its `endorsement` list verify, 1 otherwise.
+// Usage: node verify.mjs [credential.json] [--now 2026-01-01T00:00:00Z]   (reads stdin when no file is given)
+// Prints one JSON line {"verified": bool, "errors": [...], "status": {...}, "endorsements": [...]}; exit code 0 when
+// the credential and every EndorsementCredential in its `endorsement` list verify and it is neither revoked nor
+// suspended, 1 otherwise.
 
 import {readFileSync} from 'node:fs';
-import {dirname, resolve} from 'node:path';
-import {fileURLToPath} from 'node:url';
 
 import * as vc from '@digitalbazaar/vc';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import {cryptosuite as eddsaRdfc2022CryptoSuite} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
-import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
-import {driver as didKeyDriver} from '@digitalbazaar/did-method-key';
+import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const contextsDir = resolve(here, '..', '..', 'services', 'certification', 'contexts');
+import {documentLoader} from './loader.mjs';
 
 function parseArguments(argv) {
-  const options = {file: null, didDocuments: [], now: undefined};
+  const options = {file: null, now: undefined};
   for(let i = 0; i < argv.length; i++) {
     const argument = argv[i];
-    if(argument === '--did-document') {
-      options.didDocuments.push(argv[++i]);
-    } else if(argument === '--now') {
+    if(argument === '--now') {
       options.now = argv[++i];
     } else if(argument === '--help' || argument === '-h') {
-      process.stdout.write(
-        'usage: node verify.mjs [credential.json] [--did-document did.json ...] [--now ISO-8601]\n');
+      process.stdout.write('usage: node verify.mjs [credential.json] [--now ISO-8601]\n');
       process.exit(0);
     } else if(options.file === null) {
       options.file = argument;
@@ -42,48 +34,6 @@ function parseArguments(argv) {
     }
   }
   return options;
-}
-
-function bundledContexts() {
-  const manifest = JSON.parse(readFileSync(resolve(contextsDir, 'manifest.json'), 'utf8'));
-  const contexts = new Map();
-  for(const [url, file] of Object.entries(manifest)) {
-    contexts.set(url, JSON.parse(readFileSync(resolve(contextsDir, file), 'utf8')));
-  }
-  return contexts;
-}
-
-function makeDocumentLoader(didDocuments) {
-  const contexts = bundledContexts();
-  const didKey = didKeyDriver();
-  didKey.use({multibaseMultikeyHeader: 'z6Mk', fromMultibase: Ed25519Multikey.from});
-  const dids = new Map(didDocuments.map(document => [document.id, document]));
-
-  return async function documentLoader(url) {
-    if(contexts.has(url)) {
-      return {contextUrl: null, documentUrl: url, document: structuredClone(contexts.get(url))};
-    }
-    if(url.startsWith('did:key:')) {
-      return {contextUrl: null, documentUrl: url, document: await didKey.get({url})};
-    }
-    const [did, fragment] = url.split('#');
-    if(dids.has(did)) {
-      const didDocument = dids.get(did);
-      if(fragment === undefined) {
-        return {contextUrl: null, documentUrl: url, document: didDocument};
-      }
-      const method = (didDocument.verificationMethod || []).find(
-        entry => entry.id === url || `${did}${entry.id}` === url);
-      if(method) {
-        return {
-          contextUrl: null,
-          documentUrl: url,
-          document: {'@context': didDocument['@context'], ...method}
-        };
-      }
-    }
-    throw new Error(`${url} is not bundled and this verifier never uses the network`);
-  };
 }
 
 function messages(error, seen = new Set()) {
@@ -97,7 +47,10 @@ function messages(error, seen = new Set()) {
       found.push(...messages(inner, seen));
     }
   } else if(error.message) {
-    found.push(error.message);
+    // jsonld.js wraps what the document loader said (e.g. why it refused a URL) in a cause.
+    const cause = error.cause || error.details?.cause;
+    found.push(cause?.message && !error.message.includes(cause.message) ? `${error.message} (${cause.message})` :
+      error.message);
   } else {
     found.push(String(error));
   }
@@ -120,38 +73,43 @@ function errorsOf(result) {
   return [...new Set(errors)];
 }
 
-async function verifyOne(credential, {documentLoader, now}) {
+const STATUS_WORDS = {revocation: ['revoked', 'not revoked'], suspension: ['suspended', 'not suspended']};
+
+function statusEntries(credential) {
+  return [].concat(credential.credentialStatus || []);
+}
+
+async function verifyOne(credential, {loader, now}) {
   const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite});
-  const result = await vc.verifyCredential({
-    credential,
-    suite,
-    documentLoader,
-    now,
-    // Status lists are fetched over the network; this offline harness checks the proof only and says so.
-    checkStatus: async () => ({verified: true, checked: false})
-  });
-  return {verified: result.verified === true, errors: result.verified ? [] : errorsOf(result)};
+  const result = await vc.verifyCredential({credential, suite, documentLoader: loader, now, checkStatus});
+  const outcome = {verified: result.verified === true, errors: result.verified ? [] : errorsOf(result)};
+  // The status library says whether it could read the bits; whether a set bit invalidates it is the verifier's call.
+  for(const {credentialStatus, status} of result.statusResult?.results || []) {
+    const purpose = credentialStatus.statusPurpose;
+    const [set, unset] = STATUS_WORDS[purpose] || [`${purpose} set`, `${purpose} not set`];
+    outcome.status = {...outcome.status, [purpose]: status ? set : unset};
+    if(status) {
+      outcome.verified = false;
+      outcome.errors.push(
+        `${set}: its bit is set in ${credentialStatus.statusListCredential} (index ${credentialStatus.statusListIndex})`);
+    }
+  }
+  return outcome;
 }
 
 async function main() {
   const options = parseArguments(process.argv.slice(2));
-  const text = readFileSync(options.file === null ? 0 : options.file, 'utf8');
-  const credential = JSON.parse(text);
-  const didDocuments = options.didDocuments.map(file => JSON.parse(readFileSync(file, 'utf8')));
-  const context = {documentLoader: makeDocumentLoader(didDocuments), now: options.now};
+  const credential = JSON.parse(readFileSync(options.file === null ? 0 : options.file, 'utf8'));
+  const endorsements = credential.endorsement === undefined ? [] : [].concat(credential.endorsement);
+  const statusListUrls = [credential, ...endorsements].flatMap(statusEntries).map(entry => entry.statusListCredential);
+  const context = {loader: documentLoader({statusListUrls}), now: options.now};
 
   const report = await verifyOne(credential, context);
-  if(credential.credentialStatus) {
-    report.status = 'not checked (offline verifier)';
-  }
-  const endorsements = credential.endorsement === undefined ? [] :
-    [].concat(credential.endorsement);
   if(endorsements.length > 0) {
     report.endorsements = [];
     for(const [index, endorsement] of endorsements.entries()) {
       const outcome = await verifyOne(endorsement, context);
-      const types = [].concat(endorsement.type || []);
-      if(!types.includes('EndorsementCredential')) {
+      if(![].concat(endorsement.type || []).includes('EndorsementCredential')) {
         outcome.verified = false;
         outcome.errors.push('not an EndorsementCredential');
       }

@@ -50,7 +50,7 @@ def request(keys_dir: str, *bodies: AwardingBody) -> SigningRequest:
     identity = node_identity(PUBLIC_URL, keys_dir)
     unsigned = unsigned_credential(
         identity, record, "urn:microcredentials:course:course-1:v1", url, ISSUED_AT,
-        status_lists.status_entries(PUBLIC_URL, "uni-saarland", 3),
+        status_lists.status_entry(PUBLIC_URL, "uni-saarland", 3, status_lists.StatusPurpose.REVOCATION),
     )
     return SigningRequest.of(identity, keys_dir, record, unsigned, url, ISSUED_AT)
 
@@ -93,6 +93,6 @@ async def test_a_signing_worker_that_dies_is_replaced(keys_dir: str) -> None:
                 break
             except BrokenProcessPool:
                 continue
-        assert document["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+        assert document["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     finally:
         signer.close()

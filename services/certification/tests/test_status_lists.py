@@ -39,18 +39,20 @@ def test_an_encoded_list_that_is_not_base64url_gzip_is_refused(encoded: str) -> 
         status_lists.decode(encoded)
 
 
-def test_a_credential_has_one_entry_per_purpose_at_the_same_index() -> None:
-    entries = status_lists.status_entries("https://node.example/", "uni-saarland", 42)
-    assert entries == [
-        {
-            "id": f"https://node.example/status-lists/uni-saarland/{purpose}#42",
-            "type": "BitstringStatusListEntry",
-            "statusPurpose": purpose,
-            "statusListIndex": "42",
-            "statusListCredential": f"https://node.example/status-lists/uni-saarland/{purpose}",
-        }
-        for purpose in ("revocation", "suspension")
-    ]
+def test_a_credential_carries_its_revocation_entry_and_the_same_index_in_the_suspension_list_is_implied() -> None:
+    revocation = status_lists.status_entry("https://node.example/", "uni-saarland", 42, StatusPurpose.REVOCATION)
+    assert revocation == {
+        "id": "https://node.example/status-lists/uni-saarland/revocation#42",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "42",
+        "statusListCredential": "https://node.example/status-lists/uni-saarland/revocation",
+    }
+    suspension = status_lists.status_entry("https://node.example", "uni-saarland", 42, StatusPurpose.SUSPENSION)
+    assert status_lists.with_implied_suspension([revocation]) == [revocation, suspension]
+    assert status_lists.with_implied_suspension([revocation, suspension]) == [revocation, suspension]
+    foreign = {**revocation, "statusListCredential": "https://elsewhere.example/lists/7"}
+    assert status_lists.with_implied_suspension([foreign]) == [foreign], "only this platform's lists imply one"
 
 
 def test_an_entry_is_read_from_the_list_of_its_purpose_only() -> None:
@@ -63,7 +65,8 @@ def test_an_entry_is_read_from_the_list_of_its_purpose_only() -> None:
         "2026-01-01T00:00:00Z",
     )
     assert listed["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
-    [revocation, suspension] = status_lists.status_entries("https://node.example", "uni-saarland", 42)
+    revocation = status_lists.status_entry("https://node.example", "uni-saarland", 42, StatusPurpose.REVOCATION)
+    suspension = status_lists.status_entry("https://node.example", "uni-saarland", 42, StatusPurpose.SUSPENSION)
     assert status_lists.entry_bit(listed, revocation) is True
     assert status_lists.entry_bit(listed, {**revocation, "statusListIndex": "41"}) is False
     with pytest.raises(InvalidStatusList):

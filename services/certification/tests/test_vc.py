@@ -11,7 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pyld import jsonld
 
 from services.certification.models import MicroCredentialRecord
-from services.certification.status_lists import StatusPurpose, status_entries, status_list_credential
+from services.certification import domain
+from services.certification.status_lists import StatusPurpose, status_entry, status_list_credential
+from services.certification.tests.ob_schemas import schema_problems
 from services.certification.vc import keys
 from services.certification.vc.contexts import CREDENTIAL_CONTEXT, UnknownContext, document_loader
 from services.certification.vc.credential import IssuerProfile, hashed_email, open_badge_credential
@@ -123,13 +125,24 @@ def test_every_mandatory_element_is_at_its_documented_path(element: str, paths: 
         assert select(credential, path), f"{element}: nothing at {path}"
 
 
+def aligned(achievement: dict[str, Any], target_type: str) -> list[dict[str, Any]]:
+    return [entry for entry in achievement["alignment"] if entry["targetType"] == f"ext:{target_type}"]
+
+
 def test_the_values_are_the_records() -> None:
     record = sample_record()
     credential = unsigned_credential(record)
     achievement = credential["credentialSubject"]["achievement"]
     identifiers = {entry["identityType"]: entry for entry in credential["credentialSubject"]["identifier"]}
 
-    assert credential["@context"] == CREDENTIAL_CONTEXT
+    assert (
+        credential["@context"]
+        == CREDENTIAL_CONTEXT
+        == [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        ]
+    )
     assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert credential["id"] == CREDENTIAL_ID
     assert credential["issuer"]["id"] == SAARLAND.id
@@ -146,33 +159,67 @@ def test_the_values_are_the_records() -> None:
     assert identifiers["ext:europeanStudentIdentifier"]["identityHash"] == "urn:schac:personalUniqueCode:int:esi:ada"
     assert achievement["name"] == credential["name"] == "Ethics of AI"
     assert achievement["achievementType"] == "MicroCredential"
-    assert {body["address"]["addressCountryCode"] for body in achievement["awardingBody"]} == set(
-        record.countries_of_the_issuer
-    )
-    assert [body["name"] for body in achievement["awardingBody"]] == [
-        "Saarland University",
-        "Sofia University",
-        "Trier University",
+    # Country(ies) of the issuer, in the EU's country table.
+    assert [(a["targetCode"], a["targetUrl"]) for a in aligned(achievement, "IssuerCountry")] == [
+        ("BG", "http://publications.europa.eu/resource/authority/country/BGR"),
+        ("DE", "http://publications.europa.eu/resource/authority/country/DEU"),
     ]
+    assert credential["issuer"]["address"]["addressCountryCode"] == "DE"
+    # Awarding bodies: the lead is the issuer and the achievement's creator; all are listed, lead first.
+    assert achievement["creator"] == credential["issuer"]
+    bodies = aligned(achievement, "AwardingBody")
+    assert [(body["targetName"], body["targetCode"]) for body in bodies] == [
+        ("Saarland University", "uni-saarland"),
+        ("Sofia University", "uni-sofia"),
+        ("Trier University", "uni-trier"),
+    ]
+    assert bodies[0]["targetUrl"] == SAARLAND.id
+    assert bodies[1]["targetUrl"] == "urn:microcredentials:institution:uni-sofia"
     assert credential["validFrom"] == credential["awardedDate"] == "2025-07-01T10:30:00Z"
     assert datetime.fromisoformat(credential["validFrom"]).date() == record.date_of_issuing
-    assert achievement["learningOutcome"] == record.learning_outcomes
+    assert [a["targetName"] for a in aligned(achievement, "LearningOutcome")] == record.learning_outcomes
     assert all(outcome in achievement["criteria"]["narrative"] for outcome in record.learning_outcomes)
-    assert (achievement["language"], achievement["inLanguage"]) == (["en", "bg"], "en")
-    assert (achievement["creditsAvailable"], achievement["volumeOfLearning"]) == (5, "PT125H")
-    assert achievement["eqfLevel"] == "http://data.europa.eu/snb/eqf/7"
-    assert achievement["assessmentType"] == "written exam, supervised on site"
-    assert achievement["mode"] == "blended"
-    assert achievement["qualityAssurance"] == "internal QA of Saarland University, accredited by ACQUIN"
+    assert achievement["inLanguage"] == "en"
+    assert [(a["targetCode"], a["targetUrl"], a["targetName"]) for a in aligned(achievement, "Language")] == [
+        ("en", "http://publications.europa.eu/resource/authority/language/ENG", "English"),
+        ("bg", "http://publications.europa.eu/resource/authority/language/BUL", "Bulgarian"),
+    ]
+    assert (achievement["creditsAvailable"], credential["credentialSubject"]["creditsEarned"]) == (5, 5)
+    [workload] = aligned(achievement, "NotionalWorkload")
+    assert workload["targetCode"] == "PT125H"
+    [eqf] = aligned(achievement, "EQFLevel")
+    assert (eqf["targetUrl"], eqf["targetCode"]) == ("http://data.europa.eu/snb/eqf/7", "7")
+    [assessment] = aligned(achievement, "AssessmentType")
+    assert assessment["targetName"] == "written exam, supervised on site"
+    assert "written exam, supervised on site" in achievement["criteria"]["narrative"]
+    [mode] = aligned(achievement, "ModeOfLearningAndAssessment")
+    assert (mode["targetUrl"], mode["targetCode"]) == (
+        "http://data.europa.eu/snb/learning-assessment/e92d221e4d",
+        "blended",
+    )
+    [quality] = aligned(achievement, "QualityAssurance")
+    assert quality["targetName"] == "internal QA of Saarland University, accredited by ACQUIN"
     # Optional elements.
     [result] = credential["credentialSubject"]["result"]
     [grade_description] = achievement["resultDescription"]
     assert result["value"] == "1.3" and result["resultDescription"] == grade_description["id"]
-    assert achievement["entryRequirement"] == "A bachelor's degree"
-    assert achievement["idVerification"] == "onsite-with-identity-verification"
-    assert achievement["stackability"] == "stackable"
-    assert achievement["contactPoint"] == "microcredentials@uni-saarland.de"
-    assert achievement["alignment"][0]["targetUrl"] == "http://data.europa.eu/esco/skill/ethics-example"
+    assert aligned(achievement, "EntryRequirement")[0]["targetName"] == "A bachelor's degree"
+    [supervision] = aligned(achievement, "SupervisionAndIdentityVerification")
+    assert (supervision["targetCode"], supervision["targetName"]) == (
+        "onsite-with-identity-verification",
+        "Onsite with identity verification",
+    )
+    assert aligned(achievement, "Stackability")[0]["targetCode"] == "stackable"
+    [contact] = aligned(achievement, "FurtherInformation")
+    assert (contact["targetName"], contact["targetUrl"]) == (
+        "microcredentials@uni-saarland.de",
+        "mailto:microcredentials@uni-saarland.de",
+    )
+    [skill] = aligned(achievement, "ESCOSkill")
+    assert (skill["targetUrl"], skill["targetName"]) == (
+        "http://data.europa.eu/esco/skill/ethics-example",
+        "apply ethics to AI",
+    )
 
 
 def test_elements_the_record_lacks_are_left_out_not_emptied() -> None:
@@ -185,15 +232,101 @@ def test_elements_the_record_lacks_are_left_out_not_emptied() -> None:
         contact=None,
     )
     achievement = open_badge_credential(record, CREDENTIAL_ID, SAARLAND, ISSUED_AT)["credentialSubject"]["achievement"]
+    assert "resultDescription" not in achievement
     for absent in (
-        "eqfLevel",
-        "volumeOfLearning",
-        "resultDescription",
-        "entryRequirement",
-        "idVerification",
-        "contactPoint",
+        "EQFLevel",
+        "NotionalWorkload",
+        "EntryRequirement",
+        "SupervisionAndIdentityVerification",
+        "FurtherInformation",
+        "ESCOSkill",
     ):
-        assert absent not in achievement
+        assert not aligned(achievement, absent), absent
+
+
+# Standard contexts only, and 1EdTech's schemas.
+
+# The vocabularies the credential's terms come from: W3C VC 2.0 (its security, status list and Dublin Core terms),
+# Open Badges 3.0, schema.org (which Open Badges' context maps many of its terms to), RDF and XML Schema datatypes.
+STANDARD_VOCABULARIES = (
+    "https://www.w3.org/2018/credentials#",
+    "https://w3id.org/security#",
+    "https://purl.imsglobal.org/spec/vc/ob/vocab.html#",
+    "https://schema.org/",
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "http://www.w3.org/2001/XMLSchema#",
+    "https://www.w3.org/ns/credentials/status#",
+    "http://purl.org/dc/terms/",
+)
+
+
+def _predicates_and_types(nquads: str) -> set[str]:
+    found = set()
+    for line in nquads.splitlines():
+        subject_end = line.index(" ")
+        predicate = line[subject_end + 1 :].split(" ", 1)[0].strip("<>")
+        found.add(predicate)
+        if predicate == "http://www.w3.org/1999/02/22-rdf-syntax-ns#type":
+            found.add(line.split(" ")[2].strip("<>"))
+    return found
+
+
+def programme_credential(
+    issuer: IssuerProfile = SAARLAND,
+    key: Ed25519PrivateKey = SAARLAND_KEY,
+    method: str = SAARLAND_METHOD,
+    status: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A programme's credential, stacking two micro-credentials (listed as evidence)."""
+    parts = [sample_record(), sample_record(title="Data Protection Law", grade_achieved="2.0", eqf_level=6)]
+    record = domain.programme_record("Responsible AI Certificate", parts[0].awarding_bodies, parts, ISSUED_AT)
+    credential_id = "urn:uuid:7d1f6a52-3c43-4a54-9a5e-1f6d0c7b8a90"
+    status = status or status_entry("https://node.example", "uni-saarland", 9, StatusPurpose.REVOCATION)
+    unsigned = open_badge_credential(record, credential_id, issuer, ISSUED_AT, status)
+    unsigned["evidence"] = [
+        {
+            "id": f"https://node.example/credentials/part-{number}",
+            "type": ["Evidence"],
+            "name": part.title,
+            "narrative": f"The micro-credential {part.title}.",
+        }
+        for number, part in enumerate(parts, start=1)
+    ]
+    return sign(unsigned, key, method, created=ISSUED_AT)
+
+
+def every_kind_of_credential() -> dict[str, dict[str, Any]]:
+    return {
+        "single": signed_credential(
+            status=status_entry("https://node.example", "uni-saarland", 3, StatusPurpose.REVOCATION)
+        ),
+        "joint": joint_credential(),
+        "endorsement": sofia_endorsement(),
+        "programme": programme_credential(),
+    }
+
+
+@pytest.mark.parametrize("kind", ["single", "joint", "endorsement", "programme"])
+def test_every_kind_of_credential_validates_against_1edtechs_open_badges_schemas(kind: str) -> None:
+    credential = every_kind_of_credential()[kind]
+    assert schema_problems(credential) == []
+    assert verify(credential, RESOLVE).verified
+
+
+@pytest.mark.parametrize("kind", ["single", "joint", "endorsement", "programme"])
+def test_every_term_of_every_credential_is_a_standard_one(kind: str) -> None:
+    nquads = canonicalize(every_kind_of_credential()[kind])
+    private = {iri for iri in _predicates_and_types(nquads) if not iri.startswith(STANDARD_VOCABULARIES)}
+    assert private == set()
+
+
+def test_the_schemas_catch_what_open_badges_does_not_allow() -> None:
+    credential = signed_credential()
+    credential["credentialStatus"] = [credential.get("credentialStatus", {}), {}]
+    credential["credentialSubject"]["achievement"]["inLanguage"] = "English"
+    del credential["credentialSubject"]["achievement"]["criteria"]
+    problems = "\n".join(schema_problems(credential))
+    assert "credentialStatus" in problems and "inLanguage" in problems and "criteria" in problems
 
 
 def test_a_credential_id_must_be_an_absolute_iri() -> None:
@@ -204,7 +337,10 @@ def test_a_credential_id_must_be_an_absolute_iri() -> None:
 def test_control_characters_are_replaced_so_other_verifiers_agree() -> None:
     record = sample_record(learning_outcomes=["Reads\x0bpage\x0cbreaks", "keeps\ttabs\nand lines"])
     achievement = unsigned_credential(record)["credentialSubject"]["achievement"]
-    assert achievement["learningOutcome"] == ["Reads page breaks", "keeps\ttabs\nand lines"]
+    assert [a["targetName"] for a in aligned(achievement, "LearningOutcome")] == [
+        "Reads page breaks",
+        "keeps\ttabs\nand lines",
+    ]
 
 
 # Signing and verifying.
@@ -212,7 +348,7 @@ def test_control_characters_are_replaced_so_other_verifiers_agree() -> None:
 
 def test_a_signed_credential_verifies() -> None:
     credential = signed_credential()
-    proof = credential["proof"]
+    [proof] = credential["proof"]
 
     assert (proof["type"], proof["cryptosuite"], proof["proofPurpose"]) == (
         "DataIntegrityProof",
@@ -227,7 +363,7 @@ def test_a_signed_credential_verifies() -> None:
 def test_the_signature_is_the_same_for_the_same_key_and_credential() -> None:
     # A golden value: a change here means the canonical form changed (a pyld upgrade, a context edited), which
     # would break every credential issued before. The integration tests check this credential with jsonld.js too.
-    assert signed_credential()["proof"]["proofValue"] == GOLDEN_PROOF_VALUE
+    assert signed_credential()["proof"][0]["proofValue"] == GOLDEN_PROOF_VALUE
 
 
 def tamper_grade(credential: dict[str, Any]) -> None:
@@ -240,13 +376,13 @@ def tamper_learner_name(credential: dict[str, Any]) -> None:
 
 
 def tamper_one_byte_of_proof_value(credential: dict[str, Any]) -> None:
-    value = credential["proof"]["proofValue"]
-    credential["proof"]["proofValue"] = value[:-1] + ("2" if value[-1] != "2" else "3")
+    value = credential["proof"][0]["proofValue"]
+    credential["proof"][0]["proofValue"] = value[:-1] + ("2" if value[-1] != "2" else "3")
 
 
 def tamper_proof_value_with_a_non_base58_character(credential: dict[str, Any]) -> None:
-    value = credential["proof"]["proofValue"]
-    credential["proof"]["proofValue"] = value[:10] + "0" + value[11:]
+    value = credential["proof"][0]["proofValue"]
+    credential["proof"][0]["proofValue"] = value[:10] + "0" + value[11:]
 
 
 def tamper_issued_date(credential: dict[str, Any]) -> None:
@@ -301,6 +437,8 @@ def test_without_a_proof_nothing_verifies() -> None:
 def test_the_document_loader_serves_the_bundled_contexts() -> None:
     for url in CREDENTIAL_CONTEXT:
         assert "@context" in document_loader(url)["document"]
+    with pytest.raises(UnknownContext):
+        document_loader("https://w3id.org/microcredentials/elm-extension/v1")
 
 
 def test_the_document_loader_refuses_an_unknown_context_url() -> None:
@@ -464,11 +602,16 @@ def test_a_node_signs_with_did_web_and_its_published_document_verifies_it() -> N
     assert not verify(credential, keys.KeyResolver([not_for_credentials])).verified
 
 
-GOLDEN_PROOF_VALUE = "z2Vp2qBKDxxXo5U15AtrZ4fZmRoEuQ9vkMDgPLRchT67mMnk6aV2TCnG7D1Q9Q6qggEbvVqwxn444vzunDtUN9hn5"
+GOLDEN_PROOF_VALUE = "z4qUyag3sNGw49zDvJa6p7EJk61LwrkUPaZBxKnQwyJ7jHEYNg3AxumgJfiBwethhLcgsDJzs6M76bLcbsmCENzPH"
 
 
 def _plain_pyld(document: dict[str, Any]) -> str:
-    options = {"documentLoader": document_loader, "base": None, "algorithm": "URDNA2015", "format": "application/n-quads"}
+    options = {
+        "documentLoader": document_loader,
+        "base": None,
+        "algorithm": "URDNA2015",
+        "format": "application/n-quads",
+    }
     return jsonld.normalize(copy.deepcopy(document), options)
 
 
@@ -477,15 +620,22 @@ def test_canonicalization_with_cached_contexts_is_exactly_pyld_s() -> None:
         unsigned_credential(),
         [
             endorsement_credential(
-                CREDENTIAL_ID, SOFIA, "co-awards", private_key=SOFIA_KEY, verification_method=SOFIA_METHOD,
+                CREDENTIAL_ID,
+                SOFIA,
+                "co-awards",
+                private_key=SOFIA_KEY,
+                verification_method=SOFIA_METHOD,
                 issued_at=ISSUED_AT,
             )
         ],
     )
     with_status = unsigned_credential(sample_record(grade_achieved="2.0", title="Another course"))
-    with_status["credentialStatus"] = status_entries("https://node.example", "uni-saarland", 7)
+    with_status["credentialStatus"] = status_entry("https://node.example", "uni-saarland", 7, StatusPurpose.REVOCATION)
     status_list = status_list_credential(
-        "https://node.example/status-lists/uni-saarland/revocation", SAARLAND.id, StatusPurpose.REVOCATION, bytes(16),
+        "https://node.example/status-lists/uni-saarland/revocation",
+        SAARLAND.id,
+        StatusPurpose.REVOCATION,
+        bytes(16),
         "2025-07-01T10:30:00Z",
     )
     inline_context = {**unsigned_credential(), "@context": [*CREDENTIAL_CONTEXT, {"honours": "urn:example:honours"}]}

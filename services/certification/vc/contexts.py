@@ -1,7 +1,9 @@
 """The bundled JSON-LD contexts, and a document loader that serves only them: never the network.
 
-The files live in `services/certification/contexts/`, listed in its `manifest.json` (URL -> file); the Node verifier in
-`tools/vc-verifier/` reads the same manifest, so both sides canonicalize with byte-identical contexts.
+Credentials name only standard contexts (W3C VC 2.0 and Open Badges 3.0), so that any verifier with the published
+contexts checks them. The files live in `services/certification/contexts/`, listed in its `manifest.json` (URL ->
+file); `tools/vc-verifier/check-contexts.mjs` checks that they equal the ones the npm packages publish, which Digital
+Bazaar's verifier in `tools/vc-verifier/` loads.
 """
 
 import json
@@ -13,9 +15,8 @@ CONTEXTS_DIR = Path(__file__).resolve().parent.parent / "contexts"
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 OB_V3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
-ELM_EXTENSION = "https://w3id.org/microcredentials/elm-extension/v1"
 # The @context of every credential this package builds, in this order.
-CREDENTIAL_CONTEXT = [VC_V2, OB_V3, ELM_EXTENSION]
+CREDENTIAL_CONTEXT = [VC_V2, OB_V3]
 
 
 class UnknownContext(LookupError):

@@ -1,8 +1,11 @@
 """An issued micro-credential as a W3C Verifiable Credential 2.0 + Open Badges 3.0 `OpenBadgeCredential`.
 
-Every element of Annex I of the Council Recommendation of 16 June 2022 that the record holds is carried: in Open
-Badges terms where Open Badges has one, otherwise in the terms of our small extension context named after the
-European Learning Model (ELM v3). `MAPPING.md` beside this file lists, element by element, where each one is.
+Every element of Annex I of the Council Recommendation of 16 June 2022 that the record holds is carried in Open Badges
+3.0's own terms, so that a verifier with only the standard contexts (VC 2.0, Open Badges 3.0) reads and checks all of
+it: where Open Badges has a property (name, creditsAvailable, inLanguage, criteria, creator, resultDescription, Profile
+addresses), that property; otherwise an `alignment` of the achievement to the EQF, the European Learning Model's and
+the EU's controlled vocabularies, or to Annex I itself (`vocabularies.py`). The result validates against 1EdTech's
+Open Badges 3.0 JSON Schemas (`schemas/`). `MAPPING.md` beside this file lists where each element is.
 """
 
 import hashlib
@@ -15,11 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.certification.models import MicroCredentialRecord
+from services.certification.vc import vocabularies
 from services.certification.vc.contexts import CREDENTIAL_CONTEXT
 from shared.events.catalogue import AwardingBody
-
-EQF_LEVEL_IRI = "http://data.europa.eu/snb/eqf/{level}"
-ESCO_FRAMEWORK = "ESCO"
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,12 @@ def open_badge_credential(
     - `credential_id`: an absolute IRI, e.g. `urn:uuid:<uuid>` or the URL the credential can be fetched at.
     - `issuer`: the lead awarding university; its `id` must be the DID whose key will sign.
     - `issued_at`: timezone-aware; becomes `validFrom` and `awardedDate`.
-    - `status`: a `credentialStatus` entry (e.g. a BitstringStatusListEntry), copied as given.
+    - `status`: the `credentialStatus` entry (one: Open Badges 3.0 allows one), e.g. a BitstringStatusListEntry.
     - `achievement_id`: the IRI of the course version (e.g. `urn:microcredentials:course:<id>:v<version>` or its
       catalogue URL); defaults to `<credential_id>#achievement`.
     - `description`: the course's short description; a summary is written when absent.
     - `skills`: ESCO skill URIs (or URI -> preferred label), aligned with `alignment`.
-    - `awarding_body_ids`: institution code -> identifier (a DID) for the awarding bodies' profiles.
+    - `awarding_body_ids`: institution code -> identifier (a DID) for the awarding bodies.
     - `salt`: for the hashed e-mail identifier; random when absent (the hash then cannot be looked up in a table).
     """
     _require_iri(credential_id, "credential_id")
@@ -80,26 +81,10 @@ def open_badge_credential(
         "criteria": {"narrative": _criteria(record)},
         "creditsAvailable": _number(record.workload_ects),
         "inLanguage": record.languages[0],
-        "language": list(record.languages),
-        "learningOutcome": list(record.learning_outcomes),
-        "mode": str(record.form_of_participation),
-        "assessmentType": record.type_of_assessment,
-        "qualityAssurance": record.type_of_quality_assurance,
-        "stackability": str(record.stackability),
-        "awardingBody": [_awarding_body(body, awarding_body_ids or {}) for body in record.awarding_bodies],
+        # The lead awarding university defined the achievement; it is also the issuer.
+        "creator": issuer.as_profile(),
+        "alignment": _annex_alignments(record, achievement_id, issuer, awarding_body_ids or {}) + _skills(skills),
     }
-    if record.workload_hours is not None:
-        achievement["volumeOfLearning"] = f"PT{_number(record.workload_hours)}H"
-    if record.eqf_level is not None:
-        achievement["eqfLevel"] = EQF_LEVEL_IRI.format(level=record.eqf_level)
-    if record.identity_verification is not None:
-        achievement["idVerification"] = str(record.identity_verification)
-    if record.prerequisites:
-        achievement["entryRequirement"] = record.prerequisites
-    if record.contact:
-        achievement["contactPoint"] = record.contact
-    if skills:
-        achievement["alignment"] = _alignments(skills)
 
     subject: dict[str, Any] = {
         "type": ["AchievementSubject"],
@@ -179,18 +164,121 @@ def _identifiers(record: MicroCredentialRecord, salt: str | None) -> list[dict[s
     return identifiers
 
 
-def _awarding_body(body: AwardingBody, ids: Mapping[str, str]) -> dict[str, Any]:
-    if body.id and body.id in ids:
-        identifier = ids[body.id]
-    elif body.id:
-        identifier = f"urn:microcredentials:institution:{body.id}"
-    elif body.url:
-        identifier = body.url
-    else:
-        identifier = "urn:microcredentials:institution:" + (
-            re.sub(r"[^a-z0-9]+", "-", body.name.lower()).strip("-") or "unnamed"
+def _alignment(
+    target_type: str,
+    name: str,
+    url: str,
+    framework: str,
+    code: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    alignment: dict[str, Any] = {
+        "type": ["Alignment"],
+        "targetType": f"ext:{target_type}",
+        "targetName": name,
+        "targetUrl": url,
+        "targetFramework": framework,
+    }
+    if code is not None:
+        alignment["targetCode"] = code
+    if description is not None:
+        alignment["targetDescription"] = description
+    return alignment
+
+
+def _annex_i(target_type: str, text: str, code: str | None = None) -> dict[str, Any]:
+    """An element Annex I defines and no controlled vocabulary lists: its text (and option code), aligned to Annex I."""
+    return _alignment(target_type, text, vocabularies.ANNEX_I, vocabularies.ANNEX_I_FRAMEWORK, code)
+
+
+def _annex_alignments(
+    record: MicroCredentialRecord, achievement_id: str, issuer: IssuerProfile, ids: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The Annex I elements Open Badges has no property for, in the order of Annex I."""
+    alignments = []
+    for country_code in record.countries_of_the_issuer:
+        concept = vocabularies.country(country_code)
+        if concept is not None:
+            alignments.append(
+                _alignment("IssuerCountry", concept.label, concept.iri, vocabularies.COUNTRY_FRAMEWORK, country_code)
+            )
+    for index, body in enumerate(record.awarding_bodies):
+        role = "lead awarding body, the issuer" if index == 0 else "co-awarding body"
+        alignments.append(
+            _alignment(
+                "AwardingBody",
+                body.name,
+                issuer.id if index == 0 else _awarding_body_id(body, ids),
+                vocabularies.ANNEX_I_FRAMEWORK,
+                body.id,
+                f"{role}, {body.country}",
+            )
         )
-    return _profile(identifier, body.name, body.url, body.country)
+    for number, outcome in enumerate(record.learning_outcomes, start=1):
+        # Outcomes are free text: each is given an IRI derived from the achievement's.
+        url = _derived_iri(achievement_id, f"learning-outcome/{number}")
+        alignments.append(_alignment("LearningOutcome", outcome, url, vocabularies.ANNEX_I_FRAMEWORK))
+    for language_code in record.languages:
+        concept = vocabularies.language(language_code)
+        if concept is not None:
+            alignments.append(
+                _alignment("Language", concept.label, concept.iri, vocabularies.LANGUAGE_FRAMEWORK, language_code)
+            )
+    if record.workload_hours is not None:
+        hours = _number(record.workload_hours)
+        alignments.append(_annex_i("NotionalWorkload", f"{hours} hours", f"PT{hours}H"))
+    if record.eqf_level is not None:
+        level = vocabularies.eqf_level(record.eqf_level)
+        alignments.append(
+            _alignment("EQFLevel", level.label, level.iri, vocabularies.EQF_FRAMEWORK, str(record.eqf_level))
+        )
+    alignments.append(_annex_i("AssessmentType", record.type_of_assessment))
+    mode = vocabularies.MODES[record.form_of_participation]
+    alignments.append(
+        _alignment(
+            "ModeOfLearningAndAssessment",
+            mode.label,
+            mode.iri,
+            vocabularies.MODE_FRAMEWORK,
+            str(record.form_of_participation),
+        )
+    )
+    alignments.append(_annex_i("QualityAssurance", record.type_of_quality_assurance))
+    if record.prerequisites:
+        alignments.append(_annex_i("EntryRequirement", record.prerequisites))
+    if record.identity_verification is not None:
+        option = record.identity_verification
+        alignments.append(_annex_i("SupervisionAndIdentityVerification", vocabularies.SUPERVISION[option], str(option)))
+    alignments.append(
+        _annex_i("Stackability", vocabularies.STACKABILITY[record.stackability], str(record.stackability))
+    )
+    if record.contact:
+        alignments.append(_contact(record.contact))
+    return alignments
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _contact(contact: str) -> dict[str, Any]:
+    """Further information: a link to it when the contact is an address or a URL, else Annex I's element."""
+    if _EMAIL.match(contact.strip()):
+        url = f"mailto:{contact.strip()}"
+    elif re.match(r"^https?://\S+$", contact.strip()):
+        url = contact.strip()
+    else:
+        url = vocabularies.ANNEX_I
+    return _alignment("FurtherInformation", contact, url, vocabularies.ANNEX_I_FRAMEWORK)
+
+
+def _awarding_body_id(body: AwardingBody, ids: Mapping[str, str]) -> str:
+    if body.id and body.id in ids:
+        return ids[body.id]
+    if body.id:
+        return f"urn:microcredentials:institution:{body.id}"
+    if body.url:
+        return body.url
+    return "urn:microcredentials:institution:" + (re.sub(r"[^a-z0-9]+", "-", body.name.lower()).strip("-") or "unnamed")
 
 
 def _profile(
@@ -207,20 +295,12 @@ def _profile(
     return profile
 
 
-def _alignments(skills: Sequence[str] | Mapping[str, str]) -> list[dict[str, Any]]:
+def _skills(skills: Sequence[str] | Mapping[str, str]) -> list[dict[str, Any]]:
     labelled = skills.items() if isinstance(skills, Mapping) else ((uri, None) for uri in skills)
     alignments = []
     for uri, label in labelled:
         _require_iri(uri, "skill")
-        alignments.append(
-            {
-                "type": ["Alignment"],
-                "targetName": label or uri,
-                "targetUrl": uri,
-                "targetFramework": ESCO_FRAMEWORK,
-                "targetType": "ext:ESCOSkill",
-            }
-        )
+        alignments.append(_alignment("ESCOSkill", label or uri, uri, vocabularies.ESCO_FRAMEWORK))
     return alignments
 
 

@@ -162,7 +162,8 @@ def sign(
     verification_method: str,
     created: datetime | None = None,
 ) -> dict[str, Any]:
-    """A copy of `document` with an `eddsa-rdfc-2022` DataIntegrityProof by `private_key` (assertionMethod).
+    """A copy of `document` with an `eddsa-rdfc-2022` DataIntegrityProof by `private_key` (assertionMethod), as the
+    one element of its `proof` list.
 
     `verification_method` names the key: `did:key:z6Mk...#z6Mk...` or `did:web:<node>#key-1`; it must be controlled
     by the document's issuer for verifiers to accept it. `created` defaults to now (UTC, to the second).
@@ -187,7 +188,8 @@ def sign(
     }
     signature = private_key.sign(hash_data(unsecured, {"@context": unsecured["@context"], **proof}))
     proof["proofValue"] = "z" + base58.b58encode(signature).decode("ascii")
-    return {**unsecured, "proof": proof}
+    # A list of one: Open Badges 3.0's JSON Schemas require `proof` to be an array (Data Integrity allows either).
+    return {**unsecured, "proof": [proof]}
 
 
 # Verifying.
