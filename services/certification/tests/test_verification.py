@@ -47,11 +47,13 @@ DIRECTORY = IssuerDirectory([institution("uni-saarland"), institution("uni-sofia
 
 
 def node_credential(*, endorsements: list[dict[str, Any]] = (), status: bool = True, **options: Any) -> dict[str, Any]:
-    """A credential this node's Saarland key signed, with its two status entries (index 42)."""
+    """A credential this node's Saarland key signed, with its revocation entry (index 42; suspension implied there)."""
     profile = IssuerProfile(id=NODE.did("uni-saarland"), name="Saarland University", country="DE")
     unsigned = open_badge_credential(sample_record(), CREDENTIAL_ID, profile, ISSUED_AT, salt="c0ffee", **options)
     if status:
-        unsigned["credentialStatus"] = status_lists.status_entries(NODE.public_url, "uni-saarland", 42)
+        unsigned["credentialStatus"] = status_lists.status_entry(
+            NODE.public_url, "uni-saarland", 42, status_lists.StatusPurpose.REVOCATION
+        )
     unsigned = with_endorsements(unsigned, endorsements) if endorsements else unsigned
     key, method = NODE.private_key("uni-saarland"), NODE.verification_method("uni-saarland")
     return sign(unsigned, key, method, created=ISSUED_AT)
