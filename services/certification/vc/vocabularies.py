@@ -7,7 +7,7 @@ Council Recommendation. Sources of every IRI: MAPPING.md beside this file.
 
 from dataclasses import dataclass
 
-from services.certification.vc.iso_codes import COUNTRIES, LANGUAGES
+from shared.iso_codes import COUNTRIES, COUNTRY_ALPHA3, LANGUAGE_ALPHA3, LANGUAGES
 from shared.events.catalogue import FormOfParticipation, IdentityVerification, Stackability
 
 
@@ -51,20 +51,18 @@ COUNTRY_FRAMEWORK = (
 
 def language(code: str) -> Concept | None:
     """An ISO 639-1 language's concept in the EU Languages table (None for a code the table does not know)."""
-    known = LANGUAGES.get(code.lower())
-    if known is None:
+    code = code.lower()
+    if code not in LANGUAGE_ALPHA3:
         return None
-    authority_code, name = known
-    return Concept(f"http://publications.europa.eu/resource/authority/language/{authority_code}", name)
+    return Concept(f"http://publications.europa.eu/resource/authority/language/{LANGUAGE_ALPHA3[code]}", LANGUAGES[code])
 
 
 def country(code: str) -> Concept | None:
     """An ISO 3166-1 alpha-2 country's concept in the EU Countries and territories table (None when unknown)."""
-    known = COUNTRIES.get(code.upper())
-    if known is None:
+    code = code.upper()
+    if code not in COUNTRY_ALPHA3:
         return None
-    authority_code, name = known
-    return Concept(f"http://publications.europa.eu/resource/authority/country/{authority_code}", name)
+    return Concept(f"http://publications.europa.eu/resource/authority/country/{COUNTRY_ALPHA3[code]}", COUNTRIES[code])
 
 
 # The options Annex I lists for "supervision and identity verification during assessment". ELM has a concept scheme
