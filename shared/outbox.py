@@ -15,6 +15,7 @@ import logging
 import time
 from datetime import timedelta
 
+from aiokafka.errors import KafkaTimeoutError
 from faststream.kafka import KafkaBroker
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -33,6 +34,7 @@ RELAY_LOCK_ID = 0x6D6F7574
 BATCH_SIZE = 500
 PRUNE_EVERY_SECONDS = 3600.0
 PRUNE_BATCH_SIZE = 5000
+PUBLISH_TIMEOUT_SECONDS = 10.0
 COMPONENT = "outbox relay"
 
 
@@ -96,17 +98,23 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            deliveries = [
-                await self._broker.publish(
-                    row.value,
-                    topic_name(row.topic, self._settings.topic_prefix),
-                    key=row.key.encode(),
-                    headers=row.headers,
-                    no_confirm=True,
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*deliveries)
+            try:
+                # Bounded: while Kafka is away the producer would hold each send for its request timeout (40 s)
+                # before saying so; the relay should say it sooner (and wait, see run()).
+                async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+                    deliveries = [
+                        await self._broker.publish(
+                            row.value,
+                            topic_name(row.topic, self._settings.topic_prefix),
+                            key=row.key.encode(),
+                            headers=row.headers,
+                            no_confirm=True,
+                        )
+                        for row in rows
+                    ]
+                    await asyncio.gather(*deliveries)
+            except TimeoutError as error:
+                raise KafkaTimeoutError(f"Kafka did not confirm {len(rows)} events in {PUBLISH_TIMEOUT_SECONDS:.0f} s") from error
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows])).values(published_at=utcnow())
             )
