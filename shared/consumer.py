@@ -12,7 +12,8 @@ consumer keeps the batch it holds, takes nothing new from its partitions, and tr
 as long as the outage lasts, then goes on where it stopped. An error that names no outage counts against the message
 only if the database answers right after it. Waiting longer than Kafka's max.poll.interval.ms makes the consumer
 leave its group: its offset commits then fail, the partitions come back (to it or another instance) from the last
-committed offsets, and the messages handled meanwhile are recognised as redeliveries.
+committed offsets, and the messages handled meanwhile are recognised as redeliveries
+(`consumer_max_poll_interval_seconds`; tests/integration/test_consumer_outage.py).
 
 Offsets are committed only after handling, in batches (FastStream's default would commit first and lose the message
 on a crash).
@@ -148,6 +149,7 @@ class EventConsumer:
             batch=True,
             max_records=self._settings.consumer_batch_size,
             batch_timeout_ms=POLL_TIMEOUT_MS,
+            max_poll_interval_ms=int(self._settings.consumer_max_poll_interval_seconds * 1000),
         )(self.on_batch)
 
     async def on_batch(self, message: KafkaMessage) -> None:

@@ -38,6 +38,10 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, gt=0)
     outage_backoff_max_seconds: float = Field(default=5.0, gt=0)
+    # A consumer that holds a batch longer than this (waiting out an outage) leaves its group; its partitions come back
+    # from the last committed offsets, and what it handled meanwhile is recognised as redelivered (Kafka's
+    # max.poll.interval.ms).
+    consumer_max_poll_interval_seconds: float = Field(default=300.0, gt=0)
     # Messages that are waiting are handled together, up to this many in one transaction (one commit instead of one
     # per message; bench/bench_issuing.py); a batch that fails is handled again one message at a time.
     consumer_batch_size: int = Field(default=100, ge=1)

@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from email import message_from_binary_file, policy
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import make_url
 
 from deploy.journey import REGISTRAR, Node, grade_submission, sample_course
 from shared.events import dead_letter_topic
@@ -275,6 +277,34 @@ def report(what: str, outage: float, figures: dict, waits: dict[str, float]) -> 
 
 
 # --- the tests ---
+
+
+def test_a_cluster_set_up_by_an_older_infra_sh_gets_durable_commits_back(infrastructure: PrivateInfrastructure):
+    """Older versions of deploy/infra.sh created the cluster with synchronous_commit = off; start puts it right."""
+    conf = infrastructure.state / "pg" / "postgresql.conf"
+    conf.write_text(conf.read_text() + "synchronous_commit = off\n")
+    asyncio.run(postgresql(infrastructure.stack, "SELECT pg_reload_conf()"))
+    deadline = time.monotonic() + 30
+    while asyncio.run(durability(infrastructure.stack)) != ("off", "on"):  # The server reloads it in a moment.
+        assert time.monotonic() < deadline, "the old setting should be in force before start fixes it"
+
+    infrastructure.start()
+
+    assert asyncio.run(durability(infrastructure.stack)) == ("on", "on"), "synchronous_commit and fsync"
+    assert "synchronous_commit" not in conf.read_text()
+
+
+async def postgresql(stack: Stack, query: str) -> object:
+    server = make_url(stack.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(server)
+    try:
+        return await connection.fetchval(query)
+    finally:
+        await connection.close()
+
+
+async def durability(stack: Stack) -> tuple[object, object]:
+    return await postgresql(stack, "SHOW synchronous_commit"), await postgresql(stack, "SHOW fsync")
 
 
 def test_postgresql_killed_in_the_middle_of_a_cohort(node: Node, infrastructure: PrivateInfrastructure):
