@@ -11,9 +11,9 @@ An outage of the database or Kafka is never a message's failure (shared/failures
 consumer keeps the batch it holds, takes nothing new from its partitions, and tries again with a capped backoff for
 as long as the outage lasts, then goes on where it stopped. An error that names no outage counts against the message
 only if the database answers right after it. Waiting longer than Kafka's max.poll.interval.ms makes the consumer
-leave its group: its offset commits then fail, the partitions come back (to it or another instance) from the last
-committed offsets, and the messages handled meanwhile are recognised as redeliveries
-(`consumer_max_poll_interval_seconds`; tests/integration/test_consumer_outage.py).
+leave its group; it joins again when the outage ends, and its partitions (to it or another instance) resume from
+the last committed offsets: a message handled meanwhile whose offset was not committed comes again and is recognised
+as a redelivery (`consumer_max_poll_interval_seconds`; tests/integration/test_consumer_outage.py).
 
 Offsets are committed only after handling, in batches (FastStream's default would commit first and lose the message
 on a crash).
