@@ -16,6 +16,7 @@ import json
 import mailbox
 import os
 import random
+import re
 import shutil
 import threading
 import time
@@ -45,6 +46,7 @@ NOT_ENROLLED = 10  # submissions for people who are not enrolled: rejected
 # lasts until the node has waited well beyond that.
 WAITED_AT_LEAST = 10.0
 CONSUMING = ("enrolment", "assessment", "certification", "notifications")
+LOG_PREFIX = "restarts"
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def infrastructure() -> Iterator[PrivateInfrastructure]:
 @pytest.fixture(scope="module")
 def node(infrastructure: PrivateInfrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     keys = issuer_keys(tmp_path_factory.mktemp("restart-issuer-keys"))
-    with running_node(infrastructure.stack, keys, log_prefix="restarts") as started:
+    with running_node(infrastructure.stack, keys, log_prefix=LOG_PREFIX) as started:
         started.timeout = 240.0  # A cohort of hundreds on two cores, after an outage.
         yield started
 
@@ -271,6 +273,38 @@ def assert_nothing_lost_nothing_invented(node: Node, stack: Stack, cohort: Cohor
     }
 
 
+class Logs:
+    """What the node's services log from the moment this is made."""
+
+    def __init__(self) -> None:
+        self._from = {service: self._path(service).stat().st_size for service in SERVICES}
+
+    @staticmethod
+    def _path(service: str) -> Path:
+        return ROOT / ".run" / "logs" / f"{LOG_PREFIX}-{service}.log"
+
+    def lines(self, service: str) -> list[str]:
+        with self._path(service).open(errors="replace") as log:
+            log.seek(self._from[service])
+            return log.read().splitlines()
+
+
+def assert_each_outage_logged_once(logs: Logs, dependency: str, services: tuple[str, ...]) -> None:
+    """Once when it began and once when it ended, per part of a service; and the Kafka client's repeats held back."""
+    for service in services:
+        lines = logs.lines(service)
+        began = collections.Counter(
+            match[1] for line in lines if (match := re.search(rf"shared\.failures: (.+?): {dependency} unavailable", line))
+        )
+        ended = collections.Counter(
+            match[1] for line in lines if (match := re.search(rf"shared\.failures: (.+?): {dependency} back after", line))
+        )
+        assert began, f"{service} should have logged that it waits for {dependency}"
+        assert began == ended and set(began.values()) == {1}, f"{service}: began {dict(began)}, ended {dict(ended)}"
+        client_errors = [line for line in lines if " aiokafka" in line and (" ERROR " in line or " WARNING " in line)]
+        assert len(client_errors) < 100, f"{service}: {len(client_errors)} lines from the Kafka client"
+
+
 def report(what: str, outage: float, figures: dict, waits: dict[str, float]) -> None:
     waiting = ", ".join(f"{part} {seconds:.1f} s" for part, seconds in sorted(waits.items()))
     print(f"\n{what}: outage {outage:.1f} s (kill to ready again); {figures}; waited: {waiting}")
@@ -311,6 +345,7 @@ def test_postgresql_killed_in_the_middle_of_a_cohort(node: Node, infrastructure:
     stack = infrastructure.stack
     cohort = enrolled_cohort(node, "PostgreSQL Restart Course")
     before = credentials_issued(node)
+    logs = Logs()
     lms = LMS(node, cohort.submissions)
     lms.start()
     node.wait_for(
@@ -340,6 +375,9 @@ def test_postgresql_killed_in_the_middle_of_a_cohort(node: Node, infrastructure:
     outage = time.monotonic() - killed
 
     figures = assert_nothing_lost_nothing_invented(node, stack, cohort)
+    assert_each_outage_logged_once(logs, "database", SERVICES)
+    for service in SERVICES:
+        assert any("LISTEN on outbox is back" in line for line in logs.lines(service)), f"{service} listens again"
     report("PostgreSQL killed", outage, figures, waited(node, "database"))
 
 
@@ -348,6 +386,7 @@ def test_kafka_killed_in_the_middle_of_a_cohort(node: Node, infrastructure: Priv
     cohort = enrolled_cohort(node, "Kafka Restart Course")
     before = credentials_issued(node)
     kafka_waits_before = waited(node, "kafka")
+    logs = Logs()
     lms = LMS(node, cohort.submissions)
     lms.start()
     node.wait_for(
@@ -379,4 +418,7 @@ def test_kafka_killed_in_the_middle_of_a_cohort(node: Node, infrastructure: Priv
     lms.finish(node)
 
     figures = assert_nothing_lost_nothing_invented(node, stack, cohort)
+    waiting_relays = {part.split()[0] for part, seconds in waited(node, "kafka").items()
+                      if seconds > kafka_waits_before.get(part, 0)}
+    assert_each_outage_logged_once(logs, "kafka", tuple(sorted(waiting_relays)))
     report("Kafka killed", outage, figures, waited(node, "kafka"))

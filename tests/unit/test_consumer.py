@@ -24,7 +24,7 @@ from shared.consumer import EventConsumer, Unprocessable
 from shared.dead_letters import ORIGINAL_TOPIC, REASON, DeadLetters
 from shared.events import CloudEvent, Event, Topic, dead_letter_topic
 from shared.events.lms import GradeSubmitted
-from shared.failures import Dependency, Outages, outage_of
+from shared.failures import Backoff, Dependency, Outages, outage_of
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 
@@ -387,6 +387,13 @@ async def test_a_dead_letter_waits_for_kafka_when_kafka_is_away(monkeypatch) -> 
     assert refusals == []
     assert len(node.reasons) == 1 and "submission-d" in node.reasons[0], "dead-lettered once, when Kafka was back"
     assert node.waited("kafka") > 0
+
+
+def test_retries_in_an_outage_back_off_to_the_cap_and_start_again_quick_after_it() -> None:
+    backoff = Backoff(0.2, 5.0)
+    assert [backoff.next() for _ in range(7)] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+    backoff.reset()
+    assert backoff.next() == 0.2
 
 
 def test_outages_tell_who_waits_for_what_since_when_and_why() -> None:
