@@ -34,7 +34,7 @@ from opentelemetry.trace import SpanKind
 
 from shared.db import UnitOfWork
 from shared.dead_letters import DeadLetters
-from shared.failures import Backoff, Dependency, Outages, outage_of
+from shared.failures import Backoff, Outages, diagnose, outage_of
 from shared.events import CloudEvent, Event, InvalidEvent, Topic, is_known_kind, parse_data, parse_envelope, topic_name
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
@@ -216,7 +216,7 @@ class EventConsumer:
                 self.outages.resumed(COMPONENT)
                 return True
             except Exception as error:
-                if (dependency := await self._outage(error)) is None:
+                if (dependency := await diagnose(error, self._database_answers)) is None:
                     log.info("a batch of %d messages failed (%r); handling them one at a time", len(deliveries), error)
                     return False
                 # Rolled back whole; the same batch, together, once the dependency is back.
@@ -239,7 +239,7 @@ class EventConsumer:
                 except Unprocessable as error:
                     return await self._dead_letter(delivery, f"{event_id}: {error}")
                 except Exception as error:
-                    if (dependency := await self._outage(error)) is not None:
+                    if (dependency := await diagnose(error, self._database_answers)) is not None:
                         await self.outages.wait(COMPONENT, dependency, error, wait)
                         continue
                     failures += 1
@@ -249,17 +249,8 @@ class EventConsumer:
                     log.warning("handling %s failed (attempt %d), retrying in %.1fs: %r", event_id, failures, delay, error)
                     await asyncio.sleep(delay)
 
-    async def _outage(self, error: Exception) -> Dependency | None:
-        """The dependency whose outage `error` shows; when the error names none, the database if it does not answer
-        now (a handler's query may fail in a way no rule recognises when the server goes away mid-statement)."""
-        if (dependency := outage_of(error)) is not None:
-            return dependency
-        if self._database_answers is not None and not await self._database_answers():
-            return Dependency.DATABASE
-        return None
-
     def _backoff(self) -> Backoff:
-        return Backoff(self._settings.consumer_backoff_seconds, self._settings.outage_backoff_max_seconds)
+        return Backoff.for_outages(self._settings)
 
     @staticmethod
     async def _apply(delivery: Delivery, uow: UnitOfWork) -> bool:

@@ -94,7 +94,7 @@ class Listener:
             hide_password=False
         )
         self._channel, self._on_notify, self._probe_seconds = channel, on_notify, probe_seconds
-        self._backoff = Backoff(settings.consumer_backoff_seconds, settings.outage_backoff_max_seconds)
+        self._backoff = Backoff.for_outages(settings)
         self._task: asyncio.Task[None] | None = None
         self.listening = False
 

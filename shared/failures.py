@@ -14,7 +14,7 @@ import asyncio
 import errno
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -26,6 +26,7 @@ import sqlalchemy.exc
 
 if TYPE_CHECKING:
     from shared.metrics import ServiceMetrics
+    from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,17 @@ def outage_of(error: BaseException) -> Dependency | None:
     for cause in _chain(error):
         if (dependency := _outage_of_one(cause)) is not None:
             return dependency
+    return None
+
+
+async def diagnose(error: BaseException, database_answers: Callable[[], Awaitable[bool]] | None) -> Dependency | None:
+    """The dependency whose outage `error` shows; when the error names none, the database if it does not answer right
+    now (a statement cut off by a server going away can fail in ways no rule above recognises). None: the failure is
+    the work's own (a message's, a bug)."""
+    if (dependency := outage_of(error)) is not None:
+        return dependency
+    if database_answers is not None and not await database_answers():
+        return Dependency.DATABASE
     return None
 
 
@@ -137,6 +149,10 @@ class Backoff:
     def __init__(self, first: float, cap: float) -> None:
         self.first, self.cap = first, max(cap, first)
         self._next = first
+
+    @classmethod
+    def for_outages(cls, settings: "ServiceSettings") -> "Backoff":
+        return cls(settings.consumer_backoff_seconds, settings.outage_backoff_max_seconds)
 
     def next(self) -> float:
         delay, self._next = self._next, min(self._next * 2, self.cap)

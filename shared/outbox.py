@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import OUTBOX_CHANNEL, Listener, OutboxMessage, database_answers, utcnow
 from shared.events import topic_name
-from shared.failures import Backoff, Dependency, Outages, outage_of
+from shared.failures import Backoff, Dependency, Outages, diagnose
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 
@@ -56,7 +56,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         next_prune = time.monotonic()
-        backoff = Backoff(self._settings.consumer_backoff_seconds, self._settings.outage_backoff_max_seconds)
+        backoff = Backoff.for_outages(self._settings)
         async with Listener(self._settings, OUTBOX_CHANNEL, self._wake.set):
             while True:
                 self._wake.clear()  # Before reading: a NOTIFY that comes while publishing means another round.
@@ -83,9 +83,7 @@ class OutboxRelay:
     async def _dependency(self, error: Exception) -> Dependency:
         """Whom the relay waits for: the one the error names, else the database if it does not answer, else Kafka
         (the only other party; a refusal by the broker, e.g. an authorization error, also waits for an operator)."""
-        if (dependency := outage_of(error)) is not None:
-            return dependency
-        return Dependency.KAFKA if await database_answers(self._sessionmaker) else Dependency.DATABASE
+        return await diagnose(error, lambda: database_answers(self._sessionmaker)) or Dependency.KAFKA
 
     async def publish_batch(self) -> int:
         async with self._sessionmaker() as session, session.begin():

@@ -43,7 +43,7 @@ from services.notifications.models import Delivery, DeliveryStatus
 from services.notifications.settings import NotificationsSettings
 from shared.db import Listener, utcnow
 from shared.events.notifications import NotificationFailed, NotificationSent
-from shared.failures import Backoff, Dependency, Outages, outage_of
+from shared.failures import Backoff, Outages, diagnose
 from shared.tracing import context_from_traceparent, tracer
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class DeliveryWorker:
                 try:
                     claimed = await self._finishing_in_flight(self.work_once())
                 except Exception as error:  # The rows wait for the database to come back.
-                    if (dependency := await self._outage(error)) is None:
+                    if (dependency := await diagnose(error, self._database_answers)) is None:
                         log.warning("delivery worker could not claim deliveries, will retry: %r", error)
                         await asyncio.sleep(backoff.next())
                     else:
@@ -103,16 +103,8 @@ class DeliveryWorker:
                         async with asyncio.timeout(self._settings.delivery_poll_seconds):
                             await self._wake.wait()
 
-    async def _outage(self, error: Exception) -> Dependency | None:
-        """The dependency `error` shows to be away; when it names none, the database if it does not answer now."""
-        if (dependency := outage_of(error)) is not None:
-            return dependency
-        if self._database_answers is not None and not await self._database_answers():
-            return Dependency.DATABASE
-        return None
-
     def _backoff(self) -> Backoff:
-        return Backoff(self._settings.consumer_backoff_seconds, self._settings.outage_backoff_max_seconds)
+        return Backoff.for_outages(self._settings)
 
     async def _finishing_in_flight(self, work) -> int:
         """Run a batch; when the service stops meanwhile, let the sends in flight finish and be recorded first."""
@@ -192,7 +184,7 @@ class DeliveryWorker:
                 self._outages.resumed(COMPONENT)
                 return
             except Exception as error:
-                if (dependency := await self._outage(error)) is not None:
+                if (dependency := await diagnose(error, self._database_answers)) is not None:
                     await self._outages.wait(COMPONENT, dependency, error, backoff)
                     continue
                 failures += 1
