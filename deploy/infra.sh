@@ -106,6 +106,8 @@ pg_running() {
 
 pg_ready() { "$PG_BIN/pg_isready" -q -t 3 -h 127.0.0.1 -p "$PG_PORT"; }
 
+pg_ready_or_gone() { ! pg_running || pg_ready; }
+
 start_pg() {
   [[ -n $PG_BIN ]] || die "PostgreSQL server not found; run deploy/install.sh"
   if [[ $DB != "$OWN_DB" ]]; then
@@ -116,11 +118,20 @@ start_pg() {
     return
   fi
   local logf=$LOGS/postgresql.log
-  if pg_running; then
-    wait_until PostgreSQL "$logf" "" "" pg_ready
+  # A postmaster killed a moment ago may still look alive: wait until it either
+  # answers or is gone (then it is started again below).
+  if pg_running && wait_until PostgreSQL "$logf" "" "" pg_ready_or_gone && pg_running; then
+    if ! pg_durable; then
+      # Started by an older infra.sh: the setting can change without a restart.
+      pg_durable_config
+      as_pg "$PG_BIN/pg_ctl" reload -D "$PGDATA" >/dev/null
+      wait_until "PostgreSQL (durable commits)" "$logf" "" "" pg_durable
+      log "PostgreSQL: commits made durable again (synchronous_commit = on)"
+    fi
     log "PostgreSQL already running"
     return
   fi
+  pg_end_orphans
   ! port_open "$PG_PORT" || die "port $PG_PORT is taken by another process; set PG_PORT"
 
   mkdir -p "$PGDATA"
@@ -137,23 +148,67 @@ start_pg() {
       -E UTF8 --locale=C.UTF-8 >>"$logf" 2>&1 || { rm -f "$pwfile"; fail_with_log "initdb failed" "$logf"; }
     rm -f "$pwfile"
     # TCP only: no socket in /var/run/postgresql, which may be missing or not
-    # ours. fsync stays on; synchronous_commit=off only risks the last
-    # commits on a crash, which is fine for dev data and much faster.
+    # ours. Commits stay durable (fsync and synchronous_commit at their
+    # defaults, on): consumers commit Kafka offsets and the outbox relay
+    # publishes events after a commit, so a commit a crash could take back
+    # would lose grades and invent credentials.
     cat >>"$PGDATA/postgresql.conf" <<'CONF'
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 max_connections = 200
-synchronous_commit = off
 CONF
     log "created PostgreSQL cluster in $PGDATA"
   fi
+  pg_durable_config
   # Port on the command line, so PG_PORT can change without a new cluster.
   # pg_ctl -w returns early if the postmaster dies; pg_isready then confirms.
   as_pg "$PG_BIN/pg_ctl" start -D "$PGDATA" -l "$logf" -o "-p $PG_PORT" -w -t "$WAIT_SECS" \
     >/dev/null || fail_with_log "PostgreSQL did not start" "$logf"
   wait_until PostgreSQL "$logf" "" "" pg_ready
+  pg_durable || die "PostgreSQL in $PGDATA does not commit durably (SHOW synchronous_commit, fsync); see its configuration"
   log "PostgreSQL ready on 127.0.0.1:$PG_PORT (user mc)"
 }
+
+# After the postmaster died (kill -9, a crash), a backend busy with a long
+# statement outlives it and keeps the shared memory that a new postmaster
+# refuses to share. They run in the data directory: end them, as PostgreSQL's
+# own hint says, with SIGQUIT (immediate exit), then SIGKILL.
+pg_orphans() {
+  local pid
+  for pid in $(pgrep -u "$(stat -c %U "$PGDATA" 2>/dev/null || echo postgres)" 2>/dev/null); do
+    if [[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == "$(realpath "$PGDATA")" ]]; then echo "$pid"; fi
+  done
+}
+
+pg_end_orphans() {
+  [[ -d $PGDATA ]] || return 0
+  local orphans deadline=$((SECONDS + 10))
+  orphans=$(pg_orphans)
+  [[ -n $orphans ]] || return 0
+  log "PostgreSQL: ending $(wc -w <<<"$orphans") server process(es) left by a postmaster that died"
+  kill -QUIT $orphans 2>/dev/null || true
+  while [[ -n $(pg_orphans) ]] && ((SECONDS < deadline)); do sleep 0.2; done
+  orphans=$(pg_orphans)
+  if [[ -n $orphans ]]; then kill -KILL $orphans 2>/dev/null || true; fi
+  while [[ -n $(pg_orphans) ]]; do sleep 0.2; done
+}
+
+# Clusters created by an older infra.sh were set to synchronous_commit = off:
+# drop that (and any ALTER SYSTEM of it) so the durable default applies.
+pg_durable_config() {
+  local conf
+  for conf in "$PGDATA/postgresql.conf" "$PGDATA/postgresql.auto.conf"; do
+    [[ -f $conf ]] && grep -Eq '^[[:space:]]*(synchronous_commit|fsync)[[:space:]]*=' "$conf" || continue
+    sed -i -E '/^[[:space:]]*(synchronous_commit|fsync)[[:space:]]*=/d' "$conf"
+    log "PostgreSQL: removed synchronous_commit/fsync from $(basename "$conf") (the durable default, on, applies)"
+  done
+}
+
+pg_setting() {
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U mc -d postgres -XAtq -c "SHOW $1" 2>/dev/null
+}
+
+pg_durable() { [[ $(pg_setting synchronous_commit) == on && $(pg_setting fsync) == on ]]; }
 
 # --- SMTP --------------------------------------------------------------------
 

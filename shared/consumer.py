@@ -2,10 +2,18 @@
 
 The consumer takes what is waiting on its topics in batches (up to `consumer_batch_size` messages). Handling a batch
 means, in one transaction: for each event, record its id (a redelivery stops there), apply the handler's effect and
-write what it publishes to the outbox; then one commit for all of them. If any message of the batch fails, that
+write what it publishes to the outbox; then one commit for all of them. If a message of the batch fails, that
 transaction is rolled back and the batch is handled again one message per transaction, with retries, so that one bad
-message costs only itself. A message that cannot be parsed, or still fails after the retries, goes to the dead-letter
-topic with the reason and the consumer moves on.
+message costs only itself. A message that cannot be parsed, that a handler refuses (`Unprocessable`), or that still
+fails after the retries, goes to the dead-letter topic with the reason and the consumer moves on.
+
+An outage of the database or Kafka is never a message's failure (shared/failures.py says which is which): the
+consumer keeps the batch it holds, takes nothing new from its partitions, and tries again with a capped backoff for
+as long as the outage lasts, then goes on where it stopped. An error that names no outage counts against the message
+only if the database answers right after it. Waiting longer than Kafka's max.poll.interval.ms makes the consumer
+leave its group; it joins again when the outage ends, and its partitions (to it or another instance) resume from
+the last committed offsets: a message handled meanwhile whose offset was not committed comes again and is recognised
+as a redelivery (`consumer_max_poll_interval_seconds`; tests/integration/test_consumer_outage.py).
 
 Offsets are committed only after handling, in batches (FastStream's default would commit first and lose the message
 on a crash).
@@ -37,6 +45,7 @@ from shared.events import (
     provenance,
     topic_name,
 )
+from shared.failures import Backoff, Outages, diagnose, outage_of
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import context_from_traceparent, tracer
@@ -47,6 +56,8 @@ Handler = Callable[[Any, CloudEvent, UnitOfWork], Awaitable[None]]
 
 # How long an idle consumer waits for messages before asking again.
 POLL_TIMEOUT_MS = 50
+# How this part of a service is named in outages (health, metrics, logs).
+COMPONENT = "consumer"
 
 
 class Unprocessable(Exception):
@@ -119,7 +130,11 @@ class EventConsumer:
         handlers: dict[type[Event], Handler],
         topics: Iterable[Topic],
         metrics: ServiceMetrics | None = None,
+        outages: Outages | None = None,
+        database_answers: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        """`database_answers` (shared.db.database_answers) tells an outage from a handler's own error when the error
+        does not say; without it, an error that names no outage counts against the message."""
         self._settings = settings
         self._unit_of_work = unit_of_work
         self._handlers = {event_class.type: handler for event_class, handler in handlers.items()}
@@ -127,6 +142,8 @@ class EventConsumer:
         self._dead_letters: DeadLetters | None = None
         self._commits = OffsetCommits()
         self.metrics = metrics
+        self.outages = outages or Outages(metrics)
+        self._database_answers = database_answers
 
     def subscribe(self, broker: KafkaBroker) -> None:
         self._dead_letters = DeadLetters(
@@ -142,6 +159,7 @@ class EventConsumer:
             batch=True,
             max_records=self._settings.consumer_batch_size,
             batch_timeout_ms=POLL_TIMEOUT_MS,
+            max_poll_interval_ms=int(self._settings.consumer_max_poll_interval_seconds * 1000),
         )(self.on_batch)
 
     async def on_batch(self, message: KafkaMessage) -> None:
@@ -149,8 +167,8 @@ class EventConsumer:
         try:
             deliveries = await self._consume(records)
         except BaseException:
-            # Not handled (shutdown, or the dead-letter topic unreachable): seek back so that the batch comes again;
-            # what was already committed of it is recognised as a redelivery.
+            # Not handled (shutdown, or a dead letter Kafka refused): seek back so that the batch comes again; what
+            # was already committed of it is recognised as a redelivery.
             await message.nack()
             raise
         await self._commits.handled(message.consumer, records)
@@ -189,46 +207,61 @@ class EventConsumer:
         return delivery
 
     async def _handle_together(self, deliveries: Sequence[Delivery]) -> bool:
-        """Handle the deliveries in one transaction; False, with nothing written, when any of them fails."""
-        try:
-            async with self._unit_of_work() as uow:
-                fresh = await uow.claim_all([delivery.envelope for delivery in deliveries if delivery.envelope])
-                for delivery in deliveries:
-                    assert delivery.envelope is not None and delivery.handler is not None
-                    if delivery.envelope.id not in fresh:
-                        delivery.outcome = "redelivered"
-                        continue
-                    fresh.discard(delivery.envelope.id)  # The same event twice in one batch: the second is a repeat.
-                    with self._span(delivery):
-                        await delivery.handler(delivery.event, delivery.envelope, uow)
-                    delivery.outcome = "handled"
-                await uow.commit()
-            return True
-        except Exception as error:
-            log.info("a batch of %d messages failed (%r); handling them one at a time", len(deliveries), error)
-            return False
+        """Handle the deliveries in one transaction, waiting out outages; False, with nothing written, when one of
+        them fails on its own account."""
+        backoff = self._backoff()
+        while True:
+            try:
+                async with self._unit_of_work() as uow:
+                    fresh = await uow.claim_all([delivery.envelope for delivery in deliveries if delivery.envelope])
+                    for delivery in deliveries:
+                        assert delivery.envelope is not None and delivery.handler is not None
+                        if delivery.envelope.id not in fresh:
+                            delivery.outcome = "redelivered"
+                            continue
+                        fresh.discard(delivery.envelope.id)  # The same event twice in one batch: the second repeats.
+                        with self._span(delivery):
+                            await delivery.handler(delivery.event, delivery.envelope, uow)
+                        delivery.outcome = "handled"
+                    await uow.commit()
+                self.outages.resumed(COMPONENT)
+                return True
+            except Exception as error:
+                if (dependency := await diagnose(error, self._database_answers)) is None:
+                    log.info("a batch of %d messages failed (%r); handling them one at a time", len(deliveries), error)
+                    return False
+                # Rolled back whole; the same batch, together, once the dependency is back.
+                await self.outages.wait(COMPONENT, dependency, error, backoff)
 
     async def _handle_alone(self, delivery: Delivery) -> str:
-        """Handle one delivery in its own transaction, with retries; returns its outcome."""
+        """Handle one delivery in its own transaction, with retries, waiting out outages; returns its outcome."""
         assert delivery.envelope is not None
         event_id = f"{delivery.envelope.type} {delivery.envelope.id}"
         attempts = self._settings.consumer_max_attempts
+        failures, retry, wait = 0, self._backoff(), self._backoff()
         with self._span(delivery):
-            for attempt in range(1, attempts + 1):
+            while True:
                 try:
                     async with self._unit_of_work() as uow:
                         handled = await self._apply(delivery, uow)
                         await uow.commit()
+                    self.outages.resumed(COMPONENT)
                     return "handled" if handled else "redelivered"
                 except Unprocessable as error:
                     return await self._dead_letter(delivery, f"{event_id}: {error}")
-                except Exception as error:  # Transient until proven otherwise: the database or broker may be back soon.
-                    if attempt == attempts:
+                except Exception as error:
+                    if (dependency := await diagnose(error, self._database_answers)) is not None:
+                        await self.outages.wait(COMPONENT, dependency, error, wait)
+                        continue
+                    failures += 1
+                    if failures == attempts:
                         return await self._dead_letter(delivery, f"{event_id}: failed {attempts} times, last: {error!r}")
-                    delay = min(self._settings.consumer_backoff_seconds * 2 ** (attempt - 1), 30.0)
-                    log.warning("handling %s failed (attempt %d), retrying in %.1fs: %r", event_id, attempt, delay, error)
+                    delay = retry.next()
+                    log.warning("handling %s failed (attempt %d), retrying in %.1fs: %r", event_id, failures, delay, error)
                     await asyncio.sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns")
+
+    def _backoff(self) -> Backoff:
+        return Backoff.for_outages(self._settings)
 
     @staticmethod
     async def _apply(delivery: Delivery, uow: UnitOfWork) -> bool:
@@ -252,8 +285,18 @@ class EventConsumer:
             yield
 
     async def _dead_letter(self, delivery: Delivery, reason: str) -> str:
+        """Send the message to the dead-letter topic; while Kafka is away, wait for it (the batch waits with it)."""
         assert self._dead_letters is not None, "subscribe() first"
-        await self._dead_letters.send(delivery.record, reason)
+        backoff = self._backoff()
+        while True:
+            try:
+                await self._dead_letters.send(delivery.record, reason)
+                break
+            except Exception as error:
+                if (dependency := outage_of(error)) is None:
+                    raise  # Not handled: on_batch seeks back and the batch comes again.
+                await self.outages.wait(COMPONENT, dependency, error, backoff)
+        self.outages.resumed(COMPONENT)
         delivery.outcome = "dead-lettered"
         return delivery.outcome
 

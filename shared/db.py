@@ -4,7 +4,10 @@ Every service keeps these two tables in its own database: the outbox makes publi
 as the state change, and the processed-event ids make every consumer idempotent.
 """
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -20,6 +23,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.events import CloudEvent, Event
+from shared.failures import Backoff
 from shared.settings import ServiceSettings
 from shared.tracing import current_traceparent
 
@@ -71,16 +75,79 @@ def service_table_base() -> type[SQLModel]:
     return ServiceTable
 
 
-async def listen(settings: ServiceSettings, channel: str, on_notify: Callable[[], None]) -> asyncpg.Connection | None:
-    """A connection that calls `on_notify` on every NOTIFY on the channel; None when it cannot (callers then poll)."""
-    url = make_url(settings.service_database_url).set(drivername="postgresql")
+class Listener:
+    """A LISTEN connection that calls `on_notify` on every NOTIFY on a channel, and comes back after the server does.
+
+    Its callers (the outbox relay, the delivery worker) also poll, so nothing waits for ever while it is away; once it
+    is back it calls `on_notify` once, for what was committed while nobody listened. A connection the server dropped
+    is noticed at once (asyncpg's termination callback) or, if the host vanished silently, by a probe every
+    `probe_seconds`.
+
+        async with Listener(settings, "outbox", wake.set):
+            ...
+    """
+
+    def __init__(
+        self, settings: ServiceSettings, channel: str, on_notify: Callable[[], None], probe_seconds: float = 10.0
+    ) -> None:
+        self._url = make_url(settings.service_database_url).set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        self._channel, self._on_notify, self._probe_seconds = channel, on_notify, probe_seconds
+        self._backoff = Backoff.for_outages(settings)
+        self._task: asyncio.Task[None] | None = None
+        self.listening = False
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._keep_listening(), name=f"listen-{self._channel}")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _keep_listening(self) -> None:
+        lost_since: float | None = None
+        while True:
+            connection = None
+            try:
+                connection = await asyncpg.connect(self._url, timeout=5)
+                closed = asyncio.Event()
+                connection.add_termination_listener(lambda _: closed.set())
+                await connection.add_listener(self._channel, lambda *_: self._on_notify())
+                self.listening = True
+                if lost_since is not None:
+                    log.warning("LISTEN on %s is back after %.1f s", self._channel, time.monotonic() - lost_since)
+                    lost_since = None
+                self._backoff.reset()
+                self._on_notify()  # What was committed while nobody listened.
+                while not closed.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._probe_seconds):
+                            await closed.wait()
+                    if not closed.is_set():
+                        await connection.fetchval("SELECT 1", timeout=5)
+                raise ConnectionResetError("the server closed the connection")
+            except Exception as error:
+                self.listening = False
+                if lost_since is None:
+                    lost_since = time.monotonic()
+                    log.warning("cannot LISTEN on %s, polling until it can: %r", self._channel, error)
+                await asyncio.sleep(self._backoff.next())
+            finally:
+                if connection is not None and not connection.is_closed():
+                    connection.terminate()
+
+
+async def database_answers(sessionmaker: async_sessionmaker[AsyncSession], timeout: float = 3.0) -> bool:
+    """Whether the database answers a trivial query now (to tell an outage from an error of one's own)."""
     try:
-        connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-        await connection.add_listener(channel, lambda *_: on_notify())
-        return connection
-    except Exception as error:
-        log.warning("cannot LISTEN on %s, polling only: %r", channel, error)
-        return None
+        async with asyncio.timeout(timeout), sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
@@ -112,7 +179,13 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         # Closing rolls back whatever was not committed (nothing half-written) and keeps loaded objects readable.
-        await self.session.close()
+        # When the transaction failed because its connection died, closing fails too: the pool discards that
+        # connection, and the caller must see the first error, not this one.
+        if exc is None:
+            await self.session.close()
+        else:
+            with contextlib.suppress(Exception):
+                await self.session.close()
 
     def before_commit(self, step: Callable[[], Awaitable[None]]) -> None:
         """Work that belongs to this transaction but need not hold up the caller: awaited, in order, on commit.

@@ -41,8 +41,9 @@ class DeadLetters:
             CONSUMER_GROUP: self._group,
             DEAD_LETTERED_AT: datetime.now(UTC).isoformat(),
         }
-        log.warning("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
         await self._broker.publish(record.value or b"", self.topic, key=record.key, headers=headers)
+        # After the publish: a send retried while Kafka is away is logged once, when it is done.
+        log.warning("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
 
 
 async def replay(bootstrap_servers: str, service_name: str, topic_prefix: str) -> int:

@@ -25,7 +25,9 @@ async def live() -> dict[str, str]:
 
 @health_router.get("/ready")
 async def ready(request: Request, uow: UnitOfWorkDep) -> JSONResponse:
-    """Ready when the database answers and Kafka answers; also tells how many events wait in the outbox."""
+    """Ready when the database and Kafka answer and no part of the service is waiting for either; `waiting` says
+    which part waits for what, since when and why (see shared.failures). Also tells how many events wait in the
+    outbox."""
     checks: dict[str, object] = {}
     try:
         async with uow:
@@ -35,5 +37,8 @@ async def ready(request: Request, uow: UnitOfWorkDep) -> JSONResponse:
     except Exception as error:
         checks["database"] = f"unavailable: {error!r}"
     checks["kafka"] = "ok" if await request.app.state.broker.ping(timeout=2.0) else "unavailable"
-    healthy = checks["database"] == "ok" and checks["kafka"] == "ok"
+    waiting = [outage.describe() for outage in request.app.state.outages.current]
+    if waiting:
+        checks["waiting"] = waiting
+    healthy = checks["database"] == "ok" and checks["kafka"] == "ok" and not waiting
     return JSONResponse({"status": "ready" if healthy else "not ready", **checks}, status_code=200 if healthy else 503)

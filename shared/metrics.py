@@ -1,9 +1,10 @@
 """Prometheus metrics every service exposes at `/metrics`: HTTP requests, events consumed, published and
-dead-lettered, consumer lag, and the outbox backlog.
+dead-lettered, consumer lag, the outbox backlog, and the time spent waiting for the database or Kafka during outages.
 
 Each app has its own registry, so several services can run in one process (the tests) without clashing.
 """
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,15 @@ class ServiceMetrics:
         self.outbox_backlog = Gauge(
             "mc_outbox_backlog", "Events in the outbox not yet published", registry=self.registry
         )
+        # See shared.failures: a part of the service that cannot reach a dependency waits for it instead of failing.
+        self.in_outage = Gauge(
+            "mc_dependency_outage", "1 while a part of the service waits for a dependency that is unavailable",
+            ["component", "dependency"], registry=self.registry,
+        )
+        self.outage_seconds = Counter(
+            "mc_dependency_wait_seconds", "Seconds a part of the service spent waiting for an unavailable dependency",
+            ["component", "dependency"], registry=self.registry,
+        )
 
     def install(self, app: FastAPI, outbox_backlog: Callable[[], Awaitable[int]]) -> None:
         """Count every request by its route template (not its URL, which would explode the label values), and log it
@@ -63,6 +73,8 @@ class ServiceMetrics:
 
         @app.get("/metrics", include_in_schema=False)
         async def metrics() -> Response:
-            # The backlog is read when scraped, so it costs nothing between scrapes.
-            self.outbox_backlog.set(await outbox_backlog())
+            # The backlog is read when scraped, so it costs nothing between scrapes. While the database is away the
+            # last figure stays: the metrics must still answer, they tell about the outage.
+            with contextlib.suppress(Exception):
+                self.outbox_backlog.set(await outbox_backlog())
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

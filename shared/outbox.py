@@ -4,6 +4,9 @@ It wakes on the NOTIFY that a committing transaction sends, and polls as a fallb
 may run: an advisory lock lets one relay publish at a time, which keeps each aggregate's events in order.
 A crash between publishing and marking means a message is published again; consumers are idempotent. Published rows
 are kept for `OUTBOX_RETENTION_HOURS` (a week by default, for looking into what was sent), then deleted.
+
+When the database or Kafka is away, the relay waits for it with a capped backoff (shared/failures.py), says so once
+in the log, in `/health/ready` and in `/metrics`, and goes on when it is back; its LISTEN connection comes back too.
 """
 
 import asyncio
@@ -12,13 +15,15 @@ import logging
 import time
 from datetime import timedelta
 
+from aiokafka.errors import KafkaTimeoutError
 from faststream.kafka import KafkaBroker
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import OUTBOX_CHANNEL, OutboxMessage, listen, utcnow
+from shared.db import OUTBOX_CHANNEL, Listener, OutboxMessage, database_answers, utcnow
 from shared.events import topic_name
+from shared.failures import Backoff, Dependency, Outages, diagnose
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 
@@ -29,6 +34,8 @@ RELAY_LOCK_ID = 0x6D6F7574
 BATCH_SIZE = 500
 PRUNE_EVERY_SECONDS = 3600.0
 PRUNE_BATCH_SIZE = 5000
+PUBLISH_TIMEOUT_SECONDS = 10.0
+COMPONENT = "outbox relay"
 
 
 class OutboxRelay:
@@ -38,26 +45,28 @@ class OutboxRelay:
         sessionmaker: async_sessionmaker[AsyncSession],
         broker: KafkaBroker,
         metrics: ServiceMetrics | None = None,
+        outages: Outages | None = None,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._sessionmaker = sessionmaker
         self._broker = broker
         self._wake = asyncio.Event()
-        self.last_error: str | None = None
+        self._outages = outages or Outages(metrics)
 
     async def run(self) -> None:
-        listener = await listen(self._settings, OUTBOX_CHANNEL, self._wake.set)
         next_prune = time.monotonic()
-        try:
+        backoff = Backoff.for_outages(self._settings)
+        async with Listener(self._settings, OUTBOX_CHANNEL, self._wake.set):
             while True:
+                self._wake.clear()  # Before reading: a NOTIFY that comes while publishing means another round.
                 try:
                     published = await self.publish_batch()
-                    self.last_error = None
-                except Exception as error:  # Kafka or the database is away: keep the rows, try again later.
-                    self.last_error = repr(error)
-                    log.warning("outbox relay could not publish, will retry: %r", error)
-                    published = 0
+                except Exception as error:  # The rows stay; they are published once the dependency is back.
+                    await self._outages.wait(COMPONENT, await self._dependency(error), error, backoff)
+                    continue
+                self._outages.resumed(COMPONENT)
+                backoff.reset()
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                     try:
@@ -65,15 +74,16 @@ class OutboxRelay:
                     except Exception as error:  # Not urgent: the next hour will do.
                         log.warning("outbox relay could not delete old published rows: %r", error)
                 if published < BATCH_SIZE:
-                    self._wake.clear()
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation that stops the
                     # service when a NOTIFY arrives at the same moment, and shutdown then waits forever.
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self._settings.outbox_poll_seconds):
                             await self._wake.wait()
-        finally:
-            if listener is not None:
-                await listener.close()
+
+    async def _dependency(self, error: Exception) -> Dependency:
+        """Whom the relay waits for: the one the error names, else the database if it does not answer, else Kafka
+        (the only other party; a refusal by the broker, e.g. an authorization error, also waits for an operator)."""
+        return await diagnose(error, lambda: database_answers(self._sessionmaker)) or Dependency.KAFKA
 
     async def publish_batch(self) -> int:
         async with self._sessionmaker() as session, session.begin():
@@ -86,17 +96,23 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            deliveries = [
-                await self._broker.publish(
-                    row.value,
-                    topic_name(row.topic, self._settings.topic_prefix),
-                    key=row.key.encode(),
-                    headers=row.headers,
-                    no_confirm=True,
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*deliveries)
+            try:
+                # Bounded: while Kafka is away the producer would hold each send for its request timeout (40 s)
+                # before saying so; the relay should say it sooner (and wait, see run()).
+                async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+                    deliveries = [
+                        await self._broker.publish(
+                            row.value,
+                            topic_name(row.topic, self._settings.topic_prefix),
+                            key=row.key.encode(),
+                            headers=row.headers,
+                            no_confirm=True,
+                        )
+                        for row in rows
+                    ]
+                    await asyncio.gather(*deliveries)
+            except TimeoutError as error:
+                raise KafkaTimeoutError(f"Kafka did not confirm {len(rows)} events in {PUBLISH_TIMEOUT_SECONDS:.0f} s") from error
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows])).values(published_at=utcnow())
             )

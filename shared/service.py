@@ -19,8 +19,9 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared.asyncapi import document as asyncapi_document
 from shared.consumer import EventConsumer, Handler
-from shared.db import UnitOfWork, create_engine, create_sessionmaker
+from shared.db import UnitOfWork, create_engine, create_sessionmaker, database_answers
 from shared.events import Event, Topic
+from shared.failures import Outages
 from shared.http import health_router
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
@@ -42,7 +43,8 @@ class Service:
     handlers: dict[type[Event], Handler] = field(default_factory=dict)
     consumes: Sequence[Topic] = ()
     # Long-running tasks beside the consumer and the outbox relay (e.g. a delivery worker), each called with the app's
-    # state (settings, unit_of_work, broker) once the broker runs, and cancelled on shutdown before the broker stops.
+    # state (settings, unit_of_work, broker, outages) once the broker runs, and cancelled on shutdown before the broker
+    # stops.
     background: Sequence[Callable[[State], Awaitable[None]]] = ()
 
 
@@ -62,6 +64,7 @@ def create_app(service: Service) -> FastAPI:
             enable_idempotence=True,
             log_level=logging.DEBUG,  # One line per message is too much at INFO; failures are logged as warnings.
         )
+        app.state.database_answers = lambda: database_answers(sessionmaker)
         consumer = None
         if service.handlers:
             consumer = EventConsumer(
@@ -70,9 +73,11 @@ def create_app(service: Service) -> FastAPI:
                 service.handlers,
                 service.consumes,
                 metrics,
+                outages,
+                app.state.database_answers,
             )
             consumer.subscribe(broker)
-        relay = OutboxRelay(settings, sessionmaker, broker, metrics)
+        relay = OutboxRelay(settings, sessionmaker, broker, metrics, outages)
         app.state.settings = settings
         app.state.metrics = metrics
         app.state.unit_of_work = lambda: UnitOfWork(sessionmaker, settings.node_uri)
@@ -99,6 +104,8 @@ def create_app(service: Service) -> FastAPI:
 
     app = FastAPI(title=service.title, description=service.description, lifespan=lifespan)
     metrics = ServiceMetrics()
+    # What the consumer, the outbox relay and background tasks are waiting for (shown by /health/ready, /metrics).
+    outages = app.state.outages = Outages(metrics)
     metrics.install(app, outbox_backlog=lambda: app.state.outbox_relay.backlog())
     app.include_router(health_router)
 

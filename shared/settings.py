@@ -38,9 +38,17 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
-    # Consumer behaviour: how often a failing message is retried before it is dead-lettered, and the first backoff.
+    # Consumer behaviour: how often a message whose handling fails is retried before it is dead-lettered, and the
+    # first backoff. An outage of the database or Kafka is not the message's failure (shared/failures.py): it is
+    # waited out, with the same first backoff doubling up to outage_backoff_max_seconds, for as long as it lasts;
+    # the consumer, the outbox relay and the delivery worker alike.
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, gt=0)
+    outage_backoff_max_seconds: float = Field(default=5.0, gt=0)
+    # A consumer that holds a batch longer than this (waiting out an outage) leaves its group; its partitions come back
+    # from the last committed offsets, and what it handled meanwhile is recognised as redelivered (Kafka's
+    # max.poll.interval.ms).
+    consumer_max_poll_interval_seconds: float = Field(default=300.0, gt=0)
     # Messages that are waiting are handled together, up to this many in one transaction (one commit instead of one
     # per message; bench/bench_issuing.py); a batch that fails is handled again one message at a time.
     consumer_batch_size: int = Field(default=100, ge=1)

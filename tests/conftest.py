@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 
 import pytest
 
@@ -7,6 +8,7 @@ from tests.stack import Stack, clean_up, start_stack
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    started = start_stack()
-    yield started
-    asyncio.run(clean_up(started))
+    with contextlib.ExitStack() as resources:  # Containers, where the stack runs in them.
+        started = start_stack(resources)
+        yield started
+        asyncio.run(clean_up(started))

@@ -1,19 +1,29 @@
 """The real parts the integration and end-to-end tests run against, and small helpers to read Kafka.
 
-Kafka and PostgreSQL are the servers named by KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else the ones
-`deploy/infra.sh start` runs (it starts only what is not running). Each test session works under its own topic
-prefix and database prefix, so it never sees a running demo's events or rows, and it drops them at the end.
+Where Kafka and PostgreSQL come from (`choose_backend`): the servers named by KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL
+when set; else containers started with testcontainers when a Docker engine answers (a university's CI); else the
+local ones `deploy/infra.sh start` runs (it starts only what is not running). `TEST_STACK=external|testcontainers|
+local` overrides the choice. Each test session works under its own topic prefix and database prefix, so it never sees
+a running demo's events or rows, and it drops them at the end.
+
+Tests that kill PostgreSQL or Kafka run on a `PrivateInfrastructure` of their own instead (own state directory and
+ports, started and stopped with deploy/infra.sh), so that the rest of the suite never notices.
 """
 
 import asyncio
+import contextlib
 import json
 import os
+import re
+import signal
+import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
@@ -78,17 +88,58 @@ class Stack:
         }
 
 
-def start_stack() -> Stack:
-    subprocess.run(["bash", str(ROOT / "deploy" / "infra.sh"), "start"], check=True, stdout=subprocess.DEVNULL)
-    state = Path(os.environ.get("MC_STATE_DIR", ROOT / ".run"))
+Backend = Literal["external", "testcontainers", "local"]
+BACKENDS: tuple[Backend, ...] = ("external", "testcontainers", "local")
+
+
+def choose_backend(environ: Mapping[str, str], docker_engine_answers: Callable[[], bool]) -> Backend:
+    """Where the tests' Kafka and PostgreSQL come from (see the module's docstring)."""
+    if (forced := environ.get("TEST_STACK")) is not None:
+        if forced not in BACKENDS:
+            raise ValueError(f"TEST_STACK={forced!r}: expected one of {', '.join(BACKENDS)}")
+        return forced  # type: ignore[return-value]
+    if environ.get("KAFKA_BOOTSTRAP_SERVERS") or environ.get("DATABASE_URL"):
+        return "external"
+    return "testcontainers" if docker_engine_answers() else "local"
+
+
+def docker_engine_answers() -> bool:
+    """Whether a Docker engine (DOCKER_HOST, or the local socket) answers a ping."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def start_stack(resources: contextlib.ExitStack | None = None) -> Stack:
+    """Kafka, PostgreSQL and SMTP for a test session; containers, if any, are stopped when `resources` closes."""
+    environ = dict(os.environ)
+    if choose_backend(environ, docker_engine_answers) == "testcontainers":
+        if resources is None:
+            raise ValueError("containers need an ExitStack that stops them")
+        environ |= start_containers(resources)
+    # infra.sh uses the servers the environment names (here: the containers) and starts the rest (SMTP).
+    subprocess.run(
+        ["bash", str(ROOT / "deploy" / "infra.sh"), "start"], check=True, stdout=subprocess.DEVNULL, env=environ
+    )
+    return _stack(Path(environ.get("MC_STATE_DIR", ROOT / ".run")), environ)
+
+
+def _stack(state: Path, environ: Mapping[str, str]) -> Stack:
     written = dict(
         line.removeprefix("export ").split("=", 1) for line in (state / "env").read_text().splitlines() if "=" in line
     )
     run = uuid.uuid4().hex[:8]
     private_key, public_key = create_keys(Path(tempfile.mkdtemp(prefix=f"mc-test-{run}-keys-")))
     return Stack(
-        kafka=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or written["KAFKA_BOOTSTRAP_SERVERS"],
-        database_url=os.environ.get("DATABASE_URL") or written["DATABASE_URL"],
+        kafka=environ.get("KAFKA_BOOTSTRAP_SERVERS") or written["KAFKA_BOOTSTRAP_SERVERS"],
+        database_url=environ.get("DATABASE_URL") or written["DATABASE_URL"],
         smtp_host=written["SMTP_HOST"],
         smtp_port=int(written["SMTP_PORT"]),
         maildir=Path(written["MAILDIR"]),
@@ -97,6 +148,117 @@ def start_stack() -> Stack:
         auth_private_key=private_key,
         auth_public_key=public_key,
     )
+
+
+# --- containers, where a Docker engine exists ---
+
+# The images docker-compose.yml runs.
+KAFKA_IMAGE = "apache/kafka:3.9.1"
+POSTGRES_IMAGE = "postgres:15"
+
+
+def start_containers(resources: contextlib.ExitStack) -> dict[str, str]:
+    """PostgreSQL and Kafka in containers, configured as deploy/infra.sh configures its own; returns the settings
+    (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL) that point the tests and infra.sh at them."""
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.docker_client import DockerClient
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    postgres = PostgresContainer(POSTGRES_IMAGE, username="mc", password="mc", dbname="postgres", driver="asyncpg")
+    # As infra.sh and compose: room for five services' pools, and durable commits (the image's defaults).
+    postgres.with_command("postgres -c max_connections=200")
+    resources.enter_context(postgres)
+
+    # Kafka's port is the same inside and outside, so that the address the broker advertises works from here.
+    port, controller_port = free_port(), free_port()
+    kafka = DockerContainer(KAFKA_IMAGE).with_bind_ports(port, port)
+    template = (ROOT / "deploy" / "kafka" / "server.properties.in").read_text()
+    for name, value in kafka_container_environment(template, port, controller_port, DockerClient().host()).items():
+        kafka.with_env(name, value)
+    resources.enter_context(kafka)
+    wait_for_logs(kafka, "Kafka Server started", timeout=120)
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": f"{DockerClient().host()}:{port}",
+        "DATABASE_URL": postgres.get_connection_url(),
+    }
+
+
+def kafka_container_environment(template: str, port: int, controller_port: int, host: str) -> dict[str, str]:
+    """The official Kafka image's environment for the broker deploy/infra.sh runs: every property of
+    deploy/kafka/server.properties.in (listeners, security, ACLs...) as the image's KAFKA_* variable, listening on
+    every interface of the container and advertising `host:port`."""
+    rendered = (
+        template.replace("@KAFKA_PORT@", str(port))
+        .replace("@KAFKA_CONTROLLER_PORT@", str(controller_port))
+        .replace("@KAFKA_DATA_DIR@", "/var/lib/kafka/data")
+    )
+    environment = {"CLUSTER_ID": "bWljcm9jcmVkZW50aWFscw"}  # The image formats its storage with this id.
+    for line in rendered.splitlines():
+        if not line.strip() or line.lstrip().startswith("#") or "=" not in line:
+            continue
+        name, value = (part.strip() for part in line.split("=", 1))
+        if name == "listeners":
+            value = re.sub(r"//127\.0\.0\.1:", "//0.0.0.0:", value)
+        elif name == "advertised.listeners":
+            value = re.sub(r"//127\.0\.0\.1:", f"//{host}:", value)
+        environment["KAFKA_" + name.upper().replace(".", "_")] = value
+    return environment
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- a private infrastructure, for tests that kill and restart its parts ---
+
+
+@dataclass
+class PrivateInfrastructure:
+    """Kafka, PostgreSQL and SMTP of one test module alone, run by deploy/infra.sh in their own state directory and
+    on free ports: killing them disturbs no other test."""
+
+    state: Path
+    env: dict[str, str] = field(init=False)
+    stack: Stack = field(init=False)
+
+    def __post_init__(self) -> None:
+        environ = {name: value for name, value in os.environ.items() if name not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+        ports = {name: str(free_port()) for name in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "PG_PORT", "SMTP_PORT")}
+        self.env = environ | ports | {"MC_STATE_DIR": str(self.state)}
+
+    def start(self) -> None:
+        """Start what is not running (also after a kill, as an operator would)."""
+        self.infra("start")
+        if not hasattr(self, "stack"):
+            self.stack = _stack(self.state, {})
+
+    def stop(self) -> None:
+        self.infra("stop")
+
+    def infra(self, command: str) -> None:
+        subprocess.run(
+            ["bash", str(ROOT / "deploy" / "infra.sh"), command], check=True, env=self.env, stdout=subprocess.DEVNULL
+        )
+
+    def kill(self, part: Literal["postgresql", "kafka"]) -> int:
+        """kill -9 of PostgreSQL's postmaster or Kafka's broker; returns the pid that was killed."""
+        pidfile = self.state / "pg" / "postmaster.pid" if part == "postgresql" else self.state / "pids" / "kafka.pid"
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+
+@contextlib.contextmanager
+def private_infrastructure(state: Path) -> Iterator[PrivateInfrastructure]:
+    infrastructure = PrivateInfrastructure(state)
+    try:
+        infrastructure.start()
+        yield infrastructure
+    finally:
+        infrastructure.stop()
 
 
 async def clean_up(stack: Stack) -> None:

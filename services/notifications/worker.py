@@ -17,6 +17,10 @@ passed, a worker sends it again with the same Message-ID. That window (a crash, 
 milliseconds after the relay accepted) is the only way an email goes out twice; SMTP offers no way to close it, and
 the shared Message-ID lets mail systems and clients recognise the copy. On an orderly shutdown the worker finishes
 and records the sends in flight first.
+
+A database outage (shared/failures.py) is waited out like the SMTP server's: claiming waits with a capped backoff,
+and an email already sent is recorded as soon as the database is back, however long that takes (giving up would
+send it again once its lease has passed). The outage is logged once and shown by /health/ready and /metrics.
 """
 
 import asyncio
@@ -37,14 +41,16 @@ from services.notifications.handlers import DELIVERIES_CHANNEL
 from services.notifications.mailer import Mailer, is_permanent
 from services.notifications.models import Delivery, DeliveryStatus
 from services.notifications.settings import NotificationsSettings
-from shared.db import listen, utcnow
+from shared.db import Listener, utcnow
 from shared.events.notifications import NotificationFailed, NotificationSent
+from shared.failures import Backoff, Outages, diagnose
 from shared.tracing import context_from_traceparent, tracer
 
 log = logging.getLogger(__name__)
 
-# How often recording a send is retried when the database does not answer (the email is out: worth insisting).
+# How often recording a send is retried when it fails for another reason than an outage (which is waited out).
 RECORD_ATTEMPTS = 4
+COMPONENT = "delivery worker"
 
 
 @dataclass(frozen=True)
@@ -65,30 +71,40 @@ def describe(error: BaseException) -> str:
 
 
 class DeliveryWorker:
-    def __init__(self, settings: NotificationsSettings, unit_of_work, mailer: Mailer) -> None:
+    def __init__(
+        self, settings: NotificationsSettings, unit_of_work, mailer: Mailer, outages: Outages | None = None,
+        database_answers=None,
+    ) -> None:
         self._settings = settings
         self._unit_of_work = unit_of_work
         self._mailer = mailer
         self._wake = asyncio.Event()
+        self._outages = outages or Outages()
+        self._database_answers = database_answers
 
     async def run(self) -> None:
-        listener = await listen(self._settings, DELIVERIES_CHANNEL, self._wake.set)
-        try:
+        backoff = self._backoff()
+        async with Listener(self._settings, DELIVERIES_CHANNEL, self._wake.set):
             while True:
+                self._wake.clear()  # Before claiming: a NOTIFY that comes meanwhile means another round.
                 try:
                     claimed = await self._finishing_in_flight(self.work_once())
-                except Exception as error:  # The database is away: the rows wait, try again later.
-                    log.warning("delivery worker could not claim deliveries, will retry: %r", error)
-                    claimed = 0
+                except Exception as error:  # The rows wait for the database to come back.
+                    if (dependency := await diagnose(error, self._database_answers)) is None:
+                        log.warning("delivery worker could not claim deliveries, will retry: %r", error)
+                        await asyncio.sleep(backoff.next())
+                    else:
+                        await self._outages.wait(COMPONENT, dependency, error, backoff)
+                    continue
+                self._outages.resumed(COMPONENT)
+                backoff.reset()
                 if claimed < self._settings.delivery_batch_size:
-                    self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self._settings.delivery_poll_seconds):
                             await self._wake.wait()
-        finally:
-            if listener is not None:
-                with contextlib.suppress(Exception):
-                    await listener.close()
+
+    def _backoff(self) -> Backoff:
+        return Backoff.for_outages(self._settings)
 
     async def _finishing_in_flight(self, work) -> int:
         """Run a batch; when the service stops meanwhile, let the sends in flight finish and be recorded first."""
@@ -161,15 +177,21 @@ class DeliveryWorker:
             outcome: BaseException | None = error
         else:
             outcome = None
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
+        failures, backoff = 0, self._backoff()
+        while True:
             try:
                 await self._record(claim, outcome)
+                self._outages.resumed(COMPONENT)
                 return
             except Exception as error:
-                if attempt == RECORD_ATTEMPTS:
+                if (dependency := await diagnose(error, self._database_answers)) is not None:
+                    await self._outages.wait(COMPONENT, dependency, error, backoff)
+                    continue
+                failures += 1
+                if failures == RECORD_ATTEMPTS:
                     log.error("could not record delivery %s; it will be retried after its lease: %r", claim.delivery_id, error)
                     return
-                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+                await asyncio.sleep(backoff.next())
 
     async def _record(self, claim: Claim, error: BaseException | None) -> None:
         settings = self._settings
@@ -231,7 +253,7 @@ class DeliveryWorker:
 
 async def run_delivery_worker(state: State, *, settings: NotificationsSettings) -> None:
     """The background task of the service (see shared.service.Service.background)."""
-    await DeliveryWorker(settings, state.unit_of_work, Mailer(settings)).run()
+    await DeliveryWorker(settings, state.unit_of_work, Mailer(settings), state.outages, state.database_answers).run()
 
 
 def delivery_worker(settings: NotificationsSettings):

@@ -1,8 +1,8 @@
 """End to end: the five services as separate processes, driven only through HTTP and Kafka (kcat as the LMS)."""
 
+import contextlib
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +13,9 @@ import httpx
 import pytest
 
 from deploy.journey import Node
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, Stack, free_port
 
 SERVICES = ("catalogue", "enrolment", "assessment", "certification", "notifications")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_ready(url: str, process: subprocess.Popen, log: str, timeout: float = 90.0) -> None:
@@ -64,8 +58,15 @@ def issuer_keys(folder: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def node(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    with running_node(stack, issuer_keys(tmp_path_factory.mktemp("issuer-keys"))) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_node(stack: Stack, keys: Path, log_prefix: str = "e2e", **settings: str) -> Iterator[Node]:
+    """The five services as processes on free ports, against `stack`; `settings` are extra environment variables.
+    Their logs go to .run/logs/<log_prefix>-<service>.log."""
     ports = {name: free_port() for name in SERVICES}
-    keys = issuer_keys(tmp_path_factory.mktemp("issuer-keys"))
     logs = ROOT / ".run" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
@@ -75,8 +76,8 @@ def node(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nod
         env["ISSUER_KEYS_DIR"] = str(keys)
         env["UNSUBSCRIBE_BASE_URL"] = f"http://127.0.0.1:{ports['notifications']}"
         # Retry mail soon after an outage, so that the outage test need not wait minutes.
-        env |= {"DELIVERY_BACKOFF_SECONDS": "0.5", "DELIVERY_BACKOFF_MAX_SECONDS": "2"}
-        log = logs / f"e2e-{name}.log"
+        env |= {"DELIVERY_BACKOFF_SECONDS": "0.5", "DELIVERY_BACKOFF_MAX_SECONDS": "2"} | settings
+        log = logs / f"{log_prefix}-{name}.log"
         processes[name] = (
             subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}", "serve"],

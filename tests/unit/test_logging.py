@@ -36,3 +36,21 @@ def test_text_log_lines_say_when_there_is_no_trace(capsys):
     logging.getLogger("services.enrolment").info("started")
 
     assert "enrolment trace=- services.enrolment: started" in capsys.readouterr().err
+
+
+def test_a_kafka_client_error_repeated_on_every_poll_is_logged_once_a_minute_with_the_count(capsys, monkeypatch):
+    configure_logging("assessment", "text")
+    clock = [1000.0]
+    monkeypatch.setattr("shared.logging.time.monotonic", lambda: clock[0])
+    kafka = logging.getLogger("aiokafka.consumer.fetcher")
+    for second in range(90):  # The broker is away for a minute and a half; the client says so ten times a second.
+        clock[0] = 1000.0 + second
+        for _ in range(10):
+            kafka.error("Failed fetch messages from %s: %s", 1, "NodeNotReadyError")
+    logging.getLogger("shared.failures").warning("consumer: kafka back after 90.0 s")
+    logging.getLogger("shared.failures").warning("consumer: kafka back after 90.0 s")
+    lines = capsys.readouterr().err.strip().splitlines()
+
+    assert len([line for line in lines if "Failed fetch messages from 1" in line]) == 2, lines
+    assert "(and 599 more like this in the last 60 s)" in lines[1], lines[1]
+    assert len([line for line in lines if "back after" in line]) == 2, "only the Kafka client's repeats are held back"
