@@ -27,6 +27,7 @@ from opentelemetry.trace import SpanKind
 from shared.db import UnitOfWork
 from shared.dead_letters import DeadLetters
 from shared.events import CloudEvent, Event, InvalidEvent, Topic, is_known_kind, parse_data, parse_envelope, topic_name
+from shared.events.topics import is_family, lms_of_topic, lms_source, subscription_pattern
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import context_from_traceparent, tracer
@@ -113,7 +114,11 @@ class EventConsumer:
         self._settings = settings
         self._unit_of_work = unit_of_work
         self._handlers = {event_class.type: handler for event_class, handler in handlers.items()}
-        self._topics = [topic_name(topic, settings.topic_prefix) for topic in topics]
+        topics = list(topics)
+        # A family of topics (one per LMS) is read through a pattern, so that a newly registered LMS's topic is
+        # picked up without a restart; Kafka takes either topics or one pattern, so then all of them go in it.
+        self._pattern = subscription_pattern(topics, settings.topic_prefix) if any(map(is_family, topics)) else None
+        self._topics = [] if self._pattern else [topic_name(topic, settings.topic_prefix) for topic in topics]
         self._dead_letters: DeadLetters | None = None
         self._commits = OffsetCommits()
         self.metrics = metrics
@@ -124,6 +129,7 @@ class EventConsumer:
         )
         broker.subscriber(
             *self._topics,
+            pattern=self._pattern,
             group_id=self._settings.consumer_group,
             # Offsets are committed here, after handling (OffsetCommits), never before: FastStream's default would
             # commit on receipt and lose the message on a crash.
@@ -165,6 +171,13 @@ class EventConsumer:
         try:
             envelope = parse_envelope(record.value)
             delivery.event_type = envelope.type
+            # Only LMS x may write LMS x's topic (the broker's ACLs); its events must say they come from LMS x.
+            lms_id = lms_of_topic(record.topic, self._settings.topic_prefix)
+            if lms_id is not None and envelope.source != lms_source(lms_id):
+                raise InvalidEvent(
+                    f"{envelope.type} on topic {record.topic} has source {envelope.source!r}; LMS {lms_id}'s topic "
+                    f"accepts only source {lms_source(lms_id)!r}"
+                )
             handler = self._handlers.get(envelope.type)
             if handler is None and is_known_kind(envelope.type):
                 delivery.outcome = "skipped"  # Another service's concern, or a version this code cannot read yet.
