@@ -2,11 +2,12 @@ import asyncio
 
 import pytest
 
-from tests.stack import Stack, clean_up, start_stack
+from tests.stack import Stack, clean_up, start_stack, with_kafka_principals
 
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    started = start_stack()
+    # The session's Kafka principals are made by the node's own command (deploy.kafka_security), for its prefix.
+    started = with_kafka_principals(start_stack())
     yield started
     asyncio.run(clean_up(started))

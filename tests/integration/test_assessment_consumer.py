@@ -11,6 +11,7 @@ import pytest
 
 from services.assessment.app import create_service
 from services.assessment.settings import AssessmentSettings
+from deploy.journey import NODE_LMS
 from shared.auth import Role
 from shared.events import CloudEvent, Topic, dead_letter_topic
 from shared.events.assessment import GradingScheme, NumericScheme
@@ -24,12 +25,12 @@ from shared.events.catalogue import (
 from shared.events.common import LearnerIdentity
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
+from shared.events.topics import lms_source
 from tests.integration.conftest import eventually, running
 from tests.stack import cloud_event, header, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
-LMS = "https://moodle.example.eu"
 INSTITUTION = "uni-saarland"
 GERMAN = NumericScheme(name="German 1.0-5.0", minimum=1.0, maximum=5.0, pass_mark=4.0, lower_is_better=True)
 
@@ -88,7 +89,8 @@ def enrolled(learner_id: str, course_id: str) -> CloudEvent:
     return CloudEvent.wrap(event, source="urn:test:enrolment")
 
 
-def grade(learner_id: str, course_id: str, value: str = "1.7", **fields) -> CloudEvent:
+def grade(learner_id: str, course_id: str, value: str = "1.7", lms: str = NODE_LMS.id, **fields) -> CloudEvent:
+    """A grade submission as LMS `lms` sends it (onto its own topic, with its own source)."""
     event = GradeSubmitted(
         course_id=course_id,
         learner_id=learner_id,
@@ -99,7 +101,7 @@ def grade(learner_id: str, course_id: str, value: str = "1.7", **fields) -> Clou
         lms="moodle",
         **fields,
     )
-    return CloudEvent.wrap(event, source=LMS)
+    return CloudEvent.wrap(event, source=lms_source(lms))
 
 
 async def test_a_grade_delivered_twice_is_recorded_once(stack):
@@ -111,10 +113,10 @@ async def test_a_grade_delivered_twice_is_recorded_once(stack):
         await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
 
         submission = grade(learner, course).to_bytes()
-        await produce(stack, Topic.GRADE_SUBMISSIONS, submission, key=learner)
-        await produce(stack, Topic.GRADE_SUBMISSIONS, submission, key=learner)
+        await produce(stack, NODE_LMS.topic, submission, key=learner)
+        await produce(stack, NODE_LMS.topic, submission, key=learner)
         # Same key, same partition: once this later submission is rejected, both copies before it were handled.
-        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(learner, "another-course").to_bytes(), key=learner)
+        await produce(stack, NODE_LMS.topic, grade(learner, "another-course").to_bytes(), key=learner)
         await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
 
         grades = await _json(client, "/grades", learner_id=learner)
@@ -131,8 +133,8 @@ async def test_unreadable_messages_are_dead_lettered_with_the_reason_and_the_con
     unknown_type = grade(key, "course-x").model_copy(update={"type": "eu.microcredentials.lms.grade.guessed.v1"})
     async with running(create_service(settings)) as client:
         for value in (b"this is not json", unknown_type.to_bytes(), contract_breaking.to_bytes()):
-            await produce(stack, Topic.GRADE_SUBMISSIONS, value, key=key)
-        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(key, "course-y").to_bytes(), key=key)
+            await produce(stack, NODE_LMS.topic, value, key=key)
+        await produce(stack, NODE_LMS.topic, grade(key, "course-y").to_bytes(), key=key)
 
         rejections = await eventually(lambda: _json(client, "/grade-rejections", learner_id=key))
         assert rejections[0]["rule"] == "learner-not-enrolled", "the valid message after the bad ones was handled"
@@ -147,7 +149,7 @@ async def test_unreadable_messages_are_dead_lettered_with_the_reason_and_the_con
     assert "unknown event type 'eu.microcredentials.lms.grade.guessed.v1'" in reasons[1]
     assert "data.grade" in reasons[2] and "data.passed" in reasons[2]
     assert {header(record, "x-dead-letter-original-topic") for record in dead} == {
-        f"{stack.topic_prefix}{Topic.GRADE_SUBMISSIONS}"
+        f"{stack.topic_prefix}{NODE_LMS.topic}"
     }
     assert dead[0].value == b"this is not json", "the original message is kept as it was, for replay"
 
@@ -176,7 +178,7 @@ async def test_a_learner_who_withdrew_can_no_longer_be_graded(stack):
         await produce(stack, Topic.ENROLMENTS, CloudEvent.wrap(withdrawal, source="urn:test").to_bytes(), key=enrolment.subject)
         await eventually(lambda: _empty(client, "/enrolments", learner_id=learner))
 
-        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(learner, course).to_bytes(), key=learner)
+        await produce(stack, NODE_LMS.topic, grade(learner, course).to_bytes(), key=learner)
         [rejection] = await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
         assert rejection["rule"] == "learner-not-enrolled"
         assert await _json(client, "/grades", learner_id=learner) == []

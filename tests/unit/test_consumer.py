@@ -17,9 +17,12 @@ from shared.consumer import EventConsumer, Unprocessable
 from shared.dead_letters import ORIGINAL_TOPIC, REASON
 from shared.events import CloudEvent, Event, Topic, dead_letter_topic
 from shared.events.lms import GradeSubmitted
+from shared.events.topics import lms_source, lms_topic
 from shared.settings import ServiceSettings
 
-SOURCE = "urn:microcredentials:node:moodle-test"
+# An LMS writes onto its own topic, with its own source.
+LMS_TOPIC = lms_topic("moodle-test")
+SOURCE = lms_source("moodle-test")
 
 
 class InMemoryUnitOfWork:
@@ -87,7 +90,7 @@ def assessment_node(handler: RecordingHandler, **settings: Any) -> Node:
         ServiceSettings(service_name="assessment", topic_prefix="", **settings),
         lambda: uow,
         {GradeSubmitted: handler},
-        [Topic.GRADE_SUBMISSIONS],
+        [Topic.GRADE_SUBMISSIONS],  # The family: every LMS's topic.
     )
     consumer.subscribe(broker)
 
@@ -119,18 +122,24 @@ def envelope_with(**changes: Any) -> bytes:
         (b"\x00\x01 not json", r"not a JSON document"),
         (envelope_with(type="eu.microcredentials.lms.grade.guessed.v1"), r"grade\.guessed\.v1"),
         (envelope_with(data={"passed": "maybe"}), r"lms\.grade\.submitted\.v1 breaks its contract: data\.passed\b"),
+        # Written with moodle-test's credentials (only it may write its topic), but claiming another LMS sent it.
+        (
+            envelope_with(source=lms_source("canvas-other")),
+            r"source 'urn:microcredentials:lms:canvas-other'; LMS moodle-test's topic accepts only source "
+            r"'urn:microcredentials:lms:moodle-test'",
+        ),
     ],
-    ids=["not-json", "unknown-type", "data-breaks-contract"],
+    ids=["not-json", "unknown-type", "data-breaks-contract", "another-lms-source"],
 )
 async def test_a_message_that_cannot_be_parsed_is_dead_lettered_as_it_came(raw: bytes, problem: str) -> None:
     node = assessment_node(RecordingHandler())
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(raw, Topic.GRADE_SUBMISSIONS, key=b"learner-ada", headers={"traceparent": "00-abc-01"})
+        await broker.publish(raw, LMS_TOPIC, key=b"learner-ada", headers={"traceparent": "00-abc-01"})
 
     assert len(node.dead_letters) == 1
     body, headers = node.dead_letters[0]
     assert re.search(problem, headers[REASON]), headers[REASON]
-    assert headers[ORIGINAL_TOPIC] == "mc.lms.grade-submissions"
+    assert headers[ORIGINAL_TOPIC] == "mc.lms.moodle-test.grade-submissions"
     # What a replay needs: the original value and headers, untouched.
     assert body == raw and headers["traceparent"] == "00-abc-01"
     assert node.handler.calls == []
@@ -141,8 +150,8 @@ async def test_events_this_consumer_does_not_handle_are_skipped_not_dead_lettere
     newer_version = envelope_with(type="eu.microcredentials.lms.grade.submitted.v2", data={"passed": "maybe"})
     someone_elses = envelope_with(type="eu.microcredentials.assessment.grade.recorded.v1", data={"grade": 1})
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(newer_version, Topic.GRADE_SUBMISSIONS)
-        await broker.publish(someone_elses, Topic.GRADE_SUBMISSIONS)
+        await broker.publish(newer_version, LMS_TOPIC)
+        await broker.publish(someone_elses, LMS_TOPIC)
 
     assert node.dead_letters == [], "a .v2 published beside .v1, or a type for other consumers, is not an error here"
     assert node.handler.calls == []
@@ -152,9 +161,9 @@ async def test_an_event_delivered_twice_is_handled_once() -> None:
     node = assessment_node(RecordingHandler())
     raw = CloudEvent.wrap(grade_submitted(), source=SOURCE).to_bytes()
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(raw, Topic.GRADE_SUBMISSIONS)
-        await broker.publish(raw, Topic.GRADE_SUBMISSIONS)
-        await broker.publish(envelope_with(), Topic.GRADE_SUBMISSIONS)  # Same data, another CloudEvent: handled.
+        await broker.publish(raw, LMS_TOPIC)
+        await broker.publish(raw, LMS_TOPIC)
+        await broker.publish(envelope_with(), LMS_TOPIC)  # Same data, another CloudEvent: handled.
 
     assert node.handler.calls == [grade_submitted(), grade_submitted()]
     assert node.dead_letters == []
@@ -163,7 +172,7 @@ async def test_an_event_delivered_twice_is_handled_once() -> None:
 async def test_an_unprocessable_event_is_dead_lettered_with_the_handlers_reason_and_not_retried() -> None:
     node = assessment_node(RecordingHandler([Unprocessable("course course-ai-ethics was never approved here")]))
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(envelope_with(id="submission-x"), Topic.GRADE_SUBMISSIONS)
+        await broker.publish(envelope_with(id="submission-x"), LMS_TOPIC)
 
     assert len(node.handler.calls) == 1
     assert len(node.reasons) == 1
@@ -175,7 +184,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_with_the_attempt_
     failures = [ConnectionError("database is away")] * 3
     node = assessment_node(RecordingHandler(failures), consumer_max_attempts=3, consumer_backoff_seconds=0.01)
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(envelope_with(id="submission-y"), Topic.GRADE_SUBMISSIONS)
+        await broker.publish(envelope_with(id="submission-y"), LMS_TOPIC)
 
     assert len(node.handler.calls) == 3
     assert len(node.reasons) == 1
@@ -188,7 +197,7 @@ async def test_a_handler_that_fails_once_then_succeeds_is_not_dead_lettered() ->
     node = assessment_node(RecordingHandler([ConnectionError("database is away")]), consumer_max_attempts=3,
                            consumer_backoff_seconds=0.01)
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(envelope_with(id="submission-z"), Topic.GRADE_SUBMISSIONS)
+        await broker.publish(envelope_with(id="submission-z"), LMS_TOPIC)
 
     assert len(node.handler.calls) == 2
     assert node.dead_letters == []
@@ -213,7 +222,7 @@ async def test_one_bad_message_in_a_batch_costs_only_itself() -> None:
     bad = envelope_with(id="submission-bad", data={"grade": "9.9"})
     async with TestKafkaBroker(node.broker) as broker:
         # Arrive together, as a cohort's grades do; the first one again at the end (a redelivery).
-        await broker.publish_batch(good[0], bad, good[1], good[2], good[0], topic=Topic.GRADE_SUBMISSIONS)
+        await broker.publish_batch(good[0], bad, good[1], good[2], good[0], topic=LMS_TOPIC)
 
     assert sorted(event.learner_id for event in node.uow.published) == ["learner-0", "learner-1", "learner-2"]
     assert len(node.reasons) == 1 and "submission-bad" in node.reasons[0] and "9.9" in node.reasons[0]
@@ -223,7 +232,7 @@ async def test_a_batch_of_good_messages_is_handled_once_each() -> None:
     node = assessment_node(PublishingHandler())  # type: ignore[arg-type]
     grades = [CloudEvent.wrap(grade_submitted(learner_id=f"learner-{n}"), source=SOURCE).to_bytes() for n in range(5)]
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish_batch(*grades, topic=Topic.GRADE_SUBMISSIONS)
+        await broker.publish_batch(*grades, topic=LMS_TOPIC)
 
     assert [event.learner_id for event in node.uow.published] == [f"learner-{n}" for n in range(5)]
     assert node.dead_letters == []
