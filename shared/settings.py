@@ -4,7 +4,6 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 
 class ServiceSettings(BaseSettings):
@@ -60,6 +59,8 @@ class ServiceSettings(BaseSettings):
     @property
     def service_database_url(self) -> str:
         """The URL of this service's own database on the configured server."""
+        from sqlalchemy.engine import make_url  # Here, not at the top: command-line tools that import settings start faster.
+
         return make_url(self.database_url).set(database=f"{self.database_prefix}_{self.service_name}").render_as_string(
             hide_password=False
         )

@@ -11,7 +11,7 @@ import pytest
 
 from services.assessment.app import create_service
 from services.assessment.settings import AssessmentSettings
-from deploy.journey import NODE_LMS
+from deploy.journey import LMS_OF_ANOTHER_INSTITUTION, NODE_LMS
 from shared.auth import Role
 from shared.events import CloudEvent, Topic, dead_letter_topic
 from shared.events.assessment import GradingScheme, NumericScheme
@@ -25,7 +25,8 @@ from shared.events.catalogue import (
 from shared.events.common import LearnerIdentity
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
-from shared.events.topics import lms_source
+from shared.events.topics import lms_source, lms_topic
+from shared.topic_admin import ensure_topics
 from tests.integration.conftest import eventually, running
 from tests.stack import cloud_event, header, produce, read_topic
 
@@ -186,3 +187,37 @@ async def test_a_learner_who_withdrew_can_no_longer_be_graded(stack):
 
 async def _empty(client, path: str, **params) -> bool:
     return await _json(client, path, **params) == []
+
+
+async def test_an_lms_of_another_institution_is_rejected_with_the_rule(stack):
+    learner, course = f"learner-{uuid.uuid4().hex[:6]}", f"course-{uuid.uuid4().hex[:6]}"
+    async with running(create_service(stack.settings(AssessmentSettings))) as client:
+        await gradable_course(stack, client, course)  # Awarded by uni-saarland.
+        await produce(stack, Topic.ENROLMENTS, enrolled(learner, course).to_bytes(), key=learner)
+        await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
+
+        other = LMS_OF_ANOTHER_INSTITUTION
+        await produce(stack, other.topic, grade(learner, course, lms=other.id).to_bytes(), key=learner)
+        [rejection] = await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
+
+        assert rejection["rule"] == "lms-not-authorized-for-course"
+        assert rejection["lms"] == other.id
+        assert "canvas-sofia (Canvas of Sofia University) is registered to grade for uni-sofia" in rejection["reason"]
+        assert f"course {course} is awarded by uni-saarland" in rejection["reason"]
+        assert await _json(client, "/grades", learner_id=learner) == []
+
+
+async def test_a_submission_on_the_topic_of_an_lms_not_in_the_registry_is_dead_lettered(stack):
+    """The topic of an LMS that was removed from the registry (or never entered) is still read: what is on it is
+    dead-lettered with the reason, never graded."""
+    key = f"learner-{uuid.uuid4().hex[:6]}"
+    unregistered = "moodle-unregistered"
+    await ensure_topics(stack.harness(), [lms_topic(unregistered, stack.topic_prefix)])
+    async with running(create_service(stack.settings(AssessmentSettings))):
+        await produce(stack, lms_topic(unregistered), grade(key, "course-x", lms=unregistered).to_bytes(), key=key)
+        dead = await read_topic(stack, dead_letter_topic("assessment"), until=lambda rs: any(r.key == key.encode() for r in rs))
+
+    [record] = [record for record in dead if record.key == key.encode()]
+    reason = header(record, "x-dead-letter-reason")
+    assert "urn:microcredentials:lms:moodle-unregistered, which is not an LMS in the LMS registry" in reason
+    assert str(stack.lms_registry) in reason
