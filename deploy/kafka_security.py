@@ -434,7 +434,8 @@ def broker(args: argparse.Namespace) -> None:
 # --- the command line ------------------------------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, settings: ServiceSettings | None = None) -> None:
+    """The command line; `settings` (the administrator's connection) default to the environment's."""
     parser = argparse.ArgumentParser(prog="python -m deploy.kafka_security", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -473,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.host = args.host or ["localhost", "127.0.0.1"]
         broker(args)
         return
-    settings = ServiceSettings()  # The administrator's connection, from the environment.
+    settings = settings or ServiceSettings()
     folder = Path(args.dir)
     if args.command == "init":
         for principal, grants in init(settings, folder).items():

@@ -6,11 +6,12 @@ prefix and database prefix, so it never sees a running demo's events or rows, an
 """
 
 import asyncio
+import contextlib
 import dataclasses
+import io
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from deploy.journey import LMS_OF_ANOTHER_INSTITUTION, NODE_LMS, bearer_header
 from deploy.kafka_security import as_environment, drop_principals, read_credentials, service_principal
+from deploy.kafka_security import main as kafka_security_command
 from shared.auth import Principal, Role, create_keys
 from shared.kafka import client_options
 from shared.settings import ServiceSettings
@@ -137,15 +139,10 @@ def start_stack() -> Stack:
 
 
 def kafka_security(stack: Stack, *arguments: str) -> None:
-    """Run `python -m deploy.kafka_security` as the cluster's administrator, under the session's topic prefix."""
-    env = os.environ | as_environment(stack.kafka_admin) | {
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka,
-        "TOPIC_PREFIX": stack.topic_prefix,
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.kafka_security", *arguments], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, f"deploy.kafka_security {' '.join(arguments)}: {result.stderr}"
+    """`python -m deploy.kafka_security ...` as the cluster's administrator under the session's topic prefix (in this
+    process: the same command without a new interpreter's start)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        kafka_security_command(list(arguments), settings=stack.harness())
 
 
 def with_kafka_principals(stack: Stack) -> Stack:
