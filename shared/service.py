@@ -71,6 +71,8 @@ def create_app(service: Service) -> FastAPI:
             settings.kafka_bootstrap_servers,
             security=security(settings),
             client_id=f"mc-{settings.service_name}",
+            # Topics are the node administrator's to create (deploy/kafka_security.py); the service has no right to.
+            allow_auto_create_topics=False,
             # A subscription to a family of topics (every LMS's) finds a newly registered member within this time.
             metadata_max_age_ms=30_000,
             acks="all",
