@@ -108,9 +108,11 @@ start_kafka() {
     # administrator's SCRAM credentials into the metadata log, so that someone can log in to create the others.
     local -a add_scram=()
     for credential in "${scram[@]}"; do add_scram+=(--add-scram "$credential"); done
-    java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="$LOG4J" -Dkafka.logs.dir="$LOGS" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$props" "${add_scram[@]}" >>"$logf" 2>&1 ||
-      fail_with_log "formatting Kafka storage failed" "$logf"
+    # Its output lists the SCRAM records it wrote, so it goes to a file only its owner reads.
+    local format_log=$STATE/kafka/format.log
+    (umask 077 && java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="$LOG4J" -Dkafka.logs.dir="$LOGS" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$props" "${add_scram[@]}" >"$format_log" 2>&1) ||
+      fail_with_log "formatting Kafka storage failed" "$format_log"
     touch "$marker"
     log "formatted Kafka storage (cluster id $cluster_id) with SASL/SCRAM and ACLs"
   fi
