@@ -28,8 +28,8 @@ def main() -> None:
     print(f"    kcat -F {node.kcat_config(node.lms_principal())} -P -t {node.topic_prefix}{node.lms.topic} "
           f"-k {learner.subject}")
     refused = node.produce_with_kcat(node.lms.topic, learner.subject, "{}", principal=None, check=False)
-    print("    the same without credentials is refused by the broker: "
-          f"{refused.stderr.strip().splitlines()[-1] if refused.stderr.strip() else refused.returncode}")
+    why = next((line for line in refused.stderr.splitlines() if "ERROR" in line), f"exit {refused.returncode}")
+    print(f"    the same kcat without the LMS's credentials is refused by the broker:\n    {why}")
 
     say("Assessment records the grade, certification issues the credential record")
     credential = node.wait_for_credential(learner.subject)
