@@ -452,7 +452,8 @@ def main(argv: Sequence[str] | None = None, settings: ServiceSettings | None = N
     b.add_argument("--protocol", choices=["SASL_SSL", "SASL_PLAINTEXT"], default="SASL_SSL")
 
     def where(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--dir", default=str(keys_dir() / "kafka"), help="where credentials files are written")
+        default = os.environ.get("MC_KAFKA_CREDENTIALS") or str(keys_dir() / "kafka")
+        sub.add_argument("--dir", default=default, help="where credentials files are written")
 
     i = commands.add_parser("init", help="the node's topics and each service's principal and rights (idempotent)")
     where(i)
