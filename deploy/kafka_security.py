@@ -399,7 +399,15 @@ def broker(args: argparse.Namespace) -> None:
     protocol = args.protocol
     ca_file, keystore = ensure_certificates(folder, args.host)
     broker_password = _secret(folder / f"{BROKER_PRINCIPAL}.password")
-    admin_password = existing_password(folder, ADMIN_PRINCIPAL) or secrets.token_urlsafe(32)
+    admin_password = existing_password(folder, ADMIN_PRINCIPAL)
+    if admin_password is None:
+        if (Path(args.data) / "meta.properties").exists():
+            raise SystemExit(
+                f"{folder / (ADMIN_PRINCIPAL + '.properties')} is missing, but the broker's storage in {args.data} was "
+                "formatted with the administrator's credentials it held: restore the file, or start afresh with "
+                "`deploy/infra.sh reset`"
+            )
+        admin_password = secrets.token_urlsafe(32)
     admin = ServiceSettings(
         kafka_bootstrap_servers=f"{args.advertise}:{args.port}",
         kafka_security_protocol=protocol,
