@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import datetime
 import ipaddress
+from importlib import import_module
 import os
 import secrets
 import sys
@@ -33,6 +34,18 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -168,8 +181,6 @@ def lms_grants(lms_id: str, prefix: str = "") -> list[Grant]:
 
 def node_services() -> list[tuple[str, list[str], bool]]:
     """(name, topics it consumes, whether it consumes) of each service, from the services' own definitions."""
-    from importlib import import_module
-
     found = []
     for name in SERVICES:
         service = import_module(f"services.{name}.app").create_service()
@@ -184,14 +195,10 @@ class KafkaAdmin:
     """SCRAM credentials and ACLs through Kafka's admin API (confluent-kafka: aiokafka has neither), as a super user."""
 
     def __init__(self, settings: ServiceSettings) -> None:
-        from confluent_kafka.admin import AdminClient
-
         self.settings = settings
         self._client = AdminClient(librdkafka_config(settings))
 
     def set_password(self, principal: str, password: str) -> None:
-        from confluent_kafka.admin import ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
-
         info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
         for future in self._client.alter_user_scram_credentials(
             [UserScramCredentialUpsertion(principal, info, password.encode())]
@@ -214,8 +221,6 @@ class KafkaAdmin:
 
     def grant(self, principal: str, grants: Iterable[Grant]) -> None:
         """Make the principal's ACLs exactly these: add what is missing, delete what is no longer derived."""
-        from confluent_kafka.admin import AclBinding, AclPermissionType
-
         wanted = set(grants)
         held = self.grants(principal)
         if stale := held - wanted:
@@ -229,9 +234,6 @@ class KafkaAdmin:
                 future.result()
 
     def grants(self, principal: str) -> set[Grant]:
-        from confluent_kafka.admin import AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType
-        from confluent_kafka.admin import ResourceType
-
         found = self._client.describe_acls(
             AclBindingFilter(
                 ResourceType.ANY, None, ResourcePatternType.ANY, f"User:{principal}", None, AclOperation.ANY,
@@ -244,8 +246,6 @@ class KafkaAdmin:
         self._delete(principal, self.grants(principal))
 
     def _delete(self, principal: str, grants: Iterable[Grant]) -> None:
-        from confluent_kafka.admin import AclBindingFilter, AclPermissionType
-
         filters = [
             AclBindingFilter(g.resource, g.name, g.pattern, f"User:{principal}", "*", g.operation, AclPermissionType.ALLOW)
             for g in grants

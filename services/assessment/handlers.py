@@ -18,7 +18,7 @@ from shared.events import CloudEvent, Event
 from shared.events.catalogue import CourseApproved
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
-from shared.events.topics import lms_source
+from shared.events.topics import lms_of_source
 from shared.tracing import context_from_traceparent, tracer
 
 
@@ -71,8 +71,8 @@ async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: Unit
     of the topic they came on; so the source names the LMS that really sent it. That LMS must be in the registry, and
     may grade only its institutions' courses (review_submission).
     """
-    lms_id = envelope.source.removeprefix(lms_source(""))
-    lms = registry.current().get(lms_id) if envelope.source.startswith(lms_source("")) else None
+    lms_id = lms_of_source(envelope.source)
+    lms = registry.current().get(lms_id) if lms_id else None
     if lms is None:
         raise Unprocessable(
             f"grade submission from {envelope.source}, which is not an LMS in the LMS registry "

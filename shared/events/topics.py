@@ -76,3 +76,9 @@ def lms_of_topic(topic: str, prefix: str = "") -> str | None:
 def lms_source(lms_id: str) -> str:
     """The CloudEvents `source` an LMS's events carry."""
     return f"urn:microcredentials:lms:{lms_id}"
+
+
+def lms_of_source(source: str) -> str | None:
+    """The LMS a CloudEvents `source` names, or None when it names no LMS."""
+    lms_id = source.removeprefix(lms_source(""))
+    return lms_id if lms_id != source and LMS_ID.fullmatch(lms_id) else None
