@@ -30,7 +30,8 @@ from shared.events.enrolment import LearnerEnrolled  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 from shared.outbox import OutboxRelay  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
-from shared.topic_admin import ensure_topics  # noqa: E402
+from shared.kafka import client_options, security  # noqa: E402
+from shared.topic_admin import ensure_topics, node_topics  # noqa: E402
 from tests.stack import clean_up, start_stack  # noqa: E402
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "notifications" / "migrations"
@@ -54,7 +55,7 @@ def rate(count: int, seconds: float) -> str:
 
 async def raw_publish(settings: ServiceSettings, topic: str, count: int) -> float:
     values = [CloudEvent.wrap(event(i), source="urn:bench").to_bytes() for i in range(count)]
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         started = time.perf_counter()
@@ -69,7 +70,7 @@ async def outbox_publish(settings: ServiceSettings, count: int, per_transaction:
     """Write `count` events in transactions of `per_transaction`, from `writers` concurrent tasks; until published."""
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, security=security(settings), acks="all", enable_idempotence=True)
     relay = OutboxRelay(settings, sessionmaker, broker)
     await broker.start()
     relay_task = asyncio.create_task(relay.run())
@@ -102,7 +103,7 @@ async def outbox_publish(settings: ServiceSettings, count: int, per_transaction:
 async def raw_consume(settings: ServiceSettings, topic: str, count: int) -> float:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=f"raw-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -131,7 +132,7 @@ async def event_consumer(settings: ServiceSettings, count: int) -> float:
         if handled >= count:
             done.set()
 
-    broker = KafkaBroker(settings.kafka_bootstrap_servers)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, security=security(settings))
     EventConsumer(settings, lambda: UnitOfWork(sessionmaker, "urn:bench"), {LearnerEnrolled: handler}, [Topic.ENROLMENTS]).subscribe(broker)
     started = time.perf_counter()
     await broker.start()
@@ -145,15 +146,15 @@ async def event_consumer(settings: ServiceSettings, count: int) -> float:
 
 async def main(count: int) -> None:
     stack = start_stack()
-    settings = ServiceSettings(
+    # The benchmark's own clients connect as the cluster's administrator, as the tests' harness does.
+    settings = stack.harness(
+        ServiceSettings,
         service_name="bench",
-        kafka_bootstrap_servers=stack.kafka,
         database_url=stack.database_url,
-        topic_prefix=stack.topic_prefix,
         database_prefix=stack.database_prefix,
     )
     await asyncio.to_thread(upgrade, settings, MIGRATIONS)
-    await ensure_topics(settings)
+    await ensure_topics(settings, node_topics(settings.topic_prefix, ["bench"]))
     topic = topic_name(Topic.ENROLMENTS, settings.topic_prefix)
     try:
         print(f"{count} LearnerEnrolled events (~{len(CloudEvent.wrap(event(0), source='urn:bench').to_bytes())} bytes)")

@@ -38,7 +38,8 @@ from shared.events.catalogue import CourseApproved, MicroCredentialDescription  
 from shared.events.common import LearnerIdentity  # noqa: E402
 from deploy.journey import sample_course  # noqa: E402
 from tests.integration.conftest import running  # noqa: E402
-from tests.stack import clean_up, read_topic, start_stack  # noqa: E402
+from shared.kafka import client_options  # noqa: E402
+from tests.stack import clean_up, read_topic, start_stack, with_kafka_principals  # noqa: E402
 
 
 def grades(course_id: str, count: int, first: int = 0) -> list[CloudEvent]:
@@ -72,7 +73,7 @@ def baselines(count: int, description: MicroCredentialDescription) -> tuple[floa
 
 
 async def main(count: int) -> None:
-    stack = start_stack()
+    stack = with_kafka_principals(start_stack())  # Certification runs as its own principal, as on a node.
     keys = Path(tempfile.mkdtemp(prefix="mc-bench-keys-"))
     create_key(keys, "uni-saarland")
     settings = stack.settings(CertificationSettings, issuer_keys_dir=str(keys))
@@ -81,7 +82,7 @@ async def main(count: int) -> None:
     approved = CloudEvent.wrap(CourseApproved(
         course_id=course_id, version=1, description=description, approved_by="qa", approved_at=datetime.now(UTC)
     ), source="urn:bench:catalogue")
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**client_options(stack.harness()), acks="all", linger_ms=5)
     try:
         raw, signed = baselines(min(count, 300), description)
         await producer.start()

@@ -23,9 +23,13 @@ def main() -> None:
     application = node.enrolled(learner, offering)
     print(f"    {learner.name} ({learner.subject}) is {application['status']}, fee {application['fee_status']}")
 
-    say("The LMS publishes her grade onto Kafka with kcat (a plain Kafka client, no code of ours)")
+    say("The LMS publishes her grade onto Kafka with kcat (a plain Kafka client, no code of ours), as its own principal")
     node.submit_grade_with_kcat(course["id"], learner.subject, grade="1.3", passed=True)
-    print(f"    kcat -P -b {node.kafka} -t {node.topic_prefix}mc.lms.grade-submissions -k {learner.subject}")
+    print(f"    kcat -F {node.kcat_config(node.lms_principal())} -P -t {node.topic_prefix}{node.lms.topic} "
+          f"-k {learner.subject}")
+    refused = node.produce_with_kcat(node.lms.topic, learner.subject, "{}", principal=None, check=False)
+    why = next((line for line in refused.stderr.splitlines() if "ERROR" in line), f"exit {refused.returncode}")
+    print(f"    the same kcat without the LMS's credentials is refused by the broker:\n    {why}")
 
     say("Assessment records the grade, certification issues the credential record")
     credential = node.wait_for_credential(learner.subject)
@@ -50,6 +54,8 @@ def main() -> None:
     print(f"    credential     {node.urls['certification']}/credentials/{credential['id']}")
     print(f"    mailbox        {node.maildir} (one file per email)")
     print("    tokens         python -m shared.auth token --key .run/keys/auth-private.pem --subject ... --role ...")
+    print(f"    Kafka          credentials of each service and LMS in {node.kafka_credentials}; rights: "
+          "python -m deploy.kafka_security acls")
     print("    logs           .run/logs/<service>.log;  stop everything with: bash deploy/node.sh stop")
 
 

@@ -7,7 +7,12 @@
 #   deploy/infra.sh start|stop|status|reset
 #
 # Setting KAFKA_BOOTSTRAP_SERVERS or DATABASE_URL to another server makes
-# start use (probe) that server instead of starting our own.
+# start use (probe) that server instead of starting our own (with the KAFKA_SECURITY_PROTOCOL,
+# KAFKA_USERNAME, ... of the environment).
+#
+# Our Kafka authenticates every client with SASL/SCRAM-SHA-512 over TLS and authorizes it with ACLs
+# (deploy/kafka/server.properties.in). Its CA, certificate and the administrator's credentials are made once
+# in the node's keys directory ($MC_KEYS_DIR, by default <state>/keys), outside the repository.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +24,10 @@ SMTP_PORT=${SMTP_PORT:-1025}
 WAIT_SECS=${MC_WAIT_SECS:-60}
 KAFKA_LIBS=$ROOT/deploy/kafka/libs
 LOG4J=file:$ROOT/deploy/kafka/log4j.properties
+KEYS=${MC_KEYS_DIR:-$STATE/keys}
+KAFKA_KEYS=$KEYS/kafka
+# SASL_SSL (the default) or SASL_PLAINTEXT.
+KAFKA_LISTENER_PROTOCOL=${MC_KAFKA_PROTOCOL:-SASL_SSL}
 PIDS=$STATE/pids
 LOGS=$STATE/logs
 PGDATA=$STATE/pg
@@ -38,10 +47,27 @@ source "$ROOT/deploy/lib.sh"
 
 # --- Kafka -------------------------------------------------------------------
 
+# kcat's options to reach the cluster as its administrator, one a line: our own credentials file, or the
+# environment's settings for a cluster we did not start.
+kcat_admin() {
+  if [[ $KAFKA == "$OWN_KAFKA" ]]; then
+    printf '%s\n' -F "$KAFKA_KEYS/mc-admin.properties"
+    return
+  fi
+  printf '%s\n' -b "$KAFKA"
+  if [[ ${KAFKA_SECURITY_PROTOCOL:-PLAINTEXT} != PLAINTEXT ]]; then
+    printf '%s\n' -X "security.protocol=$KAFKA_SECURITY_PROTOCOL" -X "sasl.mechanisms=${KAFKA_SASL_MECHANISM:-SCRAM-SHA-512}" \
+      -X "sasl.username=${KAFKA_USERNAME:-}" -X "sasl.password=${KAFKA_PASSWORD:-}"
+  fi
+  [[ -z ${KAFKA_SSL_CAFILE:-} ]] || printf '%s\n' -X "ssl.ca.location=$KAFKA_SSL_CAFILE"
+}
+
 kafka_ready() {
   # A metadata request for all topics lists the brokers and, unlike asking
   # for a named topic, never auto-creates anything.
-  kcat -b "$KAFKA" -L -m 3 2>/dev/null | grep -q ' broker [0-9]* at '
+  local -a options
+  mapfile -t options < <(kcat_admin)
+  kcat "${options[@]}" -L -m 3 2>/dev/null | grep -q ' broker [0-9]* at '
 }
 
 # Kafka boots slowest, so start_kafka only launches it and wait_kafka runs
@@ -56,22 +82,39 @@ start_kafka() {
   fi
   ! port_open "$KAFKA_PORT" || die "port $KAFKA_PORT is taken by another process; set KAFKA_PORT"
   compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" >/dev/null || die "no Kafka jars; run deploy/install.sh"
+  [[ -x $ROOT/.venv/bin/python ]] || die "no .venv; run deploy/install.sh"
 
   mkdir -p "$STATE/kafka/data"
-  # Rendered on every start so port changes take effect; the data stays.
-  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
-      -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-      -e "s|@KAFKA_DATA_DIR@|$STATE/kafka/data|g" \
-      "$ROOT/deploy/kafka/server.properties.in" >"$props"
+  # Rendered on every start so port changes take effect; the data, CA and credentials stay. It prints the
+  # SCRAM credentials of the broker and the administrator, which only formatting the storage takes.
+  local -a scram
+  mapfile -t scram < <(cd "$ROOT" && .venv/bin/python -m deploy.kafka_security broker --keys "$KAFKA_KEYS" \
+    --config "$props" --data "$STATE/kafka/data" --port "$KAFKA_PORT" --controller-port "$KAFKA_CONTROLLER_PORT" \
+    --protocol "$KAFKA_LISTENER_PROTOCOL") || die "could not write the broker's configuration"
+  ((${#scram[@]})) || die "the broker's configuration gave no SCRAM credentials"
+  local marker=$STATE/kafka/data/.scram-bootstrapped
+  if [[ -f $STATE/kafka/data/meta.properties && ! -f $marker ]]; then
+    # Formatted before Kafka had security: its administrator has no SCRAM credentials and never can.
+    local aside=$STATE/kafka/data.before-security-$(date +%Y%m%d%H%M%S)
+    mv "$STATE/kafka/data" "$aside"
+    mkdir -p "$STATE/kafka/data"
+    log "Kafka's storage predates its SASL/ACL setup; moved it to $aside and formatting anew"
+  fi
   if [[ ! -f $STATE/kafka/data/meta.properties ]]; then
     local cluster_id
     cluster_id=$(java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="$LOG4J" -Dkafka.logs.dir="$LOGS" \
       kafka.tools.StorageTool random-uuid)
-    # controller.quorum.voters is static, so no --standalone here.
-    java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="$LOG4J" -Dkafka.logs.dir="$LOGS" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$props" >>"$logf" 2>&1 ||
-      fail_with_log "formatting Kafka storage failed" "$logf"
-    log "formatted Kafka storage (cluster id $cluster_id)"
+    # controller.quorum.voters is static, so no --standalone here. --add-scram (KIP-900) puts the broker's and the
+    # administrator's SCRAM credentials into the metadata log, so that someone can log in to create the others.
+    local -a add_scram=()
+    for credential in "${scram[@]}"; do add_scram+=(--add-scram "$credential"); done
+    # Its output lists the SCRAM records it wrote, so it goes to a file only its owner reads.
+    local format_log=$STATE/kafka/format.log
+    (umask 077 && java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="$LOG4J" -Dkafka.logs.dir="$LOGS" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$props" "${add_scram[@]}" >"$format_log" 2>&1) ||
+      fail_with_log "formatting Kafka storage failed" "$format_log"
+    touch "$marker"
+    log "formatted Kafka storage (cluster id $cluster_id) with SASL/SCRAM and ACLs"
   fi
   launch "$pidfile" "$logf" java -Xms1g -Xmx1g -Djava.awt.headless=true \
     -Dlog4j.configuration="$LOG4J" -Dkafka.logs.dir="$LOGS" \
@@ -90,6 +133,27 @@ wait_kafka() {
   wait_until Kafka "$klogs" "$PIDS/kafka.pid" kafka.Kafka port_open "$KAFKA_PORT"
   wait_until Kafka "$klogs" "$PIDS/kafka.pid" kafka.Kafka kafka_ready
   log "Kafka ready on $KAFKA"
+}
+
+# The administrator's Kafka settings for the env file: our broker's, or those the environment gave.
+kafka_env() {
+  if [[ $KAFKA == "$OWN_KAFKA" ]]; then
+    (cd "$ROOT" && .venv/bin/python - "$KAFKA_KEYS/mc-admin.properties" <<'PY'
+import shlex, sys
+from pathlib import Path
+from deploy.kafka_security import as_environment, read_credentials
+for name, value in as_environment(read_credentials(Path(sys.argv[1]))).items():
+    if name != "KAFKA_BOOTSTRAP_SERVERS":
+        print(f"export {name}={shlex.quote(value)}")
+PY
+    )
+    printf 'export MC_KAFKA_CREDENTIALS=%q\n' "$KAFKA_KEYS"
+    return
+  fi
+  local name
+  for name in KAFKA_SECURITY_PROTOCOL KAFKA_SASL_MECHANISM KAFKA_USERNAME KAFKA_PASSWORD KAFKA_SSL_CAFILE; do
+    [[ -z ${!name:-} ]] || printf 'export %s=%q\n' "$name" "${!name}"
+  done
 }
 
 # --- PostgreSQL --------------------------------------------------------------
@@ -241,14 +305,17 @@ cmd_start() {
   start_pg
   start_smtp
   wait_kafka
+  # The node administrator's settings: they hold the Kafka administrator's password, so only its owner reads them.
+  (umask 077 && : >"$STATE/env")
   {
     printf 'export KAFKA_BOOTSTRAP_SERVERS=%q\n' "$KAFKA"
+    kafka_env
     printf 'export DATABASE_URL=%q\n' "$DB"
     printf 'export SMTP_HOST=127.0.0.1\nexport SMTP_PORT=%q\n' "$SMTP_PORT"
     printf 'export MAILDIR=%q\n' "$STATE/mail"
   } >"$STATE/env"
   log "all up; for the settings below: source $STATE/env"
-  sed 's/^export /  /' "$STATE/env"
+  sed -e 's/^export /  /' -e 's/^\(  KAFKA_PASSWORD=\).*/\1(hidden)/' "$STATE/env"
 }
 
 cmd_stop() {

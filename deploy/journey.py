@@ -1,7 +1,7 @@
 """One learner's journey through a running node, driven only through HTTP and Kafka, as its users would drive it.
 
 Used by the demo (`deploy/demo.sh`) and by the end-to-end tests. The LMS's grade goes onto Kafka with kcat,
-a plain Kafka client, not with this project's code.
+a plain Kafka client, not with this project's code, authenticated as the LMS with its own SCRAM credentials.
 """
 
 import json
@@ -21,11 +21,30 @@ from typing import Any, TypeVar
 import httpx
 
 from shared.auth import Principal, Role, issue_token
+from shared.events.topics import lms_source, lms_topic
 
 T = TypeVar("T")
 
 DEFAULT_PORTS = {"catalogue": 8001, "enrolment": 8002, "assessment": 8003, "certification": 8004, "notifications": 8005}
-GRADE_SUBMISSIONS_TOPIC = "mc.lms.grade-submissions"
+
+
+@dataclass(frozen=True)
+class Lms:
+    """An LMS as the node's LMS registry knows it (`python -m deploy.kafka_security lms add`)."""
+
+    id: str
+    name: str
+    institutions: tuple[str, ...]
+
+    @property
+    def topic(self) -> str:
+        return lms_topic(self.id)
+
+
+# The node's LMS, grading Saarland University's courses (deploy/node.sh registers it); and one that grades for
+# another university, which may not grade Saarland's courses.
+NODE_LMS = Lms("moodle-saarland", "Moodle of Saarland University", ("uni-saarland",))
+LMS_OF_ANOTHER_INSTITUTION = Lms("canvas-sofia", "Canvas of Sofia University", ("uni-sofia",))
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,9 @@ class Node:
     maildir: Path
     auth_key: Path
     topic_prefix: str = ""
+    # The Kafka credentials files of the node's principals (`<principal>.properties`, librdkafka's format).
+    kafka_credentials: Path | None = None
+    lms: Lms = NODE_LMS
     timeout: float = 60.0
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
 
@@ -89,6 +111,7 @@ class Node:
             maildir=Path(os.environ.get("MAILDIR", state / "mail")),
             auth_key=Path(os.environ.get("AUTH_PRIVATE_KEY_FILE", state / "keys" / "auth-private.pem")),
             topic_prefix=os.environ.get("TOPIC_PREFIX", ""),
+            kafka_credentials=Path(os.environ.get("MC_KAFKA_CREDENTIALS", state / "keys" / "kafka")),
         )
 
     def call(
@@ -199,19 +222,45 @@ class Node:
 
     # --- the LMS: a grade submission as a CloudEvent, produced with kcat ---
 
-    def submit_grade_with_kcat(self, course_id: str, learner_id: str, grade: str, passed: bool) -> str:
-        document = grade_submission(course_id, learner_id, grade, passed)
-        self.produce_with_kcat(GRADE_SUBMISSIONS_TOPIC, learner_id, json.dumps(document))
+    def submit_grade_with_kcat(
+        self, course_id: str, learner_id: str, grade: str, passed: bool, lms: Lms | None = None
+    ) -> str:
+        """The LMS (by default the node's) sends a grade onto its own topic, as its own Kafka principal."""
+        lms = lms or self.lms
+        document = grade_submission(course_id, learner_id, grade, passed, lms)
+        self.produce_with_kcat(lms.topic, learner_id, json.dumps(document), principal=self.lms_principal(lms))
         return document["id"]
 
-    def produce_with_kcat(self, topic: str, key: str, value: str) -> None:
-        subprocess.run(
-            ["kcat", "-P", "-b", self.kafka, "-t", f"{self.topic_prefix}{topic}", "-k", key, "-H",
-             "content-type=application/cloudevents+json"],
-            input=value.encode(),
-            check=True,
-            timeout=30,
+    def lms_principal(self, lms: Lms | None = None) -> str:
+        return f"{self.topic_prefix}lms-{(lms or self.lms).id}"
+
+    def kcat_config(self, principal: str) -> Path:
+        """A principal's credentials file, which kcat takes with -F."""
+        assert self.kafka_credentials is not None, "the node's Kafka credentials directory is not known"
+        return self.kafka_credentials / f"{principal}.properties"
+
+    def produce_with_kcat(
+        self, topic: str, key: str, value: str, *, principal: str | None = "lms", check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Produce one message with kcat onto a topic of the node (named without the prefix).
+
+        `principal`: whose SCRAM credentials kcat uses: "lms" for the node's LMS, another principal's name, or None
+        for none at all. With `check`, a message the broker refused raises with what kcat printed; else the result.
+        """
+        principal = self.lms_principal() if principal == "lms" else principal
+        credentials = ["-F", str(self.kcat_config(principal))] if principal else []
+        result = subprocess.run(
+            # A refused message fails within message.timeout.ms, not librdkafka's default of five minutes.
+            ["kcat", *credentials, "-b", self.kafka, "-X", "message.timeout.ms=15000", "-P",
+             "-t", f"{self.topic_prefix}{topic}", "-k", key, "-H", "content-type=application/cloudevents+json"],
+            input=value,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"kcat as {principal or 'nobody'} could not produce to {topic}: {result.stderr.strip()}")
+        return result
 
     # --- certification and notifications: what the learner ends up with ---
 
@@ -241,12 +290,12 @@ def _parse_email(file: Any) -> EmailMessage:
     return message_from_binary_file(file, policy=policy.default)
 
 
-def grade_submission(course_id: str, learner_id: str, grade: str, passed: bool) -> dict[str, Any]:
+def grade_submission(course_id: str, learner_id: str, grade: str, passed: bool, lms: Lms = NODE_LMS) -> dict[str, Any]:
     """A grade submission as an LMS plugin writes it: a structured CloudEvent (see docs/lms-grade-submission.md)."""
     return {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
-        "source": "https://moodle.example-university.eu",
+        "source": lms_source(lms.id),
         "type": "eu.microcredentials.lms.grade.submitted.v1",
         "time": datetime.now(UTC).isoformat(),
         "subject": learner_id,
@@ -258,7 +307,7 @@ def grade_submission(course_id: str, learner_id: str, grade: str, passed: bool) 
             "passed": passed,
             "assessed_on": date.today().isoformat(),
             "assessor": "Prof. Dr. Maria Schmidt",
-            "lms": "moodle.example-university.eu",
+            "lms": lms.id,
         },
     }
 

@@ -15,6 +15,11 @@ LOGS=$STATE/logs
 # The node's token keys (shared.auth) and its universities' credential-signing keys; never inside the repository.
 KEYS=${MC_KEYS_DIR:-$STATE/keys}
 ISSUER_KEYS=${ISSUER_KEYS_DIR:-$KEYS/issuers}
+# Each service's and each LMS's Kafka credentials (python -m deploy.kafka_security), and the LMS registry.
+KAFKA_CREDENTIALS=${MC_KAFKA_CREDENTIALS:-$KEYS/kafka}
+LMS_REGISTRY=${LMS_REGISTRY_FILE:-$KEYS/lms-registry.json}
+# The demo's LMS: Saarland University's Moodle, registered to grade its courses.
+DEMO_LMS=${MC_DEMO_LMS:-moodle-saarland}
 # The universities this node signs credentials for (the demo's courses are Saarland University's).
 ISSUING_INSTITUTIONS=(${MC_INSTITUTIONS:-uni-saarland})
 # The names (and countries) the verify page shows for them; an institution without one is shown by its code.
@@ -26,17 +31,31 @@ source "$ROOT/deploy/lib.sh"
 SERVICES=(catalogue enrolment assessment certification notifications)
 declare -A PORTS=([catalogue]=8001 [enrolment]=8002 [assessment]=8003 [certification]=8004 [notifications]=8005)
 
+# credential FILE PROPERTY: a value of a librdkafka properties file (empty when there is none yet).
+credential() { sed -n "s/^$2=//p" "$1" 2>/dev/null || true; }
+
 # service_env NAME: one KEY=VALUE line per setting the service is started with.
 service_env() {
   local name=$1 port=${PORTS[$1]}
+  # The service's own principal (least privilege), whose name is its consumer group's.
+  local principal=${TOPIC_PREFIX:-}mc-$name
+  local credentials=$KAFKA_CREDENTIALS/$principal.properties
   echo "NODE_URI=${NODE_URI:-urn:microcredentials:node:local}"
   echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
+  echo "KAFKA_SECURITY_PROTOCOL=${KAFKA_SECURITY_PROTOCOL:-SASL_SSL}"
+  echo "KAFKA_SASL_MECHANISM=${KAFKA_SASL_MECHANISM:-SCRAM-SHA-512}"
+  echo "KAFKA_SSL_CAFILE=${KAFKA_SSL_CAFILE:-$KAFKA_CREDENTIALS/ca.pem}"
+  echo "KAFKA_USERNAME=$principal"
+  echo "KAFKA_PASSWORD=$(credential "$credentials" sasl.password)"
   echo "DATABASE_URL=$DATABASE_URL"
   echo "TOPIC_PREFIX=${TOPIC_PREFIX:-}"
   echo "AUTH_PUBLIC_KEY_FILE=$KEYS/auth-public.pem"
   echo "HTTP_HOST=127.0.0.1"
   echo "HTTP_PORT=$port"
   case $name in
+    assessment)
+      echo "LMS_REGISTRY_FILE=$LMS_REGISTRY"
+      ;;
     certification)
       echo "PUBLIC_URL=http://127.0.0.1:$port"
       echo "ISSUER_KEYS_DIR=$ISSUER_KEYS"
@@ -84,6 +103,17 @@ cmd_start() {
       log "$institution's credential-signing key and profile are in $ISSUER_KEYS"
     fi
   done
+  # The node's topics, and each service's principal with the rights its code needs (again on each start: the rights
+  # follow the code). Then the demo's LMS, once.
+  (cd "$ROOT" && .venv/bin/python -m deploy.kafka_security init --dir "$KAFKA_CREDENTIALS" >/dev/null) ||
+    die "could not create the node's Kafka topics and principals"
+  log "Kafka topics and each service's principal and rights are in place (credentials in $KAFKA_CREDENTIALS)"
+  if [[ ! -f $KAFKA_CREDENTIALS/${TOPIC_PREFIX:-}lms-$DEMO_LMS.properties ]]; then
+    (cd "$ROOT" && .venv/bin/python -m deploy.kafka_security lms add "$DEMO_LMS" --institution uni-saarland \
+      --name "Moodle of Saarland University" --dir "$KAFKA_CREDENTIALS" --registry "$LMS_REGISTRY" >/dev/null) ||
+      die "could not register the demo's LMS $DEMO_LMS"
+    log "registered LMS $DEMO_LMS for uni-saarland; its Kafka credentials: $KAFKA_CREDENTIALS/${TOPIC_PREFIX:-}lms-$DEMO_LMS.properties"
+  fi
   for name in "${SERVICES[@]}"; do start_service "$name"; done
   for name in "${SERVICES[@]}"; do
     wait_until "$name" "$LOGS/$name.log" "$PIDS/$name.pid" "services.$name" ready "$name"

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from shared.events import CONTENT_TYPE, Event, topic_name
+from shared.events.topics import is_family
 from shared.settings import ServiceSettings
 
 
@@ -54,6 +55,8 @@ def document(
         }
         channel = str(event_class.topic)
         channels.setdefault(channel, {"address": topic_name(event_class.topic, settings.topic_prefix), "messages": {}})
+        if is_family(channel):
+            channels[channel]["parameters"] = {"lms": {"description": "the LMS's id in the node's LMS registry"}}
         channels[channel]["messages"][name] = {"$ref": f"#/components/messages/{name}"}
         return {"$ref": f"#/channels/{channel}/messages/{name}"}
 

@@ -45,6 +45,7 @@ from shared.events import (
     provenance,
     topic_name,
 )
+from shared.events.topics import is_family, subscription_pattern
 from shared.failures import Backoff, Outages, diagnose, outage_of
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
@@ -138,7 +139,11 @@ class EventConsumer:
         self._settings = settings
         self._unit_of_work = unit_of_work
         self._handlers = {event_class.type: handler for event_class, handler in handlers.items()}
-        self._topics = [topic_name(topic, settings.topic_prefix) for topic in topics]
+        topics = list(topics)
+        # A family of topics (one per LMS) is read through a pattern, so that a newly registered LMS's topic is
+        # picked up without a restart; Kafka takes either topics or one pattern, so then all of them go in it.
+        self._pattern = subscription_pattern(topics, settings.topic_prefix) if any(map(is_family, topics)) else None
+        self._topics = [] if self._pattern else [topic_name(topic, settings.topic_prefix) for topic in topics]
         self._dead_letters: DeadLetters | None = None
         self._commits = OffsetCommits()
         self.metrics = metrics
@@ -151,6 +156,7 @@ class EventConsumer:
         )
         broker.subscriber(
             *self._topics,
+            pattern=self._pattern,
             group_id=self._settings.consumer_group,
             # Offsets are committed here, after handling (OffsetCommits), never before: FastStream's default would
             # commit on receipt and lose the message on a crash.

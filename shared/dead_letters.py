@@ -1,7 +1,9 @@
 """The dead-letter topic: where a message goes that its consumer cannot process, with the reason in its headers.
 
 The original value, key and headers are kept as they were, so `python -m shared.dead_letters replay` can put the
-messages back on their original topic once the cause is fixed.
+messages back on their original topic once the cause is fixed. A replay writes onto other services' and LMSs' topics,
+which no service's principal may do, so it runs as the node's administrator (the credentials `deploy/infra.sh` writes
+into `.run/env`).
 """
 
 import argparse
@@ -13,6 +15,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from shared.events import dead_letter_topic
+from shared.kafka import client_options
+from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +50,22 @@ class DeadLetters:
         log.warning("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
 
 
-async def replay(bootstrap_servers: str, service_name: str, topic_prefix: str) -> int:
-    """Put every dead-lettered message of a service back on its original topic, once; returns how many."""
+async def replay(settings: ServiceSettings, service_name: str) -> int:
+    """Put every dead-lettered message of a service back on its original topic, once; returns how many.
+
+    `settings` name the cluster, the topic prefix and a principal that may read the dead-letter topic and write the
+    original topics (the node's administrator).
+    """
+    topic_prefix = settings.topic_prefix
     topic = dead_letter_topic(service_name, topic_prefix)
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap_servers,
+        **client_options(settings),
         group_id=f"{topic_prefix}mc-{service_name}-dead-letter-replay",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
     replayed = 0
@@ -76,14 +85,12 @@ async def replay(bootstrap_servers: str, service_name: str, topic_prefix: str) -
 
 
 def main() -> None:
-    from shared.settings import ServiceSettings
-
     parser = argparse.ArgumentParser(description="Replay a service's dead-lettered messages onto their topics.")
     parser.add_argument("command", choices=["replay"])
     parser.add_argument("service", help="e.g. assessment")
     args = parser.parse_args()
     settings = ServiceSettings()
-    count = asyncio.run(replay(settings.kafka_bootstrap_servers, args.service, settings.topic_prefix))
+    count = asyncio.run(replay(settings, args.service))
     print(f"replayed {count} message(s) from {dead_letter_topic(args.service, settings.topic_prefix)}")
 
 

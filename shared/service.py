@@ -20,15 +20,17 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from shared.asyncapi import document as asyncapi_document
 from shared.consumer import EventConsumer, Handler
 from shared.db import UnitOfWork, create_engine, create_sessionmaker, database_answers
-from shared.events import Event, Topic
+from shared.events import Event, Topic, dead_letter_topic, topic_name
+from shared.events.topics import is_family
 from shared.failures import Outages
 from shared.http import health_router
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
 from shared.outbox import OutboxRelay
+from shared.kafka import security
 from shared.settings import ServiceSettings
-from shared.topic_admin import ensure_topics
+from shared.topic_admin import check_topics, published_topics
 from shared.tracing import setup_tracing
 
 
@@ -48,18 +50,33 @@ class Service:
     background: Sequence[Callable[[State], Awaitable[None]]] = ()
 
 
+def service_topics(service: Service) -> list[str]:
+    """The topics the service writes (its contracts' and its dead-letter topic) and reads (families aside)."""
+    prefix = service.settings.topic_prefix
+    names = [topic_name(topic, prefix) for topic in published_topics(service.settings.service_name)]
+    names += [topic_name(topic, prefix) for topic in service.consumes if not is_family(topic)]
+    if service.handlers:
+        names.append(dead_letter_topic(service.settings.service_name, prefix))
+    return names
+
+
 def create_app(service: Service) -> FastAPI:
     settings = service.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_tracing(settings)
-        await ensure_topics(settings)
+        await check_topics(settings, service_topics(service))
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
         broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
+            security=security(settings),
             client_id=f"mc-{settings.service_name}",
+            # Topics are the node administrator's to create (deploy/kafka_security.py); the service has no right to.
+            allow_auto_create_topics=False,
+            # A subscription to a family of topics (every LMS's) finds a newly registered member within this time.
+            metadata_max_age_ms=30_000,
             acks="all",
             enable_idempotence=True,
             log_level=logging.DEBUG,  # One line per message is too much at INFO; failures are logged as warnings.

@@ -2,9 +2,8 @@
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 
 class ServiceSettings(BaseSettings):
@@ -15,6 +14,15 @@ class ServiceSettings(BaseSettings):
     node_uri: str = "urn:microcredentials:node:local"
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Who this process is to Kafka (shared/kafka.py turns these into client options). The node's broker requires
+    # SASL_SSL with SCRAM-SHA-512, each service its own principal (python -m deploy.kafka_security init); PLAINTEXT
+    # only suits a cluster without authentication.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    # The CA that signed the broker's certificate (SASL_SSL); without it, the system's trusted CAs.
+    kafka_ssl_cafile: str | None = None
     # Lets several nodes, or several test runs, share one Kafka cluster without seeing each other's events.
     topic_prefix: str = ""
     # Partitions bound how many instances of a consumer can share the work; replication 1 suits a single broker.
@@ -72,6 +80,8 @@ class ServiceSettings(BaseSettings):
     @property
     def service_database_url(self) -> str:
         """The URL of this service's own database on the configured server."""
+        from sqlalchemy.engine import make_url  # Here, not at the top: command-line tools that import settings start faster.
+
         return make_url(self.database_url).set(database=f"{self.database_prefix}_{self.service_name}").render_as_string(
             hide_password=False
         )

@@ -12,6 +12,8 @@ ports, started and stopped with deploy/infra.sh), so that the rest of the suite 
 
 import asyncio
 import contextlib
+import dataclasses
+import io
 import json
 import os
 import re
@@ -30,8 +32,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
-from deploy.journey import bearer_header
+from deploy.journey import LMS_OF_ANOTHER_INSTITUTION, NODE_LMS, bearer_header
+from deploy.kafka_security import as_environment, drop_principals, read_credentials, service_principal
+from deploy.kafka_security import main as kafka_security_command
 from shared.auth import Principal, Role, create_keys
+from shared.kafka import client_options
+from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 # The node the session's services belong to: the CloudEvents `source` their topics accept (shared.events.provenance).
@@ -51,19 +57,50 @@ class Stack:
     auth_private_key: Path
     auth_public_key: Path
     node_uri: str = NODE_URI
+    # Kafka: the cluster administrator's settings (ServiceSettings' kafka_* fields), which the helpers below use as
+    # the test harness; and, once `with_kafka_principals` has made them, this session's principals' credentials.
+    kafka_admin: dict[str, str] = field(default_factory=dict)
+    kafka_credentials: Path | None = None
+    lms_registry: Path | None = None
 
     def settings(self, settings_class: type, **overrides: object) -> object:
+        """A service's settings in this session, connecting to Kafka as the service's own principal."""
+        service_name = overrides.get("service_name") or settings_class.model_fields["service_name"].default
         return settings_class(
-            **dict(
-                kafka_bootstrap_servers=self.kafka,
-                database_url=self.database_url,
-                topic_prefix=self.topic_prefix,
-                database_prefix=self.database_prefix,
-                auth_public_key_file=str(self.auth_public_key),
-                node_uri=self.node_uri,
+            **(
+                dict(
+                    kafka_bootstrap_servers=self.kafka,
+                    database_url=self.database_url,
+                    topic_prefix=self.topic_prefix,
+                    database_prefix=self.database_prefix,
+                    auth_public_key_file=str(self.auth_public_key),
+                    node_uri=self.node_uri,
+                    lms_registry_file=str(self.lms_registry) if self.lms_registry else None,
+                )
+                | self.kafka_settings(service_principal(service_name, self.topic_prefix))
+                | overrides
             )
-            | overrides
         )
+
+    def harness(self, settings_class: type = ServiceSettings, **overrides: object) -> object:
+        """Settings for the tests' own Kafka clients (forging events, reading topics): the cluster's administrator."""
+        values = dict(kafka_bootstrap_servers=self.kafka, topic_prefix=self.topic_prefix, **self.kafka_admin)
+        return settings_class(**(values | overrides))
+
+    def kafka_settings(self, principal: str) -> dict[str, str]:
+        """One of this session's principals' Kafka settings (deploy.kafka_security wrote them)."""
+        assert self.kafka_credentials is not None, "with_kafka_principals(stack) first"
+        path = self.kafka_credentials / f"{principal}.properties"
+        assert path.exists(), f"no Kafka principal {principal} in this session ({path})"
+        fields = read_credentials(path)
+        fields.pop("kafka_bootstrap_servers", None)
+        return fields
+
+    def kafka_env(self, service_name: str) -> dict[str, str]:
+        """The Kafka environment of one of the session's service processes: its own principal."""
+        return as_environment(self.kafka_settings(service_principal(service_name, self.topic_prefix))) | {
+            "LMS_REGISTRY_FILE": str(self.lms_registry)
+        }
 
     def bearer(
         self, subject: str, *roles: Role, institution: str | None = None, name: str | None = None, email: str | None = None
@@ -137,6 +174,11 @@ def _stack(state: Path, environ: Mapping[str, str]) -> Stack:
     )
     run = uuid.uuid4().hex[:8]
     private_key, public_key = create_keys(Path(tempfile.mkdtemp(prefix=f"mc-test-{run}-keys-")))
+    kafka_admin = {
+        name.lower(): value
+        for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_SSL_CAFILE")
+        if (value := os.environ.get(name) or written.get(name))
+    }
     return Stack(
         kafka=environ.get("KAFKA_BOOTSTRAP_SERVERS") or written["KAFKA_BOOTSTRAP_SERVERS"],
         database_url=environ.get("DATABASE_URL") or written["DATABASE_URL"],
@@ -147,6 +189,7 @@ def _stack(state: Path, environ: Mapping[str, str]) -> Stack:
         database_prefix=f"test_{run}",
         auth_private_key=private_key,
         auth_public_key=public_key,
+        kafka_admin=kafka_admin,
     )
 
 
@@ -233,7 +276,7 @@ class PrivateInfrastructure:
         """Start what is not running (also after a kill, as an operator would)."""
         self.infra("start")
         if not hasattr(self, "stack"):
-            self.stack = _stack(self.state, {})
+            self.stack = with_kafka_principals(_stack(self.state, {}))
 
     def stop(self) -> None:
         self.infra("stop")
@@ -261,6 +304,26 @@ def private_infrastructure(state: Path) -> Iterator[PrivateInfrastructure]:
         infrastructure.stop()
 
 
+def kafka_security(stack: Stack, *arguments: str) -> None:
+    """`python -m deploy.kafka_security ...` as the cluster's administrator under the session's topic prefix (in this
+    process: the same command without a new interpreter's start)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        kafka_security_command(list(arguments), settings=stack.harness())
+
+
+def with_kafka_principals(stack: Stack) -> Stack:
+    """The session's topics and principals, made with the node's own command: one principal per service with the
+    rights its code needs, and two LMSs (the node's, and one of another institution)."""
+    folder = Path(tempfile.mkdtemp(prefix="mc-test-kafka-"))
+    stack = dataclasses.replace(stack, kafka_credentials=folder / "kafka", lms_registry=folder / "lms-registry.json")
+    kafka_security(stack, "init", "--dir", str(stack.kafka_credentials))
+    for lms in (NODE_LMS, LMS_OF_ANOTHER_INSTITUTION):
+        arguments = ["lms", "add", lms.id, "--name", lms.name, "--dir", str(stack.kafka_credentials)]
+        arguments += [f"--institution={institution}" for institution in lms.institutions]
+        kafka_security(stack, *arguments, "--registry", str(stack.lms_registry))
+    return stack
+
+
 async def clean_up(stack: Stack) -> None:
     """Drop the session's databases and topics."""
     server = make_url(stack.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -271,7 +334,7 @@ async def clean_up(stack: Stack) -> None:
             await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
     finally:
         await connection.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+    admin = AIOKafkaAdminClient(**client_options(stack.harness()))
     await admin.start()
     try:
         topics = [topic for topic in await admin.list_topics() if topic.startswith(stack.topic_prefix)]
@@ -279,10 +342,12 @@ async def clean_up(stack: Stack) -> None:
             await admin.delete_topics(topics)
     finally:
         await admin.close()
+    if stack.kafka_admin:
+        await asyncio.to_thread(drop_principals, stack.harness(), stack.topic_prefix)
 
 
 async def produce(stack: Stack, topic: str, value: bytes, key: str, headers: dict[str, str] | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all")
+    producer = AIOKafkaProducer(**client_options(stack.harness()), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -301,7 +366,7 @@ async def read_topic(
     """Every record on a topic (named without the session's prefix), from the start, until `until(records)`."""
     consumer = AIOKafkaConsumer(
         f"{stack.topic_prefix}{topic}",
-        bootstrap_servers=stack.kafka,
+        **client_options(stack.harness()),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -331,8 +396,8 @@ def header(record: ConsumerRecord, name: str) -> str | None:
 async def unconsumed(stack: Stack, service_name: str) -> int:
     """How many messages a service's consumer group has not yet committed, over every topic it reads."""
     group = f"{stack.topic_prefix}mc-{service_name}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka)
+    admin = AIOKafkaAdminClient(**client_options(stack.harness()))
+    consumer = AIOKafkaConsumer(**client_options(stack.harness()))
     await admin.start()
     await consumer.start()
     try:

@@ -195,3 +195,34 @@ def test_dockerfile_installs_from_the_lock() -> None:
         "Dockerfile: does not install the dependencies with `uv pip sync ... requirements.lock`"
     )
     assert re.search(r"^USER\s+(?!root\b|0\b)\S+", text, re.MULTILINE), "Dockerfile: does not switch to a non-root USER"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_connects_to_kafka_as_its_own_principal(name: str, state_dir: str) -> None:
+    local, environment = node_env(name, state_dir), service_environment(name)
+    assert environment.get("KAFKA_USERNAME") == "${TOPIC_PREFIX:-}" + local["KAFKA_USERNAME"], (
+        f"docker-compose.yml: service {name!r} has KAFKA_USERNAME={environment.get('KAFKA_USERNAME')!r}, not its own "
+        f"principal {local['KAFKA_USERNAME']!r} (under the TOPIC_PREFIX), as deploy/node.sh starts it"
+    )
+    protocol = environment.get("KAFKA_SECURITY_PROTOCOL") or ""
+    assert protocol.startswith("SASL_"), f"docker-compose.yml: service {name!r} connects to Kafka with {protocol!r}"
+    assert environment.get("KAFKA_SASL_MECHANISM") == local["KAFKA_SASL_MECHANISM"], (
+        f"docker-compose.yml: service {name!r} uses SASL mechanism {environment.get('KAFKA_SASL_MECHANISM')!r}, "
+        f"deploy/node.sh {local['KAFKA_SASL_MECHANISM']!r}"
+    )
+
+
+def test_kafka_authenticates_every_listener_and_authorizes_with_acls() -> None:
+    environment = {key: str(value) for key, value in (compose_service("kafka").get("environment") or {}).items()}
+    listeners = dict(entry.split(":") for entry in environment.get("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "").split(","))
+    insecure = [name for name, protocol in listeners.items() if not protocol.startswith("SASL_")]
+    assert listeners and not insecure, f"docker-compose.yml: Kafka listeners without SASL: {insecure or 'none listed'}"
+    assert environment.get("KAFKA_AUTHORIZER_CLASS_NAME") == "org.apache.kafka.metadata.authorizer.StandardAuthorizer", (
+        "docker-compose.yml: Kafka runs without KRaft's StandardAuthorizer"
+    )
+    assert environment.get("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND") == "false", (
+        "docker-compose.yml: Kafka allows everyone where no ACL is found"
+    )
+    assert "kafka-init" in (compose_service("assessment").get("depends_on") or {}), (
+        "docker-compose.yml: the services start before kafka-init has made their principals"
+    )

@@ -12,8 +12,9 @@ from shared.events import Topic
 
 
 def create_service(settings: AssessmentSettings | None = None) -> service.Service:
+    settings = settings or AssessmentSettings()
     return service.Service(
-        settings=settings or AssessmentSettings(),
+        settings=settings,
         title="Assessment",
         description=(
             "Grading schemes per course; grades from LMSs, from assessors one by one and as CSV cohorts, judged by the "
@@ -21,7 +22,8 @@ def create_service(settings: AssessmentSettings | None = None) -> service.Servic
         ),
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
-        handlers=event_handlers(),
+        handlers=event_handlers(settings),
+        # GRADE_SUBMISSIONS is a family: every registered LMS's topic.
         consumes=[Topic.COURSES, Topic.ENROLMENTS, Topic.GRADE_SUBMISSIONS],
     )
 

@@ -9,7 +9,8 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import TypeAdapter
 
-from services.assessment.models import EnrolledLearner, Grade
+from services.assessment.lms_registry import RegisteredLms
+from services.assessment.models import Course, EnrolledLearner, Grade
 from shared.events.assessment import EctsScheme, GradingScheme, LetterScheme, NumericScheme, PassFailScheme
 from shared.events.catalogue import IdentityVerification
 
@@ -113,16 +114,22 @@ def review_submission(
     enrolment: EnrolledLearner | None,
     scheme: GradingScheme | None,
     recorded: Grade | None,
+    *,
+    course: Course | None = None,
+    lms: RegisteredLms | None = None,
 ) -> Accepted | Rejection:
     """Whether the grade can be recorded and if so whether it passes; else which rule it breaks and why.
 
-    `recorded` is the grade already recorded for this enrolment, if any.
+    `recorded` is the grade already recorded for this enrolment, if any. `lms` is the registered LMS that sent it,
+    as the broker attests (the topic only that LMS may write); `course` is what assessment knows of the course.
     """
     if enrolment is None:
         return Rejection(
             "learner-not-enrolled",
             f"learner {submission.learner_id} is not enrolled in course {submission.course_id}",
         )
+    if lms is not None and (unauthorized := _lms_not_authorized(submission, lms, course)):
+        return unauthorized
     if scheme is None:
         return Rejection(
             "no-grading-scheme",
@@ -139,6 +146,21 @@ def review_submission(
         return Accepted(passes(scheme, submission.grade))
     except GradeOutOfScale as out_of_scale:
         return Rejection("grade-out-of-scale", str(out_of_scale))
+
+
+def _lms_not_authorized(submission: Submission, lms: RegisteredLms, course: Course | None) -> Rejection | None:
+    """An LMS grades only the courses of the institutions it is registered for."""
+    awarding = list(course.awarding_institutions) if course else []
+    if set(awarding) & set(lms.institutions):
+        return None
+    awarded_by = (
+        f"is awarded by {', '.join(awarding)}" if awarding else "has awarding bodies that assessment does not know yet"
+    )
+    return Rejection(
+        "lms-not-authorized-for-course",
+        f"LMS {lms.id} ({lms.name}) is registered to grade for {', '.join(lms.institutions)}, but course "
+        f"{submission.course_id} {awarded_by}",
+    )
 
 
 # CSV cohorts: POST /grades/bulk.

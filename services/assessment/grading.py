@@ -7,6 +7,7 @@ from dataclasses import asdict
 from sqlmodel import col, select
 
 from services.assessment.domain import SCHEMES, GradeOutOfScale, Rejection, Submission, passes, review_submission
+from services.assessment.lms_registry import RegisteredLms
 from services.assessment.models import (
     Course,
     CourseGradingScheme,
@@ -25,8 +26,13 @@ async def grading_scheme(uow: UnitOfWork, course_id: str) -> GradingScheme | Non
     return SCHEMES.validate_python(row.scheme) if row else None
 
 
-async def record_or_reject(uow: UnitOfWork, submission: Submission) -> Grade | GradeRejection:
-    """Record the grade and publish GradeRecorded, or record why not and publish GradeRejected; never neither."""
+async def record_or_reject(
+    uow: UnitOfWork, submission: Submission, lms: RegisteredLms | None = None
+) -> Grade | GradeRejection:
+    """Record the grade and publish GradeRecorded, or record why not and publish GradeRejected; never neither.
+
+    `lms`: the registered LMS a submission from Kafka came from.
+    """
     session = uow.session
     enrolment = (
         await session.exec(
@@ -39,11 +45,11 @@ async def record_or_reject(uow: UnitOfWork, submission: Submission) -> Grade | G
     if enrolment is not None:
         recorded = (await session.exec(select(Grade).where(Grade.enrolment_id == enrolment.enrolment_id))).first()
     scheme = await grading_scheme(uow, submission.course_id)
-    verdict = review_submission(submission, enrolment, scheme, recorded)
+    course = await session.get(Course, submission.course_id)
+    verdict = review_submission(submission, enrolment, scheme, recorded, course=course, lms=lms)
     if isinstance(verdict, Rejection):
         return _reject(uow, submission, verdict)
     assert enrolment is not None and scheme is not None
-    course = await session.get(Course, submission.course_id)
     grade = Grade(
         **asdict(submission)
         | {

@@ -1,5 +1,7 @@
 """Kafka handlers of the assessment service: its read models of courses and enrolments, and LMS grade submissions."""
 
+from functools import partial
+
 from opentelemetry import trace
 from opentelemetry.trace import Link
 from sqlalchemy.dialects.postgresql import insert
@@ -7,18 +9,21 @@ from sqlmodel import delete, select
 
 from services.assessment.domain import Submission
 from services.assessment.grading import record_or_reject
+from services.assessment.lms_registry import RegistryFile
 from services.assessment.models import Course, EnrolledLearner
-from shared.consumer import Handler
+from services.assessment.settings import AssessmentSettings
+from shared.consumer import Handler, Unprocessable
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
 from shared.events.catalogue import CourseApproved
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
+from shared.events.topics import lms_of_source
 from shared.tracing import context_from_traceparent, tracer
 
 
-# What a submission carries; `passed` is not among them.
-SUBMITTED = {"course_id", "learner_id", "grade", "assessed_on", "assessor", "lms", "identity_verification"}
+# What a submission carries; `passed` is not among them, nor `lms`: which LMS sent it is known from its topic.
+SUBMITTED = {"course_id", "learner_id", "grade", "assessed_on", "assessor", "identity_verification"}
 
 
 async def course_approved(event: CourseApproved, envelope: CloudEvent, uow: UnitOfWork) -> None:
@@ -59,12 +64,25 @@ async def enrolment_withdrawn(event: EnrolmentWithdrawn, envelope: CloudEvent, u
     await uow.session.execute(delete(EnrolledLearner).where(EnrolledLearner.enrolment_id == event.enrolment_id))
 
 
-async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: UnitOfWork) -> None:
-    """The LMS is authenticated by the Kafka cluster; its `assessor` is recorded as given, its `passed` ignored."""
+async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: UnitOfWork, *, registry: RegistryFile) -> None:
+    """A grade from an LMS: its `assessor` is recorded as given, its `passed` ignored.
+
+    The broker lets only LMS x write LMS x's topic, and the consumer lets through only events whose source is the LMS
+    of the topic they came on; so the source names the LMS that really sent it. That LMS must be in the registry, and
+    may grade only its institutions' courses (review_submission).
+    """
+    lms_id = lms_of_source(envelope.source)
+    lms = registry.current().get(lms_id) if lms_id else None
+    if lms is None:
+        raise Unprocessable(
+            f"grade submission from {envelope.source}, which is not an LMS in the LMS registry "
+            f"({registry.path or 'LMS_REGISTRY_FILE is not set'}); the node's administrator registers an LMS with "
+            "`python -m deploy.kafka_security lms add <lms-id> --institution <institution>`"
+        )
     fields = event.model_dump(include=SUBMITTED)
-    submission = Submission(submission_id=envelope.id, channel="lms", **fields)
+    submission = Submission(submission_id=envelope.id, channel="lms", lms=lms.id, **fields)
     if envelope.traceparent:
-        await record_or_reject(uow, submission)
+        await record_or_reject(uow, submission, lms)
         return
     # An LMS without tracing: the grade joins the trace of the learner's enrolment, so that one trace follows the
     # journey from the enrolling request to the credential's email (this consumption's own trace is linked).
@@ -79,13 +97,13 @@ async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: Unit
     with tracer(__name__).start_as_current_span(
         "assessment record grade", context=context_from_traceparent(enrolment_trace), links=[Link(own)]
     ):
-        await record_or_reject(uow, submission)
+        await record_or_reject(uow, submission, lms)
 
 
-def event_handlers() -> dict[type[Event], Handler]:
+def event_handlers(settings: AssessmentSettings) -> dict[type[Event], Handler]:
     return {
         CourseApproved: course_approved,
         LearnerEnrolled: learner_enrolled,
         EnrolmentWithdrawn: enrolment_withdrawn,
-        GradeSubmitted: grade_submitted,
+        GradeSubmitted: partial(grade_submitted, registry=RegistryFile(settings.lms_registry_file)),
     }

@@ -1,7 +1,8 @@
 """What LMS integrations (Moodle, Canvas, ...) publish: grade submissions, untrusted until assessment validates them.
 
-An LMS produces one CloudEvent per grade on the `mc.lms.grade-submissions` topic, keyed by the learner id,
-with any Kafka client; docs/lms-grade-submission.md shows a kcat example.
+An LMS produces one CloudEvent per grade on its own topic `mc.lms.<lms-id>.grade-submissions` (which only its Kafka
+principal may write), with `source` = `urn:microcredentials:lms:<lms-id>`, keyed by the learner id, with any Kafka
+client; docs/lms-grade-submission.md shows a kcat example.
 """
 
 from datetime import date
@@ -25,7 +26,8 @@ class GradeSubmitted(Event):
     passed: bool
     assessed_on: date
     assessor: str = Field(min_length=1)
-    # Which LMS sent it, for the audit trail (e.g. "moodle.uni-saarland.de").
+    # Which LMS says it sent it (e.g. "moodle.uni-saarland.de"). Ignored: the node records the LMS whose topic it came
+    # on. Still required in .v1.
     lms: str = Field(min_length=1)
     # How the learner's identity was verified at this assessment; when absent, the course's level applies.
     identity_verification: IdentityVerification | None = None

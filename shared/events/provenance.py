@@ -17,10 +17,7 @@ import re
 from dataclasses import dataclass
 
 from shared.events.envelope import EVENT_TYPES, CloudEvent, InvalidEvent
-from shared.events.topics import Topic
-
-LMS_TOPIC = re.compile(r"^mc\.lms\.(?P<lms>[a-z0-9][a-z0-9-]*)\.grade-submissions$")
-LMS_SOURCE = "urn:microcredentials:lms:{lms}"
+from shared.events.topics import Topic, is_family, lms_of_topic, lms_source
 
 
 @dataclass(frozen=True)
@@ -28,7 +25,7 @@ class Provenance:
     """Who may speak on a topic: the producer (in words, for the reasons), its CloudEvents source, the type families."""
 
     producer: str
-    source: str | None
+    source: str
     families: frozenset[str]
 
 
@@ -42,13 +39,10 @@ def _families(topic: Topic) -> frozenset[str]:
 
 def provenance(topic: str, node_uri: str) -> Provenance | None:
     """What a topic (named without the deployment's prefix) may carry; None for a topic no producer owns."""
-    if match := LMS_TOPIC.match(topic):
-        lms = match["lms"]
-        return Provenance(f"the LMS {lms}", LMS_SOURCE.format(lms=lms), _families(Topic.GRADE_SUBMISSIONS))
-    if topic == Topic.GRADE_SUBMISSIONS:
-        # One inbound topic shared by every LMS: the broker cannot tell them apart, so no source can be expected.
-        return Provenance("an LMS", None, _families(Topic.GRADE_SUBMISSIONS))
-    if topic in {known.value for known in Topic}:
+    if (lms := lms_of_topic(topic)) is not None:
+        # Only LMS x may write LMS x's topic (the broker's ACLs); its events must say they come from LMS x.
+        return Provenance(f"the LMS {lms}", lms_source(lms), _families(Topic.GRADE_SUBMISSIONS))
+    if topic in {known.value for known in Topic if not is_family(known)}:
         service = topic.split(".")[1]
         return Provenance(f"the {service} service of this node", node_uri, _families(Topic(topic)))
     return None
@@ -64,7 +58,7 @@ def check(topic: str, envelope: CloudEvent, node_uri: str) -> None:
             f"{envelope.type} does not belong on topic {topic}: the topic carries only what {expected.producer} "
             f"publishes ({', '.join(sorted(expected.families))})"
         )
-    if expected.source is not None and envelope.source != expected.source:
+    if envelope.source != expected.source:
         raise InvalidEvent(
             f"{envelope.type} on topic {topic} claims the source {envelope.source!r}; only {expected.producer} "
             f"({expected.source}) publishes there"

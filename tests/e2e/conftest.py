@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from deploy.journey import Node
-from tests.stack import ROOT, Stack, free_port
+from tests.stack import ROOT, Stack, free_port, with_kafka_principals
 
 SERVICES = ("catalogue", "enrolment", "assessment", "certification", "notifications")
 
@@ -35,9 +35,10 @@ def wait_ready(url: str, process: subprocess.Popen, log: str, timeout: float = 9
 @pytest.fixture(scope="session")
 def stack(stack: Stack) -> Stack:
     """The session's stack under prefixes of its own: the node's processes run until the session ends, and must not
-    share consumer groups or databases with the services the integration tests start in-process."""
-    return dataclasses.replace(
-        stack, topic_prefix=f"{stack.topic_prefix}e2e.", database_prefix=f"{stack.database_prefix}_e2e"
+    share consumer groups or databases with the services the integration tests start in-process. Its Kafka principals
+    are its own too: each service runs as its own least-privileged principal, and kcat as an LMS."""
+    return with_kafka_principals(
+        dataclasses.replace(stack, topic_prefix=f"{stack.topic_prefix}e2e.", database_prefix=f"{stack.database_prefix}_e2e")
     )
 
 
@@ -71,7 +72,7 @@ def running_node(stack: Stack, keys: Path, log_prefix: str = "e2e", **settings: 
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for name in SERVICES:
-        env = os.environ | stack.env() | {"HTTP_PORT": str(ports[name])}
+        env = os.environ | stack.env() | stack.kafka_env(name) | {"HTTP_PORT": str(ports[name])}
         env["PUBLIC_URL"] = f"http://127.0.0.1:{ports['certification']}"
         env["ISSUER_KEYS_DIR"] = str(keys)
         env["UNSUBSCRIBE_BASE_URL"] = f"http://127.0.0.1:{ports['notifications']}"
@@ -98,6 +99,7 @@ def running_node(stack: Stack, keys: Path, log_prefix: str = "e2e", **settings: 
             maildir=stack.maildir,
             auth_key=stack.auth_private_key,
             topic_prefix=stack.topic_prefix,
+            kafka_credentials=stack.kafka_credentials,
         )
     finally:
         for process, _ in processes.values():

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from deploy.journey import GRADE_SUBMISSIONS_TOPIC, Node, Person, grade_submission, sample_course
+from deploy.journey import NODE_LMS, Node, Person, grade_submission, sample_course
 from shared.events import dead_letter_topic
 from tests.stack import Stack, header, read_topic, wait_until_all_consumed
 
@@ -86,8 +86,8 @@ def test_the_same_grade_published_twice_yields_one_credential_and_one_email(node
     failing = enrolled_learner(node, offering, name="Ivo Kranjc")
     document = json.dumps(grade_submission(offering["course_id"], learner.subject, "2.3", True))
 
-    node.produce_with_kcat(GRADE_SUBMISSIONS_TOPIC, learner.subject, document)
-    node.produce_with_kcat(GRADE_SUBMISSIONS_TOPIC, learner.subject, document)
+    node.produce_with_kcat(NODE_LMS.topic, learner.subject, document)
+    node.produce_with_kcat(NODE_LMS.topic, learner.subject, document)
     # The LMS also resends the grade as a new submission (a plugin's retry): refused, still one credential.
     node.submit_grade_with_kcat(offering["course_id"], learner.subject, grade="2.3", passed=True)
     node.submit_grade_with_kcat(offering["course_id"], failing.subject, grade="5.0", passed=False)
@@ -108,7 +108,7 @@ def test_a_malformed_lms_message_is_dead_lettered_and_grading_goes_on(node: Node
     learner = enrolled_learner(node, offering)
     key = learner.subject.encode()
 
-    node.produce_with_kcat(GRADE_SUBMISSIONS_TOPIC, learner.subject, '{"grade": "1.0"')
+    node.produce_with_kcat(NODE_LMS.topic, learner.subject, '{"grade": "1.0"')
     node.submit_grade_with_kcat(offering["course_id"], learner.subject, grade="1.0", passed=True)
 
     node.wait_for_credential(learner.subject)

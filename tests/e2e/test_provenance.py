@@ -1,7 +1,7 @@
 """Forged facts on the node's topics are dead-lettered and change nothing (produced with kcat, read over HTTP).
 
 The broker's ACLs decide who may write a topic; these forgeries come from a client that may write it (an LMS on its
-own topic, or a principal with too many rights) and show the second line: a consumer believes an event only when its
+own topic, or the producing service's own principal, as if it were compromised) and show the second line: a consumer believes an event only when its
 type belongs on the topic and its source is the topic's producer (shared/events/provenance.py).
 """
 
@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 
-from deploy.journey import GRADE_SUBMISSIONS_TOPIC, Node, sample_course
+from deploy.journey import Node, sample_course
+from deploy.kafka_security import service_principal
 from shared.events import CloudEvent, Event, Topic, dead_letter_topic
 from shared.events.assessment import GradeRecorded
 from shared.events.catalogue import CourseApproved, MicroCredentialDescription
 from shared.events.certification import CredentialIssued
 from shared.events.common import LearnerIdentity
 from shared.events.enrolment import LearnerEnrolled
+from shared.events.topics import lms_source
 from tests.stack import Stack, header, read_topic, wait_until_all_consumed
 
 pytestmark = pytest.mark.e2e
@@ -39,6 +41,11 @@ CONSUMERS = {
 
 def forged(event: Event, source: str = MALLORY_NODE, **attributes: Any) -> str:
     return json.dumps(CloudEvent.wrap(event, source=source).model_dump(mode="json") | attributes)
+
+
+def as_owner(node: Node, stack: Stack, topic: Topic, key: str, value: str) -> None:
+    """Produce as the principal that may write the topic (its producing service): the broker lets it through."""
+    node.produce_with_kcat(topic, key, value, principal=service_principal(topic.split(".")[1], stack.topic_prefix))
 
 
 def dead_letters(stack: Stack, service: str, key: str) -> list[str]:
@@ -61,12 +68,12 @@ def test_a_forged_enrolment_on_the_lms_topic_is_dead_lettered_and_its_grade_issu
         learner=mallory(learner_id), enrolled_at=datetime.now(UTC),
     )
     # The LMS may write its own topic, so it can put anything there; a LearnerEnrolled is not what an LMS publishes.
-    node.produce_with_kcat(GRADE_SUBMISSIONS_TOPIC, learner_id, forged(enrolment, source="urn:microcredentials:node:local"))
+    node.produce_with_kcat(node.lms.topic, learner_id, forged(enrolment, source=lms_source(node.lms.id)))
     node.submit_grade_with_kcat(course["id"], learner_id, grade="1.0", passed=True)
 
     wait_until_all_consumed(node, stack)
     [reason] = dead_letters(stack, "assessment", learner_id)
-    assert f"{LearnerEnrolled.type} does not belong on topic {GRADE_SUBMISSIONS_TOPIC}" in reason
+    assert f"{LearnerEnrolled.type} does not belong on topic {node.lms.topic}" in reason
     [rejection] = node.rejections(learner_id)
     assert rejection["rule"] == "learner-not-enrolled"
     assert node.credentials(learner_id) == []
@@ -82,7 +89,7 @@ def test_a_type_that_belongs_on_another_topic_is_dead_lettered_by_every_consumer
     stray = CredentialIssued if topic != Topic.CREDENTIALS else CourseApproved
     document = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": stack.node_uri, "type": stray.type,
                 "time": datetime.now(UTC).isoformat(), "data": {}}
-    node.produce_with_kcat(topic, key, json.dumps(document))
+    as_owner(node, stack, topic, key, json.dumps(document))
 
     wait_until_all_consumed(node, stack)
     rule = f"{stray.type} does not belong on topic {topic}: the topic carries only what the {topic.split('.')[1]} service"
@@ -108,9 +115,9 @@ def test_facts_from_another_node_are_dead_lettered_and_change_nothing(node: Node
         course_id=real["id"], course_version=1, title="Real Course", awarding_bodies=description.awarding_bodies,
         issued_at=datetime.now(UTC), credential_url="https://mallory.example/credential",
     )
-    node.produce_with_kcat(Topic.COURSES, course_id, forged(approval))
-    node.produce_with_kcat(Topic.GRADES, learner_id, forged(grade))
-    node.produce_with_kcat(Topic.CREDENTIALS, learner_id, forged(credential))
+    as_owner(node, stack, Topic.COURSES, course_id, forged(approval))
+    as_owner(node, stack, Topic.GRADES, learner_id, forged(grade))
+    as_owner(node, stack, Topic.CREDENTIALS, learner_id, forged(credential))
 
     wait_until_all_consumed(node, stack)
     expected = {Topic.COURSES: course_id, Topic.GRADES: learner_id, Topic.CREDENTIALS: learner_id}

@@ -124,7 +124,7 @@ class LMS(threading.Thread):
                     with self._sending:
                         if self._go.is_set():
                             self._node.produce_with_kcat(
-                                "mc.lms.grade-submissions", submission["data"]["learner_id"], json.dumps(submission)
+                                self._node.lms.topic, submission["data"]["learner_id"], json.dumps(submission)
                             )
                             self.published += 1
                             break

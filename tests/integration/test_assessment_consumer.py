@@ -11,6 +11,7 @@ import pytest
 
 from services.assessment.app import create_service
 from services.assessment.settings import AssessmentSettings
+from deploy.journey import LMS_OF_ANOTHER_INSTITUTION, NODE_LMS
 from shared.auth import Role
 from shared.events import CloudEvent, Topic, dead_letter_topic
 from shared.events.assessment import GradingScheme, NumericScheme
@@ -24,12 +25,13 @@ from shared.events.catalogue import (
 from shared.events.common import LearnerIdentity
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
+from shared.events.topics import lms_source, lms_topic
+from shared.topic_admin import ensure_topics
 from tests.integration.conftest import eventually, running
 from tests.stack import NODE_URI, cloud_event, header, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
-LMS = "https://moodle.example.eu"
 INSTITUTION = "uni-saarland"
 GERMAN = NumericScheme(name="German 1.0-5.0", minimum=1.0, maximum=5.0, pass_mark=4.0, lower_is_better=True)
 
@@ -88,7 +90,8 @@ def enrolled(learner_id: str, course_id: str) -> CloudEvent:
     return CloudEvent.wrap(event, source=NODE_URI)
 
 
-def grade(learner_id: str, course_id: str, value: str = "1.7", **fields) -> CloudEvent:
+def grade(learner_id: str, course_id: str, value: str = "1.7", lms: str = NODE_LMS.id, **fields) -> CloudEvent:
+    """A grade submission as LMS `lms` sends it (onto its own topic, with its own source)."""
     event = GradeSubmitted(
         course_id=course_id,
         learner_id=learner_id,
@@ -99,7 +102,7 @@ def grade(learner_id: str, course_id: str, value: str = "1.7", **fields) -> Clou
         lms="moodle",
         **fields,
     )
-    return CloudEvent.wrap(event, source=LMS)
+    return CloudEvent.wrap(event, source=lms_source(lms))
 
 
 async def test_a_grade_delivered_twice_is_recorded_once(stack):
@@ -111,10 +114,10 @@ async def test_a_grade_delivered_twice_is_recorded_once(stack):
         await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
 
         submission = grade(learner, course).to_bytes()
-        await produce(stack, Topic.GRADE_SUBMISSIONS, submission, key=learner)
-        await produce(stack, Topic.GRADE_SUBMISSIONS, submission, key=learner)
+        await produce(stack, NODE_LMS.topic, submission, key=learner)
+        await produce(stack, NODE_LMS.topic, submission, key=learner)
         # Same key, same partition: once this later submission is rejected, both copies before it were handled.
-        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(learner, "another-course").to_bytes(), key=learner)
+        await produce(stack, NODE_LMS.topic, grade(learner, "another-course").to_bytes(), key=learner)
         await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
 
         grades = await _json(client, "/grades", learner_id=learner)
@@ -131,8 +134,8 @@ async def test_unreadable_messages_are_dead_lettered_with_the_reason_and_the_con
     unknown_type = grade(key, "course-x").model_copy(update={"type": "eu.microcredentials.lms.grade.guessed.v1"})
     async with running(create_service(settings)) as client:
         for value in (b"this is not json", unknown_type.to_bytes(), contract_breaking.to_bytes()):
-            await produce(stack, Topic.GRADE_SUBMISSIONS, value, key=key)
-        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(key, "course-y").to_bytes(), key=key)
+            await produce(stack, NODE_LMS.topic, value, key=key)
+        await produce(stack, NODE_LMS.topic, grade(key, "course-y").to_bytes(), key=key)
 
         rejections = await eventually(lambda: _json(client, "/grade-rejections", learner_id=key))
         assert rejections[0]["rule"] == "learner-not-enrolled", "the valid message after the bad ones was handled"
@@ -144,10 +147,10 @@ async def test_unreadable_messages_are_dead_lettered_with_the_reason_and_the_con
     reasons = [header(record, "x-dead-letter-reason") for record in dead]
     assert len(reasons) == 3
     assert "not a JSON document" in reasons[0]
-    assert "eu.microcredentials.lms.grade.guessed.v1 does not belong on topic mc.lms.grade-submissions" in reasons[1]
+    assert f"eu.microcredentials.lms.grade.guessed.v1 does not belong on topic {NODE_LMS.topic}" in reasons[1]
     assert "data.grade" in reasons[2] and "data.passed" in reasons[2]
     assert {header(record, "x-dead-letter-original-topic") for record in dead} == {
-        f"{stack.topic_prefix}{Topic.GRADE_SUBMISSIONS}"
+        f"{stack.topic_prefix}{NODE_LMS.topic}"
     }
     assert dead[0].value == b"this is not json", "the original message is kept as it was, for replay"
 
@@ -176,7 +179,7 @@ async def test_a_learner_who_withdrew_can_no_longer_be_graded(stack):
         await produce(stack, Topic.ENROLMENTS, CloudEvent.wrap(withdrawal, source=NODE_URI).to_bytes(), key=enrolment.subject)
         await eventually(lambda: _empty(client, "/enrolments", learner_id=learner))
 
-        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(learner, course).to_bytes(), key=learner)
+        await produce(stack, NODE_LMS.topic, grade(learner, course).to_bytes(), key=learner)
         [rejection] = await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
         assert rejection["rule"] == "learner-not-enrolled"
         assert await _json(client, "/grades", learner_id=learner) == []
@@ -184,3 +187,37 @@ async def test_a_learner_who_withdrew_can_no_longer_be_graded(stack):
 
 async def _empty(client, path: str, **params) -> bool:
     return await _json(client, path, **params) == []
+
+
+async def test_an_lms_of_another_institution_is_rejected_with_the_rule(stack):
+    learner, course = f"learner-{uuid.uuid4().hex[:6]}", f"course-{uuid.uuid4().hex[:6]}"
+    async with running(create_service(stack.settings(AssessmentSettings))) as client:
+        await gradable_course(stack, client, course)  # Awarded by uni-saarland.
+        await produce(stack, Topic.ENROLMENTS, enrolled(learner, course).to_bytes(), key=learner)
+        await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
+
+        other = LMS_OF_ANOTHER_INSTITUTION
+        await produce(stack, other.topic, grade(learner, course, lms=other.id).to_bytes(), key=learner)
+        [rejection] = await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
+
+        assert rejection["rule"] == "lms-not-authorized-for-course"
+        assert rejection["lms"] == other.id
+        assert "canvas-sofia (Canvas of Sofia University) is registered to grade for uni-sofia" in rejection["reason"]
+        assert f"course {course} is awarded by uni-saarland" in rejection["reason"]
+        assert await _json(client, "/grades", learner_id=learner) == []
+
+
+async def test_a_submission_on_the_topic_of_an_lms_not_in_the_registry_is_dead_lettered(stack):
+    """The topic of an LMS that was removed from the registry (or never entered) is still read: what is on it is
+    dead-lettered with the reason, never graded."""
+    key = f"learner-{uuid.uuid4().hex[:6]}"
+    unregistered = "moodle-unregistered"
+    await ensure_topics(stack.harness(), [lms_topic(unregistered, stack.topic_prefix)])
+    async with running(create_service(stack.settings(AssessmentSettings))):
+        await produce(stack, lms_topic(unregistered), grade(key, "course-x", lms=unregistered).to_bytes(), key=key)
+        dead = await read_topic(stack, dead_letter_topic("assessment"), until=lambda rs: any(r.key == key.encode() for r in rs))
+
+    [record] = [record for record in dead if record.key == key.encode()]
+    reason = header(record, "x-dead-letter-reason")
+    assert "urn:microcredentials:lms:moodle-unregistered, which is not an LMS in the LMS registry" in reason
+    assert str(stack.lms_registry) in reason

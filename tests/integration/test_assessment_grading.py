@@ -8,6 +8,7 @@ import pytest
 
 from services.assessment.app import create_service
 from services.assessment.settings import AssessmentSettings
+from deploy.journey import NODE_LMS
 from shared.auth import Role
 from shared.events import Topic
 from shared.events.assessment import GradeAmended, GradeRecorded
@@ -54,9 +55,9 @@ async def test_the_german_scheme_not_the_lms_decides_who_passes(stack):
         await gradable_course(stack, client, course)
         await enrol(stack, client, course, good, poor)
 
-        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(good, course, "1.7").to_bytes(), key=good)
+        await produce(stack, NODE_LMS.topic, grade(good, course, "1.7").to_bytes(), key=good)
         verified = grade(poor, course, "4.3", identity_verification="onsite-with-identity-verification")
-        await produce(stack, Topic.GRADE_SUBMISSIONS, verified.to_bytes(), key=poor)
+        await produce(stack, NODE_LMS.topic, verified.to_bytes(), key=poor)
         grades = await eventually(lambda: _count(client, "/grades", 2, course_id=course))
 
         decided = {g["learner_id"]: (g["grade"], g["passed"]) for g in grades}
@@ -80,7 +81,7 @@ async def test_without_a_grading_scheme_grades_are_rejected_and_say_so(stack):
         await enrol(stack, client, course, learner)
         assert (await client.get(f"/courses/{course}/grading-scheme")).status_code == 404
 
-        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(learner, course).to_bytes(), key=learner)
+        await produce(stack, NODE_LMS.topic, grade(learner, course).to_bytes(), key=learner)
         [rejection] = await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
 
         assert rejection["rule"] == "no-grading-scheme"
@@ -210,7 +211,7 @@ async def test_an_amendment_that_turns_a_pass_into_a_fail_is_published_with_both
     async with running(create_service(stack.settings(AssessmentSettings))) as client:
         await gradable_course(stack, client, course)
         await enrol(stack, client, course, learner)
-        await produce(stack, Topic.GRADE_SUBMISSIONS, grade(learner, course, "2.0").to_bytes(), key=learner)
+        await produce(stack, NODE_LMS.topic, grade(learner, course, "2.0").to_bytes(), key=learner)
         [recorded] = await eventually(lambda: _json(client, "/grades", learner_id=learner))
         amendment = {"grade": "5,0", "reason": "plagiarism found after grading"}
 

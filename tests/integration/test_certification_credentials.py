@@ -32,6 +32,7 @@ from shared.events.catalogue import (
 )
 from shared.events.common import LearnerIdentity
 from tests.integration.conftest import eventually, running
+from shared.kafka import client_options
 from tests.integration.test_independent_verifier import (  # noqa: F401 (node is a fixture)
     node,
     serving,
@@ -75,7 +76,7 @@ async def approved_course(stack, *bodies: AwardingBody) -> str:
 
 async def produce_and_wait_until_handled(stack, topic: Topic, envelope: CloudEvent) -> None:
     """Produce an event and wait until certification's consumer group has committed past it (it was handled)."""
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all")
+    producer = AIOKafkaProducer(**client_options(stack.harness()), acks="all")
     await producer.start()
     try:
         sent = await producer.send_and_wait(
@@ -84,7 +85,7 @@ async def produce_and_wait_until_handled(stack, topic: Topic, envelope: CloudEve
     finally:
         await producer.stop()
     partition = TopicPartition(sent.topic, sent.partition)
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+    admin = AIOKafkaAdminClient(**client_options(stack.harness()))
     await admin.start()
     try:
 
@@ -211,7 +212,7 @@ async def test_a_pass_submitted_twice_in_one_batch_issues_one_credential(client,
     who, course_id = learner(), await approved_course(stack, SAARLAND)
     later_course = await approved_course(stack, SAARLAND)
     # One produce request: the consumer fetches them together and handles them in one transaction.
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", linger_ms=50)
+    producer = AIOKafkaProducer(**client_options(stack.harness()), acks="all", linger_ms=50)
     await producer.start()
     try:
         sent = [

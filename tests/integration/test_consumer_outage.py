@@ -14,7 +14,6 @@ import dataclasses
 import errno
 import logging
 import time
-import uuid
 from datetime import date
 
 import pytest
@@ -27,12 +26,15 @@ from shared.consumer import EventConsumer
 from shared.db import OutboxMessage, ProcessedEvent, UnitOfWork, create_engine, create_sessionmaker, database_answers
 from shared.events import CloudEvent, Topic, dead_letter_topic
 from shared.events.lms import GradeSubmitted
+from shared.events.topics import lms_source
 from shared.failures import Outages
+from shared.kafka import security
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
 from shared.topic_admin import ensure_topics
 from tests.integration.conftest import eventually
-from tests.stack import Stack, produce, read_topic, unconsumed
+from deploy.journey import NODE_LMS
+from tests.stack import Stack, produce, read_topic, unconsumed, with_kafka_principals
 
 pytestmark = pytest.mark.integration
 
@@ -41,8 +43,8 @@ COUNT = 30
 
 async def test_an_outage_longer_than_the_poll_interval_loses_and_doubles_nothing(stack: Stack, caplog) -> None:
     caplog.set_level(logging.INFO, logger="aiokafka.consumer.group_coordinator")
-    stack = dataclasses.replace(
-        stack, topic_prefix=f"{stack.topic_prefix}poll.", database_prefix=f"{stack.database_prefix}_poll"
+    stack = with_kafka_principals(
+        dataclasses.replace(stack, topic_prefix=f"{stack.topic_prefix}poll.", database_prefix=f"{stack.database_prefix}_poll")
     )
     settings = stack.settings(
         AssessmentSettings,
@@ -68,7 +70,7 @@ async def test_an_outage_longer_than_the_poll_interval_loses_and_doubles_nothing
         uow.publish(event)  # The effect, counted in the outbox.
 
     metrics = ServiceMetrics()
-    broker = KafkaBroker(settings.kafka_bootstrap_servers)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, security=security(settings))
     consumer = EventConsumer(
         settings,
         lambda: UnitOfWork(sessionmaker, settings.node_uri),
@@ -89,8 +91,8 @@ async def test_an_outage_longer_than_the_poll_interval_loses_and_doubles_nothing
     await broker.start()
     try:
         for submission in submissions:
-            envelope = CloudEvent.wrap(submission, source=f"urn:test:{uuid.uuid4()}")
-            await produce(stack, Topic.GRADE_SUBMISSIONS, envelope.to_bytes(), key=submission.learner_id)
+            envelope = CloudEvent.wrap(submission, source=lms_source(NODE_LMS.id))
+            await produce(stack, NODE_LMS.topic, envelope.to_bytes(), key=submission.learner_id)
 
         async def all_done() -> bool:
             async with sessionmaker() as session:

@@ -28,9 +28,9 @@ async def test_replayed_dead_letters_reach_their_topic_again_without_the_dead_le
         headers={REASON: "failed 5 times, last: ConnectionRefusedError()", ORIGINAL_TOPIC: original_topic},
     )
 
-    replayed = await replay(stack.kafka, "enrolment", stack.topic_prefix)
+    replayed = await replay(stack.harness(), "enrolment")  # As the node's administrator: it writes other topics.
     assert replayed >= 1
-    assert await replay(stack.kafka, "enrolment", stack.topic_prefix) == 0, "each dead letter is replayed once"
+    assert await replay(stack.harness(), "enrolment") == 0, "each dead letter is replayed once"
 
     back = await read_topic(stack, Topic.OFFERINGS, until=lambda rs: any(r.key == opened.offering_id.encode() for r in rs))
     [record] = [r for r in back if r.key == opened.offering_id.encode()]

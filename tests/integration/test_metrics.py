@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 
+from deploy.journey import NODE_LMS
 from services.assessment.app import create_service
 from services.assessment.settings import AssessmentSettings
-from shared.events import Topic
 from tests.integration.conftest import eventually, running
 from tests.stack import produce
 
@@ -25,7 +25,7 @@ def sample(text: str, name: str, **labels: str) -> float:
 async def test_metrics_count_requests_consumed_and_dead_lettered_messages(stack):
     async with running(create_service(stack.settings(AssessmentSettings))) as client:
         await client.get("/grades")
-        await produce(stack, Topic.GRADE_SUBMISSIONS, b"not json", key=f"learner-{uuid.uuid4().hex[:6]}")
+        await produce(stack, NODE_LMS.topic, b"not json", key=f"learner-{uuid.uuid4().hex[:6]}")
 
         async def dead_lettered() -> str | None:
             text = (await client.get("/metrics")).text

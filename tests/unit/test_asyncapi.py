@@ -24,7 +24,7 @@ def test_the_assessment_document_names_its_topics_messages_and_operations():
     doc = document("Assessment", ServiceSettings(topic_prefix="t."), [("assessment", service.handlers)])
 
     assert doc["asyncapi"] == "3.0.0"
-    assert doc["channels"]["mc.lms.grade-submissions"]["address"] == "t.mc.lms.grade-submissions"
+    assert doc["channels"]["mc.lms.{lms}.grade-submissions"]["address"] == "t.mc.lms.{lms}.grade-submissions"
     assert doc["operations"]["assessment.receive.GradeSubmitted"]["action"] == "receive"
     assert doc["operations"]["assessment.send.GradeRecorded"]["action"] == "send"
     assert doc["components"]["messages"]["GradeRecorded"]["name"] == GradeRecorded.type

@@ -24,11 +24,14 @@ from shared.consumer import EventConsumer, Unprocessable
 from shared.dead_letters import ORIGINAL_TOPIC, REASON, DeadLetters
 from shared.events import CloudEvent, Event, Topic, dead_letter_topic
 from shared.events.lms import GradeSubmitted
+from shared.events.topics import lms_source, lms_topic
 from shared.failures import Backoff, Dependency, Outages, outage_of
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 
-SOURCE = "urn:microcredentials:node:moodle-test"
+# An LMS writes onto its own topic, with its own source.
+LMS_TOPIC = lms_topic("moodle-test")
+SOURCE = lms_source("moodle-test")
 
 
 class InMemoryUnitOfWork:
@@ -116,7 +119,7 @@ def assessment_node(handler: RecordingHandler, database: Database | None = None,
         ServiceSettings(service_name="assessment", topic_prefix="", **settings),
         lambda: uow,
         {GradeSubmitted: handler},
-        [Topic.GRADE_SUBMISSIONS],
+        [Topic.GRADE_SUBMISSIONS],  # The family: every LMS's topic.
         # The metrics of outages only: the in-memory broker's consumer has no high-water marks to measure lag by.
         outages=Outages(metrics),
         database_answers=(database or Database()).answers,
@@ -151,18 +154,24 @@ def envelope_with(**changes: Any) -> bytes:
         (b"\x00\x01 not json", r"not a JSON document"),
         (envelope_with(type="eu.microcredentials.lms.grade.guessed.v1"), r"grade\.guessed\.v1"),
         (envelope_with(data={"passed": "maybe"}), r"lms\.grade\.submitted\.v1 breaks its contract: data\.passed\b"),
+        # Written with moodle-test's credentials (only it may write its topic), but claiming another LMS sent it.
+        (
+            envelope_with(source=lms_source("canvas-other")),
+            r"source 'urn:microcredentials:lms:canvas-other'; LMS moodle-test's topic accepts only source "
+            r"'urn:microcredentials:lms:moodle-test'",
+        ),
     ],
-    ids=["not-json", "unknown-type", "data-breaks-contract"],
+    ids=["not-json", "unknown-type", "data-breaks-contract", "another-lms-source"],
 )
 async def test_a_message_that_cannot_be_parsed_is_dead_lettered_as_it_came(raw: bytes, problem: str) -> None:
     node = assessment_node(RecordingHandler())
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(raw, Topic.GRADE_SUBMISSIONS, key=b"learner-ada", headers={"traceparent": "00-abc-01"})
+        await broker.publish(raw, LMS_TOPIC, key=b"learner-ada", headers={"traceparent": "00-abc-01"})
 
     assert len(node.dead_letters) == 1
     body, headers = node.dead_letters[0]
     assert re.search(problem, headers[REASON]), headers[REASON]
-    assert headers[ORIGINAL_TOPIC] == "mc.lms.grade-submissions"
+    assert headers[ORIGINAL_TOPIC] == "mc.lms.moodle-test.grade-submissions"
     # What a replay needs: the original value and headers, untouched.
     assert body == raw and headers["traceparent"] == "00-abc-01"
     assert node.handler.calls == []
@@ -172,7 +181,7 @@ async def test_a_newer_version_of_a_type_this_consumer_reads_is_skipped_not_dead
     node = assessment_node(RecordingHandler())
     newer_version = envelope_with(type="eu.microcredentials.lms.grade.submitted.v2", data={"passed": "maybe"})
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(newer_version, Topic.GRADE_SUBMISSIONS)
+        await broker.publish(newer_version, LMS_TOPIC)
 
     assert node.dead_letters == [], "a .v2 published beside .v1 is not an error here"
     assert node.handler.calls == []
@@ -182,10 +191,10 @@ async def test_a_type_that_does_not_belong_on_the_topic_is_dead_lettered_not_ski
     node = assessment_node(RecordingHandler())
     someone_elses = envelope_with(type="eu.microcredentials.assessment.grade.recorded.v1", data={"grade": 1})
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(someone_elses, Topic.GRADE_SUBMISSIONS)
+        await broker.publish(someone_elses, LMS_TOPIC)
 
     [reason] = node.reasons
-    assert "grade.recorded.v1 does not belong on topic mc.lms.grade-submissions" in reason
+    assert f"grade.recorded.v1 does not belong on topic {LMS_TOPIC}" in reason
     assert node.handler.calls == []
 
 
@@ -193,9 +202,9 @@ async def test_an_event_delivered_twice_is_handled_once() -> None:
     node = assessment_node(RecordingHandler())
     raw = CloudEvent.wrap(grade_submitted(), source=SOURCE).to_bytes()
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(raw, Topic.GRADE_SUBMISSIONS)
-        await broker.publish(raw, Topic.GRADE_SUBMISSIONS)
-        await broker.publish(envelope_with(), Topic.GRADE_SUBMISSIONS)  # Same data, another CloudEvent: handled.
+        await broker.publish(raw, LMS_TOPIC)
+        await broker.publish(raw, LMS_TOPIC)
+        await broker.publish(envelope_with(), LMS_TOPIC)  # Same data, another CloudEvent: handled.
 
     assert node.handler.calls == [grade_submitted(), grade_submitted()]
     assert node.dead_letters == []
@@ -204,7 +213,7 @@ async def test_an_event_delivered_twice_is_handled_once() -> None:
 async def test_an_unprocessable_event_is_dead_lettered_with_the_handlers_reason_and_not_retried() -> None:
     node = assessment_node(RecordingHandler([Unprocessable("course course-ai-ethics was never approved here")]))
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(envelope_with(id="submission-x"), Topic.GRADE_SUBMISSIONS)
+        await broker.publish(envelope_with(id="submission-x"), LMS_TOPIC)
 
     assert len(node.handler.calls) == 1
     assert len(node.reasons) == 1
@@ -216,7 +225,7 @@ async def test_a_handler_that_keeps_failing_while_the_database_answers_is_retrie
     failures = [KeyError("learner_id")] * 3  # A bug: no retry will fix it, and nothing says the database is away.
     node = assessment_node(RecordingHandler(failures), consumer_max_attempts=3)
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(envelope_with(id="submission-y"), Topic.GRADE_SUBMISSIONS)
+        await broker.publish(envelope_with(id="submission-y"), LMS_TOPIC)
 
     assert len(node.handler.calls) == 3
     assert len(node.reasons) == 1
@@ -228,7 +237,7 @@ async def test_a_handler_that_keeps_failing_while_the_database_answers_is_retrie
 async def test_a_handler_that_fails_once_then_succeeds_is_not_dead_lettered() -> None:
     node = assessment_node(RecordingHandler([ValueError("a passing glitch")]), consumer_max_attempts=3)
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(envelope_with(id="submission-z"), Topic.GRADE_SUBMISSIONS)
+        await broker.publish(envelope_with(id="submission-z"), LMS_TOPIC)
 
     assert len(node.handler.calls) == 2
     assert node.dead_letters == []
@@ -316,7 +325,7 @@ def test_failures_that_belong_to_the_message_name_no_outage(error) -> None:
 async def test_an_outage_is_waited_out_however_many_attempts_it_takes_and_never_dead_letters(error, dependency) -> None:
     node = assessment_node(RecordingHandler([error] * 8), consumer_max_attempts=3)
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(envelope_with(id="submission-o"), Topic.GRADE_SUBMISSIONS)
+        await broker.publish(envelope_with(id="submission-o"), LMS_TOPIC)
 
     assert node.dead_letters == [], node.reasons
     assert len(node.handler.calls) == 9, "eight failures waited out, then handled"
@@ -329,7 +338,7 @@ async def test_an_outage_is_logged_once_when_it_begins_and_once_when_it_ends(cap
     node = assessment_node(RecordingHandler([ConnectionRefusedError(errno.ECONNREFUSED, "5433")] * 10))
     with caplog.at_level(logging.INFO):
         async with TestKafkaBroker(node.broker) as broker:
-            await broker.publish(envelope_with(), Topic.GRADE_SUBMISSIONS)
+            await broker.publish(envelope_with(), LMS_TOPIC)
 
     lines = [record.getMessage() for record in caplog.records]
     about_the_database = [line for line in lines if "database" in line]
@@ -346,7 +355,7 @@ async def test_an_unrecognised_error_while_the_database_does_not_answer_is_an_ou
     failures = [RuntimeError("unexpected end of stream")] * 6
     node = assessment_node(RecordingHandler(failures), Database(silent=6), consumer_max_attempts=3)
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(envelope_with(id="submission-u"), Topic.GRADE_SUBMISSIONS)
+        await broker.publish(envelope_with(id="submission-u"), LMS_TOPIC)
 
     assert node.dead_letters == [], node.reasons
     assert node.uow.processed_ids == {"submission-u"}
@@ -371,7 +380,7 @@ async def test_a_batch_caught_by_an_outage_is_handled_again_together_and_each_me
     node = assessment_node(handler, consumer_max_attempts=2)  # type: ignore[arg-type]
     grades = [CloudEvent.wrap(grade_submitted(learner_id=f"learner-{n}"), source=SOURCE).to_bytes() for n in range(5)]
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish_batch(*grades, topic=Topic.GRADE_SUBMISSIONS)
+        await broker.publish_batch(*grades, topic=LMS_TOPIC)
 
     assert node.dead_letters == [], node.reasons
     assert [event.learner_id for event in node.uow.published] == [f"learner-{n}" for n in range(5)]
@@ -391,7 +400,7 @@ async def test_a_dead_letter_waits_for_kafka_when_kafka_is_away(monkeypatch) -> 
     monkeypatch.setattr(DeadLetters, "send", send_when_kafka_is_back)
     node = assessment_node(RecordingHandler([Unprocessable("grade 9.9 is not on the course's scale")]))
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish(envelope_with(id="submission-d"), Topic.GRADE_SUBMISSIONS)
+        await broker.publish(envelope_with(id="submission-d"), LMS_TOPIC)
 
     assert refusals == []
     assert len(node.reasons) == 1 and "submission-d" in node.reasons[0], "dead-lettered once, when Kafka was back"
@@ -436,7 +445,7 @@ async def test_one_bad_message_in_a_batch_costs_only_itself() -> None:
     bad = envelope_with(id="submission-bad", data={"grade": "9.9"})
     async with TestKafkaBroker(node.broker) as broker:
         # Arrive together, as a cohort's grades do; the first one again at the end (a redelivery).
-        await broker.publish_batch(good[0], bad, good[1], good[2], good[0], topic=Topic.GRADE_SUBMISSIONS)
+        await broker.publish_batch(good[0], bad, good[1], good[2], good[0], topic=LMS_TOPIC)
 
     assert sorted(event.learner_id for event in node.uow.published) == ["learner-0", "learner-1", "learner-2"]
     assert len(node.reasons) == 1 and "submission-bad" in node.reasons[0] and "9.9" in node.reasons[0]
@@ -446,7 +455,7 @@ async def test_a_batch_of_good_messages_is_handled_once_each() -> None:
     node = assessment_node(PublishingHandler())  # type: ignore[arg-type]
     grades = [CloudEvent.wrap(grade_submitted(learner_id=f"learner-{n}"), source=SOURCE).to_bytes() for n in range(5)]
     async with TestKafkaBroker(node.broker) as broker:
-        await broker.publish_batch(*grades, topic=Topic.GRADE_SUBMISSIONS)
+        await broker.publish_batch(*grades, topic=LMS_TOPIC)
 
     assert [event.learner_id for event in node.uow.published] == [f"learner-{n}" for n in range(5)]
     assert node.dead_letters == []

@@ -17,7 +17,8 @@ from services.assessment.domain import (
     passes,
     review_submission,
 )
-from services.assessment.models import EnrolledLearner, Grade
+from services.assessment.lms_registry import RegisteredLms
+from services.assessment.models import Course, EnrolledLearner, Grade
 from shared.events.assessment import EctsScheme, LetterScheme, NumericScheme, PassFailScheme
 from shared.events.catalogue import IdentityVerification
 
@@ -130,6 +131,45 @@ def test_a_second_grade_for_an_enrolment_is_rejected_pointing_to_amendments() ->
 
     assert isinstance(rejection, Rejection) and rejection.rule == "already-graded"
     assert "POST /grades/grade-1/amendments" in rejection.reason
+
+
+SAARLAND_MOODLE = RegisteredLms(id="moodle-saarland", name="Moodle of Saarland University", institutions=("uni-saarland",))
+SOFIA_CANVAS = RegisteredLms(id="canvas-sofia", name="Canvas of Sofia University", institutions=("uni-sofia",))
+
+
+def course(*awarding: str) -> Course:
+    return Course(course_id="course-ai-ethics", version=1, title="AI Ethics", awarding_institutions=list(awarding))
+
+
+def test_an_lms_grades_the_courses_of_the_institutions_it_is_registered_for() -> None:
+    verdict = review_submission(
+        submission(), enrolment(), GERMAN, recorded=None, course=course("uni-saarland"), lms=SAARLAND_MOODLE
+    )
+    joint = review_submission(
+        submission(), enrolment(), GERMAN, recorded=None, course=course("uni-saarland", "uni-sofia"), lms=SOFIA_CANVAS
+    )
+
+    assert verdict == Accepted(passed=True)
+    assert joint == Accepted(passed=True), "a co-awarding institution's LMS may grade a joint course"
+
+
+def test_an_lms_of_another_institution_is_rejected_naming_the_lms_and_the_institutions() -> None:
+    rejection = review_submission(
+        submission(), enrolment(), GERMAN, recorded=None, course=course("uni-saarland"), lms=SOFIA_CANVAS
+    )
+
+    assert isinstance(rejection, Rejection) and rejection.rule == "lms-not-authorized-for-course"
+    assert rejection.reason == (
+        "LMS canvas-sofia (Canvas of Sofia University) is registered to grade for uni-sofia, but course "
+        "course-ai-ethics is awarded by uni-saarland"
+    )
+
+
+def test_an_lms_cannot_grade_a_course_whose_awarding_bodies_are_not_known() -> None:
+    rejection = review_submission(submission(), enrolment(), GERMAN, recorded=None, course=None, lms=SAARLAND_MOODLE)
+
+    assert isinstance(rejection, Rejection) and rejection.rule == "lms-not-authorized-for-course"
+    assert "awarding bodies that assessment does not know yet" in rejection.reason
 
 
 def test_an_out_of_scale_grade_is_rejected_naming_the_scale() -> None:

@@ -1,0 +1,42 @@
+"""How every Kafka client of the project connects: the one place where the Kafka settings become connection options.
+
+`security` reads KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_USERNAME, KAFKA_PASSWORD and KAFKA_SSL_CAFILE
+into FastStream's security object, which a service's KafkaBroker takes (and shows in its AsyncAPI document);
+`client_options` gives the same as keyword arguments for aiokafka's producer, consumer and admin client (the topic
+admin, dead-letter replay, the tests' and benchmarks' helpers), translated by FastStream itself.
+"""
+
+from typing import Any
+
+from aiokafka.helpers import create_ssl_context
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from shared.settings import ServiceSettings
+
+_MECHANISMS = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+
+
+def security(settings: ServiceSettings) -> BaseSecurity | None:
+    """The principal and transport security of this process's Kafka connections; None on a PLAINTEXT cluster."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    if not settings.kafka_username or settings.kafka_password is None:
+        raise ValueError(
+            f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_USERNAME and KAFKA_PASSWORD, the principal's SCRAM "
+            "credentials (python -m deploy.kafka_security init makes them)"
+        )
+    use_ssl = protocol == "SASL_SSL"
+    return _MECHANISMS[settings.kafka_sasl_mechanism](
+        username=settings.kafka_username,
+        password=settings.kafka_password.get_secret_value(),
+        # aiokafka's helper verifies the broker's certificate and host name, against the node's CA when given.
+        ssl_context=create_ssl_context(cafile=settings.kafka_ssl_cafile) if use_ssl else None,
+        use_ssl=use_ssl,
+    )
+
+
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Keyword arguments for an aiokafka AIOKafkaProducer, AIOKafkaConsumer or AIOKafkaAdminClient."""
+    return {"bootstrap_servers": settings.kafka_bootstrap_servers, **parse_security(security(settings))}

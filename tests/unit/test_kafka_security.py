@@ -1,0 +1,83 @@
+"""The rights each Kafka principal gets are derived from the code, and are the least it needs."""
+
+import stat
+from pathlib import Path
+
+from cryptography import x509
+
+from deploy.kafka_security import (
+    Grant,
+    ensure_certificates,
+    lms_grants,
+    node_services,
+    read_credentials,
+    service_grants,
+    write_credentials,
+)
+from shared.settings import ServiceSettings
+
+
+def grants_of_every_service(prefix: str = "") -> dict[str, list[Grant]]:
+    return {name: service_grants(name, consumes, consumer, prefix) for name, consumes, consumer in node_services()}
+
+
+def test_a_service_writes_only_its_own_topics_and_reads_only_what_it_consumes() -> None:
+    for name, grants in grants_of_every_service().items():
+        written = {g.name for g in grants if g.operation == "WRITE"}
+        assert written and all(topic.startswith(f"mc.{name}.") for topic in written), (name, written)
+        assert all(g.resource == "TOPIC" for g in grants if g.operation == "WRITE")
+        groups = [g for g in grants if g.resource == "GROUP"]
+        assert groups in ([], [Grant("GROUP", "LITERAL", f"mc-{name}", "READ")]), (name, groups)
+        assert {g.operation for g in grants} <= {"READ", "WRITE"}, "no CREATE, DELETE, ALTER or cluster rights"
+
+
+def test_the_rights_follow_what_each_service_publishes_and_consumes() -> None:
+    grants = grants_of_every_service()
+    assert set(map(str, grants["assessment"])) == {
+        "READ  group mc-assessment",
+        "WRITE topic mc.assessment.dead-letter",
+        "WRITE topic mc.assessment.grades",
+        "READ  topic mc.catalogue.courses",
+        "READ  topic mc.enrolment.enrolments",
+        "READ  topic mc.lms. (prefix)",
+    }
+    assert set(map(str, grants["catalogue"])) == {
+        "WRITE topic mc.catalogue.courses", "WRITE topic mc.catalogue.offerings", "WRITE topic mc.catalogue.programmes"
+    }, "catalogue consumes nothing, so it has no group, no dead-letter topic and reads nothing"
+
+
+def test_under_a_prefix_every_name_is_prefixed() -> None:
+    for grants in grants_of_every_service("test-1.").values():
+        assert all(g.name.startswith("test-1.") for g in grants)
+    assert lms_grants("moodle-x", "test-1.") == [
+        Grant("TOPIC", "LITERAL", "test-1.mc.lms.moodle-x.grade-submissions", "WRITE")
+    ]
+
+
+def test_credentials_are_written_for_their_owner_only_and_read_back(tmp_path: Path) -> None:
+    settings = ServiceSettings(
+        kafka_bootstrap_servers="127.0.0.1:9092", kafka_security_protocol="SASL_SSL", kafka_username="lms-x",
+        kafka_password="s3cret", kafka_ssl_cafile="/keys/ca.pem",
+    )
+    path = write_credentials(tmp_path, settings)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "sasl.mechanisms=SCRAM-SHA-512" in path.read_text(), "librdkafka's name, as kcat -F reads it"
+    assert read_credentials(path) == {
+        "kafka_bootstrap_servers": "127.0.0.1:9092", "kafka_security_protocol": "SASL_SSL",
+        "kafka_sasl_mechanism": "SCRAM-SHA-512", "kafka_username": "lms-x", "kafka_password": "s3cret",
+        "kafka_ssl_cafile": "/keys/ca.pem",
+    }
+
+
+def test_the_broker_certificate_is_signed_by_the_node_ca_for_its_names(tmp_path: Path) -> None:
+    ca_file, keystore = ensure_certificates(tmp_path, ["localhost", "127.0.0.1"])
+    certificate, *_ = x509.load_pem_x509_certificates(keystore.read_bytes())
+    ca = x509.load_pem_x509_certificate(ca_file.read_bytes())
+
+    certificate.verify_directly_issued_by(ca)
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert stat.S_IMODE((tmp_path / "ca-key.pem").stat().st_mode) == 0o600
+    assert ensure_certificates(tmp_path, ["localhost", "127.0.0.1"]) == (ca_file, keystore)
