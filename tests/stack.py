@@ -11,7 +11,7 @@ import os
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from deploy.journey import bearer_header
-from shared.auth import Principal, Role, create_keys
+from shared.auth import Affiliation, Principal, Role, create_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,11 +50,25 @@ class Stack:
         )
 
     def bearer(
-        self, subject: str, *roles: Role, institution: str | None = None, name: str | None = None, email: str | None = None
+        self,
+        subject: str,
+        *roles: Role,
+        institution: str | None = None,
+        name: str | None = None,
+        email: str | None = None,
+        affiliation: Iterable[Affiliation] = (),
+        esi: str | None = None,
     ) -> dict[str, str]:
-        """The Authorization header of a person with these roles at this institution."""
+        """The Authorization header of a person with these roles at this institution (and, for a learner, what their
+        identity provider attests: affiliation there, email, ESI)."""
         principal = Principal(
-            subject=subject, name=name or subject, roles=frozenset(roles), institution=institution, email=email
+            subject=subject,
+            name=name or subject,
+            roles=frozenset(roles),
+            institution=institution,
+            email=email,
+            affiliation=frozenset(affiliation),
+            esi=esi,
         )
         return bearer_header(self.auth_private_key.read_bytes(), principal)
 
