@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, status
 from sqlalchemy import and_, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -85,13 +85,17 @@ async def commit(uow: UnitOfWork, conflict: str) -> None:
 
 @router.post("/learners", status_code=status.HTTP_201_CREATED, tags=["learners"])
 async def register_learner(
-    body: LearnerCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    settings: SettingsDep,
+    body: Annotated[LearnerCreate | None, Body()] = None,
 ) -> LearnerPublic:
     """A learner registers themself: their learner id is their token's subject; their name, email, home institution
-    and category (from the `affiliation` and `institution` claims) are what the token attests."""
+    and category (from the `affiliation` and `institution` claims) are what the token attests. The body, if any,
+    holds what the learner chooses."""
     async with uow:
         with refusals_as_http():
-            learner = await learners.register(uow.session, principal, body, settings)
+            learner = await learners.register(uow.session, principal, body or LearnerCreate(), settings)
         await commit(uow, f"{principal.subject} or {learner.email} was registered at the same moment")
     return LearnerPublic.model_validate(learner, from_attributes=True)
 

@@ -51,6 +51,11 @@ def test_a_viewer_who_may_not_see_learners_gets_the_facts_without_anyones_identi
     shown = without_learners(enrolled)
     assert shown["data"] == {"enrolment_id": "e-1", "offering_id": "offering-1"} and shown["subject"] == "e-1"
     issued = {"subject": "l-1", "data": {"credential_id": "c-1", "learner_id": "l-1", "learner": {"learner_id": "l-1"}}}
-    assert without_learners(issued) == {"subject": None, "data": {"credential_id": "c-1"}}, "keyed by the learner"
+    assert without_learners(issued) == {"subject": "(a learner)", "data": {"credential_id": "c-1"}}, "keyed by them"
     sent = {"subject": "ana@example.eu", "data": {"notification_id": "n-1", "recipient": "ana@example.eu"}}
-    assert without_learners(sent) == {"subject": None, "data": {"notification_id": "n-1"}}
+    assert without_learners(sent) == {"subject": "(a learner)", "data": {"notification_id": "n-1"}}
+    rejected = {"subject": "l-7", "data": {"learner_id": "l-7", "rule": "already-graded",
+                                           "reason": "learner l-7 already has grade '1.3' in course c-1"}}
+    assert without_learners(rejected)["data"] == {
+        "rule": "already-graded", "reason": "learner (a learner) already has grade '1.3' in course c-1"
+    }, "free text that names the learner"
