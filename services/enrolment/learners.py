@@ -71,4 +71,4 @@ async def check_reader(session: AsyncSession, principal: Principal, learner_id: 
         .where(Application.learner_id == learner_id)
         .distinct()
     )
-    require_learner_or_staff(principal, learner_id, set(applied_to.all()), READERS, f"learner {learner_id}'s record")
+    require_learner_or_staff(principal, learner_id, set(applied_to.all()), READERS, "the record")
