@@ -80,8 +80,8 @@ class Principal(BaseModel):
 
     def describe(self) -> str:
         """What the token holds, for refusals: "ana@upr.si has the role learner, for upr"."""
-        held = ", ".join(sorted(self.roles)) or "no role"
-        return f"{self.subject} has the role {held}, for {self.institution or 'no institution'}"
+        held = f"the role {', '.join(sorted(self.roles))}" if self.roles else "no role"
+        return f"{self.subject} has {held}, for {self.institution or 'no institution'}"
 
 
 def create_keys(folder: Path) -> tuple[Path, Path]:
