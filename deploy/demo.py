@@ -19,7 +19,9 @@ def main() -> None:
     print(f"    the registrar opened offering {offering['id']}: 25 places, 120 EUR for external learners")
 
     say("A learner registers and applies (enrolment learns of the offering from the OfferingOpened event)")
-    learner = node.registered_learner("Ana Horvat", home_institution="University of Primorska")
+    # Her university's identity provider attests who she is: a student (eduPersonAffiliation) of the University of
+    # Primorska, an alliance member, so she learns for free.
+    learner = node.registered_learner("Ana Horvat", affiliation=("student",), institution="upr")
     application = node.enrolled(learner, offering)
     print(f"    {learner.name} ({learner.subject}) is {application['status']}, fee {application['fee_status']}")
 
@@ -47,13 +49,21 @@ def main() -> None:
     print(f"    rejected ({rejection['rule']}): {rejection['reason']}")
     print(f"    credentials for {stranger.subject}: {node.credentials(stranger.subject)}")
 
+    say("Who may read what: learners' records need a token, and a token of the right person")
+    for service, path in (("assessment", "/grades"), ("notifications", "/dashboard/events")):
+        print(f"    GET {path} without a token: {node.call('GET', service, path).status_code}")
+    other = node.call("GET", "enrolment", f"/learners/{learner.subject}", by=stranger)
+    print(f"    {stranger.name} reading {learner.name}'s record: {other.status_code} {other.json()['detail']}")
+
     say("Where to look")
     for name, url in node.urls.items():
         print(f"    {name:<14} {url}/docs")
     print(f"    catalogue page {node.urls['catalogue']}/catalogue")
     print(f"    credential     {node.urls['certification']}/credentials/{credential['id']}")
     print(f"    mailbox        {node.maildir} (one file per email)")
-    print("    tokens         python -m shared.auth token --key .run/keys/auth-private.pem --subject ... --role ...")
+    print(f"    dashboard      {node.urls['notifications']}/dashboard (asks for a staff member's token)")
+    print("    tokens         python -m shared.auth token --key .run/keys/auth-private.pem --subject ... --role ... "
+          "[--institution upr --affiliation student]")
     print(f"    Kafka          credentials of each service and LMS in {node.kafka_credentials}; rights: "
           "python -m deploy.kafka_security acls")
     print("    logs           .run/logs/<service>.log;  stop everything with: bash deploy/node.sh stop")

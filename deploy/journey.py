@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from shared.auth import Principal, Role, issue_token
+from shared.auth import Affiliation, Principal, Role, issue_token
 from shared.events.topics import lms_source, lms_topic
 
 T = TypeVar("T")
@@ -49,14 +49,15 @@ LMS_OF_ANOTHER_INSTITUTION = Lms("canvas-sofia", "Canvas of Sofia University", (
 
 @dataclass(frozen=True)
 class Person:
-    """Someone using the node, with the role and institution their bearer token carries."""
+    """Someone using the node, with what their identity provider puts in their bearer token: the role, the home
+    institution, and for learners their affiliation there (eduPersonAffiliation: student, staff, ...)."""
 
     subject: str
     name: str
     role: str
     institution: str | None = None
     email: str | None = None
-
+    affiliation: tuple[str, ...] = ()
 
     @property
     def principal(self) -> Principal:
@@ -66,6 +67,7 @@ class Person:
             roles=frozenset({Role(self.role)}),
             institution=self.institution,
             email=self.email,
+            affiliation=frozenset(Affiliation(value) for value in self.affiliation),
         )
 
 
@@ -77,6 +79,9 @@ DESIGNER = Person("julia.becker@uni-saarland.de", "Dr. Julia Becker", "course-de
 QA_OFFICER = Person("thomas.wagner@uni-saarland.de", "Prof. Thomas Wagner", "qa-officer", "uni-saarland")
 REGISTRAR = Person("registrar@uni-saarland.de", "Registrar's Office", "registrar", "uni-saarland")
 ASSESSOR = Person("maria.schmidt@uni-saarland.de", "Prof. Dr. Maria Schmidt", "assessor", "uni-saarland")
+# Learners' home institutions: the University of Primorska is in the alliance (ALLIANCE_INSTITUTIONS), the other not.
+ALLIANCE_UNIVERSITY = "upr"
+OUTSIDE_UNIVERSITY = "uni-elsewhere"
 
 # Assessment decides passes from the course's scheme: Germany's 1.0 (best) to 5.0, passing up to 4.0.
 GERMAN_SCHEME = {
@@ -182,21 +187,16 @@ class Node:
     def registered_learner(
         self,
         name: str,
-        category: str = "alliance-student",
-        home_institution: str | None = None,
+        affiliation: tuple[str, ...] = ("student",),
+        institution: str | None = ALLIANCE_UNIVERSITY,
         language: str | None = None,
     ) -> Person:
+        """A learner who registered: who they are comes from their token (a student of an alliance university by
+        default; the learner chooses only their language)."""
         learner_id = str(uuid.uuid4())
         email = f"{name.lower().replace(' ', '.')}.{learner_id[:6]}@learners.example.eu"
-        learner = Person(learner_id, name, "learner", email=email)
-        body = {
-            "name": name,
-            "email": email,
-            "home_institution": home_institution,
-            "category": category,
-            "preferred_language": language,
-        }
-        self.ok("POST", "enrolment", "/learners", by=learner, json=body)
+        learner = Person(learner_id, name, "learner", institution=institution, email=email, affiliation=affiliation)
+        self.ok("POST", "enrolment", "/learners", by=learner, json={"preferred_language": language})
         return learner
 
     def apply(self, learner: Person, offering: dict[str, Any], **extra: Any) -> httpx.Response:
@@ -213,10 +213,12 @@ class Node:
     def withdraw(self, person: Person, application_id: str) -> dict[str, Any]:
         return self.ok("POST", "enrolment", f"/applications/{application_id}/withdraw", by=person)
 
-    def wait_until_gradable(self, learner_id: str, course_id: str) -> None:
+    def wait_until_gradable(self, learner_id: str, course_id: str, assessor: Person = ASSESSOR) -> None:
         self.wait_for(
             "assessment to know the enrolment",
-            lambda: self.ok("GET", "assessment", "/enrolments", params={"learner_id": learner_id, "course_id": course_id})
+            lambda: self.ok(
+                "GET", "assessment", "/enrolments", by=assessor, params={"learner_id": learner_id, "course_id": course_id}
+            )
             or None,
         )
 
@@ -282,8 +284,9 @@ class Node:
             f"an email to {address} about {about!r}", lambda: next(iter(self.emails_to(address, about)), None)
         )
 
-    def rejections(self, learner_id: str) -> list[dict[str, Any]]:
-        return self.ok("GET", "assessment", "/grade-rejections", params={"learner_id": learner_id})
+    def rejections(self, learner_id: str, assessor: Person = ASSESSOR) -> list[dict[str, Any]]:
+        """Grade submissions for the learner rejected at the assessor's institution's courses."""
+        return self.ok("GET", "assessment", "/grade-rejections", by=assessor, params={"learner_id": learner_id})
 
 
 def _parse_email(file: Any) -> EmailMessage:

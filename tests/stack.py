@@ -22,7 +22,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from deploy.journey import LMS_OF_ANOTHER_INSTITUTION, NODE_LMS, bearer_header
 from deploy.kafka_security import as_environment, drop_principals, read_credentials, service_principal
 from deploy.kafka_security import main as kafka_security_command
-from shared.auth import Principal, Role, create_keys
+from shared.auth import Affiliation, Principal, Role, create_keys
 from shared.kafka import client_options
 from shared.settings import ServiceSettings
 
@@ -103,11 +103,25 @@ class Stack:
         }
 
     def bearer(
-        self, subject: str, *roles: Role, institution: str | None = None, name: str | None = None, email: str | None = None
+        self,
+        subject: str,
+        *roles: Role,
+        institution: str | None = None,
+        name: str | None = None,
+        email: str | None = None,
+        affiliation: Iterable[Affiliation] = (),
+        esi: str | None = None,
     ) -> dict[str, str]:
-        """The Authorization header of a person with these roles at this institution."""
+        """The Authorization header of a person with these roles at this institution (and, for a learner, what their
+        identity provider attests: affiliation there, email, ESI)."""
         principal = Principal(
-            subject=subject, name=name or subject, roles=frozenset(roles), institution=institution, email=email
+            subject=subject,
+            name=name or subject,
+            roles=frozenset(roles),
+            institution=institution,
+            email=email,
+            affiliation=frozenset(affiliation),
+            esi=esi,
         )
         return bearer_header(self.auth_private_key.read_bytes(), principal)
 

@@ -156,7 +156,7 @@ class GradeAmendmentPublic(GradeAmendmentBase):
 
 
 class GradePublic(GradeBase):
-    """A grade as listed (without the learner's identity: the lists are not behind a token)."""
+    """A grade as listed: by the learner's id, without the identity enrolment told (name, email)."""
 
 
 class GradeDetail(GradePublic):

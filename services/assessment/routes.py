@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
+from services.assessment import access
 from services.assessment.domain import CohortRow, GradeOutOfScale, InvalidCsv, Submission, parse_cohort
 from services.assessment.grading import amend, amendments_of, record_or_reject, submission_id
 from services.assessment.models import (
@@ -33,7 +34,7 @@ from services.assessment.models import (
     RecordedRow,
     RejectedRow,
 )
-from shared.auth import CurrentPrincipal, Principal, Role, require_institution, require_role
+from shared.auth import CurrentPrincipal, Role, Scope
 from shared.db import UnitOfWork, utcnow
 from shared.http import UnitOfWorkDep
 
@@ -43,8 +44,11 @@ RECORDED_FIELDS = {"learner_id", "grade", "passed"}
 Row = TypeVar("Row", bound=SQLModel)
 
 
-async def _list(uow: UnitOfWorkDep, model: type[Row], order_by: object, **filters: str | None) -> list[Row]:
-    query = select(model).order_by(order_by)
+async def _list(
+    uow: UnitOfWorkDep, model: type[Row], order_by: object, scope: Scope, **filters: str | None
+) -> list[Row]:
+    """The rows the filters ask for, of those the caller's scope covers."""
+    query = access.within(select(model).order_by(order_by), model, scope)
     for column, value in filters.items():
         if value is not None:
             query = query.where(getattr(model, column) == value)
@@ -62,28 +66,11 @@ def _one_grade_per_enrolment() -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, detail) from clash
 
 
-async def _course(uow: UnitOfWork, course_id: str) -> Course:
-    course = await uow.session.get(Course, course_id)
-    if course is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"course {course_id} is not known to assessment (no CourseApproved has arrived)"
-        )
-    return course
-
-
-async def _authorize(uow: UnitOfWork, principal: Principal, course_id: str, action: str, *roles: Role) -> Course:
-    """403 unless the principal holds one of the roles at one of the course's awarding institutions."""
-    require_role(principal, *roles)
-    course = await _course(uow, course_id)
-    require_institution(principal, set(course.awarding_institutions), f"{action} course {course_id}")
-    return course
-
-
 @router.get("/courses/{course_id}", tags=["courses"])
 async def get_course(course_id: str, uow: UnitOfWorkDep) -> Course:
     """What assessment knows of a course: its awarding institutions, type of assessment, identity verification."""
     async with uow:
-        return await _course(uow, course_id)
+        return await access.known_course(uow, course_id)
 
 
 @router.get("/courses/{course_id}/grading-scheme", tags=["grading schemes"])
@@ -99,10 +86,12 @@ async def get_grading_scheme(course_id: str, uow: UnitOfWorkDep) -> GradingSchem
 async def set_grading_scheme(
     course_id: str, body: GradingSchemeBody, principal: CurrentPrincipal, uow: UnitOfWorkDep
 ) -> GradingSchemePublic:
-    """Set how the course is graded and what passes (a registrar or assessor of an awarding institution). Grades
-    recorded before keep the scheme they were judged by."""
+    """Set how the course is graded and what passes (a registrar or assessor of the lead awarding institution).
+    Grades recorded before keep the scheme they were judged by."""
     async with uow:
-        await _authorize(uow, principal, course_id, "setting the grading scheme of", Role.REGISTRAR, Role.ASSESSOR)
+        await access.authorize(
+            uow, principal, course_id, "setting the grading scheme of", Role.REGISTRAR, Role.ASSESSOR, lead_only=True
+        )
         values = {"scheme": body.model_dump(mode="json")["scheme"], "set_by": principal.subject, "set_at": utcnow()}
         await uow.session.execute(
             insert(CourseGradingScheme)
@@ -115,10 +104,12 @@ async def set_grading_scheme(
 
 @router.get("/grades", tags=["grades"])
 async def list_grades(
-    uow: UnitOfWorkDep, learner_id: str | None = None, course_id: str | None = None
+    principal: CurrentPrincipal, uow: UnitOfWorkDep, learner_id: str | None = None, course_id: str | None = None
 ) -> list[GradePublic]:
-    """Current values; GET /grades/{grade_id} has the amendments."""
-    rows = await _list(uow, Grade, Grade.recorded_at, learner_id=learner_id, course_id=course_id)
+    """Current values; GET /grades/{grade_id} has the amendments. A learner's own; for assessors and registrars,
+    those of the courses their institution awards; for the node administrator, all."""
+    scope = access.readable(principal, "grades", learner_id)
+    rows = await _list(uow, Grade, Grade.recorded_at, scope, learner_id=learner_id, course_id=course_id)
     return [GradePublic.model_validate(row, from_attributes=True) for row in rows]
 
 
@@ -137,7 +128,7 @@ async def submit_grade(body: GradeCreate, principal: CurrentPrincipal, uow: Unit
     GradeRejected) and answered with its rule and reason."""
     submission = Submission(submission_id=submission_id(), assessor=principal.subject, channel="http", **dict(body))
     async with uow:
-        await _authorize(uow, principal, body.course_id, "grading", Role.ASSESSOR)
+        await access.authorize(uow, principal, body.course_id, "grading", Role.ASSESSOR)
         with _one_grade_per_enrolment():
             outcome = await record_or_reject(uow, submission)
             await uow.commit()
@@ -180,7 +171,7 @@ async def submit_cohort(request: Request, principal: CurrentPrincipal, uow: Unit
         missing = "course_id is missing (a form field or a query parameter)"
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, missing)
     async with uow:
-        await _authorize(uow, principal, course_id, "grading", Role.ASSESSOR)
+        await access.authorize(uow, principal, course_id, "grading", Role.ASSESSOR)
         rows = _cohort(text)
         with _one_grade_per_enrolment():
             result = await _grade_cohort(uow, course_id, principal.subject, rows)
@@ -236,10 +227,11 @@ def _decode(data: bytes) -> str:
 
 
 @router.get("/grades/{grade_id}", tags=["grades"])
-async def get_grade(grade_id: str, uow: UnitOfWorkDep) -> GradeDetail:
-    """A grade with its amendments, oldest first."""
+async def get_grade(grade_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> GradeDetail:
+    """A grade with its amendments, oldest first: for the learner graded, the course's assessors and registrars."""
     async with uow:
         grade = await _grade(uow, grade_id)
+        await access.require_reader(uow, principal, grade.learner_id, grade.course_id, f"grade {grade_id}")
         return _detail(grade, await amendments_of(uow, grade_id))
 
 
@@ -251,7 +243,7 @@ async def amend_grade(
     new grade is judged by the scheme the grade was recorded under (422 naming the scale when it is not on it)."""
     async with uow:
         grade = await _grade(uow, grade_id)
-        await _authorize(uow, principal, grade.course_id, "amending grades of", Role.ASSESSOR)
+        await access.authorize(uow, principal, grade.course_id, "amending grades of", Role.ASSESSOR)
         try:
             await amend(uow, grade, body.grade, body.reason, principal.subject)
         except GradeOutOfScale as out_of_scale:
@@ -276,16 +268,23 @@ def _detail(grade: Grade, amendments: list) -> GradeDetail:
 
 @router.get("/grade-rejections", tags=["grades"])
 async def list_rejections(
-    uow: UnitOfWorkDep, learner_id: str | None = None, course_id: str | None = None
+    principal: CurrentPrincipal, uow: UnitOfWorkDep, learner_id: str | None = None, course_id: str | None = None
 ) -> list[GradeRejection]:
-    """Submissions that were not recorded, with the rule they broke."""
-    return await _list(uow, GradeRejection, GradeRejection.rejected_at, learner_id=learner_id, course_id=course_id)
+    """Submissions that were not recorded, with the rule they broke (read as grades are; a submission for a course
+    assessment does not know is seen by the learner it names and the node administrator)."""
+    scope = access.readable(principal, "rejected grade submissions", learner_id)
+    return await _list(
+        uow, GradeRejection, GradeRejection.rejected_at, scope, learner_id=learner_id, course_id=course_id
+    )
 
 
 @router.get("/enrolments", tags=["enrolments"])
 async def list_gradable(
-    uow: UnitOfWorkDep, learner_id: str | None = None, course_id: str | None = None
+    principal: CurrentPrincipal, uow: UnitOfWorkDep, learner_id: str | None = None, course_id: str | None = None
 ) -> list[EnrolledLearnerPublic]:
-    """The learners an LMS may submit grades for (this service's read model of enrolments)."""
-    rows = await _list(uow, EnrolledLearner, EnrolledLearner.enrolled_at, learner_id=learner_id, course_id=course_id)
+    """The learners an LMS may submit grades for (this service's read model of enrolments), read as grades are."""
+    scope = access.readable(principal, "enrolments", learner_id)
+    rows = await _list(
+        uow, EnrolledLearner, EnrolledLearner.enrolled_at, scope, learner_id=learner_id, course_id=course_id
+    )
     return [EnrolledLearnerPublic.model_validate(row, from_attributes=True) for row in rows]

@@ -18,7 +18,9 @@ class Permission:
     lead_only: bool
 
     def check(self, principal: Principal, institutions: Sequence[str], what: str) -> None:
-        """403 naming the role or the institutions the principal lacks, e.g. "reviewing course X belongs to uni-a"."""
+        """403 naming the role or the institutions the principal lacks, e.g. "reviewing course X belongs to uni-a".
+
+        `institutions` are those of the version that governs (domain.governing), never what a new draft claims."""
         require_role(principal, *self.roles)
         require_institution(
             principal, set(institutions[:1] if self.lead_only else institutions), f"{self.action} {what}"
@@ -29,6 +31,8 @@ DESIGN = Permission("designing", (Role.COURSE_DESIGNER,), lead_only=False)
 REVIEW = Permission("reviewing", (Role.QA_OFFICER,), lead_only=True)
 RETIRE = Permission("retiring", (Role.QA_OFFICER, Role.NODE_ADMIN), lead_only=True)
 OFFER = Permission("offering", (Role.REGISTRAR, Role.COURSE_DESIGNER), lead_only=True)
+# Who awards a course is the lead's decision: a co-awarding university's designer may revise the rest.
+REASSIGN = Permission("changing the awarding bodies of", (Role.COURSE_DESIGNER,), lead_only=True)
 
 
 def unprocessable(violations: list[domain.Violation]) -> HTTPException:

@@ -171,6 +171,19 @@ def _approved(versions: Sequence[R], purpose: str) -> list[R]:
     return approved
 
 
+def governing(versions: Sequence[R]) -> R:
+    """The version whose awarding bodies say who acts on a course or programme: the newest one QA approved (retired
+    ones included), else the first. A draft's own list counts only once the lead it replaces has approved it, so a
+    co-awarding university cannot make itself the lead by writing a revision that drops the lead."""
+    approved = [item for item in versions if item.status in {Status.APPROVED, Status.RETIRED}]
+    return max(approved, key=lambda item: item.version) if approved else min(versions, key=lambda item: item.version)
+
+
+def changes_awarding_bodies(governing_version: Reviewed, institutions: Sequence[str]) -> bool:
+    """Whether a revision names other awarding institutions, or another lead, than the version that governs."""
+    return list(institutions) != list(governing_version.institutions)
+
+
 def next_version(latest: Reviewed) -> int:
     """The number of a revision of the latest version; only a decided version can be revised, so a version under
     review is never overtaken by another."""

@@ -2,7 +2,8 @@
 
 Course designers of an awarding institution draft and submit; a QA officer of the lead institution (never the
 designer) approves or rejects; a revision is a new version that goes through QA again; retiring takes a course off
-offer. Reads are public; every write needs a bearer token, and the person is the token's subject.
+offer. Who may act is judged by the version that governs (the newest approved one), never by what a new draft claims.
+Reads are public; every write needs a bearer token, and the person is the token's subject.
 """
 
 import uuid
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query
 from sqlalchemy.exc import IntegrityError
 
 from services.catalogue import domain, queries
-from services.catalogue.access import DESIGN, RETIRE, REVIEW, Permission, check, refusals
+from services.catalogue.access import DESIGN, REASSIGN, RETIRE, REVIEW, Permission, check, refusals
 from services.catalogue.domain import R
 from services.catalogue.models import (
     Course,
@@ -77,11 +78,13 @@ def workflow_router(workflow: Workflow[R]) -> APIRouter:
         rule: Callable[[R], None],
         fact: Callable[[R], Event] | None,
     ) -> ReviewedPublic:
-        """One step on the newest version, in one transaction: lock, check who acts, apply the rule, publish."""
+        """One step on the newest version, in one transaction: lock, check who acts (by the version that governs),
+        apply the rule, publish."""
         async with uow:
             with refusals():
-                item = await queries.latest(uow.session, workflow.model, item_id, lock=True)
-                permission.check(principal, item.institutions, f"{noun} {item_id}")
+                versions = await queries.versions(uow.session, workflow.model, item_id, lock=True)
+                permission.check(principal, domain.governing(versions).institutions, f"{noun} {item_id}")
+                item = versions[-1]
                 rule(item)
             if fact is not None:
                 uow.publish(fact(item))
@@ -171,20 +174,19 @@ def course_router(settings: CatalogueSettings) -> APIRouter:
     router = workflow_router(COURSES)
 
     def draft(body: CourseCreate, principal: Principal, course_id: str, version: int) -> Course:
-        """A new version in draft, once the description meets the policy and the designer acts for an awarding body."""
+        """A new version in draft, once the description meets the policy (who may write it is checked before)."""
         check(domain.policy_violations(body.description, settings))
-        institutions = domain.institutions(body.description.awarding_bodies)
-        DESIGN.check(principal, institutions, "this course")
         return Course(
             id=course_id,
             version=version,
             description=body.description.model_dump(mode="json"),
-            institutions=institutions,
+            institutions=domain.institutions(body.description.awarding_bodies),
             designed_by=principal.subject,
         )
 
     @router.post("", status_code=201)
     async def create_course(body: CourseCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> CoursePublic:
+        DESIGN.check(principal, domain.institutions(body.description.awarding_bodies), "this course")
         course = draft(body, principal, str(uuid.uuid4()), 1)
         async with uow:
             uow.session.add(course)
@@ -199,9 +201,12 @@ def course_router(settings: CatalogueSettings) -> APIRouter:
     ) -> CoursePublic:
         async with uow:
             with refusals():
-                latest = await queries.latest(uow.session, Course, course_id, lock=True)
-                DESIGN.check(principal, latest.institutions, f"course {course_id}")
-                revision = draft(body, principal, course_id, domain.next_version(latest))
+                versions = await queries.versions(uow.session, Course, course_id, lock=True)
+                governing = domain.governing(versions)
+                DESIGN.check(principal, governing.institutions, f"course {course_id}")
+                if domain.changes_awarding_bodies(governing, domain.institutions(body.description.awarding_bodies)):
+                    REASSIGN.check(principal, governing.institutions, f"course {course_id}")
+                revision = draft(body, principal, course_id, domain.next_version(versions[-1]))
             uow.session.add(revision)
             try:
                 await uow.commit()
@@ -234,7 +239,7 @@ def course_router(settings: CatalogueSettings) -> APIRouter:
         async with uow:
             with refusals():
                 found = await queries.versions(uow.session, Course, course_id, lock=True)
-                RETIRE.check(principal, found[-1].institutions, f"course {course_id}")
+                RETIRE.check(principal, domain.governing(found).institutions, f"course {course_id}")
                 retired = domain.retire_all(found, principal.subject, reason)
             for course in retired:
                 uow.publish(
@@ -255,14 +260,14 @@ def programme_router(settings: CatalogueSettings) -> APIRouter:
     async def create_programme(
         body: ProgrammeCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep
     ) -> ProgrammePublic:
+        institutions = domain.institutions(body.awarding_bodies)
+        DESIGN.check(principal, institutions, "this programme")
         async with uow:
             existing, ects = await queries.approved_ects(uow.session, body.rule.course_ids)
             check(
                 domain.awarding_body_violations(body.awarding_bodies, settings, "awarding_bodies")
                 + domain.rule_violations(body.rule, existing, ects)
             )
-            institutions = domain.institutions(body.awarding_bodies)
-            DESIGN.check(principal, institutions, "this programme")
             programme = Programme(
                 id=str(uuid.uuid4()),
                 institutions=institutions,

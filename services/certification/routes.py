@@ -13,7 +13,7 @@ from services.certification.models import Credential, CredentialPublic, MicroCre
 from services.certification.settings import CertificationSettings
 from services.certification.signing_keys import NodeIdentity
 from services.certification.status_lists import StatusPurpose
-from shared.auth import CurrentPrincipal, Role, require_institution, require_role
+from shared.auth import CurrentPrincipal, Role, reader_scope, require_institution, require_role
 from shared.http import UnitOfWorkDep
 
 router = APIRouter(tags=["credentials"])
@@ -73,16 +73,12 @@ async def list_credentials(
     """Credentials, oldest first: a learner sees their own; a registrar those their institution issued; a node
     administrator all. `learner_id` narrows the list to one learner. (A single credential is public by its id, which
     only its holder and those they share it with know.)"""
-    query = select(Credential).order_by(Credential.issued_at)
-    if principal.has(Role.LEARNER) and not principal.has(Role.REGISTRAR) and not principal.has(Role.NODE_ADMIN):
-        if learner_id not in (None, principal.subject):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"{principal.subject} may list only their own credentials, not {learner_id}'s"
-            )
-        learner_id = principal.subject
-    elif not principal.has(Role.NODE_ADMIN):
-        require_role(principal, Role.REGISTRAR, Role.NODE_ADMIN, Role.LEARNER)
-        query = query.where(Credential.issuer_institution == principal.institution)
+    scope = reader_scope(principal, (Role.REGISTRAR, Role.NODE_ADMIN), "credentials", learner_id)
+    query = (
+        select(Credential)
+        .where(scope.where(Credential.learner_id, lambda institution: Credential.issuer_institution == institution))
+        .order_by(Credential.issued_at)
+    )
     if learner_id:
         query = query.where(Credential.learner_id == learner_id)
     async with uow:

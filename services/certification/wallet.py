@@ -17,7 +17,7 @@ from services.certification.models import (
     SharedCredential,
 )
 from services.certification.routes import SettingsDep, find, public
-from shared.auth import CurrentPrincipal, Role, require_role
+from shared.auth import CurrentPrincipal, Role, require_learner_or_staff, require_role
 from shared.db import utcnow
 from shared.http import UnitOfWorkDep
 
@@ -41,10 +41,8 @@ async def share(
     require_role(principal, Role.LEARNER)
     async with uow:
         credential = await find(uow, credential_id)
-        if credential.learner_id != principal.subject:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"credential {credential_id} is not held by {principal.subject}"
-            )
+        # Only the holder: no staff role shares a learner's credential for them.
+        require_learner_or_staff(principal, credential.learner_id, (), (), f"sharing credential {credential_id}")
         now = utcnow()
         link = Share(
             token=secrets.token_urlsafe(32),

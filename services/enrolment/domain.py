@@ -1,13 +1,16 @@
-"""The enrolment rules, as plain functions: who may apply to an offering, who gets a place and who waits, what they
-pay, who moves up when someone withdraws, and the events that tell the others. No I/O: the caller reads the state
-(under the offering's lock) and writes the result."""
+"""The enrolment rules, as plain functions: who a learner is (as their identity provider attests), who may apply to an
+offering, who gets a place and who waits, what they pay, who moves up when someone withdraws, and the events that tell
+the others. No I/O: the caller reads the state (under the offering's lock) and writes the result."""
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from pydantic import ValidationError
+
 from services.enrolment.models import Application, ApplicationStatus, CourseVersion, Learner, Offering
+from shared.auth import Affiliation, Principal
 from shared.events import Event
 from shared.events.common import LearnerCategory, LearnerIdentity, Money
 from shared.events.enrolment import EnrolmentWithdrawn, FeeStatus, LearnerEnrolled, LearnerWaitlisted
@@ -43,6 +46,56 @@ def registered(learner: Learner | None, subject: str) -> Learner:
     if learner is None:
         raise Conflict(f"{subject} is not registered as a learner yet: register with POST /learners first")
     return learner
+
+
+# --- who the learner is: what their identity provider attests in their token ---
+
+STAFF_AFFILIATIONS = frozenset({Affiliation.STAFF, Affiliation.FACULTY, Affiliation.EMPLOYEE})
+
+
+def category_of(affiliation: Collection[Affiliation], alliance_member: bool) -> LearnerCategory:
+    """A student of an alliance institution is an alliance student, its staff, faculty and employees alliance staff
+    (someone who is both counts as a student); anyone else, including members, affiliates and alumni, is external."""
+    if alliance_member and Affiliation.STUDENT in affiliation:
+        return LearnerCategory.ALLIANCE_STUDENT
+    if alliance_member and STAFF_AFFILIATIONS & set(affiliation):
+        return LearnerCategory.ALLIANCE_STAFF
+    return LearnerCategory.EXTERNAL
+
+
+def attested(principal: Principal, alliance_member: bool) -> LearnerIdentity:
+    """The learner as their token attests them: name, email, home institution, category and the ESI if it carries one.
+
+    Forbidden, naming the claim, when the token lacks a name or email or carries one the contracts do not accept."""
+    missing = [claim for claim, value in (("name", principal.name), ("email", principal.email)) if not value]
+    if missing:
+        raise Forbidden(
+            f"a learner's {' and '.join(missing)} must come from their identity provider: the token of "
+            f"{principal.subject} carries no {' or '.join(missing)} claim"
+        )
+    try:
+        return LearnerIdentity(
+            learner_id=principal.subject,
+            name=principal.name,
+            email=principal.email,
+            home_institution=principal.institution,
+            esi=principal.esi,
+            category=category_of(principal.affiliation, alliance_member),
+        )
+    except ValidationError as error:
+        claims = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise Forbidden(f"the token of {principal.subject} carries claims a learner's record cannot hold ({claims})") from error
+
+
+def attest(learner: Learner, identity: LearnerIdentity) -> bool:
+    """Bring the learner's record up to what their token attests now (a new name, email, affiliation); an ESI the
+    learner gave stays when the token carries none. Whether anything changed."""
+    values = identity.model_dump(include={"name", "email", "home_institution", "category", "esi"}, exclude_none=True)
+    values.setdefault("home_institution", None)
+    changed = {name: value for name, value in values.items() if getattr(learner, name) != value}
+    for name, value in changed.items():
+        setattr(learner, name, value)
+    return bool(changed)
 
 
 @dataclass(frozen=True)

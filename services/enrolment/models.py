@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import EmailStr
+from pydantic import BaseModel, ConfigDict, EmailStr
 from pydantic import Field as PydanticField
 from sqlalchemy import Column, String
 from sqlalchemy.dialects.postgresql import JSONB
@@ -86,22 +86,28 @@ class HeldCredential(SQLModel, table=True):
 
 # --- learners ---
 
+def esi_field(description: str) -> Any:
+    return PydanticField(default=None, pattern=ESI_PATTERN, description=description)
 
-class LearnerBase(SQLModel):
-    name: str = PydanticField(min_length=1, max_length=200)
-    email: EmailStr = Field(sa_column=Column(String, nullable=False, unique=True))
-    home_institution: str | None = PydanticField(default=None, max_length=300)
-    category: LearnerCategory = Field(sa_column=Column(String, nullable=False))
-    esi: str | None = PydanticField(
-        default=None,
-        pattern=ESI_PATTERN,
-        description="European Student Identifier: urn:schac:personalUniqueCode:int:esi:<country>:<code>",
-    )
-    preferred_language: str | None = PydanticField(
+
+def preferred_language_field() -> Any:
+    return PydanticField(
         default=None,
         pattern=r"^[a-z]{2}$",
         description="The language the learner is written to in, ISO 639-1 (\"de\", \"fr\"); none: English.",
     )
+
+
+class LearnerBase(SQLModel):
+    # Attested by the learner's identity provider (their token's claims), kept up to date on each of their requests.
+    name: str = PydanticField(min_length=1, max_length=200)
+    email: EmailStr = Field(sa_column=Column(String, nullable=False, unique=True))
+    home_institution: str | None = PydanticField(default=None, max_length=300)
+    # From the token's affiliation and home institution: a student or staff member of an alliance institution.
+    category: LearnerCategory = Field(sa_column=Column(String, nullable=False))
+    # The token's (SCHAC schacPersonalUniqueCode), else what the learner gave.
+    esi: str | None = esi_field("European Student Identifier: urn:schac:personalUniqueCode:int:esi:<country>:<code>")
+    preferred_language: str | None = preferred_language_field()
 
 
 class Learner(LearnerBase, table=True):
@@ -112,8 +118,17 @@ class Learner(LearnerBase, table=True):
     registered_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
-class LearnerCreate(LearnerBase):
-    pass
+class LearnerCreate(BaseModel):
+    """What a learner chooses when registering. Who they are (name, email, home institution, category) comes from
+    their token: a body that says it is refused (422), so that no client believes it was taken."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preferred_language: str | None = preferred_language_field()
+    esi: str | None = esi_field(
+        "European Student Identifier (urn:schac:personalUniqueCode:int:esi:<country>:<code>), when the token does not "
+        "carry one (its schacPersonalUniqueCode claim wins)."
+    )
 
 
 class LearnerPublic(LearnerBase):

@@ -10,14 +10,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, status
 from sqlalchemy import and_, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from services.enrolment import domain
+from services.enrolment import domain, learners
 from services.enrolment.models import (
     Application,
     ApplicationCreate,
@@ -32,7 +32,15 @@ from services.enrolment.models import (
     Offering,
     OfferingPublic,
 )
-from shared.auth import CurrentPrincipal, Principal, Role, require_institution, require_role
+from services.enrolment.settings import EnrolmentSettings
+from shared.auth import (
+    CurrentPrincipal,
+    Role,
+    reader_scope,
+    require_institution,
+    require_learner_or_staff,
+    require_role,
+)
 from shared.db import UnitOfWork, utcnow
 from shared.events import Event
 from shared.http import UnitOfWorkDep
@@ -47,6 +55,13 @@ REFUSAL_STATUS = {
     domain.Forbidden: status.HTTP_403_FORBIDDEN,
 }
 ACTIVE = (ApplicationStatus.ENROLLED, ApplicationStatus.WAITLISTED)
+
+
+def settings_of(request: Request) -> EnrolmentSettings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[EnrolmentSettings, Depends(settings_of)]
 
 
 @contextlib.contextmanager
@@ -69,29 +84,35 @@ async def commit(uow: UnitOfWork, conflict: str) -> None:
 
 
 @router.post("/learners", status_code=status.HTTP_201_CREATED, tags=["learners"])
-async def register_learner(body: LearnerCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> LearnerPublic:
-    """A learner registers themself; their learner id is their token's subject."""
-    require_role(principal, Role.LEARNER)
+async def register_learner(
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    settings: SettingsDep,
+    body: Annotated[LearnerCreate | None, Body()] = None,
+) -> LearnerPublic:
+    """A learner registers themself: their learner id is their token's subject; their name, email, home institution
+    and category (from the `affiliation` and `institution` claims) are what the token attests. The body, if any,
+    holds what the learner chooses."""
     async with uow:
-        if await uow.session.get(Learner, principal.subject):
-            raise HTTPException(status.HTTP_409_CONFLICT, f"{principal.subject} is registered already")
-        if (await uow.session.exec(select(Learner).where(Learner.email == body.email))).first():
-            raise HTTPException(status.HTTP_409_CONFLICT, f"another learner is registered with {body.email}")
-        learner = Learner(id=principal.subject, **body.model_dump())
-        uow.session.add(learner)
-        await commit(uow, f"{principal.subject} or {body.email} was registered at the same moment")
+        with refusals_as_http():
+            learner = await learners.register(uow.session, principal, body or LearnerCreate(), settings)
+        await commit(uow, f"{principal.subject} or {learner.email} was registered at the same moment")
     return LearnerPublic.model_validate(learner, from_attributes=True)
 
 
 @router.get("/learners/{learner_id}", tags=["learners"])
-async def get_learner(learner_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> LearnerPublic:
-    """The learner themself, or a registrar or node administrator."""
-    if principal.subject != learner_id:
-        require_role(principal, Role.REGISTRAR, Role.NODE_ADMIN)
+async def get_learner(
+    learner_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep
+) -> LearnerPublic:
+    """The learner themself (their record brought up to their token), a registrar of an institution they applied
+    to, or the node administrator."""
     async with uow:
+        await learners.check_reader(uow.session, principal, learner_id)
         with refusals_as_http():
             learner = domain.found(await uow.session.get(Learner, learner_id), f"learner {learner_id}")
+            learners.follow_token(learner, principal, settings)
         held = await held_course_ids(uow.session, learner_id)
+        await commit(uow, f"another learner is registered with {learner.email}")
     return LearnerPublic.model_validate(learner, from_attributes=True, update={"held_course_ids": sorted(held)})
 
 
@@ -110,14 +131,15 @@ async def get_learner(learner_id: str, principal: CurrentPrincipal, uow: UnitOfW
     },
 )
 async def apply(
-    body: ApplicationCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep, response: Response
+    body: ApplicationCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep, response: Response, settings: SettingsDep
 ) -> ApplicationPublic:
-    """Apply to an offering: 201 with a place (and the fee), or 202 on the waitlist (with the position)."""
+    """Apply to an offering: 201 with a place (and the fee), or 202 on the waitlist (with the position). The
+    learner's category is what their token attests now."""
     require_role(principal, Role.LEARNER)
     async with uow:
         session = uow.session
         with refusals_as_http():
-            learner = domain.registered(await session.get(Learner, principal.subject), principal.subject)
+            learner = await learners.current(session, principal, settings)
             held = await held_course_ids(session, learner.id)
             offering = await locked_offering(session, body.offering_id)
             application = domain.apply(
@@ -140,7 +162,9 @@ async def apply(
 
 
 @router.post("/applications/{application_id}/withdraw", tags=["applications"])
-async def withdraw(application_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ApplicationPublic:
+async def withdraw(
+    application_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep
+) -> ApplicationPublic:
     """The learner, or a registrar of the offering's institution, withdraws; the first in line takes a freed place."""
     async with uow:
         session = uow.session
@@ -150,7 +174,11 @@ async def withdraw(application_id: str, principal: CurrentPrincipal, uow: UnitOf
             # Again under the lock: a withdrawal or promotion that held it before us may have changed the application.
             application = await session.get(Application, application_id, populate_existing=True)
             assert application is not None  # Applications are never deleted.
-            check_owner_or_registrar(principal, application, offering)
+            require_learner_or_staff(
+                principal, application.learner_id, {offering.institution}, (Role.REGISTRAR,), f"application {application.id}"
+            )
+            learner = domain.found(await session.get(Learner, application.learner_id), f"learner {application.learner_id}")
+            learners.follow_token(learner, principal, settings)
             waitlist = await session.exec(
                 select(Application)
                 .where(Application.offering_id == offering.offering_id, Application.status == ApplicationStatus.WAITLISTED)
@@ -159,14 +187,14 @@ async def withdraw(application_id: str, principal: CurrentPrincipal, uow: UnitOf
             taken = (await places(session, offering)).taken_seats
             withdrawal = domain.withdraw(application, offering, taken, list(waitlist.all()), utcnow())
         affected = [application, *withdrawal.promoted]
-        learners = {
+        people = {
             learner.id: learner
             for learner in await session.exec(select(Learner).where(col(Learner.id).in_([a.learner_id for a in affected])))
         }
-        learner = learners[application.learner_id]
+        learner = people[application.learner_id]
         uow.publish(about(learner, domain.withdrawn(application, offering, learner, withdrawal.was_enrolled)))
         for promoted in withdrawal.promoted:
-            uow.publish(about(learners[promoted.learner_id], domain.placed(promoted, offering, learners[promoted.learner_id])))
+            uow.publish(about(people[promoted.learner_id], domain.placed(promoted, offering, people[promoted.learner_id])))
         await commit(uow, f"offering {offering.offering_id} changed at the same moment; withdraw again")
     return public(application)
 
@@ -199,19 +227,15 @@ async def list_applications(
     status_: Annotated[ApplicationStatus | None, Query(alias="status")] = None,
     learner_id: str | None = None,
 ) -> list[ApplicationPublic]:
-    """A learner's own applications; a registrar's: those to their institution's offerings."""
+    """A learner's own applications; a registrar's: those to their institution's offerings; the node
+    administrator's: all."""
+    scope = reader_scope(principal, learners.READERS, "applications", learner_id)
     query = select(Application).order_by(
         col(Application.offering_id), col(Application.status), col(Application.position), col(Application.applied_at)
     )
-    if principal.has(Role.REGISTRAR):
-        if principal.institution is None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"registrar {principal.subject} acts for no institution")
-        query = query.join(Offering).where(Offering.institution == principal.institution)
-    else:
-        require_role(principal, Role.LEARNER, Role.REGISTRAR)
-        if learner_id not in (None, principal.subject):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{principal.subject} may see only their own applications")
-        learner_id = principal.subject
+    query = query.join(Offering).where(
+        scope.where(Application.learner_id, lambda institution: Offering.institution == institution)
+    )
     for column, value in ((Application.offering_id, offering_id), (Application.status, status_), (Application.learner_id, learner_id)):
         if value is not None:
             query = query.where(column == value)
@@ -226,7 +250,9 @@ async def get_application(application_id: str, principal: CurrentPrincipal, uow:
             application = domain.found(await uow.session.get(Application, application_id), f"application {application_id}")
         offering = await uow.session.get(Offering, application.offering_id)
         assert offering is not None
-        check_owner_or_registrar(principal, application, offering)
+        require_learner_or_staff(
+            principal, application.learner_id, {offering.institution}, learners.READERS, f"application {application.id}"
+        )
     return public(application)
 
 
@@ -285,18 +311,6 @@ async def held_course_ids(session: AsyncSession, learner_id: str) -> set[str]:
     return set(
         (await session.exec(select(HeldCredential.course_id).where(HeldCredential.learner_id == learner_id))).all()
     )
-
-
-def check_owner_or_registrar(principal: Principal, application: Application, offering: Offering) -> None:
-    """The learner whose application it is, or a registrar of the offering's institution."""
-    if principal.has(Role.LEARNER) and principal.subject == application.learner_id:
-        return
-    if not principal.has(Role.REGISTRAR):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"application {application.id} belongs to another learner; {principal.subject} may act only on their own",
-        )
-    require_institution(principal, {offering.institution}, f"application {application.id} (offering {offering.offering_id})")
 
 
 def about(learner: Learner, event: EventT) -> EventT:

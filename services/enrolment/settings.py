@@ -1,6 +1,24 @@
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
 from shared.settings import ServiceSettings
 
 
 class EnrolmentSettings(ServiceSettings):
     service_name: str = "enrolment"
     http_port: int = 8002
+    # The alliance's institutions, by the codes tokens carry in `institution` (comma-separated in the environment):
+    # their students and staff are alliance students and staff, who learn for free. By default the institutions of the
+    # demo and the tests. The alliance's signed registry will take this setting's place (enrolment/learners.py).
+    alliance_institutions: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset({"uni-saarland", "uni-sofia", "upr"})
+    )
+
+    @field_validator("alliance_institutions", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(code.strip() for code in value.split(",") if code.strip())
+        return value

@@ -2,11 +2,10 @@
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
-from sqlmodel import col, select
-
-from services.notifications.models import Delivery, DeliveryPublic, DeliveryStatus, PreferencePublic, PreferenceUpdate
+from services.notifications import deliveries
+from services.notifications.models import DeliveryPublic, DeliveryStatus, PreferencePublic, PreferenceUpdate
 from services.notifications.preferences import learner_of, set_optional_emails, signing_secret, wants_optional_emails
-from shared.auth import CurrentPrincipal, Role, require_role
+from shared.auth import CurrentPrincipal, Role, reader_scope, require_role
 from shared.http import UnitOfWorkDep
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
@@ -23,24 +22,18 @@ async def list_deliveries(
     """Deliveries, oldest first: `status=failed` lists the emails that could not be delivered, with the reason
     (`last_error`); `pending`/`sending` those still on their way (retried after `next_attempt_at`).
 
-    For the node's administrators and registrars: it names learners' addresses."""
-    require_role(principal, Role.NODE_ADMIN, Role.REGISTRAR)
-    query = select(Delivery).order_by(col(Delivery.created_at), col(Delivery.id))
-    if recipient:
-        query = query.where(Delivery.recipient == recipient)
-    if status:
-        query = query.where(Delivery.status == status)
-    if about_event_id:
-        query = query.where(Delivery.about_event_id == about_event_id)
+    A learner's own emails; a registrar's: those about their institution's offerings, courses and credentials; the
+    node administrator's: all."""
+    scope = reader_scope(principal, deliveries.READERS, "deliveries")
     async with uow:
-        return [DeliveryPublic.model_validate(row, from_attributes=True) for row in (await uow.session.exec(query)).all()]
+        found = await deliveries.listing(uow.session, scope, recipient, status, about_event_id)
+    return [DeliveryPublic.model_validate(row, from_attributes=True) for row in found]
 
 
 @router.get("/{delivery_id}")
 async def get_delivery(delivery_id: str, uow: UnitOfWorkDep, principal: CurrentPrincipal) -> DeliveryPublic:
-    require_role(principal, Role.NODE_ADMIN, Role.REGISTRAR)
     async with uow:
-        delivery = await uow.session.get(Delivery, delivery_id)
+        delivery = await deliveries.readable(uow.session, principal, delivery_id)
     if delivery is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"delivery {delivery_id} does not exist")
     return DeliveryPublic.model_validate(delivery, from_attributes=True)

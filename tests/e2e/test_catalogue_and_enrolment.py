@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.journey import QA_OFFICER, Node, Person, sample_course
+from deploy.journey import ALLIANCE_UNIVERSITY, OUTSIDE_UNIVERSITY, QA_OFFICER, Node, Person, sample_course
 from tests.stack import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -79,8 +79,9 @@ def test_an_offering_fills_up_and_its_waitlist_moves_up_when_someone_withdraws(n
 def test_an_external_learner_is_charged_the_fee_and_an_alliance_student_is_not(node: Node):
     course = node.approved_course(sample_course(titled("Heritage Tourism Management")))
     offering = node.opened_offering(course, fee={"amount": 150, "currency": "EUR"})
-    external = node.registered_learner("Sam Taylor", category="external")
-    student = node.registered_learner("Marta Kowalska", category="alliance-student")
+    # What they are comes from their universities' identity providers: both students, one outside the alliance.
+    external = node.registered_learner("Sam Taylor", affiliation=("student",), institution=OUTSIDE_UNIVERSITY)
+    student = node.registered_learner("Marta Kowalska", affiliation=("student",), institution=ALLIANCE_UNIVERSITY)
 
     charged = node.apply(external, offering).json()
     free = node.apply(student, offering).json()

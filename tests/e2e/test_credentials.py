@@ -75,7 +75,7 @@ def test_an_amended_grade_revokes_the_credential_and_the_verify_page_says_so(nod
     assert node.ok("POST", "certification", "/verify", json=credential["credential"])["outcome"] == "valid"
     verifies_and_validates(credential["credential"])
 
-    [grade] = node.ok("GET", "assessment", "/grades", params={"learner_id": learner.subject})
+    [grade] = node.ok("GET", "assessment", "/grades", by=learner, params={"learner_id": learner.subject})
     node.ok("POST", "assessment", f"/grades/{grade['id']}/amendments", by=ASSESSOR,
             json={"grade": "4.7", "reason": "A plagiarised section was found after marking."})
 

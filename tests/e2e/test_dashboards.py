@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from deploy.journey import Node, sample_course
+from deploy.journey import REGISTRAR, Node, Person, bearer_header, sample_course
 from tests.stack import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -15,9 +15,13 @@ pytestmark = pytest.mark.e2e
 ENROLLED = "eu.microcredentials.enrolment.learner.enrolled.v1"
 
 
-def read_stream(node: Node, params: dict, until, last_event_id: int | None = None) -> list[tuple[int, dict]]:
-    """The events the stream sends, with their ids, until `until(events)` holds."""
-    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+def read_stream(
+    node: Node, params: dict, until, last_event_id: int | None = None, viewer: Person = REGISTRAR
+) -> list[tuple[int, dict]]:
+    """The events the stream shows a viewer, with their ids, until `until(events)` holds."""
+    headers = bearer_header(node.auth_key.read_bytes(), viewer.principal)
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = str(last_event_id)
     events: list[tuple[int, dict]] = []
     url = f"{node.urls['notifications']}/dashboard/events"
     with httpx.stream("GET", url, params=params, headers=headers, timeout=httpx.Timeout(5, read=60)) as response:
@@ -63,10 +67,13 @@ def test_the_figures_count_an_offerings_places_and_the_page_updates_live(node: N
     learners = [node.registered_learner(name) for name in ("Petra Svoboda", "Mateo García", "Inès Martin")]
     node.enrolled(learners[0], offering)
 
-    figures = node.ok("GET", "notifications", "/dashboard/figures")
+    figures = node.ok("GET", "notifications", "/dashboard/figures", by=REGISTRAR)
     before = _tiles(figures)
+    # The registrar's token reaches the page in the address's fragment, which the browser never sends to a server.
+    token = bearer_header(node.auth_key.read_bytes(), REGISTRAR.principal)["Authorization"].removeprefix("Bearer ")
     watcher = subprocess.Popen(
-        ["node", str(ROOT / "tools" / "browser" / "watch-dashboard.mjs"), f"{node.urls['notifications']}/dashboard",
+        ["node", str(ROOT / "tools" / "browser" / "watch-dashboard.mjs"),
+         f"{node.urls['notifications']}/dashboard#token={token}",
          f"enrolled={before['enrolled'] + 1}", f"waitlisted={before['waitlisted'] + 1}",
          f"credentials={before['credentials'] + 1}", "--screenshot", str(ROOT / ".run" / "screenshots" / "dashboard.png")],
         stdout=subprocess.PIPE, text=True,
@@ -83,7 +90,7 @@ def test_the_figures_count_an_offerings_places_and_the_page_updates_live(node: N
         watcher.kill()
     assert watcher.returncode == 0, f"the page did not show the new enrolment, waitlisting and credential: {output}"
 
-    figures = node.ok("GET", "notifications", "/dashboard/figures")
+    figures = node.ok("GET", "notifications", "/dashboard/figures", by=REGISTRAR)
     [row] = [o for o in figures["offerings"] if o["offering_id"] == offering["id"]]
     assert (row["applications"], row["enrolled"], row["waitlisted"], row["capacity"]) == (3, 2, 1, 2)
     assert float(row["fill_rate"]) == 1.0

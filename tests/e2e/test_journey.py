@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from deploy.journey import NODE_LMS, Node, Person, grade_submission, sample_course
+from deploy.journey import ASSESSOR, NODE_LMS, Node, Person, grade_submission, sample_course
 from shared.events import dead_letter_topic
 from tests.stack import Stack, header, read_topic, wait_until_all_consumed
 
@@ -35,7 +35,7 @@ def offering(node: Node) -> dict:
 
 
 def enrolled_learner(node: Node, offering: dict, name: str = "Ana Horvat") -> Person:
-    learner = node.registered_learner(name, home_institution="University of Primorska")
+    learner = node.registered_learner(name)
     node.enrolled(learner, offering)
     return learner
 
@@ -76,7 +76,7 @@ def test_a_grade_for_a_learner_who_is_not_enrolled_is_rejected_and_issues_nothin
     [rejection] = node.rejections(stranger.subject)
     assert rejection["rule"] == "learner-not-enrolled"
     assert stranger.subject in rejection["reason"] and offering["course_id"] in rejection["reason"]
-    assert node.ok("GET", "assessment", "/grades", params={"learner_id": stranger.subject}) == []
+    assert node.ok("GET", "assessment", "/grades", by=ASSESSOR, params={"learner_id": stranger.subject}) == []
     assert node.credentials(stranger.subject) == []
     assert node.emails_to(stranger.email) == []
 
@@ -94,7 +94,7 @@ def test_the_same_grade_published_twice_yields_one_credential_and_one_email(node
 
     node.wait_for_email(learner.email, about="micro-credential")
     wait_until_all_consumed(node, stack)
-    grades = node.ok("GET", "assessment", "/grades", params={"learner_id": learner.subject})
+    grades = node.ok("GET", "assessment", "/grades", by=ASSESSOR, params={"learner_id": learner.subject})
     assert len(grades) == 1, "the redelivered submission is recorded once"
     [resent] = node.rejections(learner.subject)
     assert resent["rule"] == "already-graded", "a second grade is an amendment, not a new submission"

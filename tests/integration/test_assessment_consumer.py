@@ -40,10 +40,14 @@ def assessor(stack, institution: str = INSTITUTION) -> dict[str, str]:
     return stack.bearer(f"assessor@{institution}.eu", Role.ASSESSOR, institution=institution)
 
 
-def approved(course_id: str, institution: str = INSTITUTION) -> CloudEvent:
+def approved(course_id: str, institution: str = INSTITUTION, *partners: str) -> CloudEvent:
+    """CourseApproved for a course the institution leads (with co-awarding partners, for a joint course)."""
     description = MicroCredentialDescription(
         title="Data Literacy",
-        awarding_bodies=[AwardingBody(id=institution, name="Saarland University", country="DE")],
+        awarding_bodies=[
+            AwardingBody(id=institution, name="Saarland University", country="DE"),
+            *(AwardingBody(id=partner, name=partner, country="BG") for partner in partners),
+        ],
         learning_outcomes=["Read a dataset critically"],
         languages=["en"],
         ects=5,
@@ -111,19 +115,20 @@ async def test_a_grade_delivered_twice_is_recorded_once(stack):
     async with running(create_service(settings)) as client:
         await gradable_course(stack, client, course)
         await produce(stack, Topic.ENROLMENTS, enrolled(learner, course).to_bytes(), key=learner)
-        await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
+        await eventually(lambda: _json(stack, client, "/enrolments", learner_id=learner))
 
         submission = grade(learner, course).to_bytes()
         await produce(stack, NODE_LMS.topic, submission, key=learner)
         await produce(stack, NODE_LMS.topic, submission, key=learner)
         # Same key, same partition: once this later submission is rejected, both copies before it were handled.
         await produce(stack, NODE_LMS.topic, grade(learner, "another-course").to_bytes(), key=learner)
-        await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
+        await eventually(lambda: _json(stack, client, "/grade-rejections", learner_id=learner))
 
-        grades = await _json(client, "/grades", learner_id=learner)
+        grades = await _json(stack, client, "/grades", learner_id=learner)
         assert [(g["grade"], g["passed"]) for g in grades] == [("1.7", True)]
-        published = await read_topic(stack, Topic.GRADES, until=lambda records: len(records) >= 2, timeout=10)
-        types = sorted(cloud_event(r)["type"].split(".")[-2] for r in published if r.key == learner.encode())
+        mine = lambda records: [r for r in records if r.key == learner.encode()]  # noqa: E731
+        published = await read_topic(stack, Topic.GRADES, until=lambda records: len(mine(records)) >= 2, timeout=10)
+        types = sorted(cloud_event(r)["type"].split(".")[-2] for r in mine(published))
         assert types == ["recorded", "rejected"], "one GradeRecorded for the duplicate pair, one GradeRejected"
 
 
@@ -137,7 +142,7 @@ async def test_unreadable_messages_are_dead_lettered_with_the_reason_and_the_con
             await produce(stack, NODE_LMS.topic, value, key=key)
         await produce(stack, NODE_LMS.topic, grade(key, "course-y").to_bytes(), key=key)
 
-        rejections = await eventually(lambda: _json(client, "/grade-rejections", learner_id=key))
+        rejections = await eventually(lambda: _json(stack, client, "/grade-rejections", learner_id=key))
         assert rejections[0]["rule"] == "learner-not-enrolled", "the valid message after the bad ones was handled"
 
     dead = await read_topic(
@@ -155,8 +160,9 @@ async def test_unreadable_messages_are_dead_lettered_with_the_reason_and_the_con
     assert dead[0].value == b"this is not json", "the original message is kept as it was, for replay"
 
 
-async def _json(client, path: str, **params):
-    response = await client.get(path, params=params)
+async def _json(stack, client, path: str, **params):
+    """What a list shows the node administrator, who reads every grade, rejection and enrolment."""
+    response = await client.get(path, params=params, headers=stack.bearer("admin@node", Role.NODE_ADMIN))
     response.raise_for_status()
     return response.json()
 
@@ -175,18 +181,19 @@ async def test_a_learner_who_withdrew_can_no_longer_be_graded(stack):
     )
     async with running(create_service(settings)) as client:
         await produce(stack, Topic.ENROLMENTS, enrolment.to_bytes(), key=enrolment.subject)
-        await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
+        await eventually(lambda: _json(stack, client, "/enrolments", learner_id=learner))
         await produce(stack, Topic.ENROLMENTS, CloudEvent.wrap(withdrawal, source=NODE_URI).to_bytes(), key=enrolment.subject)
-        await eventually(lambda: _empty(client, "/enrolments", learner_id=learner))
+        await eventually(lambda: _empty(stack, client, "/enrolments", learner_id=learner))
 
         await produce(stack, NODE_LMS.topic, grade(learner, course).to_bytes(), key=learner)
-        [rejection] = await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
+        [rejection] = await eventually(lambda: _json(stack, client, "/grade-rejections", learner_id=learner))
         assert rejection["rule"] == "learner-not-enrolled"
-        assert await _json(client, "/grades", learner_id=learner) == []
+        assert await _json(stack, client, "/grades", learner_id=learner) == []
 
 
-async def _empty(client, path: str, **params) -> bool:
-    return await _json(client, path, **params) == []
+async def _empty(stack, client, path: str, **params) -> bool:
+    return await _json(stack, client, path, **params) == []
+
 
 
 async def test_an_lms_of_another_institution_is_rejected_with_the_rule(stack):
@@ -194,17 +201,17 @@ async def test_an_lms_of_another_institution_is_rejected_with_the_rule(stack):
     async with running(create_service(stack.settings(AssessmentSettings))) as client:
         await gradable_course(stack, client, course)  # Awarded by uni-saarland.
         await produce(stack, Topic.ENROLMENTS, enrolled(learner, course).to_bytes(), key=learner)
-        await eventually(lambda: _json(client, "/enrolments", learner_id=learner))
+        await eventually(lambda: _json(stack, client, "/enrolments", learner_id=learner))
 
         other = LMS_OF_ANOTHER_INSTITUTION
         await produce(stack, other.topic, grade(learner, course, lms=other.id).to_bytes(), key=learner)
-        [rejection] = await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
+        [rejection] = await eventually(lambda: _json(stack, client, "/grade-rejections", learner_id=learner))
 
         assert rejection["rule"] == "lms-not-authorized-for-course"
         assert rejection["lms"] == other.id
         assert "canvas-sofia (Canvas of Sofia University) is registered to grade for uni-sofia" in rejection["reason"]
         assert f"course {course} is awarded by uni-saarland" in rejection["reason"]
-        assert await _json(client, "/grades", learner_id=learner) == []
+        assert await _json(stack, client, "/grades", learner_id=learner) == []
 
 
 async def test_a_submission_on_the_topic_of_an_lms_not_in_the_registry_is_dead_lettered(stack):

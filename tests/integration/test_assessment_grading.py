@@ -14,7 +14,9 @@ from shared.events import Topic
 from shared.events.assessment import GradeAmended, GradeRecorded
 from tests.integration.conftest import eventually, running
 from tests.integration.test_assessment_consumer import (
+    _found,
     _json,
+    approved,
     assessor,
     course_known,
     enrolled,
@@ -33,11 +35,11 @@ def ids(prefix: str, n: int = 1) -> list[str]:
 async def enrol(stack, client, course: str, *learners: str) -> None:
     for learner in learners:
         await produce(stack, Topic.ENROLMENTS, enrolled(learner, course).to_bytes(), key=learner)
-    await eventually(lambda: _count(client, "/enrolments", len(learners), course_id=course))
+    await eventually(lambda: _count(stack, client, "/enrolments", len(learners), course_id=course))
 
 
-async def _count(client, path: str, n: int, **params) -> list | None:
-    rows = await _json(client, path, **params)
+async def _count(stack, client, path: str, n: int, **params) -> list | None:
+    rows = await _json(stack, client, path, **params)
     return rows if len(rows) >= n else None
 
 
@@ -58,7 +60,7 @@ async def test_the_german_scheme_not_the_lms_decides_who_passes(stack):
         await produce(stack, NODE_LMS.topic, grade(good, course, "1.7").to_bytes(), key=good)
         verified = grade(poor, course, "4.3", identity_verification="onsite-with-identity-verification")
         await produce(stack, NODE_LMS.topic, verified.to_bytes(), key=poor)
-        grades = await eventually(lambda: _count(client, "/grades", 2, course_id=course))
+        grades = await eventually(lambda: _count(stack, client, "/grades", 2, course_id=course))
 
         decided = {g["learner_id"]: (g["grade"], g["passed"]) for g in grades}
         assert decided == {good: ("1.7", True), poor: ("4.3", False)}
@@ -82,11 +84,11 @@ async def test_without_a_grading_scheme_grades_are_rejected_and_say_so(stack):
         assert (await client.get(f"/courses/{course}/grading-scheme")).status_code == 404
 
         await produce(stack, NODE_LMS.topic, grade(learner, course).to_bytes(), key=learner)
-        [rejection] = await eventually(lambda: _json(client, "/grade-rejections", learner_id=learner))
+        [rejection] = await eventually(lambda: _json(stack, client, "/grade-rejections", learner_id=learner))
 
         assert rejection["rule"] == "no-grading-scheme"
         assert f"course {course} has no grading scheme" in rejection["reason"]
-        assert await _json(client, "/grades", learner_id=learner) == []
+        assert await _json(stack, client, "/grades", learner_id=learner) == []
 
 
 async def test_only_an_awarding_institution_sets_the_scheme(stack):
@@ -113,6 +115,28 @@ async def test_only_an_awarding_institution_sets_the_scheme(stack):
         assert changed.status_code == 200, changed.text
         stored = (await client.get(f"/courses/{course}/grading-scheme")).json()
         assert stored["scheme"] == {"kind": "ects", "name": None} and stored["set_by"] == "assessor@uni-saarland.eu"
+
+
+async def test_the_scheme_of_a_joint_course_is_the_leads_and_its_partner_grades_but_reads_only_its_courses(stack):
+    [course], [learner] = ids("course"), ids("learner")
+    scheme = {"scheme": {"kind": "ects"}}
+    async with running(create_service(stack.settings(AssessmentSettings))) as client:
+        await produce(stack, Topic.COURSES, approved(course, "uni-saarland", "uni-sofia").to_bytes(), key=course)
+        await eventually(lambda: _found(client, f"/courses/{course}"))
+        partner = assessor(stack, "uni-sofia")
+        refused = await client.put(f"/courses/{course}/grading-scheme", json=scheme, headers=partner)
+        assert refused.status_code == 403 and "belongs to uni-saarland" in refused.json()["detail"]
+        assert (await client.put(f"/courses/{course}/grading-scheme", json=scheme, headers=assessor(stack))).status_code == 200
+
+        await enrol(stack, client, course, learner)
+        body = {"course_id": course, "learner_id": learner, "grade": "B", "assessed_on": str(date.today())}
+        graded = await client.post("/grades", json=body, headers=partner)
+        assert graded.status_code == 201, "a co-awarding university's assessor grades the joint course"
+        assert [g["id"] for g in (await client.get("/grades", headers=partner)).json()] == [graded.json()["id"]]
+        outsider = assessor(stack, "uni-elsewhere")
+        assert (await client.get("/grades", params={"course_id": course}, headers=outsider)).json() == []
+        assert (await client.get(f"/grades/{graded.json()['id']}", headers=outsider)).status_code == 403
+        assert (await client.get("/grades", params={"learner_id": learner})).status_code == 401
 
 
 async def test_an_assessor_of_the_awarding_institution_grades_over_http_and_others_may_not(stack):
@@ -171,9 +195,9 @@ async def test_a_csv_cohort_records_the_valid_rows_and_rejects_the_others_with_t
             (4, stranger, "learner-not-enrolled"), (6, learners[3], "grade-out-of-scale")
         ]
         assert "the scale 1 to 5" in result["rejected"][1]["reason"]
-        rejections = await _json(client, "/grade-rejections", course_id=course)
+        rejections = await _json(stack, client, "/grade-rejections", course_id=course)
         assert sorted((r["line"], r["channel"]) for r in rejections) == [(4, "csv"), (6, "csv")]
-        assert len(await _json(client, "/grades", course_id=course)) == 3
+        assert len(await _json(stack, client, "/grades", course_id=course)) == 3
 
 
 async def test_an_invalid_csv_names_line_and_column_and_writes_nothing(stack):
@@ -193,8 +217,8 @@ async def test_an_invalid_csv_names_line_and_column_and_writes_nothing(stack):
         assert response.status_code == 422
         [problem] = response.json()["detail"]
         assert (problem["line"], problem["column"]) == (3, "assessed_on")
-        assert await _json(client, "/grades", course_id=course) == []
-        assert await _json(client, "/grade-rejections", course_id=course) == []
+        assert await _json(stack, client, "/grades", course_id=course) == []
+        assert await _json(stack, client, "/grade-rejections", course_id=course) == []
 
         missing = await client.post(
             "/grades/bulk",
@@ -212,7 +236,7 @@ async def test_an_amendment_that_turns_a_pass_into_a_fail_is_published_with_both
         await gradable_course(stack, client, course)
         await enrol(stack, client, course, learner)
         await produce(stack, NODE_LMS.topic, grade(learner, course, "2.0").to_bytes(), key=learner)
-        [recorded] = await eventually(lambda: _json(client, "/grades", learner_id=learner))
+        [recorded] = await eventually(lambda: _json(stack, client, "/grades", learner_id=learner))
         amendment = {"grade": "5,0", "reason": "plagiarism found after grading"}
 
         refused = await client.post(
@@ -226,7 +250,7 @@ async def test_an_amendment_that_turns_a_pass_into_a_fail_is_published_with_both
         response = await client.post(f"/grades/{recorded['id']}/amendments", json=amendment, headers=assessor(stack))
 
         assert response.status_code == 201, response.text
-        history = (await client.get(f"/grades/{recorded['id']}")).json()
+        history = (await client.get(f"/grades/{recorded['id']}", headers=assessor(stack))).json()
         assert (history["grade"], history["passed"]) == ("5,0", False)
         changes = [(a["previous_grade"], a["previous_passed"], a["grade"], a["passed"]) for a in history["amendments"]]
         assert changes == [("2.0", True, "5,0", False)]

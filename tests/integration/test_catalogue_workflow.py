@@ -177,6 +177,47 @@ async def test_retiring_a_course_publishes_course_retired_and_only_the_lead_may(
     assert retired_revision.status_code == 409
 
 
+async def test_a_co_awarding_university_can_neither_drop_the_lead_nor_approve_nor_retire_its_versions(client, stack):
+    saarland, vilnius = university("Saarland University"), university("Vytautas Magnus University", "LT")
+    course = await approved_course(client, stack, description(saarland, vilnius))
+    partner_designer, partner_qa = designer(stack, vilnius["id"]), qa_officer(stack, vilnius["id"])
+    without_the_lead = course["description"] | {"awarding_bodies": [vilnius]}
+
+    takeover = await client.post(
+        f"/courses/{course['id']}/revisions", json={"description": without_the_lead}, headers=partner_designer
+    )
+    assert takeover.status_code == 403
+    assert "changing the awarding bodies" in takeover.json()["detail"] and saarland["id"] in takeover.json()["detail"]
+
+    # The partner may revise the rest; judging it stays the lead's, whatever the revision says.
+    retitled = course["description"] | {"title": f"{course['description']['title']} (revised)"}
+    revision = await client.post(
+        f"/courses/{course['id']}/revisions", json={"description": retitled}, headers=partner_designer
+    )
+    assert revision.status_code == 201, revision.text
+    assert (await client.post(f"/courses/{course['id']}/submit", headers=partner_designer)).status_code == 200
+    partner_approval = await client.post(f"/courses/{course['id']}/approve", headers=partner_qa)
+    assert partner_approval.status_code == 403 and saarland["id"] in partner_approval.json()["detail"]
+    assert (await client.post(f"/courses/{course['id']}/retire", headers=partner_qa)).status_code == 403
+    versions = (await client.get(f"/courses/{course['id']}/versions")).json()
+    assert [(v["version"], v["status"]) for v in versions] == [(1, "approved"), (2, "submitted")]
+
+    # Handing the lead over is the lead's own decision, approved by its own QA.
+    await client.post(
+        f"/courses/{course['id']}/reject", json={"reasons": ["Keep the title"]}, headers=qa_officer(stack, saarland["id"])
+    )
+    handover = course["description"] | {"awarding_bodies": [vilnius, saarland]}
+    by_the_lead = await client.post(
+        f"/courses/{course['id']}/revisions", json={"description": handover}, headers=designer(stack, saarland["id"])
+    )
+    assert by_the_lead.status_code == 201 and by_the_lead.json()["institutions"] == [vilnius["id"], saarland["id"]]
+    await client.post(f"/courses/{course['id']}/submit", headers=designer(stack, saarland["id"]))
+    assert (await client.post(f"/courses/{course['id']}/approve", headers=partner_qa)).status_code == 403
+    handed_over = await client.post(f"/courses/{course['id']}/approve", headers=qa_officer(stack, saarland["id"]))
+    assert handed_over.status_code == 200, handed_over.text
+    assert (await client.post(f"/courses/{course['id']}/retire", headers=partner_qa)).status_code == 200
+
+
 async def test_the_qa_queue_lists_the_submitted_courses_of_an_institution(client, stack):
     trieste, other = university("University of Trieste", "IT"), university("University of Silesia", "PL")
     waiting = (

@@ -15,7 +15,7 @@ import pytest
 
 from services.enrolment.app import create_service
 from services.enrolment.settings import EnrolmentSettings
-from shared.auth import Role
+from shared.auth import Affiliation, Role
 from shared.events import CloudEvent, Event, Topic
 from shared.events.catalogue import (
     AwardingBody,
@@ -122,14 +122,36 @@ def registrar(stack: Stack, institution: str = INSTITUTION) -> dict[str, str]:
     return stack.bearer(f"registrar@{institution}", Role.REGISTRAR, institution=institution)
 
 
+# Learners' home universities: one in the alliance (EnrolmentSettings.alliance_institutions), one outside it.
+ALLIANCE_UNIVERSITY, OUTSIDE_UNIVERSITY = "upr", "uni-elsewhere"
+CLAIMS = {
+    LearnerCategory.ALLIANCE_STUDENT: ([Affiliation.STUDENT], ALLIANCE_UNIVERSITY),
+    LearnerCategory.ALLIANCE_STAFF: ([Affiliation.STAFF], ALLIANCE_UNIVERSITY),
+    LearnerCategory.EXTERNAL: ([Affiliation.STUDENT], OUTSIDE_UNIVERSITY),
+}
+
+
+def learner_token(
+    stack: Stack, learner_id: str, category: LearnerCategory = LearnerCategory.ALLIANCE_STUDENT, **claims: Any
+) -> dict[str, str]:
+    """A learner's token as their identity provider issues it: what makes them an alliance student, alliance staff or
+    external is their affiliation and their home university."""
+    affiliation, institution = CLAIMS[category]
+    attested = {"name": "Ana Horvat", "email": f"{learner_id}@learners.example.eu"} | claims
+    return stack.bearer(learner_id, Role.LEARNER, institution=institution, affiliation=affiliation, **attested)
+
+
 async def registered(
-    stack: Stack, client: httpx.AsyncClient, category: LearnerCategory = LearnerCategory.ALLIANCE_STUDENT, **fields: Any
+    stack: Stack,
+    client: httpx.AsyncClient,
+    category: LearnerCategory = LearnerCategory.ALLIANCE_STUDENT,
+    name: str = "Ana Horvat",
+    **choices: Any,
 ) -> tuple[str, dict[str, str]]:
-    """A learner who registered themself: their id and their Authorization header."""
+    """A learner who registered themself (`choices`: what the body may say): their id and their Authorization header."""
     learner_id = unique("learner")
-    headers = stack.bearer(learner_id, Role.LEARNER)
-    body = {"name": "Ana Horvat", "email": f"{learner_id}@learners.example.eu", "category": category} | fields
-    response = await client.post("/learners", json=body, headers=headers)
+    headers = learner_token(stack, learner_id, category, name=name)
+    response = await client.post("/learners", json=choices, headers=headers)
     assert response.status_code == 201, response.text
     return learner_id, headers
 
@@ -165,23 +187,62 @@ async def test_learners_register_themselves_once_and_only_they_or_a_registrar_se
     learner_id, headers = await registered(
         stack, client, LearnerCategory.EXTERNAL, esi="urn:schac:personalUniqueCode:int:esi:si:27000123"
     )
-    again = await client.post(
-        "/learners", headers=headers, json={"name": "Ana", "email": "other@example.eu", "category": "external"}
-    )
+    again = await client.post("/learners", headers=headers, json={})
     assert again.status_code == 409 and "registered already" in again.json()["detail"]
 
     mine = await client.get(f"/learners/{learner_id}", headers=headers)
     assert mine.status_code == 200 and mine.json()["category"] == "external" and mine.json()["held_course_ids"] == []
+    # A registrar reads the learners who applied to their institution's offerings, and no others.
+    assert (await client.get(f"/learners/{learner_id}", headers=registrar(stack))).status_code == 403
+    offering = await open_offering(stack, client)
+    assert (await apply(client, headers, offering["id"])).status_code == 201
     assert (await client.get(f"/learners/{learner_id}", headers=registrar(stack))).status_code == 200
+    elsewhere = await client.get(f"/learners/{learner_id}", headers=registrar(stack, "uni-sofia"))
+    assert elsewhere.status_code == 403 and "uni-sofia" in elsewhere.json()["detail"]
     _, stranger = await registered(stack, client)
     assert (await client.get(f"/learners/{learner_id}", headers=stranger)).status_code == 403
 
-    body = {"name": "Jonas Berg", "email": "jonas@example.eu", "category": "alliance-staff"}
-    assert (await client.post("/learners", json=body)).status_code == 401
-    assert (await client.post("/learners", json=body, headers=registrar(stack))).status_code == 403
-    bad_esi = body | {"esi": "ESI-27000123"}
-    response = await client.post("/learners", json=bad_esi, headers=stack.bearer(unique("learner"), Role.LEARNER))
+    assert (await client.post("/learners", json={})).status_code == 401
+    assert (await client.post("/learners", json={}, headers=registrar(stack))).status_code == 403
+    bad_esi = {"esi": "ESI-27000123"}
+    response = await client.post("/learners", json=bad_esi, headers=learner_token(stack, unique("learner")))
     assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "esi"
+
+
+async def test_who_a_learner_is_comes_from_their_token_and_follows_it(stack, client):
+    learner_id = unique("learner")
+    declared = {"name": "Mallory", "email": "mallory@example.eu", "category": "alliance-student"}
+    refused = await client.post("/learners", json=declared, headers=learner_token(stack, learner_id))
+    assert refused.status_code == 422
+    assert {tuple(error["loc"]) for error in refused.json()["detail"]} == {
+        ("body", "name"), ("body", "email"), ("body", "category")
+    }
+    nameless = stack.bearer(learner_id, Role.LEARNER, institution=ALLIANCE_UNIVERSITY)
+    no_email = await client.post("/learners", json={}, headers=nameless)
+    assert no_email.status_code == 403 and "email" in no_email.json()["detail"]
+
+    esi = "urn:schac:personalUniqueCode:int:esi:si:63000123"
+    outside = learner_token(stack, learner_id, LearnerCategory.EXTERNAL, name="Jana Novak", esi=esi)
+    answer = await client.post("/learners", json={"esi": "urn:schac:personalUniqueCode:int:esi:si:1"}, headers=outside)
+    assert answer.status_code == 201, answer.text
+    record = answer.json()
+    assert (record["name"], record["email"], record["home_institution"], record["category"], record["esi"]) == (
+        "Jana Novak", f"{learner_id}@learners.example.eu", OUTSIDE_UNIVERSITY, "external", esi
+    )
+
+    # She becomes staff of an alliance university and marries: her next request carries the new claims.
+    offering = await open_offering(stack, client, fee=Money(amount=90, currency="EUR"), open_to=[LearnerCategory.ALLIANCE_STAFF])
+    assert (await apply(client, outside, offering["id"])).status_code == 403
+    now_staff = learner_token(stack, learner_id, LearnerCategory.ALLIANCE_STAFF, name="Jana Horvat", email="jana@upr.si")
+    placed = await apply(client, now_staff, offering["id"])
+    assert placed.status_code == 201 and placed.json()["fee_status"] == "waived"
+    [enrolled] = await published_for(stack, offering["id"], count=1)
+    assert enrolled["data"]["learner"].items() >= {
+        "name": "Jana Horvat", "email": "jana@upr.si", "home_institution": ALLIANCE_UNIVERSITY,
+        "category": "alliance-staff", "esi": esi,
+    }.items()
+    me = (await client.get(f"/learners/{learner_id}", headers=now_staff)).json()
+    assert (me["name"], me["category"]) == ("Jana Horvat", "alliance-staff")
 
 
 async def test_a_withdrawal_promotes_the_first_in_line_and_moves_the_waitlist_up(stack, client):

@@ -24,7 +24,7 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 async def test_metrics_count_requests_consumed_and_dead_lettered_messages(stack):
     async with running(create_service(stack.settings(AssessmentSettings))) as client:
-        await client.get("/grades")
+        await client.get("/grades")  # Without a token: refused, and counted as such.
         await produce(stack, NODE_LMS.topic, b"not json", key=f"learner-{uuid.uuid4().hex[:6]}")
 
         async def dead_lettered() -> str | None:
@@ -33,6 +33,6 @@ async def test_metrics_count_requests_consumed_and_dead_lettered_messages(stack)
 
         text = await eventually(dead_lettered)
 
-    assert sample(text, "mc_http_requests_total", method="GET", route="/grades", status="200") == 1
+    assert sample(text, "mc_http_requests_total", method="GET", route="/grades", status="401") == 1
     assert sample(text, "mc_events_consumed_total", type="invalid", outcome="dead-lettered") >= 1
     assert "mc_consumer_lag{" in text and "mc_outbox_backlog 0.0" in text

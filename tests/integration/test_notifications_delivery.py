@@ -34,7 +34,7 @@ from shared.events.catalogue import AwardingBody
 from shared.events.certification import CredentialIssued
 from shared.events.common import LearnerCategory, LearnerIdentity
 from tests.integration.conftest import eventually, running
-from tests.integration.test_enrolment_applications import apply, open_offering, registered
+from tests.integration.test_enrolment_applications import apply, learner_token, open_offering, registered
 from tests.stack import NODE_URI, ROOT, Stack, cloud_event, produce, read_topic
 
 pytestmark = pytest.mark.integration
@@ -281,8 +281,10 @@ async def test_a_mailbox_refused_for_good_is_recorded_as_failed_and_published(st
 async def test_deliveries_are_shown_to_the_nodes_administrators_only(stack, sink):
     async with running(create_service(settings_for(stack, sink))) as client:
         assert (await client.get("/deliveries")).status_code == 401
-        learner_token = stack.bearer("learner-nosy", Role.LEARNER)
-        assert (await client.get("/deliveries", headers=learner_token)).status_code == 403
+        nosy = stack.bearer("learner-nosy", Role.LEARNER)
+        assert (await client.get("/deliveries", headers=nosy)).json() == [], "a learner reads only their own emails"
+        designer = stack.bearer("designer@uni-saarland", Role.COURSE_DESIGNER, institution="uni-saarland")
+        assert (await client.get("/deliveries", headers=designer)).status_code == 403
         assert (await client.get("/deliveries/nope", headers=ADMIN)).status_code == 404
 
 
@@ -339,8 +341,7 @@ async def test_a_german_speaking_learner_registered_with_enrolment_gets_the_germ
         assert (await deliveries(notifications, recipient=lena))[0]["language"] == "de"
 
         refused = await enrolment.post(
-            "/learners",
-            json={"name": "X", "email": "x@example.eu", "category": "external", "preferred_language": "Deutsch"},
-            headers=stack.bearer("learner-x", Role.LEARNER),
+            "/learners", json={"preferred_language": "Deutsch"}, headers=learner_token(stack, "learner-x")
         )
         assert refused.status_code == 422, "ISO 639-1 codes only"
+        assert refused.json()["detail"][0]["loc"] == ["body", "preferred_language"]

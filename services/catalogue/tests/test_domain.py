@@ -11,6 +11,8 @@ from services.catalogue.domain import (
     FourEyesViolation,
     TransitionRefused,
     approve,
+    changes_awarding_bodies,
+    governing,
     next_version,
     offering_violations,
     open_for_registration,
@@ -313,3 +315,31 @@ def test_a_rule_names_every_unknown_course_and_every_course_without_an_approved_
     violations = rule_violations(rule(kind="all-of", course_ids=["a", "ghost-1", "draft-only", "ghost-2"]),
                                  {"a", "draft-only"}, {"a": 5})
     assert [v.rule for v in violations] == ["no such course: ghost-1, ghost-2", "no approved version: draft-only"]
+
+
+# --- who acts on a course: its governing version ---
+
+
+def versions(*states: tuple[Status, list[str]]) -> list[Course]:
+    return [
+        course(status, number).model_copy(update={"institutions": institutions})
+        for number, (status, institutions) in enumerate(states, start=1)
+    ]
+
+
+def test_the_newest_approved_version_governs_not_what_a_later_draft_claims() -> None:
+    joint, taken_over = ["uni-saarland", "uni-vilnius"], ["uni-vilnius"]
+    assert governing(versions((Status.APPROVED, joint), (Status.SUBMITTED, taken_over))).institutions == joint
+    assert governing(versions((Status.APPROVED, joint), (Status.APPROVED, taken_over))).institutions == taken_over
+    assert governing(versions((Status.RETIRED, joint), (Status.REJECTED, taken_over))).institutions == joint
+    assert governing(versions((Status.REJECTED, joint), (Status.DRAFT, taken_over))).institutions == joint, (
+        "until a version is approved, the first"
+    )
+
+
+def test_another_lead_or_another_set_of_awarding_bodies_is_a_change() -> None:
+    [approved] = versions((Status.APPROVED, ["uni-saarland", "uni-vilnius"]))
+    assert not changes_awarding_bodies(approved, ["uni-saarland", "uni-vilnius"])
+    assert changes_awarding_bodies(approved, ["uni-vilnius", "uni-saarland"])
+    assert changes_awarding_bodies(approved, ["uni-saarland"])
+    assert changes_awarding_bodies(approved, ["uni-saarland", "uni-vilnius", "uni-trieste"])

@@ -7,6 +7,7 @@ import pytest
 from services.enrolment import domain
 from services.enrolment.domain import Conflict, Forbidden, NotFound, Places
 from services.enrolment.models import Application, ApplicationStatus, CourseVersion, Learner, Offering
+from shared.auth import Affiliation, Principal, Role
 from shared.events.common import LearnerCategory, Money
 from shared.events.enrolment import FeeStatus, LearnerEnrolled, LearnerWaitlisted
 
@@ -272,6 +273,58 @@ def test_withdrawing_twice_is_refused() -> None:
     domain.withdraw(enrolled[0], the_offering, {1, 2}, waitlist, NOW)
     with pytest.raises(Conflict, match="application e1 was withdrawn already"):
         domain.withdraw(enrolled[0], the_offering, {2}, waitlist[1:], NOW)
+
+
+# --- who the learner is: what their token attests ---
+
+
+@pytest.mark.parametrize(
+    ("affiliation", "alliance_member", "category"),
+    [
+        ({Affiliation.STUDENT}, True, LearnerCategory.ALLIANCE_STUDENT),
+        ({Affiliation.STUDENT, Affiliation.EMPLOYEE}, True, LearnerCategory.ALLIANCE_STUDENT),
+        ({Affiliation.FACULTY}, True, LearnerCategory.ALLIANCE_STAFF),
+        ({Affiliation.STAFF, Affiliation.MEMBER}, True, LearnerCategory.ALLIANCE_STAFF),
+        ({Affiliation.MEMBER}, True, LearnerCategory.EXTERNAL),
+        ({Affiliation.ALUM}, True, LearnerCategory.EXTERNAL),
+        ({Affiliation.STUDENT}, False, LearnerCategory.EXTERNAL),
+        (set(), True, LearnerCategory.EXTERNAL),
+    ],
+)
+def test_the_category_comes_from_the_affiliation_at_an_alliance_institution(
+    affiliation: set[Affiliation], alliance_member: bool, category: LearnerCategory
+) -> None:
+    assert domain.category_of(affiliation, alliance_member) == category
+
+
+def token(**claims: object) -> Principal:
+    values: dict[str, object] = {
+        "subject": "ana", "name": "Ana Horvat", "email": "ana@upr.si", "roles": {Role.LEARNER}, "institution": "upr",
+        "affiliation": {Affiliation.STUDENT},
+    }
+    return Principal(**values | claims)
+
+
+def test_a_learner_is_who_their_token_says_and_a_token_without_name_or_email_is_refused() -> None:
+    attested = domain.attested(token(esi="urn:schac:personalUniqueCode:int:esi:si:1"), alliance_member=True)
+    assert (attested.name, attested.email, attested.home_institution, attested.category, attested.esi) == (
+        "Ana Horvat", "ana@upr.si", "upr", LearnerCategory.ALLIANCE_STUDENT, "urn:schac:personalUniqueCode:int:esi:si:1"
+    )
+    with pytest.raises(Forbidden, match="the token of ana carries no name or email claim"):
+        domain.attested(token(name=None, email=None), alliance_member=True)
+    with pytest.raises(Forbidden, match="email"):
+        domain.attested(token(email="not an address"), alliance_member=True)
+
+
+def test_the_record_follows_the_token_and_keeps_an_esi_the_learner_gave_when_the_token_has_none() -> None:
+    record = learner(LearnerCategory.ALLIANCE_STUDENT)
+    record.home_institution, record.esi = "upr", "urn:schac:personalUniqueCode:int:esi:si:27000123"
+    assert not domain.attest(record, domain.attested(token(email="ana@upr.si"), alliance_member=True))
+    changed = domain.attest(
+        record, domain.attested(token(name="Ana Novak", affiliation={Affiliation.STAFF}), alliance_member=True)
+    )
+    assert changed and (record.name, record.category) == ("Ana Novak", LearnerCategory.ALLIANCE_STAFF)
+    assert record.esi == "urn:schac:personalUniqueCode:int:esi:si:27000123"
 
 
 # --- what the others are told ---

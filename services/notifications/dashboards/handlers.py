@@ -3,7 +3,7 @@
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
-from services.notifications.dashboards.domain import aggregate_ids, universities_named
+from services.notifications.dashboards.domain import about_event_id, aggregate_ids, universities_named
 from services.notifications.dashboards.models import CourseUniversity, LoggedEvent
 from shared.consumer import Handler
 from shared.db import UnitOfWork
@@ -18,7 +18,11 @@ async def record_event(event: Event, envelope: CloudEvent, uow: UnitOfWork) -> N
             .values(aggregate_id=aggregate_id, university=university)
             .on_conflict_do_update(index_elements=["aggregate_id"], set_={"university": university})
         )
-    university = next(iter(named.values()), None) or await _university_of(uow, aggregate_ids(event))
+    university = (
+        next(iter(named.values()), None)
+        or await _university_of(uow, aggregate_ids(event))
+        or await _university_of_event(uow, about_event_id(event))
+    )
     await uow.session.execute(
         insert(LoggedEvent)
         .values(
@@ -43,6 +47,13 @@ async def _university_of(uow: UnitOfWork, ids: list[str]) -> str | None:
         ))).all()
     )
     return next((known[i] for i in ids if i in known), None)
+
+
+async def _university_of_event(uow: UnitOfWork, event_id: str | None) -> str | None:
+    """The university of an event logged before: an email's is the one of the event it told about."""
+    if event_id is None:
+        return None
+    return (await uow.session.exec(select(LoggedEvent.university).where(LoggedEvent.event_id == event_id))).first()
 
 
 def recording(then: Handler | None = None) -> Handler:

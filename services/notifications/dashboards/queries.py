@@ -109,6 +109,7 @@ EMAILS = text(
     SELECT count(*) FILTER (WHERE type = '{T}notifications.notification.sent.v1') AS sent,
            count(*) FILTER (WHERE type = '{T}notifications.notification.failed.v1') AS failed
     FROM event_log WHERE type LIKE '{T}notifications.%'
+      AND (CAST(:university AS text) IS NULL OR university = :university)
     """
 )
 

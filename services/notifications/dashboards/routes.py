@@ -9,7 +9,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from services.notifications.dashboards import queries
-from services.notifications.dashboards.domain import server_sent_event
+from services.notifications.dashboards.access import view
+from services.notifications.dashboards.domain import server_sent_event, without_learners
+from shared.auth import CurrentPrincipal
 from shared.http import UnitOfWorkDep
 
 router = APIRouter(prefix="/dashboard", tags=["dashboards"])
@@ -22,12 +24,16 @@ KEEP_ALIVE_SECONDS = 15.0
 @router.get("/events", response_class=StreamingResponse)
 async def event_stream(
     request: Request,
+    principal: CurrentPrincipal,
     type: Annotated[list[str], Query(description="Only these event types (repeatable).")] = [],  # noqa: B006
     university: Annotated[list[str], Query(description="Only events about these universities (repeatable).")] = [],  # noqa: B006
     last_event_id: Annotated[int | None, Header(description="Resume after this event (sent by EventSource).")] = None,
     after: Annotated[int, Query(description="Resume after this event, for clients that cannot set headers.")] = 0,
 ) -> StreamingResponse:
-    """Server-Sent Events: every event of the node from the start, or after `Last-Event-ID`, then live."""
+    """Server-Sent Events: the events of the viewer's institution (the node administrator's: every event of the
+    node, or those of the universities asked for) from the start, or after `Last-Event-ID`, then live. Learners'
+    identities are left out for viewers who may not read them (all but registrars and the node administrator)."""
+    shown = view(principal, university)
     unit_of_work = request.app.state.unit_of_work
 
     async def frames() -> AsyncIterator[str]:
@@ -35,10 +41,12 @@ async def event_stream(
         yield "retry: 1000\n\n"
         while not await request.is_disconnected():
             async with unit_of_work() as uow:
-                rows = await queries.next_events(uow.session, position, type, university)
+                rows = await queries.next_events(uow.session, position, type, shown.universities)
             for row in rows:
                 document = {key: row[key] for key in ("event_id", "type", "source", "subject", "university", "data")}
                 document["time"] = row["time"].isoformat()
+                if not shown.sees_learners:
+                    document = without_learners(document)
                 yield server_sent_event(row["sequence"], document)
                 position = row["sequence"]
             if rows:
@@ -56,13 +64,16 @@ async def event_stream(
 
 
 @router.get("/figures")
-async def figures(uow: UnitOfWorkDep, university: str | None = None) -> dict:
+async def figures(principal: CurrentPrincipal, uow: UnitOfWorkDep, university: str | None = None) -> dict:
     """Applications, enrolments and waitlists per offering with fill rates, pass rates, credentials per university and
-    month, time from grade to credential, emails sent and failed."""
+    month, time from grade to credential, emails sent and failed: the viewer's institution's (the node
+    administrator's: the node's, or one university's)."""
+    shown = view(principal, [university] if university else [])
     async with uow:
-        return await queries.figures(uow.session, university)
+        return await queries.figures(uow.session, next(iter(shown.universities), None))
 
 
 @router.get("", response_class=HTMLResponse)
 async def dashboard_page() -> HTMLResponse:
+    """The live page: public, since it holds no data; it asks for the viewer's token and reads the two routes above."""
     return HTMLResponse(PAGE.read_text())

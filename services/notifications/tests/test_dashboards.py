@@ -3,7 +3,12 @@
 import json
 from datetime import UTC, datetime
 
-from services.notifications.dashboards.domain import aggregate_ids, server_sent_event, universities_named
+from services.notifications.dashboards.domain import (
+    aggregate_ids,
+    server_sent_event,
+    universities_named,
+    without_learners,
+)
 from shared.events.catalogue import DeliveryMode, OfferingOpened, Pace
 from shared.events.common import LearnerIdentity
 from shared.events.enrolment import LearnerEnrolled
@@ -34,3 +39,23 @@ def test_a_stream_frame_carries_the_id_to_resume_from_and_the_event_as_json():
     lines = frame.split("\n")
     assert lines[0] == "id: 42" and frame.endswith("\n\n") and len(lines) == 4, "one data line, whatever the text"
     assert json.loads(lines[1].removeprefix("data: "))["note"] == "a\nb"
+
+
+def test_a_viewer_who_may_not_see_learners_gets_the_facts_without_anyones_identity():
+    enrolled = {
+        "event_id": "ev-1", "type": "eu.microcredentials.enrolment.learner.enrolled.v1", "subject": "e-1",
+        "university": "uni-sofia",
+        "data": {"enrolment_id": "e-1", "offering_id": "offering-1", "learner": {"learner_id": "l-1", "name": "Ana",
+                 "email": "ana@example.eu"}},
+    }
+    shown = without_learners(enrolled)
+    assert shown["data"] == {"enrolment_id": "e-1", "offering_id": "offering-1"} and shown["subject"] == "e-1"
+    issued = {"subject": "l-1", "data": {"credential_id": "c-1", "learner_id": "l-1", "learner": {"learner_id": "l-1"}}}
+    assert without_learners(issued) == {"subject": "(a learner)", "data": {"credential_id": "c-1"}}, "keyed by them"
+    sent = {"subject": "ana@example.eu", "data": {"notification_id": "n-1", "recipient": "ana@example.eu"}}
+    assert without_learners(sent) == {"subject": "(a learner)", "data": {"notification_id": "n-1"}}
+    rejected = {"subject": "l-7", "data": {"learner_id": "l-7", "rule": "already-graded",
+                                           "reason": "learner l-7 already has grade '1.3' in course c-1"}}
+    assert without_learners(rejected)["data"] == {
+        "rule": "already-graded", "reason": "learner (a learner) already has grade '1.3' in course c-1"
+    }, "free text that names the learner"

@@ -1,0 +1,74 @@
+"""Learners: registering, keeping each record to what the learner's identity provider attests, and who reads it.
+
+A learner's name, email, home institution and category come from their token; the record follows the token on each
+of their requests that uses it (registering, applying, withdrawing, reading their record), so a new name or a new
+affiliation reaches the next event about them. What the learner chooses (preferred language, an ESI when the token
+carries none) comes from the request.
+"""
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.enrolment import domain
+from services.enrolment.models import Application, Learner, LearnerCreate, Offering
+from services.enrolment.settings import EnrolmentSettings
+from shared.auth import Principal, Role, require_learner_or_staff, require_role
+from shared.events.common import LearnerIdentity
+
+# Who reads a learner's record besides the learner: registrars of the institutions they applied to, and the node
+# administrator.
+READERS = (Role.REGISTRAR, Role.NODE_ADMIN)
+
+
+def alliance_member(settings: EnrolmentSettings, institution: str | None) -> bool:
+    """Whether an institution belongs to the alliance: the one place that asks (ALLIANCE_INSTITUTIONS for now; the
+    alliance's signed registry when it comes)."""
+    return institution is not None and institution in settings.alliance_institutions
+
+
+def identity(principal: Principal, settings: EnrolmentSettings) -> LearnerIdentity:
+    return domain.attested(principal, alliance_member(settings, principal.institution))
+
+
+async def register(session: AsyncSession, principal: Principal, body: LearnerCreate, settings: EnrolmentSettings) -> Learner:
+    """The learner's record, from their token and their choices; Conflict when they or their email are registered."""
+    require_role(principal, Role.LEARNER)
+    attested = identity(principal, settings)
+    if await session.get(Learner, principal.subject):
+        raise domain.Conflict(f"{principal.subject} is registered already")
+    if (await session.exec(select(Learner).where(Learner.email == attested.email))).first():
+        raise domain.Conflict(f"another learner is registered with {attested.email}")
+    learner = Learner(
+        id=principal.subject,
+        # The token's ESI wins over one the learner typed.
+        **attested.model_dump(include={"name", "email", "home_institution", "category"}),
+        esi=attested.esi or body.esi,
+        preferred_language=body.preferred_language,
+    )
+    session.add(learner)
+    return learner
+
+
+def follow_token(learner: Learner, principal: Principal, settings: EnrolmentSettings) -> None:
+    """When the learner themself asks, their record takes what their token attests now (written on commit)."""
+    if principal.has(Role.LEARNER) and principal.subject == learner.id:
+        domain.attest(learner, identity(principal, settings))
+
+
+async def current(session: AsyncSession, principal: Principal, settings: EnrolmentSettings) -> Learner:
+    """The calling learner's record, brought up to what their token attests now; Conflict when not registered."""
+    learner = domain.registered(await session.get(Learner, principal.subject), principal.subject)
+    follow_token(learner, principal, settings)
+    return learner
+
+
+async def check_reader(session: AsyncSession, principal: Principal, learner_id: str) -> None:
+    """403 unless the learner themself, a registrar of an institution whose offering they applied to, or the node
+    administrator asks."""
+    applied_to = await session.exec(
+        select(Offering.institution)
+        .join(Application, col(Application.offering_id) == col(Offering.offering_id))
+        .where(Application.learner_id == learner_id)
+        .distinct()
+    )
+    require_learner_or_staff(principal, learner_id, set(applied_to.all()), READERS, "the record")
