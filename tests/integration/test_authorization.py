@@ -45,7 +45,7 @@ from shared.auth import Affiliation, Principal, Role
 from shared.migrations import upgrade
 from shared.service import Service, create_app
 from tests.integration.conftest import eventually
-from tests.stack import Stack
+from tests.stack import Stack, with_kafka_principals
 
 pytestmark = pytest.mark.integration
 
@@ -342,8 +342,8 @@ class World:
 @pytest.fixture(scope="module")
 async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     # Its own topics and databases: the lists below hold this data set only.
-    stack = dataclasses.replace(
-        stack, topic_prefix=f"{stack.topic_prefix}authz.", database_prefix=f"{stack.database_prefix}_authz"
+    stack = with_kafka_principals(
+        dataclasses.replace(stack, topic_prefix=f"{stack.topic_prefix}authz.", database_prefix=f"{stack.database_prefix}_authz")
     )
     keys = tmp_path_factory.mktemp("issuer-keys")
     for institution in (A, B):
