@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from deploy.journey import LMS_OF_ANOTHER_INSTITUTION, NODE_LMS, Node, Person, grade_submission, sample_course
+from deploy.journey import ASSESSOR, LMS_OF_ANOTHER_INSTITUTION, NODE_LMS, Node, Person, grade_submission, sample_course
 from shared.events import Topic
 from tests.stack import Stack, cloud_event, read_topic, wait_until_all_consumed
 
@@ -33,7 +33,7 @@ def enrolled_learner(node: Node, offering: dict, name: str) -> Person:
 
 
 def only_grade(node: Node, learner: Person) -> list[str]:
-    return [g["grade"] for g in node.ok("GET", "assessment", "/grades", params={"learner_id": learner.subject})]
+    return [g["grade"] for g in node.ok("GET", "assessment", "/grades", by=ASSESSOR, params={"learner_id": learner.subject})]
 
 
 def test_kcat_without_credentials_is_refused_by_the_broker(node: Node, offering: dict, stack: Stack):

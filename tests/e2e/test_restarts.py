@@ -99,7 +99,7 @@ def enrolled_cohort(node: Node, title: str) -> Cohort:
     node.wait_for(
         f"assessment to know the {COHORT} enrolments",
         lambda: True
-        if len(node.ok("GET", "assessment", "/enrolments", params={"course_id": cohort.course_id})) == COHORT
+        if len(node.ok("GET", "assessment", "/enrolments", by=REGISTRAR, params={"course_id": cohort.course_id})) == COHORT
         else None,
     )
     return cohort
@@ -227,8 +227,8 @@ def settled(node: Node, stack: Stack, cohort: Cohort) -> bool:
 def assert_nothing_lost_nothing_invented(node: Node, stack: Stack, cohort: Cohort) -> dict[str, int]:
     node.wait_for("the node to settle: everything consumed, published and emailed", lambda: settled(node, stack, cohort) or None)
 
-    grades = node.ok("GET", "assessment", "/grades", params={"course_id": cohort.course_id})
-    rejections = node.ok("GET", "assessment", "/grade-rejections", params={"course_id": cohort.course_id})
+    grades = node.ok("GET", "assessment", "/grades", by=REGISTRAR, params={"course_id": cohort.course_id})
+    rejections = node.ok("GET", "assessment", "/grade-rejections", by=REGISTRAR, params={"course_id": cohort.course_id})
     credentials = [c for c in node.ok("GET", "certification", "/credentials", by=REGISTRAR) if c["course_id"] == cohort.course_id]
     emails = emails_about_credentials(stack.maildir)
     letters = asyncio.run(dead_letters(stack))
