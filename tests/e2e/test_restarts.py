@@ -33,6 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from deploy.journey import REGISTRAR, Node, grade_submission, sample_course
+from shared.kafka import client_options
 from shared.events import dead_letter_topic
 from tests.e2e.conftest import SERVICES, issuer_keys, running_node
 from tests.stack import ROOT, PrivateInfrastructure, Stack, private_infrastructure, unconsumed
@@ -193,13 +194,13 @@ def emails_about_credentials(maildir: Path) -> collections.Counter[str]:
 async def dead_letters(stack: Stack) -> list[ConsumerRecord]:
     """Everything on the consuming services' dead-letter topics, read from the start to the end."""
     topics = [dead_letter_topic(service, stack.topic_prefix) for service in CONSUMING]
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=stack.kafka, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(*topics, **client_options(stack.harness()), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [
             TopicPartition(topic, number) for topic in topics for number in consumer.partitions_for_topic(topic) or ()
         ]
-        assert len(partitions) >= len(topics), f"the dead-letter topics {topics} should exist: the services create them"
+        assert len(partitions) >= len(topics), f"the dead-letter topics {topics} should exist: deploy.kafka_security init creates them"
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         records: list[ConsumerRecord] = []
