@@ -128,6 +128,23 @@ async def test_a_members_did_document_is_fetched_from_its_node_and_kept_for_the_
     await resolver.resolver.did_document(node.did, registry)
     assert len(node.web.requested) == 2, "fetched again once its lifetime is over"
     assert resolver.fetched("did-document") == 2
+
+    # A registry without the node: its document, though still kept, is not used.
+    refused = await refusal(resolver.resolver.did_document(node.did, registry_of("https://mc.uni-saarland.de")))
+    assert refused.reason == "host-not-in-registry" and len(node.web.requested) == 2
+    await resolver.resolver.close()
+
+
+async def test_verifications_at_once_share_one_fetch(node: Node) -> None:
+    resolver = Resolver()
+    dids = [node.did] * 5 + ["did:web:elsewhere.example"]
+    documents, problems = await resolver.resolver.did_documents(dids, registry_of(node.web.url))
+    assert documents == [node.identity.document("uni-saarland")] * 5
+    assert problems == [
+        "the DID document of did:web:elsewhere.example is on elsewhere.example, which is not a node of "
+        "Transform4Europe (registry serial 1): not fetched"
+    ]
+    assert node.web.requested == ["/institutions/uni-saarland/did.json"]
     await resolver.resolver.close()
 
 
