@@ -17,6 +17,7 @@ from starlette.datastructures import State
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from shared.alliance import watch_alliance
 from shared.asyncapi import document as asyncapi_document
 from shared.consumer import EventConsumer, Handler
 from shared.db import UnitOfWork, create_engine, create_sessionmaker, database_answers
@@ -46,7 +47,8 @@ class Service:
     consumes: Sequence[Topic] = ()
     # Long-running tasks beside the consumer and the outbox relay (e.g. a delivery worker), each called with the app's
     # state (settings, unit_of_work, broker, outages) once the broker runs, and cancelled on shutdown before the broker
-    # stops.
+    # stops. With ALLIANCE_REGISTRY_URL, every service also follows the alliance registry (shared.alliance.watch_alliance:
+    # `shared.alliance.registry_in_use(app.state)` is the registry in use).
     background: Sequence[Callable[[State], Awaitable[None]]] = ()
 
 
@@ -100,11 +102,15 @@ def create_app(service: Service) -> FastAPI:
         app.state.unit_of_work = lambda: UnitOfWork(sessionmaker, settings.node_uri)
         app.state.broker = broker
         app.state.outbox_relay = relay
+        app.state.alliance = None  # The registry watcher, once watch_alliance runs.
+        background = [*service.background]
+        if settings.alliance_registry_url and watch_alliance not in background:
+            background.insert(0, watch_alliance)
         await broker.start()
         relay_task = asyncio.create_task(relay.run(), name=f"{settings.service_name}-outbox-relay")
         tasks = [
             asyncio.create_task(task(app.state), name=f"{settings.service_name}-background-{number}")
-            for number, task in enumerate(service.background)
+            for number, task in enumerate(background)
         ]
         try:
             yield

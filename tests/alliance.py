@@ -1,8 +1,10 @@
 """Registries for the tests: a valid one to start from, and publishing it signed as the secretariat's commands do."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from joserfc.jwk import OKPKey
 
@@ -18,28 +20,46 @@ def alliance_key() -> OKPKey:
     return OKPKey.generate_key("Ed25519")
 
 
+def write_public_key(path: Path, *keys: OKPKey) -> Path:
+    """What the secretariat gives nodes (ALLIANCE_PUBLIC_KEY_FILE): the public keys, as a JWK Set."""
+    path.write_text(json.dumps({"keys": [key.as_dict(private=False) for key in keys]}))
+    return path
+
+
 def trusted(*keys: OKPKey) -> dict[str, OKPKey]:
     """What a node pins: the public halves, by key id."""
     return {key.thumbprint(): OKPKey.import_key(key.as_dict(private=False)) for key in keys}
 
 
-def registry_data(serial: int = 1, days: int = 90) -> dict[str, Any]:
-    """Three institutions on two nodes (Saarbrücken hosts two), in three countries."""
+def did_of(base_url: str, institution: str) -> str:
+    """The did:web a node at `base_url` signs an institution's credentials with (as services/certification names it)."""
+    return f"did:web:{quote(urlsplit(base_url).netloc, safe='')}:institutions:{institution}"
+
+
+def registry_data(
+    serial: int = 1,
+    days: int = 90,
+    issued: datetime = ISSUED,
+    saarland: str = "https://mc.uni-saarland.de",
+    silesia: str = "https://mc.us.edu.pl",
+) -> dict[str, Any]:
+    """Three institutions on two nodes (Saarbrücken hosts two), in three countries; `saarland` and `silesia` are the
+    nodes' base URLs (a test's local nodes, say: http://127.0.0.1:<port>)."""
     return {
         "alliance": {"id": "t4eu", "name": "Transform4Europe"},
         "serial": serial,
-        "issued": ISSUED.isoformat(),
-        "expires": (ISSUED + timedelta(days=days)).isoformat(),
+        "issued": issued.isoformat(),
+        "expires": (issued + timedelta(days=days)).isoformat(),
         "nodes": [
             {
                 "id": "saarland",
-                "base_url": "https://mc.uni-saarland.de",
+                "base_url": saarland,
                 "kafka_principal": "User:saarland",
                 "event_source": "urn:microcredentials:node:saarland",
             },
             {
                 "id": "silesia",
-                "base_url": "https://mc.us.edu.pl",
+                "base_url": silesia,
                 "kafka_principal": "User:silesia",
                 "event_source": "urn:microcredentials:node:silesia",
             },
@@ -50,7 +70,7 @@ def registry_data(serial: int = 1, days: int = 90) -> dict[str, Any]:
                 "legal_name": "Universität des Saarlandes",
                 "country": "DE",
                 "node": "saarland",
-                "credential_dids": ["did:web:mc.uni-saarland.de:institutions:uni-saarland"],
+                "credential_dids": [did_of(saarland, "uni-saarland")],
                 "token_issuers": [
                     {
                         "issuer": "https://sso.uni-saarland.de/realms/uds",
@@ -64,14 +84,14 @@ def registry_data(serial: int = 1, days: int = 90) -> dict[str, Any]:
                 "legal_name": "Hochschule für Technik und Wirtschaft des Saarlandes",
                 "country": "DE",
                 "node": "saarland",
-                "credential_dids": ["did:web:mc.uni-saarland.de:institutions:htw-saar"],
+                "credential_dids": [did_of(saarland, "htw-saar")],
             },
             {
                 "institution": "uni-silesia",
                 "legal_name": "University of Silesia in Katowice",
                 "country": "PL",
                 "node": "silesia",
-                "credential_dids": ["did:web:mc.us.edu.pl:institutions:uni-silesia"],
+                "credential_dids": [did_of(silesia, "uni-silesia")],
                 "token_issuers": [
                     {
                         "issuer": "https://login.us.edu.pl/idp/shibboleth",

@@ -12,6 +12,7 @@ from services.certification.wallet import router as wallet_router
 from services.certification.settings import CertificationSettings
 from services.certification.signing import CredentialSigner
 from services.certification.proof_checks import ProofChecker
+from services.certification.resolver import MemberResolver
 from shared import service
 from shared.events import Topic
 
@@ -20,6 +21,7 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
     settings = settings or CertificationSettings()
     signer = CredentialSigner(settings.signing_processes)
     checker = ProofChecker(settings.verify_processes, settings.verify_max_in_flight)
+    resolver = MemberResolver(settings, checker.check)
     return service.Service(
         settings=settings,
         title="Certification",
@@ -28,10 +30,10 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
             "grade is recorded; revocation and suspension with Bitstring Status Lists; verification for everyone."
         ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, verify_routes(checker), wallet_router],
+        routers=[router, verify_routes(checker, resolver), wallet_router],
         handlers=event_handlers(Issuer(settings, signer)),
         consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES],
-        background=[signer.run, checker.run],
+        background=[signer.run, checker.run, resolver.run],
     )
 
 

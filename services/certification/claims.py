@@ -60,6 +60,19 @@ def endorsements(credential: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return _objects(credential.get("endorsement"))
 
 
+def signing_dids(credential: Mapping[str, Any]) -> list[str]:
+    """The DIDs whose keys its proofs and its endorsements' proofs name (`verificationMethod` before '#'), each once,
+    in the order they appear: the DID documents a verifier needs."""
+    dids: list[str] = []
+    for document in (credential, *endorsements(credential)):
+        for proof in _objects(document.get("proof")):
+            method = _text(proof.get("verificationMethod"))
+            did = method.partition("#")[0] if method else None
+            if did and did not in dids:
+                dids.append(did)
+    return dids
+
+
 def status_entries(credential: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The `credentialStatus` entries (one object or a list), with the suspension entry a credential of this platform
     implies at its revocation entry's index (status_lists.with_implied_suspension)."""

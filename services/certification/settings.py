@@ -32,3 +32,12 @@ class CertificationSettings(ServiceSettings):
     # Development only: also vouch for credentials whose issuer is a did:key (anyone can make one; its name is then
     # shown as unconfirmed). Off by default: a did:key issuer is reported as not a known university.
     trust_did_key_issuers: bool = False
+    # Credentials of the alliance's other members (services/certification/resolver.py): their DID documents and status
+    # lists are fetched from their nodes, and only from hosts the alliance registry lists. Each fetch as a whole
+    # (connecting, waiting, reading) ends after this long.
+    member_fetch_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How long a member's DID document is used before it is fetched again (keys change rarely, and by a new key id).
+    did_cache_seconds: float = Field(default=3600.0, ge=0)
+    # How long a member's status list is believed before it is fetched again: a credential revoked at its node shows
+    # as revoked here at most this long after. Bitstring Status List's default `ttl` is five minutes.
+    status_list_cache_seconds: float = Field(default=300.0, ge=0)

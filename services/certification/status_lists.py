@@ -13,6 +13,7 @@ as a second truth.
 import base64
 import gzip
 import secrets
+import zlib
 from collections.abc import Iterable, Set
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,6 +22,8 @@ from typing import Any
 from services.certification.vc.contexts import VC_V2
 
 MINIMUM_LENGTH = 131072
+# The largest bitstring read (16 MiB: 134 million entries), far above any list an institution needs.
+MAXIMUM_BYTES = 16 * 1024 * 1024
 
 
 class StatusPurpose(StrEnum):
@@ -78,14 +81,23 @@ def encode(bits: bytes) -> str:
     return "u" + base64.urlsafe_b64encode(compressed).decode("ascii").rstrip("=")
 
 
-def decode(encoded: str) -> bytes:
+def decode(encoded: str, max_bytes: int = MAXIMUM_BYTES) -> bytes:
+    """The bitstring; at most `max_bytes` of it are unpacked (lists come from other nodes too: a few kilobytes of
+    GZIP can unpack to gigabytes)."""
     if not isinstance(encoded, str) or not encoded.startswith("u"):
         raise InvalidStatusList("encodedList must be multibase base64url (it starts with 'u')")
     body = encoded[1:]
     try:
-        bits = gzip.decompress(base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True))
-    except (ValueError, OSError, EOFError) as error:
+        unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # GZIP framing
+        bits = unpacker.decompress(
+            base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True), max_bytes
+        )
+    except (ValueError, zlib.error) as error:
         raise InvalidStatusList(f"encodedList is not base64url GZIP data: {error}") from error
+    if unpacker.unconsumed_tail:
+        raise InvalidStatusList(f"encodedList unpacks to more than {max_bytes} bytes")
+    if not unpacker.eof:
+        raise InvalidStatusList("encodedList is not base64url GZIP data: it ends before its GZIP stream does")
     if not bits:
         raise InvalidStatusList("encodedList holds an empty bitstring")
     return bits

@@ -2,21 +2,28 @@
 
 Verification says VALID only for a credential whose issuer is in the directory, and shows the institution's name from
 the directory, never the name the credential gives itself. The directory maps an issuer's DID to the institution
-behind it (code, legal name, country, node) and holds the DID documents whose keys check their signatures.
+behind it (code, legal name, country, node, and the alliance it belongs to) and holds the DID documents this node has
+of its own (a member's is fetched from its node: resolver.py).
 
-`issuer_directory(settings)` is the one place that fills it. Today: the institutions this node signs for (their keys
-in ISSUER_KEYS_DIR, their names from the profiles beside the keys). Later: the alliance's members, from the signed
-registry, added there. A `did:key` issuer is trusted only when TRUST_DID_KEY_ISSUERS is set (development): anyone can
-make a did:key, so it says nothing about who holds it.
+`issuer_directory(settings, registry)` is the one place that fills it, for each verification, from:
+- the institutions this node signs for (their keys in ISSUER_KEYS_DIR, their names from the profiles beside the keys),
+  trusted with or without an alliance registry;
+- the members of the alliance registry in use (shared.alliance): each of a member's `credential_dids`, under its
+  legal name and country, on its node. A new registry takes effect at the next verification, so a member removed
+  stops being trusted as soon as the node has the registry without it. Where the registry lists one of this node's
+  own DIDs, its statements (name, country, membership) are shown, and the node's own DID document is used.
+A `did:key` issuer is trusted only when TRUST_DID_KEY_ISSUERS is set (development): anyone can make a did:key, so it
+says nothing about who holds it.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
 from services.certification.settings import CertificationSettings
 from services.certification.signing_keys import load_profiles, node_identity
+from shared.alliance import AllianceRegistry
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,8 @@ class Institution:
     node: str
     # The DID document with its keys (None when this node cannot resolve its keys itself).
     did_document: Mapping[str, Any] | None = None
+    # The name of the alliance whose registry lists it as a member (None when no registry in use does).
+    alliance: str | None = None
 
     @property
     def name(self) -> str:
@@ -80,13 +89,33 @@ def own_institutions(public_url: str, issuer_keys_dir: str | None) -> list[Insti
     ]
 
 
-def issuer_directory(settings: CertificationSettings) -> IssuerDirectory:
-    """The issuers this node vouches for."""
-    return _directory(settings.public_url.rstrip("/"), settings.issuer_keys_dir, settings.trust_did_key_issuers)
+def members(registry: AllianceRegistry) -> list[Institution]:
+    """Each credential DID of the registry's members, as the registry states them."""
+    return [
+        Institution(
+            did=did,
+            id=member.institution,
+            legal_name=member.legal_name,
+            country=member.country,
+            node=registry.node_of(member.institution).base_url,
+            alliance=registry.alliance.name,
+        )
+        for member in registry.members
+        for did in member.credential_dids
+    ]
+
+
+def issuer_directory(settings: CertificationSettings, registry: AllianceRegistry | None = None) -> IssuerDirectory:
+    """The issuers this node vouches for: its own institutions and, with a registry in use, the alliance's members."""
+    own = _own_institutions(settings.public_url.rstrip("/"), settings.issuer_keys_dir)
+    listed = {institution.did: institution for institution in members(registry)} if registry else {}
+    institutions = [
+        replace(listed.pop(mine.did), did_document=mine.did_document) if mine.did in listed else mine for mine in own
+    ]
+    return IssuerDirectory([*institutions, *listed.values()], settings.trust_did_key_issuers)
 
 
 @cache
-def _directory(public_url: str, issuer_keys_dir: str | None, trust_did_key: bool) -> IssuerDirectory:
-    # Read once per process, like the keys (a new key or profile needs a restart). The alliance registry's members
-    # join here; its reload will replace this cache.
-    return IssuerDirectory(own_institutions(public_url, issuer_keys_dir), trust_did_key)
+def _own_institutions(public_url: str, issuer_keys_dir: str | None) -> tuple[Institution, ...]:
+    # Read once per process, like the keys (a new key or profile needs a restart).
+    return tuple(own_institutions(public_url, issuer_keys_dir))

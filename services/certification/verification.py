@@ -1,13 +1,15 @@
 """Verifying a credential for anyone (an employer, an admissions office), with the answer in plain words.
 
 `verdict(...)` is the rule: from the proofs' check, the issuer directory and the status bits, say who issued what to
-whom, and whether it is valid, signed by an issuer this node does not know, revoked, suspended, tampered with, or
-cannot be checked here. A name is shown as a fact only when it comes from the directory (trust.py); what the
-credential says about itself (claims.py) is shown as a claim. `check(...)` gathers the facts: the proofs (checked in
-worker processes, proof_checks.py) and, for issuers the node vouches for, the status from this node's own lists.
+whom, and whether it is valid, signed by an issuer this node does not know, revoked, suspended, tampered with, of a
+status that could not be checked, or cannot be checked here. A name is shown as a fact only when it comes from the
+directory (trust.py: the node's own institutions and the alliance's members); what the credential says about itself
+(claims.py) is shown as a claim. `check(...)` gathers the facts: the DID documents of the keys it names (the node's
+own, or fetched from members' nodes: resolver.py), the proofs (checked in worker processes, proof_checks.py) and,
+for issuers the node vouches for, the status from the issuer's lists (this node's own, or its node's).
 """
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -31,11 +33,14 @@ class Outcome(StrEnum):
     NOT_VERIFIABLE = "not-verifiable"
     # Expired, or not yet valid.
     NOT_VALID_NOW = "not-valid-now"
+    # Genuine, by an issuer this node vouches for, but a status list it names could not be read (its node did not
+    # answer, say): whether it was revoked is unknown, so it is not called valid.
+    STATUS_UNKNOWN = "status-unknown"
 
 
 class Status(StrEnum):
-    """What the status lists say: `not-checked` when the credential has no status entry, when its lists are not
-    this node's, or when they cannot be read."""
+    """What the status lists say: `not-checked` when the credential has no status entry, or when a list it names
+    could not be read (the outcome is then `status-unknown`)."""
 
     ACTIVE = "active"
     REVOKED = "revoked"
@@ -52,10 +57,16 @@ HEADINGS = {
     Outcome.UNSIGNED: "Not valid: not signed",
     Outcome.NOT_VERIFIABLE: "Cannot be checked here",
     Outcome.NOT_VALID_NOW: "Not valid now",
+    Outcome.STATUS_UNKNOWN: "Not confirmed: its status could not be checked",
 }
 
 # How the page colours it: green for valid, amber for what cannot be confirmed, red for what is not valid.
-TONES = {Outcome.VALID: "valid", Outcome.UNKNOWN_ISSUER: "unconfirmed", Outcome.NOT_VERIFIABLE: "unconfirmed"}
+TONES = {
+    Outcome.VALID: "valid",
+    Outcome.UNKNOWN_ISSUER: "unconfirmed",
+    Outcome.NOT_VERIFIABLE: "unconfirmed",
+    Outcome.STATUS_UNKNOWN: "unconfirmed",
+}
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ class StatusCheck:
 
     revoked: bool | None = None
     suspended: bool | None = None
-    # Purposes with an entry that could not be checked here (another node's list, an unreadable list).
+    # Purposes with an entry whose list could not be read (its node did not answer, a list not signed by the issuer).
     unchecked: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
 
@@ -82,7 +93,7 @@ class StatusCheck:
 @dataclass(frozen=True)
 class IssuerFinding:
     """Who signed it: `name` is confirmed (from the issuer directory) or None; `claimed_name` is what the document
-    says."""
+    says; `alliance` names the alliance whose registry lists the issuer as a member."""
 
     id: str | None
     name: str | None
@@ -90,6 +101,7 @@ class IssuerFinding:
     confirmed: bool
     institution: str | None = None
     country: str | None = None
+    alliance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,7 @@ def find_issuer(document: Mapping[str, Any], directory: IssuerDirectory) -> Issu
         confirmed=directory.trusts(did),
         institution=institution.id if institution else None,
         country=institution.country if institution else None,
+        alliance=institution.alliance if institution else None,
     )
 
 
@@ -128,9 +141,9 @@ def _claimed(name: str | None) -> str:
 
 
 def _issuer_phrase(issuer: IssuerFinding) -> str:
-    """The issuer as a sentence's subject: its confirmed name, else its claimed name marked as a claim."""
+    """The issuer as a sentence's subject: its confirmed name (and alliance), else its claimed name marked as a claim."""
     if issuer.name:
-        return issuer.name
+        return f"{issuer.name}, a member of {issuer.alliance}," if issuer.alliance else issuer.name
     if issuer.confirmed:  # a did:key trusted for development: nobody stands behind its name
         return f"an issuer trusted for development only (a did:key), calling itself {_claimed(issuer.claimed_name)},"
     return f"an issuer claiming to be {_claimed(issuer.claimed_name)}"
@@ -143,17 +156,17 @@ def _what(learner: str | None, title: str | None, issued_on: str | None) -> str:
 
 
 def _status_sentence(status: StatusCheck) -> str:
-    if status.revoked is None and status.suspended is None and not status.unchecked:
+    if status.revoked is None and status.suspended is None:
         return (
             "Its status was not checked: it carries no status list entry, so nothing here can tell whether it was "
             "revoked."
         )
     clear = [word for word, bit in (("revoked", status.revoked), ("suspended", status.suspended)) if bit is False]
-    sentence = f" It has not been {' or '.join(clear)}." if clear else ""
-    if status.unchecked:
-        unchecked = " or ".join({"revocation": "revoked", "suspension": "suspended"}[p] for p in status.unchecked)
-        sentence += f" Whether it was {unchecked} could not be checked here."
-    return sentence.strip()
+    return f"It has not been {' or '.join(clear)}."
+
+
+def _unchecked(status: StatusCheck) -> str:
+    return " or ".join({"revocation": "revoked", "suspension": "suspended"}[p] for p in status.unchecked)
 
 
 def _endorsement_sentence(endorsed_by: list[str], unconfirmed: list[IssuerFinding]) -> str:
@@ -189,9 +202,14 @@ def status_worth_checking(document: Mapping[str, Any], proofs: VerificationResul
 
 
 def verdict(
-    document: Mapping[str, Any], proofs: VerificationResult, status: StatusCheck, directory: IssuerDirectory
+    document: Mapping[str, Any],
+    proofs: VerificationResult,
+    status: StatusCheck,
+    directory: IssuerDirectory,
+    unresolved: Sequence[str] = (),
 ) -> Verdict:
-    """The plain-words answer. `proofs`: the issuer's proof and every endorsement's (vc.endorsement.verify_joint)."""
+    """The plain-words answer. `proofs`: the issuer's proof and every endorsement's (vc.endorsement.verify_joint);
+    `unresolved`: why DID documents it names could not be obtained (resolver.py)."""
     issuer = find_issuer(document, directory)
     learner, title, issued_on = claims.learner_name(document), claims.achievement_title(document), claims.issued_on(document)
     what = _what(learner, title, issued_on)
@@ -200,9 +218,11 @@ def verdict(
     if signature not in (None, Outcome.NOT_VALID_NOW) or not issuer.confirmed:
         # Endorsements count only inside a genuine credential of a known issuer: anyone can copy a university's
         # endorsement of a credential into their own document with the same id.
-        endorsements = [replace(e, name=None, confirmed=False, institution=None, country=None) for e in endorsements]
+        endorsements = [
+            replace(e, name=None, confirmed=False, institution=None, country=None, alliance=None) for e in endorsements
+        ]
     endorsed_by = [e.name or _claimed(e.claimed_name) for e in endorsements if e.confirmed]
-    details = list(proofs.problems) + list(status.problems)
+    details = list(unresolved) + list(proofs.problems) + list(status.problems)
     if issuer.id:
         details.append(f"issuer identifier: {issuer.id}")
     # What it says, for the outcomes where nothing of it is confirmed.
@@ -214,8 +234,8 @@ def verdict(
             Outcome.TAMPERED: "NOT VALID — this credential was changed after it was signed, or its signature is not "
             f"genuine. {claimed} Do not rely on it.",
             Outcome.UNSIGNED: f"NOT VALID — this is not a signed credential; anyone could have written it. {claimed}",
-            Outcome.NOT_VERIFIABLE: "CANNOT BE CHECKED HERE — it was signed with a key this node does not know. "
-            f"{claimed} Verify it at the issuing university's node.",
+            Outcome.NOT_VERIFIABLE: "CANNOT BE CHECKED HERE — it was signed with a key this node does not know"
+            f"{f' ({unresolved[0]})' if unresolved else ''}. {claimed} Verify it at the issuing university's node.",
         }[signature]
     elif not issuer.confirmed:
         outcome = Outcome.UNKNOWN_ISSUER
@@ -239,6 +259,14 @@ def verdict(
         elif status.suspended:
             outcome = Outcome.SUSPENDED
             summary = f"SUSPENDED — {facts}, but it is suspended for now. It is not valid until it is reinstated."
+        elif status.unchecked:
+            outcome = Outcome.STATUS_UNKNOWN
+            why = f" ({status.problems[0]})" if status.problems else ""
+            summary = (
+                f"STATUS NOT CONFIRMED — {facts}; the signature is genuine and the credential is unchanged, but whether "
+                f"it was {_unchecked(status)} could not be checked{why}. Do not rely on it until its status can be "
+                "checked; try again later."
+            )
         else:
             outcome = Outcome.VALID
             summary = (
@@ -256,49 +284,71 @@ def verdict(
         achievement=title,
         issued_on=issued_on,
         # The lists are read only for genuine signatures of an issuer the node vouches for (`check`).
-        status=status.status if outcome in (Outcome.VALID, Outcome.REVOKED, Outcome.SUSPENDED) else Status.NOT_CHECKED,
+        status=status.status
+        if outcome in (Outcome.VALID, Outcome.REVOKED, Outcome.SUSPENDED, Outcome.STATUS_UNKNOWN)
+        else Status.NOT_CHECKED,
         endorsed_by=endorsed_by,
         endorsements=endorsements,
         details=details,
     )
 
 
-# The status list credential this node publishes at a URL; None when the URL is not one of this node's lists.
-StatusListSource = Callable[[str], Awaitable[dict[str, Any] | None]]
+class StatusListUnavailable(Exception):
+    """A status list that could not be read; the message says why (it names the list's URL)."""
 
 
-async def check_status(document: Mapping[str, Any], own_list: StatusListSource) -> StatusCheck:
-    """The credential's revocation and suspension bits, read from this node's own lists (signed and stored by this
-    node, so not verified again). Lists elsewhere are not fetched: those entries are reported as unchecked."""
+# The verified status list credential behind a URL (this node's own, or the issuer's node's); raises
+# StatusListUnavailable.
+StatusListSource = Callable[[str], Awaitable[Mapping[str, Any]]]
+
+
+async def check_status(document: Mapping[str, Any], status_list: StatusListSource) -> StatusCheck:
+    """The credential's revocation and suspension bits, read from the lists its entries name. A list that cannot be
+    read leaves its purpose unchecked, with the reason: never "not revoked"."""
     found: dict[str, bool | None] = {}
     unchecked, problems = [], []
     for entry in claims.status_entries(document):
         purpose, url = entry.get("statusPurpose"), entry.get("statusListCredential")
         if purpose not in set(StatusPurpose) or not isinstance(url, str):
             continue
-        status_list = await own_list(url)
-        if status_list is None:
-            unchecked.append(purpose)
-            problems.append(f"the {purpose} list {url} is not published by this node; it was not checked")
-            continue
         try:
-            found[purpose] = status_lists.entry_bit(status_list, dict(entry))
+            found[purpose] = status_lists.entry_bit(dict(await status_list(url)), dict(entry))
+        except StatusListUnavailable as error:
+            unchecked.append(purpose)
+            problems.append(f"the {purpose} list could not be read: {error}")
         except (InvalidStatusList, IndexError) as error:
             unchecked.append(purpose)
             problems.append(f"the {purpose} list {url} cannot be read: {error}")
     return StatusCheck(found.get("revocation"), found.get("suspension"), tuple(unchecked), problems)
 
 
-ProofCheck = Callable[[Mapping[str, Any]], Awaitable[VerificationResult]]
+# Checks a credential's proofs with these DID documents (ProofChecker.check, off the event loop).
+ProofCheck = Callable[[Mapping[str, Any], Iterable[Mapping[str, Any]]], Awaitable[VerificationResult]]
+# The DID documents of these DIDs that could be obtained, and why the others could not (MemberResolver.did_documents).
+DidDocuments = Callable[[list[str]], Awaitable[tuple[list[dict[str, Any]], list[str]]]]
+# DID documents looked up for one credential at most: its issuer and a few co-awarding universities. More would let
+# one pasted document send a verifier to as many addresses as it names.
+MAX_LOOKED_UP_DIDS = 8
 
 
 async def check(
     document: Mapping[str, Any],
-    proofs_of: ProofCheck,
     directory: IssuerDirectory,
+    did_documents: DidDocuments,
+    proofs_of: ProofCheck,
     status_of: Callable[[Mapping[str, Any]], Awaitable[StatusCheck]],
 ) -> Verdict:
-    """Check the proofs (`proofs_of`, off the event loop), then, for an issuer this node vouches for, the status."""
-    proofs = await proofs_of(document)
+    """Obtain the DID documents its proofs need that the node does not hold (did:key needs none), check the proofs
+    (`proofs_of`, off the event loop), then, for an issuer this node vouches for, the status."""
+    held = directory.did_documents()
+    held_dids = {held_document["id"] for held_document in held}
+    wanted = [did for did in claims.signing_dids(document) if did.startswith("did:web:") and did not in held_dids]
+    fetched, unresolved = await did_documents(wanted[:MAX_LOOKED_UP_DIDS]) if wanted else ([], [])
+    if len(wanted) > MAX_LOOKED_UP_DIDS:
+        unresolved.append(
+            f"it names {len(wanted)} DIDs; the DID documents of the {len(wanted) - MAX_LOOKED_UP_DIDS} after the first "
+            f"{MAX_LOOKED_UP_DIDS} were not looked up"
+        )
+    proofs = await proofs_of(document, [*held, *fetched])
     status = await status_of(document) if status_worth_checking(document, proofs, directory) else StatusCheck()
-    return verdict(document, proofs, status, directory)
+    return verdict(document, proofs, status, directory, unresolved)

@@ -4,7 +4,9 @@ The page takes a pasted or uploaded credential, or `?id=<credential id>` (what a
 and says in plain words who issued it to whom, for what, and whether it is valid, signed by an issuer this node does
 not know, revoked, suspended or tampered with. The page's form posts to `POST /verify` asking for HTML
 (`Accept: text/html`), and shows the verdict rendered by the same template as `?id=`. A body larger than
-VERIFY_MAX_BYTES is refused with 413 before it is read whole; the proofs are checked in worker processes.
+VERIFY_MAX_BYTES is refused with 413 before it is read whole; the proofs are checked in worker processes. A credential
+of another member of the alliance is checked with its DID document and status lists from its node (resolver.py),
+fetched in this event loop before the proofs go to the workers, which never touch the network.
 """
 
 import json
@@ -16,11 +18,13 @@ import jinja2
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from services.certification import status_publication, trust, verification
+from services.certification import claims, status_publication, trust, verification
 from services.certification.models import Credential
 from services.certification.proof_checks import Busy, ProofChecker
+from services.certification.resolver import MemberResolver, Refused
 from services.certification.routes import SettingsDep
 from services.certification.settings import CertificationSettings
+from shared.alliance import AllianceRegistry, registry_in_use
 from shared.db import UnitOfWork
 from shared.http import UnitOfWorkDep
 
@@ -75,25 +79,36 @@ def _fragment(**values: Any) -> str:
     return _templates.get_template("_verdict.html").render(**values)
 
 
-def verify_routes(checker: ProofChecker) -> APIRouter:
-    """The verification routes, checking proofs with `checker`'s worker processes."""
+def verify_routes(checker: ProofChecker, resolver: MemberResolver) -> APIRouter:
+    """The verification routes, checking proofs with `checker`'s worker processes and fetching members' DID documents
+    and status lists with `resolver`."""
     router = APIRouter(tags=["verification"])
 
     async def judged(
-        document: dict[str, Any], uow: UnitOfWork, settings: CertificationSettings
+        document: dict[str, Any], request: Request, uow: UnitOfWork, settings: CertificationSettings
     ) -> verification.Verdict:
-        directory = trust.issuer_directory(settings)
+        # One registry for the whole check, even if a new one is taken into use meanwhile.
+        registry: AllianceRegistry | None = registry_in_use(request.app.state)
+        directory = trust.issuer_directory(settings, registry)
+        issuer = claims.issuer_id(document) or ""
 
-        async def status_of(credential: Any) -> verification.StatusCheck:
+        async def status_list(url: str) -> dict[str, Any]:
             async with uow:
-                found = await verification.check_status(
-                    credential, lambda url: status_publication.own_status_list(uow, settings, url)
-                )
+                own = await status_publication.own_status_list(uow, settings, url)
                 await uow.commit()  # A list needed for the first time was signed and stored just now.
-            return found
+            if own is not None:
+                return own
+            try:
+                return await resolver.status_list(url, issuer, registry)
+            except Refused as refusal:
+                raise verification.StatusListUnavailable(str(refusal)) from None
 
         return await verification.check(
-            document, lambda credential: checker.check(credential, directory.did_documents()), directory, status_of
+            document,
+            directory,
+            lambda dids: resolver.did_documents(dids, registry),
+            checker.check,
+            lambda credential: verification.check_status(credential, status_list),
         )
 
     @router.post(
@@ -113,7 +128,7 @@ def verify_routes(checker: ProofChecker) -> APIRouter:
         html = _wants_html(request)
         try:
             document = await read_credential(request, settings.verify_max_bytes)
-            verdict = await judged(document, uow, settings)
+            verdict = await judged(document, request, uow, settings)
         except Busy as busy:
             refused = HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(busy), headers={"Retry-After": "1"})
             if html:
@@ -128,7 +143,9 @@ def verify_routes(checker: ProofChecker) -> APIRouter:
         return JSONResponse(asdict(verdict))
 
     @router.get("/verify", response_class=HTMLResponse)
-    async def verify_page(uow: UnitOfWorkDep, settings: SettingsDep, id: str | None = None) -> HTMLResponse:
+    async def verify_page(
+        request: Request, uow: UnitOfWorkDep, settings: SettingsDep, id: str | None = None
+    ) -> HTMLResponse:
         """The verify page: paste or upload a credential, or follow `?id=` (the QR code on a certificate)."""
         verdict, missing, busy = None, None, None
         if id:
@@ -138,7 +155,7 @@ def verify_routes(checker: ProofChecker) -> APIRouter:
                 missing = id
             else:
                 try:
-                    verdict = await judged(stored.verifiable_credential, uow, settings)
+                    verdict = await judged(stored.verifiable_credential, request, uow, settings)
                 except Busy as error:
                     busy = str(error)
         page = _templates.get_template("verify.html").render(

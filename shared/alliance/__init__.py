@@ -42,12 +42,12 @@ stays in use (the alliance goes on working while the secretariat re-signs) but i
 Lookups (AllianceRegistry): `member(institution)`, `is_member`, `node`, `node_of`, `members_of`,
 `member_by_did(did or verification method)`, `token_issuer(iss)`, `token_issuers(institution)`,
 `node_by_kafka_principal`, `node_by_event_source`, `hosts`. Each miss raises NotAMember with a sentence naming what
-was asked and the alliance.
+was asked and the alliance. A service reaches the registry in use with `registry_in_use(app.state)`.
 
 Commands (commands.py): `python -m shared.alliance keys|init|add-member|remove-member|sign|verify|show|schema`.
 """
 
-from shared.alliance.loader import AllianceMetrics, RegistryWatcher, source_for, watch_alliance
+from shared.alliance.loader import AllianceMetrics, RegistryWatcher, registry_in_use, source_for, watch_alliance
 from shared.alliance.models import AllianceRegistry, Member, Node, NotAMember, TokenIssuer
 from shared.alliance.signing import RegistryRefused, load_trusted_keys, sign, verify
 
@@ -61,6 +61,7 @@ __all__ = [
     "RegistryWatcher",
     "TokenIssuer",
     "load_trusted_keys",
+    "registry_in_use",
     "sign",
     "source_for",
     "verify",

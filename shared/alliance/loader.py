@@ -301,7 +301,8 @@ def watcher_from_settings(settings: ServiceSettings, metrics: AllianceMetrics | 
 
 async def watch_alliance(state: State) -> None:
     """A `Service.background` task: follow the configured registry and offer it as `state.alliance` (a
-    RegistryWatcher; `state.alliance.registry` is the registry in use). Without ALLIANCE_REGISTRY_URL it does nothing."""
+    RegistryWatcher; `state.alliance.registry` is the registry in use). Without ALLIANCE_REGISTRY_URL it does nothing.
+    shared.service runs it for every service of a node that has ALLIANCE_REGISTRY_URL."""
     settings: ServiceSettings = state.settings
     if not settings.alliance_registry_url:
         return
@@ -312,3 +313,10 @@ async def watch_alliance(state: State) -> None:
         log.error("not following the alliance registry: %s", error)
         return
     await state.alliance.run()
+
+
+def registry_in_use(state: State) -> AllianceRegistry | None:
+    """The registry a service follows, as it stands now; None when the node follows none, or none could be loaded
+    yet (then the node is on its own: only what it holds itself is trusted)."""
+    watcher = getattr(state, "alliance", None)
+    return watcher.current if isinstance(watcher, RegistryWatcher) else None

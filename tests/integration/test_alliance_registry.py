@@ -1,7 +1,7 @@
-"""A service follows the alliance registry as a background task beside its consumer, and /metrics shows it."""
+"""Every service follows the alliance registry when the node has one (shared.service runs the watcher beside its
+consumer), and /metrics shows it."""
 
 import asyncio
-import dataclasses
 from pathlib import Path
 
 import httpx
@@ -9,7 +9,7 @@ import pytest
 
 from services.assessment.app import create_service
 from services.assessment.settings import AssessmentSettings
-from shared.alliance import watch_alliance
+from shared.alliance import registry_in_use
 from shared.alliance.commands import main as alliance_command
 from shared.alliance.commands import write_atomically
 from shared.migrations import upgrade
@@ -38,7 +38,7 @@ async def test_a_service_takes_new_registries_refuses_a_tampered_one_and_goes_on
         alliance_public_key_file=str(tmp_path / "keys/alliance-public.pem"),
         alliance_registry_poll_seconds=0.05,
     )
-    service = dataclasses.replace(create_service(settings), background=[watch_alliance])
+    service = create_service(settings)  # nothing asked of the service: ALLIANCE_REGISTRY_URL is enough
     await asyncio.to_thread(upgrade, service.settings, service.migrations)
     app = create_app(service)
 
@@ -51,7 +51,7 @@ async def test_a_service_takes_new_registries_refuses_a_tampered_one_and_goes_on
             return text if sample(text, name, **labels) == wanted else None
 
         await eventually(lambda: metric("mc_alliance_registry_serial", 1))
-        assert app.state.alliance.registry.is_member("uni-saarland")
+        assert registry_in_use(app.state).is_member("uni-saarland")
 
         registry = tmp_path / "alliance-registry.json"
         signed = registry.read_bytes()

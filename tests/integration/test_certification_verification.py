@@ -54,7 +54,7 @@ async def test_a_forged_did_key_credential_claiming_saarland_is_not_valid_on_the
     assert "Mallory Forged" in verdict["summary"]
     assert verdict["issuer"] == {
         "id": mallorys()["issuer"]["id"], "name": None, "claimed_name": "Saarland University", "confirmed": False,
-        "institution": None, "country": None,
+        "institution": None, "country": None, "alliance": None,
     }
     assert verdict["status"] == "not-checked"
 

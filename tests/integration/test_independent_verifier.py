@@ -83,6 +83,8 @@ class Documents(ThreadingHTTPServer):
 
     documents: dict[str, Any]
     requested: list[str]
+    # path -> Content-Type, where it is not application/json
+    media_types: dict[str, str]
 
     @property
     def domain(self) -> str:
@@ -101,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         document = self.server.documents.get(self.path)
         body = json.dumps(document).encode() if document is not None else b"{}"
         self.send_response(200 if document is not None else 404)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", self.server.media_types.get(self.path, "application/json"))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -113,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serving(documents: dict[str, Any] | None = None, port: int = 0) -> Iterator[Documents]:
     server = Documents(("127.0.0.1", port), _Handler)
-    server.documents, server.requested = dict(documents or {}), []
+    server.documents, server.requested, server.media_types = dict(documents or {}), [], {}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -39,6 +39,17 @@ def test_an_encoded_list_that_is_not_base64url_gzip_is_refused(encoded: str) -> 
         status_lists.decode(encoded)
 
 
+def test_a_list_that_unpacks_beyond_the_limit_is_refused_without_unpacking_it_whole() -> None:
+    # 64 MiB of zeros pack into ~64 KB: another node's list could be such a bomb.
+    bomb = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(64 * 1024 * 1024))).decode().rstrip("=")
+    assert len(bomb) < 100_000
+    with pytest.raises(InvalidStatusList, match=f"unpacks to more than {status_lists.MAXIMUM_BYTES} bytes"):
+        status_lists.decode(bomb)
+    truncated = status_lists.encode(status_lists.bitstring(status_lists.MINIMUM_LENGTH))[:-8]
+    with pytest.raises(InvalidStatusList):
+        status_lists.decode(truncated)
+
+
 def test_a_credential_carries_its_revocation_entry_and_the_same_index_in_the_suspension_list_is_implied() -> None:
     revocation = status_lists.status_entry("https://node.example/", "uni-saarland", 42, StatusPurpose.REVOCATION)
     assert revocation == {

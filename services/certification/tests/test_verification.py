@@ -20,7 +20,15 @@ from services.certification.vc import keys
 from services.certification.vc.credential import IssuerProfile, open_badge_credential
 from services.certification.vc.endorsement import endorsement_credential, with_endorsements
 from services.certification.vc.proof import sign
-from services.certification.verification import Outcome, Status, StatusCheck, check, check_status, verdict
+from services.certification.verification import (
+    Outcome,
+    Status,
+    StatusCheck,
+    StatusListUnavailable,
+    check,
+    check_status,
+    verdict,
+)
 
 import json
 
@@ -149,11 +157,35 @@ def test_without_a_status_entry_the_status_is_not_checked_never_not_revoked() ->
     assert "not been revoked" not in result.summary
 
 
-def test_a_status_list_elsewhere_is_said_to_be_unchecked() -> None:
-    status = StatusCheck(revoked=None, suspended=False, unchecked=("revocation",), problems=["not published here"])
+def test_a_status_list_that_cannot_be_read_makes_the_status_unknown_never_not_revoked() -> None:
+    problem = "the revocation list could not be read: GET https://node.example/status-lists/x took longer than 5 s"
+    status = StatusCheck(revoked=None, suspended=False, unchecked=("revocation",), problems=[problem])
     result = judged(node_credential(), status)
-    assert (result.outcome, result.status) == (Outcome.VALID, Status.NOT_CHECKED)
-    assert result.summary.endswith("It has not been suspended. Whether it was revoked could not be checked here.")
+    assert (result.outcome, result.valid, result.status, result.tone) == (
+        Outcome.STATUS_UNKNOWN, False, Status.NOT_CHECKED, "unconfirmed"
+    )
+    assert result.heading == "Not confirmed: its status could not be checked"
+    assert result.summary.startswith(
+        "STATUS NOT CONFIRMED — Universität des Saarlandes issued this credential to Ada Lovelace for “Ethics of AI” on "
+        "2025-07-01; the signature is genuine and the credential is unchanged, but whether it was revoked could not be "
+        f"checked ({problem})."
+    )
+    assert "not been revoked" not in result.summary and "VALID —" not in result.summary
+    # Revoked is revoked, whatever else could not be read.
+    revoked = StatusCheck(revoked=True, suspended=None, unchecked=("suspension",), problems=["unreadable"])
+    assert judged(node_credential(), revoked).outcome is Outcome.REVOKED
+
+
+def test_a_member_of_the_alliance_is_named_with_its_alliance() -> None:
+    member = Institution(NODE.did("uni-saarland"), "uni-saarland", "Universität des Saarlandes", "DE",
+                         NODE.public_url, NODE.document("uni-saarland"), alliance="Transform4Europe")
+    result = judged(node_credential(), directory=IssuerDirectory([member]))
+    assert (result.outcome, result.issuer.alliance) == (Outcome.VALID, "Transform4Europe")
+    assert result.summary.startswith(
+        "VALID — Universität des Saarlandes, a member of Transform4Europe, issued this credential to Ada Lovelace"
+    )
+    revoked = judged(node_credential(), StatusCheck(revoked=True, suspended=False), IssuerDirectory([member]))
+    assert revoked.summary.startswith("REVOKED — Universität des Saarlandes, a member of Transform4Europe, issued")
 
 
 def test_revoked_and_suspended_say_so_with_the_directorys_name() -> None:
@@ -251,22 +283,78 @@ async def test_the_status_is_read_from_the_nodes_own_lists_and_only_for_issuers_
     )
     asked = []
 
-    async def own_list(list_url: str) -> dict[str, Any] | None:
+    async def lists(list_url: str) -> dict[str, Any]:
         asked.append(list_url)
-        return revocation if list_url == url else None
+        if list_url != url:
+            raise StatusListUnavailable(f"{list_url} is nowhere")
+        return revocation
 
-    status = await check_status(node_credential(), own_list)
+    status = await check_status(node_credential(), lists)
     assert (status.revoked, status.suspended, status.unchecked) == (True, None, ("suspension",))
-
-    async def proofs_of(document):
-        return proofs(document)
+    assert status.problems == [
+        "the suspension list could not be read: https://node.example/status-lists/uni-saarland/suspension is nowhere"
+    ]
 
     async def status_of(document):
-        return await check_status(document, own_list)
+        return await check_status(document, lists)
 
     asked.clear()
-    assert (await check(node_credential(), proofs_of, DIRECTORY, status_of)).outcome is Outcome.REVOKED
+    assert (await check(node_credential(), DIRECTORY, no_did_documents, proofs_of, status_of)).outcome is Outcome.REVOKED
     assert asked, "the node's own credential: its lists are read"
     asked.clear()
-    assert (await check(forged_credential(), proofs_of, DIRECTORY, status_of)).outcome is Outcome.UNKNOWN_ISSUER
+    forged = await check(forged_credential(), DIRECTORY, no_did_documents, proofs_of, status_of)
+    assert forged.outcome is Outcome.UNKNOWN_ISSUER
     assert asked == [], "an unknown issuer's status is not looked up"
+
+
+async def proofs_of(document, did_documents):
+    return ProofCheck(json.dumps(document), json.dumps(list(did_documents))).run()
+
+
+async def no_did_documents(dids):
+    raise AssertionError(f"nothing to look up, but asked for {dids}")
+
+
+async def test_only_did_web_documents_the_node_does_not_hold_are_looked_up_and_what_failed_is_said() -> None:
+    asked = []
+
+    async def did_documents(dids):
+        asked.extend(dids)
+        return [], [f"the DID document of {did} is on elsewhere.example, which is not a node of T4EU: not fetched"
+                    for did in dids]
+
+    async def status_of(document):
+        return CLEAR
+
+    # Held: the node's own DID; did:key needs no document.
+    assert (await check(node_credential(), DIRECTORY, did_documents, proofs_of, status_of)).outcome is Outcome.VALID
+    forged = await check(forged_credential(), DIRECTORY, did_documents, proofs_of, status_of)
+    assert forged.outcome is Outcome.UNKNOWN_ISSUER
+    assert asked == []
+
+    elsewhere = IssuerDirectory()  # a node that holds none of these keys
+    result = await check(node_credential(), elsewhere, did_documents, proofs_of, status_of)
+    assert asked == [NODE.did("uni-saarland")]
+    assert result.outcome is Outcome.NOT_VERIFIABLE
+    assert result.summary.startswith(
+        "CANNOT BE CHECKED HERE — it was signed with a key this node does not know (the DID document of "
+        f"{NODE.did('uni-saarland')} is on elsewhere.example, which is not a node of T4EU: not fetched)."
+    )
+    assert result.details[0].endswith("not fetched")
+
+
+async def test_at_most_eight_did_documents_are_looked_up_for_one_credential() -> None:
+    asked = []
+
+    async def did_documents(dids):
+        asked.extend(dids)
+        return [], []
+
+    many = node_credential()
+    many["endorsement"] = [
+        {"issuer": f"did:web:e{n}.example", "proof": {"verificationMethod": f"did:web:e{n}.example#key-1"}}
+        for n in range(12)
+    ]
+    result = await check(many, IssuerDirectory(), did_documents, proofs_of, lambda d: None)
+    assert asked == [NODE.did("uni-saarland"), *(f"did:web:e{n}.example" for n in range(7))]
+    assert "it names 13 DIDs; the DID documents of the 5 after the first 8 were not looked up" in result.details

@@ -9,11 +9,12 @@ Keys are stored as PKCS#8 PEM files (optionally encrypted with a passphrase).
 """
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import base58
 from cryptography.hazmat.primitives import serialization
@@ -166,6 +167,26 @@ def did_web_document(
 
 def did_web_verification_method(domain: str, key_id: str = "key-1") -> str:
     return f"{did_web(domain)}#{key_id}"
+
+
+def did_web_location(did: str) -> tuple[str, str]:
+    """Where a did:web's document is published, as (host[:port], path), per the did:web method's Read operation:
+    `did:web:example.com%3A3000:user:alice` -> ("example.com:3000", "/user/alice/did.json"), a bare domain ->
+    "/.well-known/did.json". The scheme is the caller's choice (https; see services/certification/resolver.py).
+    Raises ValueError for anything else, including path segments that would leave their place (empty, '.', '..', a
+    percent-encoded '/')."""
+    did = did.partition("#")[0]
+    if not did.startswith("did:web:"):
+        raise ValueError(f"{did!r} is not a did:web")
+    domain, *segments = did.removeprefix("did:web:").split(":")
+    host = unquote(domain)
+    if not host or not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?", host):
+        raise ValueError(f"{did!r} does not name a host[:port] ({host!r})")
+    parts = [unquote(segment) for segment in segments]
+    if any(part in ("", ".", "..") or "/" in part or "?" in part or "#" in part for part in parts):
+        raise ValueError(f"{did!r} has a path segment that is empty, '.', '..' or holds '/', '?' or '#'")
+    path = "/" + "/".join(quote(part, safe="") for part in parts) + "/did.json" if parts else "/.well-known/did.json"
+    return host, path
 
 
 class KeyResolver:
