@@ -3,6 +3,7 @@ of its own, a separate process with its own database, following a signed registr
 in Chromium, says valid and names A's university as a member of the alliance; A's registrar revokes; B says revoked
 once its kept status list has expired; a key outside the registry is not valid at B."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from tests.alliance import alliance_key, publish, registry_data, write_public_ke
 from tests.e2e.conftest import free_port, wait_ready
 from tests.e2e.test_verification import shown_on_the_verify_page
 from tests.integration.test_metrics import sample
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, Stack, with_kafka_principals
 
 pytestmark = pytest.mark.e2e
 
@@ -35,8 +36,10 @@ def node_b(node: Node, stack: Stack, tmp_path_factory: pytest.TempPathFactory) -
     publish(registry, registry_data(issued=datetime.now(UTC), saarland=node.urls["certification"], silesia=url), key)
     create_key(folder / "keys", "uni-silesia")
     save_profile(folder / "keys", "uni-silesia", InstitutionProfile("University of Silesia in Katowice", "PL"))
-    env = os.environ | stack.env() | {
-        "TOPIC_PREFIX": f"{stack.topic_prefix}b.", "DATABASE_PREFIX": f"{stack.database_prefix}_b",
+    b_stack = with_kafka_principals(
+        dataclasses.replace(stack, topic_prefix=f"{stack.topic_prefix}b.", database_prefix=f"{stack.database_prefix}_b")
+    )
+    env = os.environ | b_stack.env() | b_stack.kafka_env("certification") | {
         "HTTP_PORT": url.rsplit(":", 1)[1], "PUBLIC_URL": url, "ISSUER_KEYS_DIR": str(folder / "keys"),
         "ALLIANCE_REGISTRY_URL": str(registry),
         "ALLIANCE_PUBLIC_KEY_FILE": str(write_public_key(folder / "alliance-public.json", key)),

@@ -5,6 +5,7 @@ university as a member of the alliance, sees A's revocation once its cached list
 outside the registry valid, refuses a DID document on a host the registry does not list without contacting it, says
 "status could not be checked" when A's node is down, and stops trusting a member the registry drops."""
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -25,6 +26,7 @@ from services.certification.vc.credential import IssuerProfile, open_badge_crede
 from services.certification.vc.proof import sign
 from shared.auth import Role
 from tests.alliance import alliance_key, did_of, publish, registry_data, write_public_key
+from tests.stack import with_kafka_principals
 from tests.integration.conftest import eventually, served
 from tests.integration.test_certification_credentials import SAARLAND, free_port, issued
 from tests.integration.test_independent_verifier import serving
@@ -52,8 +54,11 @@ async def nodes(stack, keys_dir, tmp_path_factory):  # noqa: F811 (keys_dir)
         alliance_registry_poll_seconds=0.1,
     )
     stacks = {
-        node: dataclasses.replace(
-            stack, topic_prefix=f"{stack.topic_prefix}{node}.", database_prefix=f"{stack.database_prefix}_{node}"
+        node: await asyncio.to_thread(
+            with_kafka_principals,
+            dataclasses.replace(
+                stack, topic_prefix=f"{stack.topic_prefix}{node}.", database_prefix=f"{stack.database_prefix}_{node}"
+            ),
         )
         for node in urls
     }

@@ -342,7 +342,8 @@ class World:
 @pytest.fixture(scope="module")
 async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     # Its own topics and databases: the lists below hold this data set only.
-    stack = with_kafka_principals(
+    stack = await asyncio.to_thread(
+        with_kafka_principals,
         dataclasses.replace(stack, topic_prefix=f"{stack.topic_prefix}authz.", database_prefix=f"{stack.database_prefix}_authz")
     )
     keys = tmp_path_factory.mktemp("issuer-keys")

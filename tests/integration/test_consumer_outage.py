@@ -43,7 +43,8 @@ COUNT = 30
 
 async def test_an_outage_longer_than_the_poll_interval_loses_and_doubles_nothing(stack: Stack, caplog) -> None:
     caplog.set_level(logging.INFO, logger="aiokafka.consumer.group_coordinator")
-    stack = with_kafka_principals(
+    stack = await asyncio.to_thread(
+        with_kafka_principals,
         dataclasses.replace(stack, topic_prefix=f"{stack.topic_prefix}poll.", database_prefix=f"{stack.database_prefix}_poll")
     )
     settings = stack.settings(
