@@ -7,12 +7,12 @@ database, broker, consumer, outbox relay, tracing, health, metrics. Nothing conn
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.datastructures import State
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -22,6 +22,7 @@ from shared.consumer import EventConsumer, Handler
 from shared.db import UnitOfWork, create_engine, create_sessionmaker
 from shared.events import Event, Topic
 from shared.http import health_router
+from shared.limits import BodyLimit, Limit, storable_text
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
@@ -44,6 +45,8 @@ class Service:
     # Long-running tasks beside the consumer and the outbox relay (e.g. a delivery worker), each called with the app's
     # state (settings, unit_of_work, broker) once the broker runs, and cancelled on shutdown before the broker stops.
     background: Sequence[Callable[[State], Awaitable[None]]] = ()
+    # Request paths that take more than HTTP_MAX_BODY_BYTES (uploads), with their own limit.
+    body_limits: Mapping[str, Limit] = field(default_factory=dict)
 
 
 def create_app(service: Service) -> FastAPI:
@@ -96,7 +99,17 @@ def create_app(service: Service) -> FastAPI:
             await broker.stop()
             await engine.dispose()
 
-    app = FastAPI(title=service.title, description=service.description, lifespan=lifespan)
+    # Bad input is bounded before any route sees it: the body's size, and text PostgreSQL cannot store (shared.limits).
+    app = FastAPI(
+        title=service.title,
+        description=service.description,
+        lifespan=lifespan,
+        dependencies=[Depends(storable_text)],
+    )
+    # Added before the metrics and tracing middleware, which then count and trace the refusals too.
+    app.add_middleware(
+        BodyLimit, default=Limit(settings.http_max_body_bytes, "HTTP_MAX_BODY_BYTES"), routes=service.body_limits
+    )
     metrics = ServiceMetrics()
     metrics.install(app, outbox_backlog=lambda: app.state.outbox_relay.backlog())
     app.include_router(health_router)

@@ -30,6 +30,8 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # The largest request body a route takes (413 beyond it); routes that take uploads have their own (shared.limits).
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
 
     # Consumer behaviour: how often a failing message is retried before it is dead-lettered, and the first backoff.
     consumer_max_attempts: int = Field(default=5, ge=1)
