@@ -5,15 +5,17 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.assessment.handlers import event_handlers
-from services.assessment.routes import router
+from services.assessment.routes import COHORT_UPLOAD, router
 from services.assessment.settings import AssessmentSettings
 from shared import service
 from shared.events import Topic
+from shared.limits import Limit
 
 
 def create_service(settings: AssessmentSettings | None = None) -> service.Service:
+    settings = settings or AssessmentSettings()
     return service.Service(
-        settings=settings or AssessmentSettings(),
+        settings=settings,
         title="Assessment",
         description=(
             "Grading schemes per course; grades from LMSs, from assessors one by one and as CSV cohorts, judged by the "
@@ -23,6 +25,7 @@ def create_service(settings: AssessmentSettings | None = None) -> service.Servic
         routers=[router],
         handlers=event_handlers(),
         consumes=[Topic.COURSES, Topic.ENROLMENTS, Topic.GRADE_SUBMISSIONS],
+        body_limits={COHORT_UPLOAD: Limit(settings.grades_csv_max_bytes, "GRADES_CSV_MAX_BYTES")},
     )
 
 
