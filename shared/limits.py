@@ -9,10 +9,13 @@
   parses itself check their values with `unstorable`.
 - Integers that reach the database have its bounds: `Int32`/`PositiveInt32` (INTEGER columns: versions, capacities,
   pages) and `Offset64` (BIGINT: sequence numbers), so a huge number is a 422 naming the parameter, not a 500.
+- A 422 can always be said: `invalid_request` answers FastAPI's validation errors with numbers JSON cannot carry
+  (Python reads a body's 1e999 as infinity) shown as text, where FastAPI's own answer would fail to render (a 500).
 """
 
 import contextlib
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from fastapi import HTTPException, Request, status
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
@@ -165,3 +169,18 @@ def _is_json(content_type: str) -> bool:
     # FastAPI reads a body without a content type as JSON too.
     media_type = content_type.split(";", 1)[0].strip().lower()
     return not media_type or media_type == "application/json" or media_type.endswith("+json")
+
+
+async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 for invalid input, with infinities and NaNs (which JSON has no words for) written as text."""
+    return JSONResponse({"detail": jsonable_encoder(_sayable(error.errors()))}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _sayable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _sayable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sayable(item) for item in value]
+    return value

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import State
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -22,7 +23,7 @@ from shared.consumer import EventConsumer, Handler
 from shared.db import UnitOfWork, create_engine, create_sessionmaker
 from shared.events import Event, Topic
 from shared.http import health_router
-from shared.limits import BodyLimit, Limit, storable_text
+from shared.limits import BodyLimit, Limit, invalid_request, storable_text
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
@@ -105,6 +106,7 @@ def create_app(service: Service) -> FastAPI:
         description=service.description,
         lifespan=lifespan,
         dependencies=[Depends(storable_text)],
+        exception_handlers={RequestValidationError: invalid_request},
     )
     # Added before the metrics and tracing middleware, which then count and trace the refusals too.
     app.add_middleware(

@@ -6,10 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
-from shared.limits import INT32_MAX, BodyLimit, Limit, PositiveInt32, storable_text, unstorable
+from shared.limits import INT32_MAX, BodyLimit, Limit, PositiveInt32, invalid_request, storable_text, unstorable
 
 
 class Thing(BaseModel):
@@ -19,12 +20,16 @@ class Thing(BaseModel):
 
 
 def app_with_limits() -> FastAPI:
-    app = FastAPI(dependencies=[Depends(storable_text)])
+    app = FastAPI(dependencies=[Depends(storable_text)], exception_handlers={RequestValidationError: invalid_request})
     app.add_middleware(BodyLimit, default=Limit(100, "HTTP_MAX_BODY_BYTES"), routes={"/uploads": Limit(1000, "UPLOADS")})
 
     @app.post("/things/{thing_id}")
     async def create(thing_id: str, thing: Thing, version: PositiveInt32 = 1) -> dict[str, Any]:
         return {"id": thing_id, "version": version, **thing.model_dump()}
+
+    @app.get("/measures")
+    async def measures(minimum: float = Query(ge=0)) -> dict[str, float]:
+        return {"minimum": minimum}
 
     @app.post("/uploads")
     async def upload(request: Request) -> dict[str, int]:
@@ -111,3 +116,9 @@ def test_unstorable_names_the_reason():
     assert unstorable("plain text, ünïcödé, 🎓") is None
     assert "NUL" in unstorable("a\x00b")
     assert "surrogate" in unstorable("a\ud800")
+
+
+@pytest.mark.parametrize("minimum", ["-inf", "nan"])
+async def test_a_422_about_a_number_json_cannot_carry_is_still_said(client, minimum: str):
+    response = await client.get("/measures", params={"minimum": minimum})
+    assert response.status_code == 422 and response.json()["detail"][0]["input"] == str(float(minimum))
