@@ -1,4 +1,4 @@
-"""Bad input is bounded, the same way in every service (the app factory installs the middleware).
+"""Bad input is bounded, the same way in every service (shared.service's app factory installs all of this).
 
 - Request bodies have a size limit: `BodyLimit` answers 413 naming the limit, from `Content-Length` before anything is
   read, or for a chunked body by counting while it streams in. One limit per service (HTTP_MAX_BODY_BYTES, 1 MiB), and
@@ -7,8 +7,8 @@
   422 naming the path parameter, query parameter or JSON field whose text holds a NUL character (text and jsonb cannot
   hold U+0000) or a lone surrogate (not Unicode; it cannot be encoded to send to the database). Uploads a service
   parses itself check their values with `unstorable`.
-- Integers that reach the database have its bounds: `Int32`/`PositiveInt32` (INTEGER columns: versions, capacities,
-  pages) and `Offset64` (BIGINT: sequence numbers), so a huge number is a 422 naming the parameter, not a 500.
+- Integers that reach the database have its bounds: `PositiveInt32` (INTEGER columns: versions, capacities, pages)
+  and `Offset64` (BIGINT: sequence numbers), so a huge number is a 422 naming the parameter, not a 500.
 - A 422 can always be said: `invalid_request` answers FastAPI's validation errors with numbers JSON cannot carry
   (Python reads a body's 1e999 as infinity) shown as text, where FastAPI's own answer would fail to render (a 500).
 """
@@ -29,13 +29,10 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MIB = 1024 * 1024
-
 # PostgreSQL's INTEGER and BIGINT.
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
-Int32 = Annotated[int, Ge(INT32_MIN), Le(INT32_MAX)]
 PositiveInt32 = Annotated[int, Ge(1), Le(INT32_MAX)]
 # A position in a BIGINT sequence (0: before the first).
 Offset64 = Annotated[int, Ge(0), Le(INT64_MAX)]
@@ -118,17 +115,21 @@ async def _refuse(error: HTTPException, scope: Scope, receive: Receive, send: Se
     await JSONResponse({"detail": error.detail}, error.status_code, headers=headers)(scope, receive, send)
 
 
+# JSON can carry NUL and surrogates only as escapes; a body without any is not parsed again.
+ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
 async def storable_text(request: Request) -> None:
     """An app-wide dependency (it runs once the route is known, before the route's own parameters are checked): 422 in
     FastAPI's error shape, `loc` naming the path or query parameter or the JSON field whose text PostgreSQL cannot
     store. FastAPI has read the body already; it is parsed again only when it holds an escape that may be one."""
     problems = [
-        _problem(["path", name], reason, value)
+        _problem(["path", name], f"Text {reason}", value)
         for name, value in request.path_params.items()
         if isinstance(value, str) and (reason := unstorable(value))
     ]
     problems += [
-        _problem(["query", name], reason, value)
+        _problem(["query", name], f"Text {reason}", value)
         for name, value in request.query_params.multi_items()
         if (reason := unstorable(value))
     ]
@@ -141,28 +142,24 @@ async def storable_text(request: Request) -> None:
         raise RequestValidationError(problems)
 
 
-# JSON can carry NUL and surrogates only as escapes; a body without any is not parsed again.
-ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
-
-
 def _walk(value: Any, location: list[str | int]) -> Iterator[dict[str, Any]]:
     if isinstance(value, str):
         if reason := unstorable(value):
-            yield _problem(location, reason, value)
+            yield _problem(location, f"Text {reason}", value)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _walk(item, [*location, index])
     elif isinstance(value, dict):
         for key, item in value.items():
             if reason := unstorable(key):
-                yield _problem(location, f"has a key that {reason}", key)
+                yield _problem(location, f"A key {reason}", key)
             yield from _walk(item, [*location, key])
 
 
-def _problem(location: list[str | int], reason: str, value: str) -> dict[str, Any]:
+def _problem(location: list[str | int], message: str, value: str) -> dict[str, Any]:
     # The input is shown escaped: the raw characters are the problem.
-    return {"type": "string_unstorable", "loc": location, "msg": f"Text {reason}", "input": value.encode(
-        "unicode_escape").decode("ascii")}
+    escaped = value.encode("unicode_escape").decode("ascii")
+    return {"type": "string_unstorable", "loc": location, "msg": message, "input": escaped}
 
 
 def _is_json(content_type: str) -> bool:
