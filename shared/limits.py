@@ -60,6 +60,9 @@ class BodyTooLarge(HTTPException):
         super().__init__(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"the request body is larger than {limit.bytes} bytes, the limit {where} ({limit.setting})",
+            # The rest of the body is not read, so the connection cannot carry another request: close it. (Kept open,
+            # uvicorn would start the client's next request inside this one's context, with this one's trace.)
+            headers={"Connection": "close"},
         )
 
 
@@ -110,9 +113,7 @@ class BodyLimit:
 
 
 async def _refuse(error: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
-    # Connection: close, since the rest of the body is not read.
-    headers = {"Connection": "close"}
-    await JSONResponse({"detail": error.detail}, error.status_code, headers=headers)(scope, receive, send)
+    await JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)(scope, receive, send)
 
 
 # JSON can carry NUL and surrogates only as escapes; a body without any is not parsed again.

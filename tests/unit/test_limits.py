@@ -61,6 +61,7 @@ async def test_a_body_over_the_limit_is_413_naming_the_limit_and_its_setting(cli
         "/things/a", content=in_chunks(body) if chunked else body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
+    assert response.headers["connection"] == "close", "the rest of the body is not read: no request may follow on it"
     assert response.json()["detail"] == (
         "the request body is larger than 100 bytes, the limit of this service (HTTP_MAX_BODY_BYTES)"
     )
