@@ -7,12 +7,13 @@ database, broker, consumer, outbox relay, tracing, health, metrics. Nothing conn
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import State
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -25,6 +26,7 @@ from shared.events import Event, Topic, dead_letter_topic, topic_name
 from shared.events.topics import is_family
 from shared.failures import Outages
 from shared.http import health_router
+from shared.limits import BodyLimit, Limit, invalid_request, storable_text
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
@@ -50,6 +52,8 @@ class Service:
     # stops. With ALLIANCE_REGISTRY_URL, every service also follows the alliance registry (shared.alliance.watch_alliance:
     # `shared.alliance.registry_in_use(app.state)` is the registry in use).
     background: Sequence[Callable[[State], Awaitable[None]]] = ()
+    # Request paths that take more than HTTP_MAX_BODY_BYTES (uploads), with their own limit.
+    body_limits: Mapping[str, Limit] = field(default_factory=dict)
 
 
 def service_topics(service: Service) -> list[str]:
@@ -125,7 +129,18 @@ def create_app(service: Service) -> FastAPI:
             await broker.stop()
             await engine.dispose()
 
-    app = FastAPI(title=service.title, description=service.description, lifespan=lifespan)
+    # Bad input is bounded before any route sees it: the body's size, and text PostgreSQL cannot store (shared.limits).
+    app = FastAPI(
+        title=service.title,
+        description=service.description,
+        lifespan=lifespan,
+        dependencies=[Depends(storable_text)],
+        exception_handlers={RequestValidationError: invalid_request},
+    )
+    # Added before the metrics and tracing middleware, which then count and trace the refusals too.
+    app.add_middleware(
+        BodyLimit, default=Limit(settings.http_max_body_bytes, "HTTP_MAX_BODY_BYTES"), routes=service.body_limits
+    )
     metrics = ServiceMetrics()
     # What the consumer, the outbox relay and background tasks are waiting for (shown by /health/ready, /metrics).
     outages = app.state.outages = Outages(metrics)

@@ -45,6 +45,8 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # The largest request body a route takes (413 beyond it); routes that take uploads have their own (shared.limits).
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
 
     # Consumer behaviour: how often a message whose handling fails is retried before it is dead-lettered, and the
     # first backoff. An outage of the database or Kafka is not the message's failure (shared/failures.py): it is

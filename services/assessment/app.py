@@ -5,10 +5,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.assessment.handlers import event_handlers
-from services.assessment.routes import router
+from services.assessment.routes import COHORT_UPLOAD, router
 from services.assessment.settings import AssessmentSettings
 from shared import service
 from shared.events import Topic
+from shared.limits import Limit
 
 
 def create_service(settings: AssessmentSettings | None = None) -> service.Service:
@@ -25,6 +26,7 @@ def create_service(settings: AssessmentSettings | None = None) -> service.Servic
         handlers=event_handlers(settings),
         # GRADE_SUBMISSIONS is a family: every registered LMS's topic.
         consumes=[Topic.COURSES, Topic.ENROLMENTS, Topic.GRADE_SUBMISSIONS],
+        body_limits={COHORT_UPLOAD: Limit(settings.grades_csv_max_bytes, "GRADES_CSV_MAX_BYTES")},
     )
 
 

@@ -13,6 +13,7 @@ from services.assessment.lms_registry import RegisteredLms
 from services.assessment.models import Course, EnrolledLearner, Grade
 from shared.events.assessment import EctsScheme, GradingScheme, LetterScheme, NumericScheme, PassFailScheme
 from shared.events.catalogue import IdentityVerification
+from shared.limits import unstorable
 
 SCHEMES: TypeAdapter[GradingScheme] = TypeAdapter(GradingScheme)
 ECTS_GRADES = ("A", "B", "C", "D", "E", "FX", "F")
@@ -194,8 +195,15 @@ class InvalidCsv(ValueError):
         self.problems = problems
 
 
-def parse_cohort(text: str) -> list[CohortRow]:
-    """The rows of a cohort's CSV file (a header line, then one grade a line), or InvalidCsv naming every problem.
+class TooManyRows(ValueError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the CSV has more than {limit} grade rows")
+        self.limit = limit
+
+
+def parse_cohort(text: str, max_rows: int) -> list[CohortRow]:
+    """The rows of a cohort's CSV file (a header line, then one grade a line), or InvalidCsv naming every problem, or
+    TooManyRows past `max_rows` grade rows (then the rest is not read).
 
     Columns: learner_id, grade, assessed_on (ISO date), and optionally identity_verification. Commas or semicolons
     (as spreadsheets in much of Europe write CSV) separate them; blank lines are skipped.
@@ -211,9 +219,9 @@ def parse_cohort(text: str) -> list[CohortRow]:
         if missing := [name for name in COHORT_COLUMNS if name not in header]:
             raise InvalidCsv([CsvProblem(1, name, "the header has no such column") for name in missing])
         position = {name: header.index(name) for name in (*COHORT_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
-        for record in reader:
-            if not any(value.strip() for value in record):
-                continue
+        for count, record in enumerate((record for record in reader if any(value.strip() for value in record)), 1):
+            if count > max_rows:
+                raise TooManyRows(max_rows)
             values = {name: (record[i].strip() if i < len(record) else "") for name, i in position.items()}
             row, row_problems = _cohort_row(reader.line_num, values)
             problems += row_problems
@@ -230,6 +238,7 @@ def parse_cohort(text: str) -> list[CohortRow]:
 
 def _cohort_row(line: int, values: dict[str, str]) -> tuple[CohortRow | None, list[CsvProblem]]:
     problems = [CsvProblem(line, name, "is empty") for name in COHORT_COLUMNS if not values[name]]
+    problems += [CsvProblem(line, name, reason) for name, value in values.items() if (reason := unstorable(value))]
     if len(values["grade"]) > 20:
         problems.append(CsvProblem(line, "grade", "is longer than 20 characters"))
     assessed_on = None

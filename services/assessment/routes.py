@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from services.assessment import access
-from services.assessment.domain import CohortRow, GradeOutOfScale, InvalidCsv, Submission, parse_cohort
+from services.assessment.domain import CohortRow, GradeOutOfScale, InvalidCsv, Submission, TooManyRows, parse_cohort
 from services.assessment.grading import amend, amendments_of, record_or_reject, submission_id
 from services.assessment.models import (
     AmendmentCreate,
@@ -39,6 +39,8 @@ from shared.db import UnitOfWork, utcnow
 from shared.http import UnitOfWorkDep
 
 router = APIRouter()
+# A cohort's CSV: its body limit is GRADES_CSV_MAX_BYTES rather than HTTP_MAX_BODY_BYTES (see app.py).
+COHORT_UPLOAD = "/grades/bulk"
 REJECTED_FIELDS = {"line", "learner_id", "submission_id", "rule", "reason"}
 RECORDED_FIELDS = {"learner_id", "grade", "passed"}
 Row = TypeVar("Row", bound=SQLModel)
@@ -139,7 +141,7 @@ async def submit_grade(body: GradeCreate, principal: CurrentPrincipal, uow: Unit
 
 
 @router.post(
-    "/grades/bulk",
+    COHORT_UPLOAD,
     tags=["grades"],
     openapi_extra={
         "parameters": [{"name": "course_id", "in": "query", "required": False, "schema": {"type": "string"}}],
@@ -160,7 +162,10 @@ async def submit_grade(body: GradeCreate, principal: CurrentPrincipal, uow: Unit
             },
         },
     },
-    responses={422: {"description": "the CSV is invalid (each problem with its line and column); nothing was written"}},
+    responses={
+        413: {"description": "larger than GRADES_CSV_MAX_BYTES, or more grade rows than GRADES_CSV_MAX_ROWS"},
+        422: {"description": "the CSV is invalid (each problem with its line and column); nothing was written"},
+    },
 )
 async def submit_cohort(request: Request, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> CohortResult:
     """A whole cohort's grades from a CSV file, by an assessor of an awarding institution: each row recorded or
@@ -172,16 +177,19 @@ async def submit_cohort(request: Request, principal: CurrentPrincipal, uow: Unit
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, missing)
     async with uow:
         await access.authorize(uow, principal, course_id, "grading", Role.ASSESSOR)
-        rows = _cohort(text)
+        rows = _cohort(text, request.app.state.settings.grades_csv_max_rows)
         with _one_grade_per_enrolment():
             result = await _grade_cohort(uow, course_id, principal.subject, rows)
             await uow.commit()
     return result
 
 
-def _cohort(text: str) -> list[CohortRow]:
+def _cohort(text: str, max_rows: int) -> list[CohortRow]:
     try:
-        return parse_cohort(text)
+        return parse_cohort(text, max_rows)
+    except TooManyRows as too_many:
+        detail = f"{too_many}, the limit for {COHORT_UPLOAD} (GRADES_CSV_MAX_ROWS); send the cohort in parts"
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail) from too_many
     except InvalidCsv as invalid:
         detail = [{"line": p.line, "column": p.column, "msg": str(p)} for p in invalid.problems]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail) from invalid

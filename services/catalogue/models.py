@@ -23,6 +23,7 @@ from shared.events.catalogue import (
     StackingRule,
 )
 from shared.events.common import LearnerCategory, Money
+from shared.limits import PositiveInt32
 
 CatalogueTable = service_table_base()
 
@@ -163,7 +164,7 @@ class ProgrammePublic(ReviewedPublic):
 
 class OfferingCreate(SQLModel):
     course_id: str
-    course_version: int | None = PydanticField(default=None, ge=1, description="Default: the latest approved one.")
+    course_version: PositiveInt32 | None = PydanticField(default=None, description="Default: the latest approved one.")
     delivery_mode: DeliveryMode
     pace: Pace
     starts_on: date | None = None
@@ -171,7 +172,7 @@ class OfferingCreate(SQLModel):
     # With a time zone: a registration window is a moment for learners in every country of the alliance.
     registration_opens_at: AwareDatetime
     registration_closes_at: AwareDatetime
-    capacity: int | None = PydanticField(default=None, ge=1, description="None: any number of learners.")
+    capacity: PositiveInt32 | None = PydanticField(default=None, description="None: any number of learners.")
     fee: Money | None = PydanticField(default=None, description="Charged to external learners.")
     open_to: list[LearnerCategory] = PydanticField(default_factory=lambda: list(LearnerCategory), min_length=1)
 
@@ -213,7 +214,7 @@ class OfferingSearch(BaseModel):
     skill: str | None = PydanticField(default=None, description="An ESCO skill URI.")
     open_for_registration: bool | None = PydanticField(default=None, description="Registration window open now.")
     q: str | None = PydanticField(default=None, description="Words in the title.")
-    page: int = PydanticField(default=1, ge=1)
+    page: PositiveInt32 = 1
     page_size: int = PydanticField(default=20, ge=1, le=100)
 
     @field_validator("*", mode="before")

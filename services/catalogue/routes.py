@@ -42,6 +42,7 @@ from shared.events.catalogue import (
     ProgrammeApproved,
 )
 from shared.http import UnitOfWorkDep
+from shared.limits import PositiveInt32
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def course_router(settings: CatalogueSettings) -> APIRouter:
         return [COURSES.show(course) for course in found]
 
     @router.get("/{course_id}/versions/{version}")
-    async def course_version(course_id: str, version: int, uow: UnitOfWorkDep) -> CoursePublic:
+    async def course_version(course_id: str, version: PositiveInt32, uow: UnitOfWorkDep) -> CoursePublic:
         async with uow:
             with refusals():
                 return COURSES.show(await queries.version(uow.session, Course, course_id, version))

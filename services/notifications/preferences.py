@@ -47,6 +47,8 @@ def unsubscribe_token(learner_id: str, secret: bytes) -> str:
 
 def learner_of(token: str, secret: bytes) -> str | None:
     """The learner a token was made for; None when it was not made with this secret (forged, altered, truncated)."""
+    if not token.isascii():
+        return None  # Tokens are base64url; anything else was not made here (and would not compare as text).
     subject, _, signature = token.partition(".")
     try:
         learner_id = base64.urlsafe_b64decode(subject + "=" * (-len(subject) % 4)).decode()

@@ -1,5 +1,8 @@
 """HTTP routes of the notifications service: what was sent to whom, what waits, what failed."""
 
+import html
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from services.notifications import deliveries
@@ -54,6 +57,23 @@ UNSUBSCRIBED_PAGE = """<!doctype html>
 """
 
 
+CONFIRM_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Unsubscribe</title></head>
+<body>
+  <form method="post" action="{action}">
+    <input type="hidden" name="List-Unsubscribe" value="One-Click">
+    <p>Stop emails about enrolments, waitlists and withdrawals? You will still be told when a micro-credential is
+      issued to you.</p>
+    <p lang="de">Keine E-Mails zu Einschreibungen, Wartelisten und Abmeldungen mehr erhalten? Über ausgestellte
+      Microcredentials informieren wir Sie weiterhin.</p>
+    <p lang="fr">Ne plus recevoir de messages sur les inscriptions, les listes d'attente et les retraits ? Vous serez
+      toujours informé de la délivrance de vos microcertifications.</p>
+    <button type="submit">Unsubscribe · Abbestellen · Se désabonner</button>
+  </form>
+</body></html>
+"""
+
+
 @preferences_router.get("/preferences")
 async def get_preferences(principal: CurrentPrincipal, uow: UnitOfWorkDep) -> PreferencePublic:
     """The calling learner's choice about optional emails (all but a credential's issue or revocation)."""
@@ -73,25 +93,29 @@ async def set_preferences(body: PreferenceUpdate, principal: CurrentPrincipal, u
     return PreferencePublic(learner_id=principal.subject, optional_emails=body.optional_emails)
 
 
-async def _unsubscribe(request: Request, token: str, uow: UnitOfWorkDep) -> str:
-    async with uow:
-        learner_id = learner_of(token, await signing_secret(uow.session, request.app.state.settings))
-        if learner_id is None:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "this unsubscribe link is not valid (altered or incomplete)")
-        await set_optional_emails(uow.session, learner_id, False)
-        await uow.commit()
+def _learner_of(token: str, secret: bytes) -> str:
+    learner_id = learner_of(token, secret)
+    if learner_id is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "this unsubscribe link is not valid (altered or incomplete)")
     return learner_id
 
 
-@preferences_router.get("/unsubscribe", response_class=HTMLResponse)
-async def unsubscribe_link(request: Request, token: str, uow: UnitOfWorkDep) -> HTMLResponse:
-    """The link in every optional email: opts the learner out of optional emails, no login needed."""
-    await _unsubscribe(request, token, uow)
+@preferences_router.get("/unsubscribe", response_class=HTMLResponse, responses={400: {"description": "not a valid link"}})
+async def unsubscribe_page(request: Request, token: str, uow: UnitOfWorkDep) -> HTMLResponse:
+    """The link in every optional email: a page that asks to confirm. It changes nothing itself, since mail scanners
+    and link previews follow links; the button on it POSTs to the same link."""
+    async with uow:
+        _learner_of(token, await signing_secret(uow.session, request.app.state.settings))
+    action = html.escape(f"?{urlencode({'token': token})}")
+    return HTMLResponse(CONFIRM_PAGE.replace("{action}", action))
+
+
+@preferences_router.post("/unsubscribe", response_class=HTMLResponse, responses={400: {"description": "not a valid link"}})
+async def unsubscribe(request: Request, token: str, uow: UnitOfWorkDep) -> HTMLResponse:
+    """Opts the learner out of optional emails, no login needed: the confirmation page's button, or RFC 8058's
+    one-click unsubscribe (what a mail client's own button POSTs to the List-Unsubscribe link)."""
+    async with uow:
+        learner_id = _learner_of(token, await signing_secret(uow.session, request.app.state.settings))
+        await set_optional_emails(uow.session, learner_id, False)
+        await uow.commit()
     return HTMLResponse(UNSUBSCRIBED_PAGE)
-
-
-@preferences_router.post("/unsubscribe")
-async def unsubscribe_one_click(request: Request, token: str, uow: UnitOfWorkDep) -> PreferencePublic:
-    """RFC 8058 one-click unsubscribe: what a mail client's own button POSTs to the List-Unsubscribe link."""
-    learner_id = await _unsubscribe(request, token, uow)
-    return PreferencePublic(learner_id=learner_id, optional_emails=False)

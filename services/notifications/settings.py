@@ -37,6 +37,11 @@ class NotificationsSettings(ServiceSettings):
     # Signs the unsubscribe links; by default a random secret the first migration stored in the database.
     unsubscribe_secret: str | None = None
 
+    # --- dashboards ---
+    # How many event streams (GET /dashboard/events) one instance serves at once; one more is refused with 503 and
+    # Retry-After. Each open stream looks for new events a few times a second.
+    dashboard_max_streams: int = Field(default=20, ge=1)
+
     # --- the delivery worker ---
     # A transient failure (connection refused, timeout, 4xx) is retried, backing off from delivery_backoff_seconds,
     # doubling up to delivery_backoff_max_seconds, until delivery_max_attempts or delivery_max_age_seconds (from the

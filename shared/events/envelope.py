@@ -21,9 +21,10 @@ EVENT_TYPES: dict[str, type["Event"]] = {}
 
 
 class Contract(BaseModel):
-    """Frozen, and tolerant of fields it does not know: a producer on a newer minor version may add some."""
+    """Frozen, and tolerant of fields it does not know: a producer on a newer minor version may add some. Numbers are
+    finite: JSON has no infinity (a body's 1e999 would be one), and neither has PostgreSQL's jsonb."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
 
 class Event(Contract):

@@ -60,6 +60,10 @@ def test_the_event_stream_resumes_after_a_disconnect_without_gaps_or_repeats(nod
     assert enrolled_here(resumed) == [learners[2].subject], "the next event after the last seen, once"
     assert enrolled_here(first) == [learner.subject for learner in learners[:2]]
 
+    # follow=false: what is there, then the stream closes by itself (for scripts and fuzzers).
+    there = read_stream(node, mine | {"follow": "false"}, until=lambda events: False, last_event_id=last_seen)
+    assert enrolled_here(there) == [learners[2].subject]
+
 
 def test_the_figures_count_an_offerings_places_and_the_page_updates_live(node: Node):
     course = node.approved_course(sample_course(f"Dashboard Course {uuid.uuid4().hex[:4]}"))

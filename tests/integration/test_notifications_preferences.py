@@ -1,6 +1,7 @@
 """Opting out on the real stack: a learner who opted out gets no optional email but still their credential's; the
 unsubscribe link of an email works without logging in; the List-Unsubscribe header carries it."""
 
+import re
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
@@ -70,10 +71,19 @@ async def test_the_unsubscribe_link_in_an_email_opts_the_learner_out(stack, sink
 
         forged = await client.get("/unsubscribe", params={"token": "bGVhcm5lcg.forged"})
         assert forged.status_code == 400
+        for malformed in ("bGVhcm5lcg.ﬁ", "é", "..", ""):
+            assert (await client.get("/unsubscribe", params={"token": malformed})).status_code == 400, malformed
+            assert (await client.post("/unsubscribe", params={"token": malformed})).status_code == 400, malformed
         url = urlparse(link)
-        page = await client.get(f"{url.path}?{url.query}")
-        assert page.status_code == 200 and "no more emails" in page.text
         learner_headers = stack.bearer(who.learner_id, Role.LEARNER)
+
+        # Following the link (as a mail scanner or a link preview does) only asks; the page's button unsubscribes.
+        page = await client.get(f"{url.path}?{url.query}")
+        assert page.status_code == 200 and '<form method="post"' in page.text and "Unsubscribe" in page.text
+        assert (await client.get("/preferences", headers=learner_headers)).json()["optional_emails"] is True
+        action = re.search(r'action="([^"]+)"', page.text)[1].replace("&amp;", "&")
+        done = await client.post(f"{url.path}{action}", data={"List-Unsubscribe": "One-Click"})
+        assert done.status_code == 200 and "no more emails" in done.text
         assert (await client.get("/preferences", headers=learner_headers)).json()["optional_emails"] is False
 
         await publish(stack, waitlisted(who, position=2))
@@ -86,3 +96,18 @@ async def test_the_unsubscribe_link_in_an_email_opts_the_learner_out(stack, sink
 async def _sent_count(client, recipient: str, count: int) -> bool:
     rows = await deliveries(client, recipient=recipient)
     return len(rows) == count and all(row["status"] == "sent" for row in rows)
+
+
+async def test_a_mail_clients_one_click_unsubscribe_opts_the_learner_out(stack, sink):
+    """RFC 8058: the client POSTs `List-Unsubscribe=One-Click` to the List-Unsubscribe link, without showing a page."""
+    await sink.start()
+    who = learner("One Click")
+    async with running(create_service(settings_for(stack, sink))) as client:
+        await publish(stack, waitlisted(who, position=1))
+        await eventually(lambda: all_sent(client, [who.email]))
+        [email] = sink.emails_to(who.email)
+        url = urlparse(email["List-Unsubscribe"].strip().strip("<>"))
+        response = await client.post(f"{url.path}?{url.query}", data={"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 200
+        learner_headers = stack.bearer(who.learner_id, Role.LEARNER)
+        assert (await client.get("/preferences", headers=learner_headers)).json()["optional_emails"] is False

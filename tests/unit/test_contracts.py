@@ -12,6 +12,7 @@ from pydantic import Field
 
 from shared.events import EVENT_TYPES, CloudEvent, InvalidEvent, parse_message, snapshot
 from shared.events.catalogue import AwardingBody, CourseApproved, FormOfParticipation, MicroCredentialDescription
+from shared.events.common import Money
 from shared.events.lms import GradeSubmitted
 from shared.events.snapshot import breaking_changes, current_schemas
 
@@ -236,3 +237,10 @@ def test_a_consumer_on_an_older_contract_ignores_fields_it_does_not_know() -> No
     _, parsed = parse_message(raw)
     assert type(parsed) is GradeSubmitted
     assert parsed == grade_submitted()
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN"])
+def test_a_contract_number_is_finite(number: str) -> None:
+    """JSON has no infinity, nor has PostgreSQL's jsonb: a body's 1e999 (which Python reads as inf) is refused."""
+    with pytest.raises(ValueError, match="finite number"):
+        Money.model_validate(json.loads(f'{{"amount": {number}, "currency": "EUR"}}'))

@@ -13,6 +13,7 @@ from services.assessment.domain import (
     InvalidCsv,
     Rejection,
     Submission,
+    TooManyRows,
     parse_cohort,
     passes,
     review_submission,
@@ -187,7 +188,8 @@ def test_a_cohort_csv_gives_one_row_per_grade_with_its_line() -> None:
         "\ufefflearner_id,grade,assessed_on,identity_verification\n"
         "ada,1.3,2026-11-20,supervised-online\n"
         "\n"
-        "bob,\"2,7\",2026-11-20,\n"
+        "bob,\"2,7\",2026-11-20,\n",
+        max_rows=2,
     )
     assert [(r.line, r.learner_id, r.grade, r.identity_verification) for r in rows] == [
         (2, "ada", "1.3", IdentityVerification.SUPERVISED_ONLINE),
@@ -197,7 +199,7 @@ def test_a_cohort_csv_gives_one_row_per_grade_with_its_line() -> None:
 
 
 def test_a_cohort_csv_may_use_semicolons_and_any_column_order() -> None:
-    [row] = parse_cohort("Assessed_On;Grade;Learner_ID\n2026-11-20;1,7;ada\n")
+    [row] = parse_cohort("Assessed_On;Grade;Learner_ID\n2026-11-20;1,7;ada\n", max_rows=10)
     assert (row.learner_id, row.grade) == ("ada", "1,7")
 
 
@@ -219,13 +221,25 @@ def test_a_cohort_csv_may_use_semicolons_and_any_column_order() -> None:
         ),
         ("learner_id,grade,assessed_on\n", ["line 2: the file has no grades"]),
         ("", ["line 1, column learner_id: the header has no such column"]),
+        (
+            "learner_id,grade,assessed_on\nada\x00,1.3,2026-11-20\n",
+            ["line 2, column learner_id: holds a NUL character (U+0000)"],
+        ),
     ],
-    ids=["missing-column", "bad-date", "empty-values", "unknown-verification", "no-rows", "empty-file"],
+    ids=["missing-column", "bad-date", "empty-values", "unknown-verification", "no-rows", "empty-file", "nul"],
 )
 def test_an_invalid_cohort_csv_is_refused_naming_line_and_column(text: str, problems: list[str]) -> None:
     with pytest.raises(InvalidCsv) as refusal:
-        parse_cohort(text)
+        parse_cohort(text, max_rows=10)
     found = [str(problem) for problem in refusal.value.problems]
     assert len(found) >= len(problems)
     for expected, actual in zip(problems, found, strict=False):
         assert actual.startswith(expected)
+
+
+def test_a_cohort_csv_with_more_grade_rows_than_the_limit_is_refused_whole() -> None:
+    header = "learner_id,grade,assessed_on\n"
+    three = header + "".join(f"learner-{n},1.3,2026-11-20\n\n" for n in range(3))
+    assert len(parse_cohort(three, max_rows=3)) == 3, "blank lines do not count"
+    with pytest.raises(TooManyRows, match="more than 2 grade rows"):
+        parse_cohort(three, max_rows=2)

@@ -5,20 +5,70 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from services.notifications.dashboards import queries
 from services.notifications.dashboards.access import view
 from services.notifications.dashboards.domain import server_sent_event, without_learners
 from shared.auth import CurrentPrincipal
 from shared.http import UnitOfWorkDep
+from shared.limits import Offset64
 
 router = APIRouter(prefix="/dashboard", tags=["dashboards"])
 PAGE = Path(__file__).parent / "templates" / "dashboard.html"
 # How often an idle stream looks for new events, and how often it says it is still there (proxies close idle streams).
 POLL_SECONDS = 0.3
 KEEP_ALIVE_SECONDS = 15.0
+# When every stream is taken: how long a client should wait before it tries again.
+RETRY_AFTER_SECONDS = 5
+
+
+class StreamSlots:
+    """How many streams this instance serves at once (DASHBOARD_MAX_STREAMS): each one polls the database."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+    def take(self) -> None:
+        if self.open >= self.limit:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"this node already serves {self.limit} event streams (DASHBOARD_MAX_STREAMS); try again later",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        self.open += 1
+
+    def give_back(self) -> None:
+        self.open -= 1
+
+    @staticmethod
+    def of(request: Request) -> "StreamSlots":
+        """The app's slots, made on first use (the app's state holds them, so each app counts its own streams)."""
+        state = request.app.state
+        if not hasattr(state, "dashboard_streams"):
+            state.dashboard_streams = StreamSlots(state.settings.dashboard_max_streams)
+        return state.dashboard_streams
+
+
+class EventStreamResponse(StreamingResponse):
+    """A stream that gives its slot back however it ends: all sent, the client gone, or the server stopping."""
+
+    def __init__(self, frames: AsyncIterator[str], slots: StreamSlots) -> None:
+        super().__init__(
+            frames, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        self.frames = frames
+        self.slots = slots
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.give_back()
+            await self.frames.aclose()  # type: ignore[attr-defined]
 
 
 @router.get("/events", response_class=StreamingResponse)
@@ -27,12 +77,16 @@ async def event_stream(
     principal: CurrentPrincipal,
     type: Annotated[list[str], Query(description="Only these event types (repeatable).")] = [],  # noqa: B006
     university: Annotated[list[str], Query(description="Only events about these universities (repeatable).")] = [],  # noqa: B006
-    last_event_id: Annotated[int | None, Header(description="Resume after this event (sent by EventSource).")] = None,
-    after: Annotated[int, Query(description="Resume after this event, for clients that cannot set headers.")] = 0,
+    last_event_id: Annotated[Offset64 | None, Header(description="Resume after this event (sent by EventSource).")] = None,
+    after: Annotated[Offset64, Query(description="Resume after this event, for clients that cannot set headers.")] = 0,
+    follow: Annotated[
+        bool, Query(description="Stay open and send new events as they come; false: send what is there, then close.")
+    ] = True,
 ) -> StreamingResponse:
     """Server-Sent Events: the events of the viewer's institution (the node administrator's: every event of the
-    node, or those of the universities asked for) from the start, or after `Last-Event-ID`, then live. Learners'
-    identities are left out for viewers who may not read them (all but registrars and the node administrator)."""
+    node, or those of the universities asked for) from the start, or after `Last-Event-ID`, then live (unless
+    `follow=false`). Learners' identities are left out for viewers who may not read them (all but registrars and the
+    node administrator). At most DASHBOARD_MAX_STREAMS at once per instance: beyond, 503 with Retry-After."""
     shown = view(principal, university)
     unit_of_work = request.app.state.unit_of_work
 
@@ -52,15 +106,17 @@ async def event_stream(
             if rows:
                 idle = 0.0
                 continue
+            if not follow:
+                return
             if idle >= KEEP_ALIVE_SECONDS:
                 yield ": still here\n\n"
                 idle = 0.0
             await asyncio.sleep(POLL_SECONDS)
             idle += POLL_SECONDS
 
-    return StreamingResponse(
-        frames(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+    slots = StreamSlots.of(request)
+    slots.take()
+    return EventStreamResponse(frames(), slots)
 
 
 @router.get("/figures")
