@@ -16,7 +16,6 @@ import dataclasses
 import io
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -33,7 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from deploy.journey import LMS_OF_ANOTHER_INSTITUTION, NODE_LMS, bearer_header
-from deploy.kafka_security import as_environment, drop_principals, read_credentials, service_principal
+from deploy.kafka_security import ADMIN_PRINCIPAL, as_environment, drop_principals, read_credentials, service_principal
 from deploy.kafka_security import main as kafka_security_command
 from shared.auth import Affiliation, Principal, Role, create_keys
 from shared.kafka import client_options
@@ -191,7 +190,7 @@ def _stack(state: Path, environ: Mapping[str, str]) -> Stack:
     kafka_admin = {
         name.lower(): value
         for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_SSL_CAFILE")
-        if (value := os.environ.get(name) or written.get(name))
+        if (value := environ.get(name) or os.environ.get(name) or written.get(name))
     }
     return Stack(
         kafka=environ.get("KAFKA_BOOTSTRAP_SERVERS") or written["KAFKA_BOOTSTRAP_SERVERS"],
@@ -228,39 +227,44 @@ def start_containers(resources: contextlib.ExitStack) -> dict[str, str]:
     resources.enter_context(postgres)
 
     # Kafka's port is the same inside and outside, so that the address the broker advertises works from here.
-    port, controller_port = free_port(), free_port()
+    host, port, controller_port = DockerClient().host(), free_port(), free_port()
+    state = Path(tempfile.mkdtemp(prefix="mc-test-kafka-container-"))
+    config, scram = kafka_container_broker(state, host, port, controller_port)
     kafka = DockerContainer(KAFKA_IMAGE).with_bind_ports(port, port)
-    template = (ROOT / "deploy" / "kafka" / "server.properties.in").read_text()
-    for name, value in kafka_container_environment(template, port, controller_port, DockerClient().host()).items():
-        kafka.with_env(name, value)
+    # The broker's configuration, CA, certificate and credentials at the same paths inside as outside.
+    kafka.with_volume_mapping(str(state), str(state), "rw")
+    kafka.with_command(kafka_container_command(config, scram))
     resources.enter_context(kafka)
     wait_for_logs(kafka, "Kafka Server started", timeout=120)
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": f"{DockerClient().host()}:{port}",
-        "DATABASE_URL": postgres.get_connection_url(),
-    }
+    # The tests, infra.sh and the services then connect as the broker's administrator, as with the local stack.
+    admin = read_credentials(state / "keys" / f"{ADMIN_PRINCIPAL}.properties")
+    return {"DATABASE_URL": postgres.get_connection_url(), **as_environment(admin | {"kafka_bootstrap_servers": f"{host}:{port}"})}
 
 
-def kafka_container_environment(template: str, port: int, controller_port: int, host: str) -> dict[str, str]:
-    """The official Kafka image's environment for the broker deploy/infra.sh runs: every property of
-    deploy/kafka/server.properties.in (listeners, security, ACLs...) as the image's KAFKA_* variable, listening on
-    every interface of the container and advertising `host:port`."""
-    rendered = (
-        template.replace("@KAFKA_PORT@", str(port))
-        .replace("@KAFKA_CONTROLLER_PORT@", str(controller_port))
-        .replace("@KAFKA_DATA_DIR@", "/var/lib/kafka/data")
-    )
-    environment = {"CLUSTER_ID": "bWljcm9jcmVkZW50aWFscw"}  # The image formats its storage with this id.
-    for line in rendered.splitlines():
-        if not line.strip() or line.lstrip().startswith("#") or "=" not in line:
-            continue
-        name, value = (part.strip() for part in line.split("=", 1))
-        if name == "listeners":
-            value = re.sub(r"//127\.0\.0\.1:", "//0.0.0.0:", value)
-        elif name == "advertised.listeners":
-            value = re.sub(r"//127\.0\.0\.1:", f"//{host}:", value)
-        environment["KAFKA_" + name.upper().replace(".", "_")] = value
-    return environment
+def kafka_container_broker(state: Path, host: str, port: int, controller_port: int) -> tuple[Path, list[str]]:
+    """The broker deploy/infra.sh runs (SASL_SSL, SCRAM, ACLs: `deploy.kafka_security broker`), rendered for a container
+    that listens on every interface and is reached at `host:port`; returns its server.properties and the SCRAM
+    credentials its storage is formatted with."""
+    config = state / "server.properties"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        kafka_security_command([
+            "broker", "--keys", str(state / "keys"), "--config", str(config), "--data", str(state / "data"),
+            "--port", str(port), "--controller-port", str(controller_port), "--listen", "0.0.0.0",
+            "--advertise", host, "--host", host,
+        ])
+    return config, printed.getvalue().split()
+
+
+def kafka_container_command(config: Path, scram: list[str]) -> list[str]:
+    """Format the storage with the broker's and administrator's SCRAM credentials (KIP-900), then start the broker: what
+    deploy/infra.sh does, with the official image's scripts."""
+    add_scram = " ".join(f"--add-scram '{credential}'" for credential in scram)
+    return [
+        "bash", "-c",
+        f"/opt/kafka/bin/kafka-storage.sh format --ignore-formatted -t $(/opt/kafka/bin/kafka-storage.sh random-uuid) "
+        f"-c {config} {add_scram} && exec /opt/kafka/bin/kafka-server-start.sh {config}",
+    ]
 
 
 def free_port() -> int:

@@ -157,8 +157,8 @@ def envelope_with(**changes: Any) -> bytes:
         # Written with moodle-test's credentials (only it may write its topic), but claiming another LMS sent it.
         (
             envelope_with(source=lms_source("canvas-other")),
-            r"source 'urn:microcredentials:lms:canvas-other'; LMS moodle-test's topic accepts only source "
-            r"'urn:microcredentials:lms:moodle-test'",
+            r"claims the source 'urn:microcredentials:lms:canvas-other'; only the LMS moodle-test "
+            r"\(urn:microcredentials:lms:moodle-test\)",
         ),
     ],
     ids=["not-json", "unknown-type", "data-breaks-contract", "another-lms-source"],

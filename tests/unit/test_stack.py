@@ -4,11 +4,12 @@ Containers cannot start on the machines this suite is developed on (no Docker en
 and the containers' Kafka settings; a CI with Docker runs the whole suite on them.
 """
 
+import re
 import socket
 
 import pytest
 
-from tests.stack import ROOT, choose_backend, docker_engine_answers, kafka_container_environment
+from tests.stack import choose_backend, docker_engine_answers, kafka_container_broker, kafka_container_command
 
 
 def no_docker() -> bool:
@@ -59,27 +60,20 @@ def test_a_docker_host_that_does_not_answer_means_no_docker(monkeypatch) -> None
     assert docker_engine_answers() is False
 
 
-def test_the_kafka_container_runs_the_broker_deploy_infra_configures() -> None:
-    template = (ROOT / "deploy" / "kafka" / "server.properties.in").read_text()
-    environment = kafka_container_environment(template, 39092, 39093, "docker.ci")
+def test_the_kafka_container_runs_the_broker_deploy_infra_configures(tmp_path) -> None:
+    config, scram = kafka_container_broker(tmp_path, "docker.ci", 39092, 39093)
 
-    properties = [line.split("=", 1)[0].strip() for line in template.splitlines() if "=" in line and line[0] != "#"]
-    for name in properties:
-        assert "KAFKA_" + name.upper().replace(".", "_") in environment, name
-    assert environment["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    properties = dict(line.split("=", 1) for line in config.read_text().splitlines() if "=" in line and line[0] != "#")
     # Reachable through the container's published port, and telling clients the address they can reach.
-    assert "//0.0.0.0:39092" in environment["KAFKA_LISTENERS"] and "127.0.0.1" not in environment["KAFKA_LISTENERS"]
-    assert environment["KAFKA_ADVERTISED_LISTENERS"].endswith("//docker.ci:39092")
-    assert environment["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@127.0.0.1:39093"
-    assert environment["CLUSTER_ID"]
-    assert not any("@" in value and value.endswith("@") for value in environment.values()), "a placeholder left"
-
-
-def test_security_settings_added_to_the_broker_reach_the_container_too() -> None:
-    template = (ROOT / "deploy" / "kafka" / "server.properties.in").read_text() + (
-        "\nsasl.enabled.mechanisms=SCRAM-SHA-512\n"
-        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
-    )
-    environment = kafka_container_environment(template, 39092, 39093, "localhost")
-    assert environment["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
-    assert environment["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert properties["listeners"].startswith("CLIENT://0.0.0.0:39092,")
+    assert properties["advertised.listeners"] == "CLIENT://docker.ci:39092"
+    # The same security as the local broker: TLS and SCRAM for clients, ACLs, nothing allowed without one.
+    assert properties["listener.security.protocol.map"].startswith("CLIENT:SASL_SSL")
+    assert properties["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert properties["allow.everyone.if.no.acl.found"] == "false"
+    settings = "\n".join(line for line in config.read_text().splitlines() if not line.startswith("#"))
+    assert not re.search(r"@[A-Z_]+@", settings), "a placeholder left"
+    assert [credential.split("name=")[1].split(",")[0] for credential in scram] == ["mc-broker", "mc-admin"]
+    command = kafka_container_command(config, scram)[-1]
+    assert "format --ignore-formatted" in command and command.count("--add-scram") == 2
+    assert command.endswith(f"kafka-server-start.sh {config}")
