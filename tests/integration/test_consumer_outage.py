@@ -31,7 +31,6 @@ from shared.failures import Outages
 from shared.kafka import security
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
-from shared.topic_admin import ensure_topics
 from tests.integration.conftest import eventually
 from deploy.journey import NODE_LMS
 from tests.stack import Stack, produce, read_topic, unconsumed, with_kafka_principals
@@ -55,7 +54,6 @@ async def test_an_outage_longer_than_the_poll_interval_loses_and_doubles_nothing
     )
     # The assessment service's database: it has the outbox and processed-event tables.
     await asyncio.to_thread(upgrade, settings, create_assessment(settings).migrations)
-    await ensure_topics(settings)
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
 
