@@ -30,7 +30,9 @@ KAFKA_KEYS=$KEYS/kafka
 KAFKA_LISTENER_PROTOCOL=${MC_KAFKA_PROTOCOL:-SASL_SSL}
 PIDS=$STATE/pids
 LOGS=$STATE/logs
+# PostgreSQL's data directory and log; place_pg moves them where the postgres user can reach them when it must.
 PGDATA=$STATE/pg
+PG_LOG=$LOGS/postgresql.log
 # Newest Debian PostgreSQL server installed; empty if none.
 PG_BIN=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1 || true)
 
@@ -164,6 +166,22 @@ as_pg() {
   if ((EUID == 0)); then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
+# Root runs PostgreSQL as the postgres user, which must reach the data directory and the log. A clone that user
+# cannot traverse (under /root, mode 700) keeps them under /var/lib/microcredentials/<digest of the state directory>
+# instead, and $STATE/pg and $LOGS/postgresql.log point there, so people find them where they always are.
+place_pg() {
+  ((EUID == 0)) && [[ -d $STATE ]] || return 0
+  as_pg test -x "$STATE" && return 0
+  local home
+  home=/var/lib/microcredentials/$(realpath "$STATE" | sha256sum | cut -c1-16)
+  PGDATA=$home/pg
+  PG_LOG=$home/postgresql.log
+  mkdir -p "$home"
+  chown postgres: "$home"
+  [[ -e $STATE/pg || -L $STATE/pg ]] || ln -s "$PGDATA" "$STATE/pg"
+  if [[ -d $LOGS && ! -e $LOGS/postgresql.log && ! -L $LOGS/postgresql.log ]]; then ln -s "$PG_LOG" "$LOGS/postgresql.log"; fi
+}
+
 pg_running() {
   [[ -n $PG_BIN && -d $PGDATA ]] && as_pg "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
 }
@@ -181,7 +199,7 @@ start_pg() {
     log "using PostgreSQL from DATABASE_URL (not started here)"
     return
   fi
-  local logf=$LOGS/postgresql.log
+  local logf=$PG_LOG
   # A postmaster killed a moment ago may still look alive: wait until it either
   # answers or is gone (then it is started again below).
   if pg_running && wait_until PostgreSQL "$logf" "" "" pg_ready_or_gone && pg_running; then
@@ -202,10 +220,10 @@ start_pg() {
   touch "$logf"
   if ((EUID == 0)); then
     chown postgres: "$PGDATA" "$logf"
-    as_pg test -x "$PGDATA" || die "user postgres cannot reach $PGDATA; pick an MC_STATE_DIR it can traverse"
+    as_pg test -x "$PGDATA" || die "user postgres cannot reach $PGDATA"
   fi
   if [[ ! -f $PGDATA/PG_VERSION ]]; then
-    local pwfile=$STATE/pg.pw
+    local pwfile=$PGDATA.pw
     echo mc >"$pwfile"
     if ((EUID == 0)); then chown postgres: "$pwfile"; fi
     as_pg "$PG_BIN/initdb" -D "$PGDATA" -U mc --pwfile="$pwfile" --auth=trust \
@@ -301,6 +319,7 @@ start_smtp() {
 
 cmd_start() {
   mkdir -p "$PIDS" "$LOGS" "$STATE/mail"
+  place_pg
   start_kafka
   start_pg
   start_smtp
@@ -319,6 +338,7 @@ cmd_start() {
 }
 
 cmd_stop() {
+  place_pg
   local stopped=0
   if stop_pid SMTP "$PIDS/smtp.pid" smtp_mailbox.py; then stopped=1; fi
   if stop_pid Kafka "$PIDS/kafka.pid" kafka.Kafka; then stopped=1; fi
@@ -331,6 +351,7 @@ cmd_stop() {
 }
 
 cmd_status() {
+  place_pg
   local rc=0
   if [[ $KAFKA != "$OWN_KAFKA" ]]; then
     log "Kafka      external: $KAFKA"
@@ -351,6 +372,8 @@ cmd_status() {
 cmd_reset() {
   cmd_stop
   [[ -n $STATE && $STATE != / ]] || die "refusing to delete '$STATE'"
+  # The data directory lives elsewhere when $STATE/pg points there (see place_pg).
+  if [[ -L $STATE/pg ]]; then rm -rf "$(dirname "$(readlink "$STATE/pg")")"; fi
   rm -rf "$STATE"
   log "removed $STATE"
 }
