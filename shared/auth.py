@@ -336,10 +336,22 @@ class TokenVerifier:
         claims = self._believable(token)
         return _principal(claims, token.issuer, _speaks_for(claims, token.issuer, member), member=True), "member"
 
-    # Keys.
+    # Issuers and their keys.
+
+    def _member_issuer(
+        self, issuer: str | None, registry: AllianceRegistry | None
+    ) -> tuple[Member, TokenIssuer] | tuple[None, None]:
+        """The member an `iss` speaks for in the registry in use, and how to check its tokens; (None, None) if none."""
+        if issuer is None or registry is None:
+            return None, None
+        try:
+            return registry.token_issuer(issuer)
+        except NotAMember:
+            return None, None
 
     def _own_key(self) -> Key | None:
-        """The node's public key (read once); None when it has none, or it cannot be read (logged)."""
+        """The node's public key (read once); None when it has none, or it cannot be read (logged; read again on the
+        next token, so that a key put in place later is found)."""
         path = self.settings.auth_public_key_file
         if self._node_key is None and path:
             try:
@@ -405,17 +417,6 @@ class TokenVerifier:
         return claims
 
     # Refusals.
-
-    def _member_issuer(
-        self, issuer: str | None, registry: AllianceRegistry | None
-    ) -> tuple[Member, TokenIssuer] | tuple[None, None]:
-        """The member an `iss` speaks for in the registry in use, and how to check its tokens; (None, None) if none."""
-        if issuer is None or registry is None:
-            return None, None
-        try:
-            return registry.token_issuer(issuer)
-        except NotAMember:
-            return None, None
 
     def _not_an_issuer(self, issuer: str, registry: AllianceRegistry | None) -> str:
         what = f"token issued by {_shown(issuer)}, which is not an identity provider of this node"
