@@ -20,6 +20,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared.alliance import watch_alliance
 from shared.asyncapi import document as asyncapi_document
+from shared.auth import TokenVerifier
 from shared.consumer import EventConsumer, Handler
 from shared.db import UnitOfWork, create_engine, create_sessionmaker, database_answers
 from shared.events import Event, Topic, dead_letter_topic, topic_name
@@ -128,6 +129,7 @@ def create_app(service: Service) -> FastAPI:
                 await consumer.close()  # Commits the offsets of what was handled, so it is not delivered again.
             await broker.stop()
             await engine.dispose()
+            await app.state.tokens.close()
 
     # Bad input is bounded before any route sees it: the body's size, and text PostgreSQL cannot store (shared.limits).
     app = FastAPI(
@@ -145,6 +147,8 @@ def create_app(service: Service) -> FastAPI:
     # What the consumer, the outbox relay and background tasks are waiting for (shown by /health/ready, /metrics).
     outages = app.state.outages = Outages(metrics)
     metrics.install(app, outbox_backlog=lambda: app.state.outbox_relay.backlog())
+    # Who may call: the node's key, its OpenID Connect providers, the registry's members (shared.auth.current_principal).
+    app.state.tokens = TokenVerifier(settings, metrics.registry)
     app.include_router(health_router)
 
     @app.get("/asyncapi.json", include_in_schema=False)

@@ -1,9 +1,9 @@
 """Settings every service reads from the environment; each service subclasses them with its own defaults."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
@@ -33,8 +33,17 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql+asyncpg://mc:mc@127.0.0.1:5433/postgres"
     database_prefix: str = "mc"
 
-    # The public key that verifies bearer tokens (see shared.auth); without it, every write is refused with 401.
+    # Who signs the bearer tokens this node accepts (shared.auth): the node's own Ed25519 key (its public half), and
+    # the node's own OpenID Connect providers (issuer URLs, comma-separated: keys from each one's discovery document);
+    # members' identity providers come from the alliance registry. With none of them every write is refused with 401.
     auth_public_key_file: str | None = None
+    auth_oidc_issuers: Annotated[tuple[str, ...], NoDecode] = ()
+    # Published keys (OpenID Connect providers', members' jwks_uri) are kept this long, fetched again sooner when a
+    # token names a key not yet seen, but never more often than every AUTH_KEYS_REFRESH_MIN_SECONDS per provider (a
+    # flood of made-up key ids cannot hammer it); each fetch is bounded by the timeout.
+    auth_keys_cache_seconds: float = Field(default=3600.0, gt=0)
+    auth_keys_refresh_min_seconds: float = Field(default=10.0, ge=0)
+    auth_keys_fetch_timeout_seconds: float = Field(default=5.0, gt=0)
 
     # The alliance registry (shared.alliance): where it is published (a file path, or an https URL; its signature is
     # beside it at the same place + ".jws"), the alliance's public key(s) it must be signed with (PEM or JWK Set), and
@@ -72,6 +81,13 @@ class ServiceSettings(BaseSettings):
     otel_traces_exporter: Literal["none", "console", "otlp"] = "none"
     # `json`: one JSON object per line, for log collectors; `text` for people reading a terminal.
     log_format: Literal["text", "json"] = "text"
+
+    @field_validator("auth_oidc_issuers", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(issuer.strip() for issuer in value.split(",") if issuer.strip())
+        return value
 
     @model_validator(mode="after")
     def _alliance_registry_needs_its_key(self) -> "ServiceSettings":

@@ -11,16 +11,16 @@ Rules, each refusal naming what was wrong (`Refused`: logged once per distinct m
   BitstringStatusListCredential with that URL as its id, issued by that issuer, and signed with the issuer's key
   (checked in the verification workers, like a credential's proof): otherwise `not-a-status-list`, `id-mismatch`,
   `wrong-issuer`, `bad-signature`.
-- Every request: no redirects, no proxy taken from the environment (no other host is ever contacted), the whole
-  request within MEMBER_FETCH_TIMEOUT_SECONDS (`timeout`), an answer of at most 64 KiB for a DID document and 1 MiB for
-  a status list (`too-large`), a JSON media type (`not-a-did-document`, `not-a-status-list`), a DID document whose
-  `id` is the DID asked for (`id-mismatch`), and a 200 (`unavailable`, as for a refused connection).
+- Every request (shared.fetch): no redirects, no proxy taken from the environment (no other host is ever
+  contacted), the whole request within MEMBER_FETCH_TIMEOUT_SECONDS (`timeout`), an answer of at most 64 KiB for a
+  DID document and 1 MiB for a status list (`too-large`), a JSON media type (`not-a-did-document`,
+  `not-a-status-list`), a DID document whose `id` is the DID asked for (`id-mismatch`), and a 200 (`unavailable`, as
+  for a refused connection).
 - What was fetched is kept for DID_CACHE_SECONDS or STATUS_LIST_CACHE_SECONDS, so a revocation at the issuer's node
   shows here at most that long after; refusals are not kept, and concurrent verifications share one fetch.
 """
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -36,6 +36,7 @@ from services.certification.settings import CertificationSettings
 from services.certification.vc.keys import did_web_location
 from services.certification.vc.proof import VerificationResult
 from shared.alliance import AllianceRegistry, NotAMember
+from shared.fetch import LOOPBACK_HOSTS, FetchFailed, get_json, http_client
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ DID_DOCUMENT_MAX_BYTES = 64 * 1024
 STATUS_LIST_MAX_BYTES = 1024 * 1024
 DID_MEDIA_TYPES = ("application/did+json", "application/did+ld+json", "application/json", "application/ld+json")
 STATUS_LIST_MEDIA_TYPES = ("application/vc+ld+json", "application/vc+json", "application/json", "application/ld+json")
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Entries kept in each cache: far more than an alliance has DIDs and lists.
 CACHE_ENTRIES = 4096
 
@@ -253,47 +253,16 @@ class MemberResolver:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout),
-                follow_redirects=False,  # a redirect could lead off the registry's hosts
-                trust_env=False,  # nor a proxy from the environment: no host but the member's node is contacted
-                headers={"Accept-Encoding": "identity"},
-            )
+            self._client = http_client(self.timeout)  # no redirects, no proxy: no host but the member's node
         return self._client
 
     async def _get(self, url: str, limit: int, media_types: tuple[str, ...], not_this: str) -> dict[str, Any]:
         """GET `url`: a JSON object of one of `media_types`, at most `limit` bytes, within the timeout."""
         try:
-            async with asyncio.timeout(self.timeout):
-                async with self._http().stream("GET", url, headers={"Accept": ", ".join(media_types)}) as response:
-                    if response.status_code != 200:
-                        raise Refused("unavailable", f"GET {url} answered {response.status_code}")
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > limit:
-                        raise Refused("too-large", f"GET {url}: the answer is {declared} bytes, more than {limit}")
-                    media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-                    if media_type not in media_types:
-                        raise Refused(
-                            not_this, f"GET {url} answered {media_type or 'no media type'}, not {' or '.join(media_types)}"
-                        )
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > limit:
-                            raise Refused("too-large", f"GET {url}: the answer is larger than {limit} bytes")
-        except TimeoutError:
-            raise Refused("timeout", f"GET {url} took longer than {self.timeout:g} s") from None
-        except httpx.TimeoutException:
-            raise Refused("timeout", f"GET {url} took longer than {self.timeout:g} s") from None
-        except httpx.HTTPError as error:
-            raise Refused("unavailable", f"GET {url} failed: {type(error).__name__}: {error}") from None
-        try:
-            document = json.loads(body)
-        except (ValueError, RecursionError):
-            raise Refused(not_this, f"GET {url} answered something that is not JSON") from None
-        if not isinstance(document, dict):
-            raise Refused(not_this, f"GET {url} answered a JSON {type(document).__name__}, not an object")
-        return document
+            return await get_json(self._http(), url, limit, self.timeout, media_types)
+        except FetchFailed as failure:
+            reason = not_this if failure.reason in ("media-type", "not-json") else failure.reason
+            raise Refused(reason, str(failure)) from None
 
     def _refused(self, kind: str, refusal: Refused) -> None:
         if self.metrics:

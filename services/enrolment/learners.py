@@ -4,7 +4,13 @@ A learner's name, email, home institution and category come from their token; th
 of their requests that uses it (registering, applying, withdrawing, reading their record), so a new name or a new
 affiliation reaches the next event about them. What the learner chooses (preferred language, an ESI when the token
 carries none) comes from the request.
+
+A learner of another member brings their home institution's token (shared.auth: a learner here, known as
+`<institution>:<sub>`); whether an institution is in the alliance, which makes its students and staff alliance
+students and staff, is the registry's answer (`Alliance`).
 """
+
+from dataclasses import dataclass
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -12,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.enrolment import domain
 from services.enrolment.models import Application, Learner, LearnerCreate, Offering
 from services.enrolment.settings import EnrolmentSettings
+from shared.alliance import AllianceRegistry
 from shared.auth import Principal, Role, require_learner_or_staff, require_role
 from shared.events.common import LearnerIdentity
 
@@ -20,20 +27,32 @@ from shared.events.common import LearnerIdentity
 READERS = (Role.REGISTRAR, Role.NODE_ADMIN)
 
 
-def alliance_member(settings: EnrolmentSettings, institution: str | None) -> bool:
-    """Whether an institution belongs to the alliance: the one place that asks (ALLIANCE_INSTITUTIONS for now; the
-    alliance's signed registry when it comes)."""
-    return institution is not None and institution in settings.alliance_institutions
+@dataclass(frozen=True)
+class Alliance:
+    """Who belongs to the alliance, as this node knows it now: the registry in use when the node follows one
+    (a member it drops is not one from the next reload), ALLIANCE_INSTITUTIONS on a node without a registry (or
+    before its first one is loaded)."""
+
+    settings: EnrolmentSettings
+    registry: AllianceRegistry | None = None
+
+    def is_member(self, institution: str | None) -> bool:
+        """Whether an institution belongs to the alliance: the one place that asks."""
+        if institution is None:
+            return False
+        if self.registry is not None:
+            return self.registry.is_member(institution)
+        return institution in self.settings.alliance_institutions
 
 
-def identity(principal: Principal, settings: EnrolmentSettings) -> LearnerIdentity:
-    return domain.attested(principal, alliance_member(settings, principal.institution))
+def identity(principal: Principal, alliance: Alliance) -> LearnerIdentity:
+    return domain.attested(principal, alliance.is_member(principal.institution))
 
 
-async def register(session: AsyncSession, principal: Principal, body: LearnerCreate, settings: EnrolmentSettings) -> Learner:
+async def register(session: AsyncSession, principal: Principal, body: LearnerCreate, alliance: Alliance) -> Learner:
     """The learner's record, from their token and their choices; Conflict when they or their email are registered."""
     require_role(principal, Role.LEARNER)
-    attested = identity(principal, settings)
+    attested = identity(principal, alliance)
     if await session.get(Learner, principal.subject):
         raise domain.Conflict(f"{principal.subject} is registered already")
     if (await session.exec(select(Learner).where(Learner.email == attested.email))).first():
@@ -49,16 +68,16 @@ async def register(session: AsyncSession, principal: Principal, body: LearnerCre
     return learner
 
 
-def follow_token(learner: Learner, principal: Principal, settings: EnrolmentSettings) -> None:
+def follow_token(learner: Learner, principal: Principal, alliance: Alliance) -> None:
     """When the learner themself asks, their record takes what their token attests now (written on commit)."""
     if principal.has(Role.LEARNER) and principal.subject == learner.id:
-        domain.attest(learner, identity(principal, settings))
+        domain.attest(learner, identity(principal, alliance))
 
 
-async def current(session: AsyncSession, principal: Principal, settings: EnrolmentSettings) -> Learner:
+async def current(session: AsyncSession, principal: Principal, alliance: Alliance) -> Learner:
     """The calling learner's record, brought up to what their token attests now; Conflict when not registered."""
     learner = domain.registered(await session.get(Learner, principal.subject), principal.subject)
-    follow_token(learner, principal, settings)
+    follow_token(learner, principal, alliance)
     return learner
 
 

@@ -32,7 +32,7 @@ from services.enrolment.models import (
     Offering,
     OfferingPublic,
 )
-from services.enrolment.settings import EnrolmentSettings
+from shared.alliance import registry_in_use
 from shared.auth import (
     CurrentPrincipal,
     Role,
@@ -57,11 +57,12 @@ REFUSAL_STATUS = {
 ACTIVE = (ApplicationStatus.ENROLLED, ApplicationStatus.WAITLISTED)
 
 
-def settings_of(request: Request) -> EnrolmentSettings:
-    return request.app.state.settings
+async def alliance_of(request: Request) -> learners.Alliance:
+    """Who belongs to the alliance as the node knows it now (async: no thread for a dependency that does no I/O)."""
+    return learners.Alliance(request.app.state.settings, registry_in_use(request.app.state))
 
 
-SettingsDep = Annotated[EnrolmentSettings, Depends(settings_of)]
+AllianceDep = Annotated[learners.Alliance, Depends(alliance_of)]
 
 
 @contextlib.contextmanager
@@ -87,7 +88,7 @@ async def commit(uow: UnitOfWork, conflict: str) -> None:
 async def register_learner(
     principal: CurrentPrincipal,
     uow: UnitOfWorkDep,
-    settings: SettingsDep,
+    alliance: AllianceDep,
     body: Annotated[LearnerCreate | None, Body()] = None,
 ) -> LearnerPublic:
     """A learner registers themself: their learner id is their token's subject; their name, email, home institution
@@ -95,14 +96,14 @@ async def register_learner(
     holds what the learner chooses."""
     async with uow:
         with refusals_as_http():
-            learner = await learners.register(uow.session, principal, body or LearnerCreate(), settings)
+            learner = await learners.register(uow.session, principal, body or LearnerCreate(), alliance)
         await commit(uow, f"{principal.subject} or {learner.email} was registered at the same moment")
     return LearnerPublic.model_validate(learner, from_attributes=True)
 
 
 @router.get("/learners/{learner_id}", tags=["learners"])
 async def get_learner(
-    learner_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep
+    learner_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep, alliance: AllianceDep
 ) -> LearnerPublic:
     """The learner themself (their record brought up to their token), a registrar of an institution they applied
     to, or the node administrator."""
@@ -110,7 +111,7 @@ async def get_learner(
         await learners.check_reader(uow.session, principal, learner_id)
         with refusals_as_http():
             learner = domain.found(await uow.session.get(Learner, learner_id), f"learner {learner_id}")
-            learners.follow_token(learner, principal, settings)
+            learners.follow_token(learner, principal, alliance)
         held = await held_course_ids(uow.session, learner_id)
         await commit(uow, f"another learner is registered with {learner.email}")
     return LearnerPublic.model_validate(learner, from_attributes=True, update={"held_course_ids": sorted(held)})
@@ -131,7 +132,7 @@ async def get_learner(
     },
 )
 async def apply(
-    body: ApplicationCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep, response: Response, settings: SettingsDep
+    body: ApplicationCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep, response: Response, alliance: AllianceDep
 ) -> ApplicationPublic:
     """Apply to an offering: 201 with a place (and the fee), or 202 on the waitlist (with the position). The
     learner's category is what their token attests now."""
@@ -139,7 +140,7 @@ async def apply(
     async with uow:
         session = uow.session
         with refusals_as_http():
-            learner = await learners.current(session, principal, settings)
+            learner = await learners.current(session, principal, alliance)
             held = await held_course_ids(session, learner.id)
             offering = await locked_offering(session, body.offering_id)
             application = domain.apply(
@@ -163,7 +164,7 @@ async def apply(
 
 @router.post("/applications/{application_id}/withdraw", tags=["applications"])
 async def withdraw(
-    application_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep
+    application_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep, alliance: AllianceDep
 ) -> ApplicationPublic:
     """The learner, or a registrar of the offering's institution, withdraws; the first in line takes a freed place."""
     async with uow:
@@ -178,7 +179,7 @@ async def withdraw(
                 principal, application.learner_id, {offering.institution}, (Role.REGISTRAR,), f"application {application.id}"
             )
             learner = domain.found(await session.get(Learner, application.learner_id), f"learner {application.learner_id}")
-            learners.follow_token(learner, principal, settings)
+            learners.follow_token(learner, principal, alliance)
             waitlist = await session.exec(
                 select(Application)
                 .where(Application.offering_id == offering.offering_id, Application.status == ApplicationStatus.WAITLISTED)

@@ -10,8 +10,9 @@ class EnrolmentSettings(ServiceSettings):
     service_name: str = "enrolment"
     http_port: int = 8002
     # The alliance's institutions, by the codes tokens carry in `institution` (comma-separated in the environment):
-    # their students and staff are alliance students and staff, who learn for free. By default the institutions of the
-    # demo and the tests. The alliance's signed registry will take this setting's place (enrolment/learners.py).
+    # their students and staff are alliance students and staff, who learn for free. Only for a node that follows no
+    # alliance registry: the registry's members take its place (enrolment/learners.py). By default the institutions of
+    # the demo and the tests.
     alliance_institutions: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset({"uni-saarland", "uni-sofia", "upr"})
     )

@@ -1,42 +1,54 @@
-"""Tokens and the shared checks: what a token attests, and who reads a learner's records."""
+"""Tokens and the shared checks: what a token attests, and who reads a learner's records. (Who may sign tokens:
+tests/unit/test_token_issuers.py.)"""
 
+import json
 import subprocess
 import sys
 import time
 
-import jwt
 import pytest
 from fastapi import HTTPException
+from joserfc import jws
 
 from shared.auth import (
     AUDIENCE,
     Affiliation,
     Principal,
     Role,
+    TokenVerifier,
     create_keys,
+    read_key,
     reader_scope,
     require_learner_or_staff,
-    verify_token,
 )
+from shared.settings import ServiceSettings
 from tests.stack import ROOT
 
 ESI = "urn:schac:personalUniqueCode:int:esi:si:63000123"
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+def keys(tmp_path_factory: pytest.TempPathFactory):
     private, public = create_keys(tmp_path_factory.mktemp("keys"))
-    return private.read_bytes(), public.read_bytes()
+    return private, public
 
 
-def token(private: bytes, **claims: object) -> str:
+def token(private_key_file, algorithm: str = "Ed25519", **claims: object) -> str:
+    """A token as an identity provider configured with the node's key would sign it."""
     now = int(time.time())
-    return jwt.encode({"sub": "ana", "aud": AUDIENCE, "exp": now + 60} | claims, private, algorithm="EdDSA")
+    payload = json.dumps({"sub": "ana", "aud": AUDIENCE, "exp": now + 60, "iss": "https://idp.upr.si"} | claims)
+    key = read_key(private_key_file.read_bytes())
+    return jws.serialize_compact({"alg": algorithm, "typ": "JWT"}, payload, key, algorithms=[algorithm])
 
 
-def test_an_identity_providers_claims_become_the_principal_and_what_this_node_does_not_know_is_left_out(keys):
+async def verified(public_key_file, text: str) -> Principal:
+    return await TokenVerifier(ServiceSettings(auth_public_key_file=str(public_key_file))).verify(text, None)
+
+
+async def test_an_identity_providers_claims_become_the_principal_and_what_this_node_does_not_know_is_left_out(keys):
     private, public = keys
-    principal = verify_token(
+    principal = await verified(
+        public,
         token(
             private,
             name="Ana Horvat",
@@ -46,33 +58,38 @@ def test_an_identity_providers_claims_become_the_principal_and_what_this_node_do
             affiliation=["Student", "member", "visiting-scholar"],
             schacPersonalUniqueCode=["urn:schac:personalUniqueCode:int:studentID:upr.si:123", ESI],
         ),
-        public,
     )
     assert principal.roles == {Role.LEARNER}
     assert principal.affiliation == {Affiliation.STUDENT, Affiliation.MEMBER}
-    assert (principal.name, principal.email, principal.institution, principal.esi) == (
-        "Ana Horvat", "ana@upr.si", "upr", ESI
+    assert (principal.name, principal.email, principal.institution, principal.esi, principal.subject) == (
+        "Ana Horvat", "ana@upr.si", "upr", ESI, "ana"
     )
 
-    single = verify_token(token(private, affiliation="staff", schacPersonalUniqueCode=ESI), public)
+    single = await verified(public, token(private, affiliation="staff", schacPersonalUniqueCode=ESI))
     assert single.affiliation == {Affiliation.STAFF} and single.esi == ESI, "one value may come as a string"
-    bare = verify_token(token(private), public)
+    bare = await verified(public, token(private))
     assert (bare.name, bare.email, bare.affiliation, bare.esi) == (None, None, frozenset(), None)
 
 
-def test_the_token_command_issues_the_affiliation_and_the_esi(keys, tmp_path):
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+async def test_tokens_signed_under_the_older_name_of_the_algorithm_still_count(keys):
+    """Tokens issued before this node named the algorithm as RFC 9864 does ("EdDSA", as PyJWT and Keycloak do)."""
     private, public = keys
-    (tmp_path / "key.pem").write_bytes(private)
+    principal = await verified(public, token(private, algorithm="EdDSA", roles=["registrar"], institution="upr"))
+    assert principal.roles == {Role.REGISTRAR}
+
+
+async def test_the_token_command_issues_the_affiliation_and_the_esi(keys):
+    private, public = keys
     issued = subprocess.run(
-        [sys.executable, "-m", "shared.auth", "token", "--key", str(tmp_path / "key.pem"), "--subject", "ana",
+        [sys.executable, "-m", "shared.auth", "token", "--key", str(private), "--subject", "ana",
          "--name", "Ana Horvat", "--email", "ana@upr.si", "--role", "learner", "--institution", "upr",
          "--affiliation", "student", "--affiliation", "employee", "--esi", ESI],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout.strip()
-    principal = verify_token(issued, public)
+    principal = await verified(public, issued)
     assert principal.affiliation == {Affiliation.STUDENT, Affiliation.EMPLOYEE} and principal.esi == ESI
-
-
+    assert principal.issuer == "urn:microcredentials:node:local"
 def person(*roles: Role, subject: str = "someone", institution: str | None = "uni-a") -> Principal:
     return Principal(subject=subject, roles=frozenset(roles), institution=institution)
 
