@@ -115,7 +115,7 @@ def open_badge_credential(
         credential["validUntil"] = _xsd_datetime(valid_until)
     if status is not None:
         credential["credentialStatus"] = dict(status)
-    return _without_control_characters(credential)
+    return without_control_characters(credential)
 
 
 # Control characters (other than tab, LF, CR) are replaced by a space: they carry no meaning in these texts, and
@@ -123,13 +123,13 @@ def open_badge_credential(
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _without_control_characters(node: Any) -> Any:
+def without_control_characters(node: Any) -> Any:
     if isinstance(node, str):
         return _CONTROL_CHARACTERS.sub(" ", node)
     if isinstance(node, list):
-        return [_without_control_characters(item) for item in node]
+        return [without_control_characters(item) for item in node]
     if isinstance(node, dict):
-        return {key: _without_control_characters(value) for key, value in node.items()}
+        return {key: without_control_characters(value) for key, value in node.items()}
     return node
 
 
