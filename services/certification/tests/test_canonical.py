@@ -35,7 +35,7 @@ from services.certification.tests.test_vc import (
     plain_pyld,
 )
 from services.certification.vc import keys, rdfc
-from services.certification.vc.contexts import CREDENTIAL_CONTEXT, bundled_contexts
+from services.certification.vc.contexts import CREDENTIAL_CONTEXT, OB_V3, VC_V2, bundled_contexts
 from services.certification.vc.credential import IssuerProfile, open_badge_credential
 from services.certification.vc.endorsement import endorsement_credential, verify_joint, with_endorsements
 from services.certification.vc.proof import (
@@ -305,7 +305,7 @@ def mutate(rng: random.Random, document: dict[str, Any], keys: list[str], types:
     term of the contexts, in scope or not."""
     holder = rng.choice([holder for _, holder in _dicts(document)])
     present = [key for key in holder if key not in ("@context", "type", "id")]
-    action = rng.randrange(8)
+    action = rng.randrange(9)
     if action == 0 or not present:
         holder[rng.choice(keys if rng.random() < 0.8 else TERMS)] = random_value(rng, 1, keys, types)
     elif action == 1:
@@ -321,8 +321,10 @@ def mutate(rng: random.Random, document: dict[str, Any], keys: list[str], types:
         holder["id"] = rng.choice(IRIS)
     elif action == 6:
         holder[rng.choice(present)] = random_node(rng, 1, keys, types)
-    else:
+    elif action == 7:
         holder[rng.choice(present)] = rng.choice([[], {}, None, [None]])
+    else:  # a node's own contexts (embedded endorsements have them)
+        holder["@context"] = rng.choice([[VC_V2], [VC_V2, OB_V3], [OB_V3], [OB_V3, VC_V2], VC_V2])
 
 
 def _dicts(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:

@@ -38,8 +38,9 @@ _XSD_BOOLEAN = _XSD + "boolean"
 _XSD_INTEGER = _XSD + "integer"
 _XSD_DOUBLE = _XSD + "double"
 
-# pyld's N-Quads escaping (pyld.nquads.escape), in one pass.
+# pyld's N-Quads escaping (pyld.nquads.escape), in one pass, for the texts that need it.
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", '"': '\\"'})
+_NEEDS_ESCAPING = re.compile(r'[\\\t\n\r"]').search
 # What pyld's RDF conversion takes for an absolute IRI (anything else it drops from the dataset).
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+-.]*:[^\s]*$")
 # Bounds on caches keyed by what documents contain (types, coerced values), so that documents sent to /verify cannot
@@ -92,11 +93,16 @@ class _Term:
 
     def __init__(self, frame: "_Frame", key: str) -> None:
         self.key = key
+        if key == "@context":
+            self.keyword = key
+            return
+        if key[:1] == "@":
+            raise Unsupported(f"keyword {key} written out")  # pyld's collision rules for them are left to pyld
         expanded = frame.expand_iri(key, vocab=True)
         self.keyword = expanded if isinstance(expanded, str) and expanded.startswith("@") else None
         self._entry_frames: dict[bool, _Frame] = {}
         if self.keyword is not None:
-            if self.keyword not in ("@id", "@type"):
+            if self.keyword not in ("@id", "@type", "@context"):
                 raise Unsupported(f"keyword {self.keyword}")
             return
         if expanded is None or not _ABSOLUTE_IRI.match(expanded):
@@ -155,11 +161,15 @@ class _Frame:
         self.process_context = process_context
         self.terms: dict[str, _Term] = {}
         self.children: dict[Any, tuple[Any, _Frame]] = {}
-        self.type_keys: dict[str, bool] = {}
         self.contexts: dict[tuple[str, ...], _Frame] = {}
         self.types: dict[str, str] = {}
         self.vocab_values: dict[str, str] = {}
         self.prefixes = {term for term, mapping in self.mappings.items() if mapping and mapping.get("_prefix")}
+        # The keys that expand to @type here (pyld looks for them before applying the types' contexts).
+        self.type_aliases = tuple(
+            term for term, mapping in self.mappings.items() if mapping and mapping.get("@id") == "@type"
+        )
+        self.typed_frames: dict[tuple[str, ...], _Frame] = {}
         self._reverted: _Frame | None = None
 
     @property
@@ -202,14 +212,6 @@ class _Frame:
                 self.contexts[urls] = frame
         return frame
 
-    def is_type_key(self, key: str) -> bool:
-        known = self.type_keys.get(key)
-        if known is None:
-            known = self.expand_iri(key, vocab=True) == "@type"
-            if len(self.type_keys) < _CACHE_LIMIT:
-                self.type_keys[key] = known
-        return known
-
     def term(self, key: str) -> _Term:
         term = self.terms.get(key)
         if term is None:
@@ -220,12 +222,16 @@ class _Frame:
 
     def typed(self, types: tuple[str, ...]) -> "_Frame":
         """This frame with the contexts of the node's types applied, in their sorted order (pyld's)."""
-        frame = self
-        for type_ in sorted(types):
-            mapping = self.mappings.get(type_)
-            scoped = mapping.get("@context") if mapping else None
-            if scoped is not None and scoped is not False:
-                frame = frame.child(("type", type_), scoped, override_protected=False, propagate=False)
+        frame = self.typed_frames.get(types)
+        if frame is None:
+            frame = self
+            for type_ in sorted(types):
+                mapping = self.mappings.get(type_)
+                scoped = mapping.get("@context") if mapping else None
+                if scoped is not None and scoped is not False:
+                    frame = frame.child(("type", type_), scoped, override_protected=False, propagate=False)
+            if len(self.typed_frames) < _CACHE_LIMIT:
+                self.typed_frames[types] = frame
         return frame
 
     def type_iri(self, value: Any) -> str:
@@ -297,48 +303,42 @@ class _Walk:
             frame = frame.with_context(element["@context"])
         elif top:
             raise Unsupported("no @context")
-        type_keys = []
-        for key in element:
-            if key[:1] == "@":
-                if key == "@context":
-                    continue
-                raise Unsupported(f"keyword {key} in the document")
-            if frame.is_type_key(key):
-                type_keys.append(key)
-        if len(type_keys) > 1:
-            raise Unsupported("more than one key for @type")
-        types: list[str] = []
-        for key in type_keys:
-            value = element[key]
-            for type_ in value if isinstance(value, list) else [value]:
-                if not isinstance(type_, str):
-                    raise Unsupported("a type that is not a string")
-                types.append(type_)
-        node_frame = frame.typed(tuple(types)) if types else frame
+        type_key = None
+        for alias in frame.type_aliases:
+            if alias in element:
+                if type_key is not None:
+                    raise Unsupported("more than one key for @type")
+                type_key = alias
+        types: tuple[str, ...] = ()
+        node_frame = frame
+        if type_key is not None:
+            value = element[type_key]
+            types = tuple(value) if isinstance(value, list) else (value,)
+            if not types or not all(isinstance(type_, str) for type_ in types):
+                raise Unsupported("types that are not a non-empty list of strings")
+            node_frame = frame.typed(types)
 
+        terms = node_frame.terms
         subject = None
         values = []
         for key, value in element.items():
-            if key == "@context":
-                continue
-            term = node_frame.term(key)
-            if term.keyword == "@id":
+            term = terms.get(key) or node_frame.term(key)
+            keyword = term.keyword
+            if keyword is None:
+                if key == type_key:
+                    raise Unsupported("a type key that a type-scoped context redefines")
+                values.append((term, value))
+            elif keyword == "@id":
                 if subject is not None:
                     raise Unsupported("more than one @id")
                 subject = node_frame.node_iri(value)
-            elif term.keyword == "@type":
-                if key not in type_keys:
+            elif keyword == "@type":
+                if key != type_key:
                     raise Unsupported("a type key that only a type-scoped context defines")
-                if isinstance(value, list) and not value:
-                    raise Unsupported("an empty list of types")
-            else:
-                if key in type_keys:
-                    raise Unsupported("a type key that a type-scoped context redefines")
-                values.append((term, value))
         if subject is None:
             subject = self.blank_node()
         for type_ in types:
-            iri = frame.type_iri(type_)  # types are expanded in the context before their own contexts apply
+            iri = frame.types.get(type_) or frame.type_iri(type_)  # expanded before the types' contexts apply
             self.add(subject, _RDF_TYPE, iri, graph, ("@type", iri))
         for term, value in values:
             self.property(term, subject, value, graph)
@@ -396,7 +396,7 @@ class _Walk:
                 return iri, iri
             datatype = coercion
             if datatype is None or datatype == _XSD_STRING:
-                return f'"{item.translate(_ESCAPES)}"', (item, False, datatype)
+                return f'"{_escaped(item)}"', (item, False, datatype)
             if datatype == _XSD_DOUBLE:
                 return _literal(_double_text(item), datatype), (item, False, datatype)
             return _literal(item, datatype), (item, False, datatype)
@@ -427,10 +427,14 @@ class _Walk:
         return term.entry_frame(revert)
 
 
+def _escaped(text: str) -> str:
+    return text.translate(_ESCAPES) if _NEEDS_ESCAPING(text) else text
+
+
 def _literal(text: str, datatype: str) -> str:
     if datatype == _XSD_STRING:
-        return f'"{text.translate(_ESCAPES)}"'
-    return f'"{text.translate(_ESCAPES)}"^^<{datatype}>'
+        return f'"{_escaped(text)}"'
+    return f'"{_escaped(text)}"^^<{datatype}>'
 
 
 def _double_text(value: str) -> str:
