@@ -153,7 +153,7 @@ def random_record(rng: random.Random) -> MicroCredentialRecord:
         date_of_issuing=ISSUED_AT.date(),
         learning_outcomes=[text(rng) for _ in range(rng.randint(1, 30))],
         languages=rng.sample(["en", "de", "bg", "fr", "pl", "xx"], rng.randint(1, 3)),
-        workload_ects=rng.choice([2.5, 3, 0.5, 7.25, 1, 30, 0.001, 12.125, 5.0, 1e-7, 123456.75]),
+        workload_ects=rng.choice([2.5, 3, 0.5, 7.25, 1, 30, 0.001, 12.125, 5.0, 1.5e-6, 0.1 + 0.2, 123456.75]),
         workload_hours=rng.choice([None, 75, 62.5, 0.25, 1000, 7.0]),
         eqf_level=rng.choice([None, *range(1, 9)]),
         type_of_assessment=text(rng),
@@ -441,6 +441,20 @@ def test_rdfc_labels_hard_graphs_as_pyld_does(nquads: str) -> None:
         quads.append((terms[0], terms[1], terms[2], terms[3] if len(terms) > 3 else ""))
     expected = URDNA2015().main(parse_nquads(nquads), {"format": "application/n-quads"})
     assert rdfc.canonical_nquads(quads) == expected
+
+
+@pytest.mark.parametrize("ects", [1e-7, 2**-24, 2**53 + 1, 1e21])
+def test_a_number_other_verifiers_would_write_differently_is_not_signed(ects: float) -> None:
+    # jsonld.js writes 1e-7 as "0" (it takes a number without "." for an integer), rounds 16-digit ties up where
+    # pyld rounds to even, and reads integers beyond 2^53 as other numbers: such a signature would fail elsewhere.
+    with pytest.raises(ValueError, match="written alike"):
+        open_badge_credential(random_record(random.Random(1)).model_copy(update={"workload_ects": ects}),
+                              "urn:uuid:1", SAARLAND, ISSUED_AT)
+    document = unsecured(every_kind_of_credential()["single"])
+    document["credentialSubject"]["creditsEarned"] = ects
+    with pytest.raises(ValueError, match=r"numbers at \$\.credentialSubject\.creditsEarned"):
+        sign(document, SAARLAND_KEY, SAARLAND_METHOD, created=ISSUED_AT)
+    assert canonicalize(document) == plain_pyld(document)  # a credential from elsewhere is still read as pyld reads it
 
 
 def test_one_second_later_is_another_signature() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from services.certification.models import MicroCredentialRecord
 from services.certification.vc import vocabularies
 from services.certification.vc.contexts import CREDENTIAL_CONTEXT
+from services.certification.vc.proof import number_written_differently
 from shared.events.catalogue import AwardingBody
 
 
@@ -320,8 +321,12 @@ def _derived_iri(base: str, name: str) -> str:
 
 
 def _number(value: float) -> int | float:
-    """Integral values as JSON integers (`5`, not `5.0`), so that every JSON-LD processor reads the same number."""
-    return int(value) if float(value).is_integer() else float(value)
+    """Integral values as JSON integers (`5`, not `5.0`), so that every JSON-LD processor reads the same number;
+    a number they would write differently (1e-7, say) is refused (`sign` would refuse it too)."""
+    number = int(value) if float(value).is_integer() else float(value)
+    if number_written_differently(number):
+        raise ValueError(f"{value} cannot be written alike by every verifier's JSON-LD processor")
+    return number
 
 
 def _xsd_datetime(moment: datetime) -> str:

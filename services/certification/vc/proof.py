@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -202,6 +203,12 @@ def sign(
             "refusing to sign: control characters at " + ", ".join(risky) + " are canonicalized differently by pyld "
             "and by RDFC-1.0 implementations such as jsonld.js, so other verifiers would reject the signature"
         )
+    odd = numbers_written_differently(document)
+    if odd:
+        raise ValueError(
+            "refusing to sign: the numbers at " + ", ".join(odd) + " are written differently into N-Quads by pyld "
+            "and by jsonld.js, so other verifiers would reject the signature"
+        )
     unsecured = _copy(document)
     if "@context" not in unsecured:
         raise ValueError("the document has no @context")
@@ -313,6 +320,30 @@ def control_characters(node: Any, path: str = "$") -> list[str]:
                 found.append(f"{path} (key {key!r})")
             found.extend(control_characters(value, f"{path}.{key}"))
     return found
+
+
+def number_written_differently(value: Any) -> bool:
+    """Whether JSON-LD processors disagree on how a JSON number goes into N-Quads, so that a signature over it
+    verifies in some and not in others: beyond 2^53 (JavaScript reads another number), a fraction below 10^-6
+    (jsonld.js takes `1e-7` for an integer, "0"), or a fraction whose 16-digit rounding is a tie (pyld rounds it to
+    even, JavaScript up)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int) or value.is_integer():
+        return abs(value) > 2**53
+    if value != value or abs(value) == float("inf") or abs(value) < 1e-6:
+        return True
+    digits = Decimal(value).normalize().as_tuple().digits  # the binary value's exact decimal digits
+    return len(digits) == 17 and digits[-1] == 5
+
+
+def numbers_written_differently(node: Any, path: str = "$") -> list[str]:
+    """JSON paths of the numbers that `number_written_differently`."""
+    if isinstance(node, list):
+        return [found for index, item in enumerate(node) for found in numbers_written_differently(item, f"{path}[{index}]")]
+    if isinstance(node, Mapping):
+        return [found for key, value in node.items() for found in numbers_written_differently(value, f"{path}.{key}")]
+    return [path] if number_written_differently(node) else []
 
 
 def _holds_control_characters(node: Any) -> bool:
