@@ -402,6 +402,15 @@ def test_documents_outside_the_fast_path_are_canonicalized_or_refused_by_pyld(ch
         assert canonicalize(document) == expected == plain_pyld(document)
 
 
+@pytest.mark.parametrize("iri", ["urn:with space", "urn:line\nbreak", "urn:trailing-line-break\n"])
+def test_an_iri_pyld_would_leave_out_of_the_dataset_is_refused_rather_than_left_unsigned(iri: str) -> None:
+    # pyld drops such an IRI and every statement about its node: a signature would not cover them.
+    document = unsecured(every_kind_of_credential()["single"])
+    document["credentialSubject"]["id"] = iri
+    with pytest.raises(CanonicalizationError, match="IRIs with spaces"):
+        canonicalize(document)
+
+
 # Blank nodes that only the N-degree hash tells apart.
 
 

@@ -11,7 +11,7 @@ Signing, as the cryptosuite specifies:
 Verification redoes 1-3 from the received proof and checks the signature, that the key is controlled by the issuer,
 and the validity period. Like Digital Bazaar's libraries in "safe mode", a document with a property that its contexts
 do not define (which JSON-LD would silently drop, so the signature would not cover it) is refused, as is a
-relative IRI (which RDF conversion would drop).
+relative IRI or one with white space (which RDF conversion would drop).
 """
 
 import hashlib
@@ -101,7 +101,9 @@ def canonicalize_with_pyld(document: Mapping[str, Any]) -> str:
         )
     relative = sorted(set(_relative_iris(processor.expanded)))
     if relative:
-        raise CanonicalizationError("relative IRIs (they would not be signed): " + ", ".join(relative))
+        raise CanonicalizationError(
+            "relative IRIs, or IRIs with spaces (they would not be signed): " + ", ".join(repr(iri) for iri in relative)
+        )
     return canonical
 
 
@@ -493,7 +495,7 @@ def _undefined_keys(document: Mapping[str, Any]) -> set[str]:
 
 
 def _absolute_or_blank(iri: str) -> bool:
-    return iri.startswith("_:") or ":" in iri
+    return iri.startswith("_:") or quads.ABSOLUTE_IRI.match(iri) is not None
 
 
 def _describe(error: BaseException) -> str:

@@ -41,8 +41,9 @@ _XSD_DOUBLE = _XSD + "double"
 # pyld's N-Quads escaping (pyld.nquads.escape), in one pass, for the texts that need it.
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", '"': '\\"'})
 _NEEDS_ESCAPING = re.compile(r'[\\\t\n\r"]').search
-# What pyld's RDF conversion takes for an absolute IRI (anything else it drops from the dataset).
-_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+-.]*:[^\s]*$")
+# An absolute IRI as pyld's RDF conversion takes it (it drops anything else from the dataset), without its leniency for
+# a trailing line break. proof.py refuses documents with other IRIs, so that nothing is left out of a signature.
+ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+-.]*:[^\s]*\Z")
 # Bounds on caches keyed by what documents contain (types, coerced values), so that documents sent to /verify cannot
 # grow them without end.
 _CACHE_LIMIT = 512
@@ -105,7 +106,7 @@ class _Term:
             if self.keyword not in ("@id", "@type", "@context"):
                 raise Unsupported(f"keyword {self.keyword}")
             return
-        if expanded is None or not _ABSOLUTE_IRI.match(expanded):
+        if expanded is None or not ABSOLUTE_IRI.match(expanded):
             raise Unsupported(f"term {key!r} is not defined")  # pyld drops it; proof.canonicalize refuses it
         self.predicate = f"<{expanded}>"
         mapping = frame.mappings.get(key)
@@ -240,7 +241,7 @@ class _Frame:
             if not isinstance(value, str):
                 raise Unsupported("a type that is not a string")
             iri = self.expand_iri(value, vocab=True)
-            if not isinstance(iri, str) or iri.startswith("_:") or not _ABSOLUTE_IRI.match(iri):
+            if not isinstance(iri, str) or iri.startswith("_:") or not ABSOLUTE_IRI.match(iri):
                 raise Unsupported(f"type {value!r}")
             iri = f"<{iri}>"
             if len(self.types) < _CACHE_LIMIT:
@@ -251,7 +252,7 @@ class _Frame:
         iri = self.vocab_values.get(value)
         if iri is None:
             expanded = self.expand_iri(value, vocab=True)
-            if not isinstance(expanded, str) or expanded.startswith("_:") or not _ABSOLUTE_IRI.match(expanded):
+            if not isinstance(expanded, str) or expanded.startswith("_:") or not ABSOLUTE_IRI.match(expanded):
                 raise Unsupported(f"value {value!r} is not an absolute IRI")
             iri = f"<{expanded}>"
             if len(self.vocab_values) < _CACHE_LIMIT:
@@ -265,7 +266,7 @@ class _Frame:
         prefix, colon, _ = value.partition(":")
         if colon and prefix in self.prefixes:
             value = self.expand_iri(value, vocab=False)
-        if value.startswith("_:") or not _ABSOLUTE_IRI.match(value):
+        if value.startswith("_:") or not ABSOLUTE_IRI.match(value):
             raise Unsupported(f"identifier {value!r} is a blank node, relative or not an IRI")
         return f"<{value}>"
 
