@@ -199,17 +199,16 @@ def sign(
     """
     if "proof" in document:
         raise ValueError("the document already has a proof; sign the unsecured document")
-    risky = control_characters(document)
-    if risky:
+    if _read_differently_somewhere(document):
+        risky = control_characters(document)
+        if risky:
+            raise ValueError(
+                "refusing to sign: control characters at " + ", ".join(risky) + " are canonicalized differently by "
+                "pyld and by RDFC-1.0 implementations such as jsonld.js, so other verifiers would reject the signature"
+            )
         raise ValueError(
-            "refusing to sign: control characters at " + ", ".join(risky) + " are canonicalized differently by pyld "
-            "and by RDFC-1.0 implementations such as jsonld.js, so other verifiers would reject the signature"
-        )
-    odd = numbers_written_differently(document)
-    if odd:
-        raise ValueError(
-            "refusing to sign: the numbers at " + ", ".join(odd) + " are written differently into N-Quads by pyld "
-            "and by jsonld.js, so other verifiers would reject the signature"
+            "refusing to sign: the numbers at " + ", ".join(numbers_written_differently(document)) + " are written "
+            "differently into N-Quads by pyld and by jsonld.js, so other verifiers would reject the signature"
         )
     unsecured = _copy(document)
     if "@context" not in unsecured:
@@ -307,8 +306,6 @@ _RISKY_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def control_characters(node: Any, path: str = "$") -> list[str]:
     """JSON paths of the strings (keys or values) holding characters that pyld and RDFC-1.0 serialize differently."""
-    if not _holds_control_characters(node):  # the common case, without building every path
-        return []
     found = []
     if isinstance(node, str):
         if _RISKY_CHARACTERS.search(node):
@@ -341,31 +338,40 @@ def number_written_differently(value: Any) -> bool:
 
 def numbers_written_differently(node: Any, path: str = "$") -> list[str]:
     """JSON paths of the numbers that `number_written_differently`."""
+    found = []
     if isinstance(node, list):
-        return [found for index, item in enumerate(node) for found in numbers_written_differently(item, f"{path}[{index}]")]
-    if isinstance(node, Mapping):
-        return [found for key, value in node.items() for found in numbers_written_differently(value, f"{path}.{key}")]
-    return [path] if number_written_differently(node) else []
+        for index, item in enumerate(node):
+            found.extend(numbers_written_differently(item, f"{path}[{index}]"))
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            found.extend(numbers_written_differently(value, f"{path}.{key}"))
+    elif number_written_differently(node):
+        found.append(path)
+    return found
 
 
-def _holds_control_characters(node: Any) -> bool:
+def _read_differently_somewhere(node: Any) -> bool:
+    """Whether `control_characters` or `numbers_written_differently` would find anything (without building every
+    JSON path: the common case). Concrete types first: an isinstance check against `Mapping` is slow."""
     if isinstance(node, str):
         return _RISKY_CHARACTERS.search(node) is not None
     if isinstance(node, list):
         for item in node:
-            if _holds_control_characters(item):
+            if _read_differently_somewhere(item):
                 return True
-    elif isinstance(node, Mapping):
+        return False
+    if isinstance(node, dict) or isinstance(node, Mapping):
         for key, value in node.items():
-            if _RISKY_CHARACTERS.search(key) is not None or _holds_control_characters(value):
+            if _RISKY_CHARACTERS.search(key) is not None or _read_differently_somewhere(value):
                 return True
-    return False
+        return False
+    return number_written_differently(node)
 
 
 def _copy(node: Any) -> Any:
     """A deep copy of JSON data (objects and arrays copied, the rest immutable), several times cheaper than
     `copy.deepcopy`."""
-    if isinstance(node, Mapping):
+    if isinstance(node, dict) or isinstance(node, Mapping):
         return {key: _copy(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_copy(item) for item in node]

@@ -360,7 +360,7 @@ class _Walk:
             if isinstance(item, list):
                 raise Unsupported("a list inside a list")
             if term.container_graph:
-                if not isinstance(item, Mapping):
+                if not isinstance(item, dict):
                     raise Unsupported("a graph container holding a value")
                 graph_name = self.blank_node()
                 self.add(subject, term.predicate, graph_name, graph, graph_name)
@@ -384,10 +384,10 @@ class _Walk:
 
     def object(self, term: _Term, item: Any, graph: str) -> tuple[str, Any]:
         """The N-Quads term for a value of the property, and what pyld's node map compares it by."""
-        if isinstance(item, Mapping):
+        coercion = term.coercion
+        if isinstance(item, dict) or not isinstance(item, str | int | float) and isinstance(item, Mapping):
             node = self.node(self.entry_frame(term, item), item, graph)
             return node, node
-        coercion = term.coercion
         if isinstance(item, str):
             if coercion == "@id":
                 iri = term.value_frame.node_iri(item)
