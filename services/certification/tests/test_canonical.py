@@ -363,6 +363,33 @@ def test_randomly_mutated_documents_get_pyld_s_bytes_or_are_left_to_pyld() -> No
     assert fast_answers >= cases // 3, fast_answers
 
 
+# Every term of the bundled contexts, with awkward values, on the credential and inside its achievement (where the
+# type-scoped contexts apply): the fast path answers pyld's bytes, or leaves the document to pyld.
+
+ODD_VALUES = [True, 0, 1.0, 1.5, -(2**60), "x y", "_:b", "nan", " 2 ", "ob:foo", {"id": "urn:x"},
+              {"type": "Alignment"}, ["urn:a", "urn:a"], [1, True, "1"]]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=[json.dumps(value) for value in ODD_VALUES])
+def test_every_term_with_odd_values_gets_pyld_s_bytes_or_is_left_to_pyld(value: Any) -> None:
+    base = unsecured(every_kind_of_credential()["single"])
+    fast_answers = 0
+    for term in TERMS:
+        for holder_of in (lambda d: d, lambda d: d["credentialSubject"]["achievement"]):
+            document = copy.deepcopy(base)
+            holder_of(document)[term] = copy.deepcopy(value)
+            fast = canonicalize_fast(document)
+            if fast is None:
+                continue
+            fast_answers += 1
+            try:
+                expected = canonicalize_with_pyld(document)
+            except CanonicalizationError as error:
+                pytest.fail(f"{term}={value!r}: the fast path canonicalized a document pyld refuses ({error})")
+            assert fast == expected, f"{term}={value!r}"
+    assert fast_answers > 0  # the comparison above was made
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
