@@ -58,7 +58,7 @@ async def main(endorsements: int, count: int) -> None:
             assert ProofCheck(json.dumps(document), json.dumps(documents)).run().verified
         return work
 
-    checker = ProofChecker(1)
+    checker = ProofChecker(1, max_in_flight=count)  # all of them queued at once: throughput, not the limit
     await checker.submit(len, "")  # started and warmed up
 
     def pooled(document):

@@ -9,9 +9,11 @@ each other rather than each against itself. From a clean clone the harness is in
 """
 
 import json
+import random
 import shutil
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.certification import status_lists
 from services.certification.status_lists import StatusPurpose
+from services.certification.tests.test_canonical import random_record, text
 from services.certification.tests.test_vc import (
     CREDENTIAL_ID,
     GOLDEN_PROOF_VALUE,
@@ -41,7 +44,7 @@ from services.certification.tests.test_vc import (
 from services.certification.vc import keys
 from services.certification.vc.credential import IssuerProfile, open_badge_credential
 from services.certification.vc.endorsement import endorsement_credential, with_endorsements
-from services.certification.vc.proof import sign, verify
+from services.certification.vc.proof import canonicalize_fast, sign, verify
 
 pytestmark = pytest.mark.integration
 
@@ -276,6 +279,28 @@ def test_an_endorsement_of_another_credential_is_rejected(node: str) -> None:
     code, report = verified_by_digital_bazaar(node, credential)
     assert (code, report["verified"]) == (1, False)
     assert any("not this credential" in error for error in report["endorsements"][0]["errors"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_randomized_credentials_are_accepted(node: str, saarland, sofia, seed: int) -> None:
+    # Unicode of every script, quotes, backslashes, tabs and line breaks, numbers such as 2.5 and 3, up to 30
+    # learning outcomes and 5 awarding bodies: the bytes the fast canonicalization path signs are jsonld.js's too.
+    rng = random.Random(seed)
+    credential_id = f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128))}"
+    unsigned = open_badge_credential(
+        random_record(rng), credential_id, saarland.profile, ISSUED_AT, saarland.status(rng.randrange(131072))
+    )
+    endorsements = [
+        endorsement_credential(
+            credential_id, sofia.profile, text(rng, 50), private_key=sofia.key, verification_method=sofia.method,
+            issued_at=ISSUED_AT,
+        )
+        for _ in range(seed % 2)
+    ]
+    unsigned = with_endorsements(unsigned, endorsements)
+    assert canonicalize_fast(unsigned) is not None
+    code, report = verified_by_digital_bazaar(node, sign(unsigned, saarland.key, saarland.method, created=ISSUED_AT))
+    assert (code, report["verified"]) == (0, True), report
 
 
 def every_kind_issued_by(saarland: Institution, sofia: Institution) -> dict[str, dict[str, Any]]:

@@ -605,7 +605,7 @@ def test_a_node_signs_with_did_web_and_its_published_document_verifies_it() -> N
 GOLDEN_PROOF_VALUE = "z4qUyag3sNGw49zDvJa6p7EJk61LwrkUPaZBxKnQwyJ7jHEYNg3AxumgJfiBwethhLcgsDJzs6M76bLcbsmCENzPH"
 
 
-def _plain_pyld(document: dict[str, Any]) -> str:
+def plain_pyld(document: dict[str, Any]) -> str:
     options = {
         "documentLoader": document_loader,
         "base": None,
@@ -643,4 +643,4 @@ def test_canonicalization_with_cached_contexts_is_exactly_pyld_s() -> None:
     documents = [unsigned_credential(), joint, with_status, status_list, inline_context]
     # Twice: the second round is served from the processed-context cache.
     for document in documents + documents:
-        assert canonicalize(document) == _plain_pyld(document)
+        assert canonicalize(document) == plain_pyld(document)

@@ -20,6 +20,7 @@ from typing import Any
 from services.certification.models import MicroCredentialRecord
 from services.certification.vc import vocabularies
 from services.certification.vc.contexts import CREDENTIAL_CONTEXT
+from services.certification.vc.proof import number_written_differently
 from shared.events.catalogue import AwardingBody
 
 
@@ -115,7 +116,7 @@ def open_badge_credential(
         credential["validUntil"] = _xsd_datetime(valid_until)
     if status is not None:
         credential["credentialStatus"] = dict(status)
-    return _without_control_characters(credential)
+    return without_control_characters(credential)
 
 
 # Control characters (other than tab, LF, CR) are replaced by a space: they carry no meaning in these texts, and
@@ -123,13 +124,13 @@ def open_badge_credential(
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _without_control_characters(node: Any) -> Any:
+def without_control_characters(node: Any) -> Any:
     if isinstance(node, str):
         return _CONTROL_CHARACTERS.sub(" ", node)
     if isinstance(node, list):
-        return [_without_control_characters(item) for item in node]
+        return [without_control_characters(item) for item in node]
     if isinstance(node, dict):
-        return {key: _without_control_characters(value) for key, value in node.items()}
+        return {key: without_control_characters(value) for key, value in node.items()}
     return node
 
 
@@ -320,8 +321,12 @@ def _derived_iri(base: str, name: str) -> str:
 
 
 def _number(value: float) -> int | float:
-    """Integral values as JSON integers (`5`, not `5.0`), so that every JSON-LD processor reads the same number."""
-    return int(value) if float(value).is_integer() else float(value)
+    """Integral values as JSON integers (`5`, not `5.0`), so that every JSON-LD processor reads the same number;
+    a number they would write differently (1e-7, say) is refused (`sign` would refuse it too)."""
+    number = int(value) if float(value).is_integer() else float(value)
+    if number_written_differently(number):
+        raise ValueError(f"{value} cannot be written alike by every verifier's JSON-LD processor")
+    return number
 
 
 def _xsd_datetime(moment: datetime) -> str:

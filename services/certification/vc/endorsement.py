@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.certification.vc.contexts import OB_V3, VC_V2
-from services.certification.vc.credential import IssuerProfile
+from services.certification.vc.credential import IssuerProfile, without_control_characters
 from services.certification.vc.proof import KeyResolverFunction, VerificationResult, sign, verify
 
 
@@ -52,7 +52,8 @@ def endorsement_credential(
             "endorsementComment": comment,
         },
     }
-    return sign(unsigned, private_key, verification_method, created=issued_at)
+    # The texts come from course and institution names: cleaned as the credential's are, or `sign` would refuse them.
+    return sign(without_control_characters(unsigned), private_key, verification_method, created=issued_at)
 
 
 def with_endorsements(credential: Mapping[str, Any], endorsements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
