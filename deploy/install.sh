@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the project needs to run and test on Debian 12:
-# PostgreSQL, kcat and Chromium from Debian, the Kafka broker jars from Maven Central,
-# and the Python virtualenv from requirements.lock. Safe to re-run: each step
+# PostgreSQL, kcat and Chromium from Debian, the Kafka broker jars and Keycloak's
+# server (the demo's identity provider) from Maven Central, and the Python
+# virtualenv from requirements.lock. Safe to re-run: each step
 # is skipped when its result is already there.
 set -euo pipefail
 
@@ -66,6 +67,25 @@ else
   mv "$KAFKA_DIR/libs.tmp" "$KAFKA_DIR/libs"
 fi
 
+# --- Keycloak, the demo's and the tests' OpenID Connect provider ---------------
+KEYCLOAK_DIR=deploy/keycloak
+KEYCLOAK_VERSION=$(sed -n '/<artifactId>keycloak-quarkus-dist</{n;s:.*<version>\(.*\)</version>.*:\1:p;}' "$KEYCLOAK_DIR/pom.xml")
+[[ -n $KEYCLOAK_VERSION ]] || die "cannot read the Keycloak version from $KEYCLOAK_DIR/pom.xml"
+if [[ -x $KEYCLOAK_DIR/dist/keycloak-$KEYCLOAK_VERSION/bin/kc.sh ]]; then
+  log "Keycloak $KEYCLOAK_VERSION present"
+else
+  log "fetching Keycloak $KEYCLOAK_VERSION with Maven"
+  rm -rf "$KEYCLOAK_DIR/dist.tmp"
+  mvn_log=$(mktemp) markers=$(mktemp -d)
+  # Markers elsewhere than target/: with them, the plugin would skip unpacking what it unpacked once before.
+  mvn -q -B -f "$KEYCLOAK_DIR/pom.xml" dependency:unpack-dependencies \
+    -DoutputDirectory="$ROOT/$KEYCLOAK_DIR/dist.tmp" -DmarkersDirectory="$markers" >"$mvn_log" 2>&1 ||
+    { cat "$mvn_log" >&2; die "Maven could not fetch Keycloak"; }
+  rm -rf "$mvn_log" "$markers"
+  rm -rf "$KEYCLOAK_DIR/dist"
+  mv "$KEYCLOAK_DIR/dist.tmp" "$KEYCLOAK_DIR/dist"
+fi
+
 # --- Python environment ------------------------------------------------------
 if command -v uv >/dev/null; then
   uv=(uv)
@@ -80,6 +100,9 @@ fi
 [[ -x .venv/bin/python ]] || "${uv[@]}" venv --quiet .venv --python python3.11
 "${uv[@]}" pip sync --quiet --python .venv/bin/python requirements.lock
 log "Python environment in .venv synced with requirements.lock"
+
+# Keycloak is built once for how the node runs it (one node, its dev-file database): then each start is quicker.
+bash deploy/keycloak.sh build
 
 # --- Node.js tools: the independent credential verifier, the browser checks -----
 for tool in vc-verifier browser; do
