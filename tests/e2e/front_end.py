@@ -59,6 +59,8 @@ def running_front_end(stack: Stack, keys: Path, issuer: str) -> Iterator[FrontEn
             **{f"{name.upper()}_URL": node.urls[name] for name in ("catalogue", "enrolment", "certification", "notifications")},
             "OIDC_ISSUER": issuer,
             "OIDC_CLIENT_SECRET": WEB_CLIENT_SECRET,
+            # A busy test machine: certification's first verification (its workers starting) has taken 14 s.
+            "SERVICE_TIMEOUT_SECONDS": "60",
         }
         if services_take_oidc_tokens():
             command = [sys.executable, "-m", "services.web", "serve"]

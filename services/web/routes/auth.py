@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.web import domain, sessions
-from services.web.api import ServiceRefused, ServiceUnavailable
+from services.web.api import NodeApi, ServiceRefused, ServiceUnavailable
 from services.web.models import WebSession
 from services.web.oidc import ProviderUnavailable, SignInFailed
 from services.web.pages import BROWSER_COOKIE, LANGUAGE_COOKIE, PageView
@@ -70,8 +70,7 @@ async def callback(
 
 async def _learners_language(request: Request, session: WebSession) -> str | None:
     """A registered learner's preferred language (enrolment keeps it: their emails come in it too)."""
-    api = request.state.view.api
-    api.token = request.app.state.service_token(session)
+    api = NodeApi(request.app.state.http, request.app.state.settings, request.app.state.service_token(session))
     try:
         learner = await api.get("enrolment", f"/learners/{session.subject}")
     except (ServiceRefused, ServiceUnavailable):
