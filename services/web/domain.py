@@ -169,3 +169,30 @@ def registration_elsewhere(offering: Mapping[str, Any]) -> str | None:
         node = offering.get("node")
         url = node.get("registration_url") or node.get("base_url") if isinstance(node, Mapping) else None
     return url if isinstance(url, str) and url.lower().startswith(("https://", "http://")) else None
+
+
+# --- quality assurance: what a QA officer sees before approving or rejecting a course ---
+
+
+def changed_fields(approved: Mapping[str, Any] | None, submitted: Mapping[str, Any]) -> list[str]:
+    """The description's fields a submitted version changes from the approved one, in the description's order (none
+    for a first version: there is nothing to compare it with)."""
+    if approved is None:
+        return []
+    return [name for name in dict.fromkeys([*submitted, *approved]) if approved.get(name) != submitted.get(name)]
+
+
+def last_approved(versions: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The newest approved version of a course, before its newest one (which is the one under review)."""
+    earlier = list(versions)[:-1]
+    return next((version for version in reversed(earlier) if version.get("status") == "approved"), None)
+
+
+def own_part(subject: str, designed_by: str | None, submitted_by: str | None) -> str | None:
+    """What the reader did to a course themselves ("designed", "submitted") that keeps them from reviewing it, the
+    four-eyes rule the catalogue enforces (services/catalogue/domain.py) shown before anyone acts; None: nothing."""
+    if subject == designed_by:
+        return "designed"
+    if subject == submitted_by:
+        return "submitted"
+    return None

@@ -118,7 +118,7 @@ def environment(language: str, timezone: str, globals_: dict[str, Any]) -> jinja
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    from services.web.vocabulary import OUTCOMES, TERMS  # Here: the vocabulary marks its words with _l above.
+    from services.web.vocabulary import FIELDS, OUTCOMES, TERMS  # Here: the vocabulary marks its words with _l above.
 
     catalog = translations(language)
     env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
@@ -127,6 +127,10 @@ def environment(language: str, timezone: str, globals_: dict[str, Any]) -> jinja
     def term(value: Any) -> str:
         """A coded value in words (an unknown one as it is)."""
         return catalog.gettext(TERMS[str(value)]) if str(value) in TERMS else "" if value is None else str(value)
+
+    def field_label(name: str) -> str:
+        """A description's field by its name in words (an unknown one as it is)."""
+        return catalog.gettext(FIELDS[name]) if name in FIELDS else name
 
     def outcome(value: str) -> tuple[str, str]:
         heading, advice = OUTCOMES.get(value, (value, ""))
@@ -145,6 +149,7 @@ def environment(language: str, timezone: str, globals_: dict[str, Any]) -> jinja
     )
     env.globals.update(
         term=term,
+        field_label=field_label,
         outcome=outcome,
         # The languages of instruction a search can ask for, by their names in this language.
         language_choices=sorted(((code, language_name(code)) for code in ISO_LANGUAGES), key=lambda c: c[1].lower()),

@@ -60,3 +60,33 @@ OUTCOMES = {
         _l("The signature is genuine, but whether it was revoked could not be checked right now. Try again later."),
     ),
 }
+
+# The description's fields by name, as the QA officer's page of changes calls them (the offering page words the same
+# elements in _description.html).
+FIELDS = {
+    "title": _l("Title"),
+    "short_description": _l("Short description"),
+    "awarding_bodies": _l("Awarding bodies"),
+    "faculty": _l("Faculty or department"),
+    "learning_outcomes": _l("Learning outcomes"),
+    "languages": _l("Languages of instruction and assessment"),
+    "ects": _l("ECTS credits"),
+    "workload_hours": _l("Workload in hours"),
+    "eqf_level": _l("Level"),
+    "type_of_assessment": _l("Type of assessment"),
+    "form_of_participation": _l("Form of participation"),
+    "type_of_quality_assurance": _l("Type of quality assurance"),
+    "prerequisites": _l("Prerequisites"),
+    "identity_verification": _l("Supervision and identity verification during assessment"),
+    "stackability": _l("Integration and stackability"),
+    "target_groups": _l("Target groups"),
+    "participants_obligations": _l("Participants' obligations"),
+    "competences": _l("Competences"),
+    "skills": _l("Skills (ESCO)"),
+    "literature": _l("Literature"),
+    "course_leaders": _l("Course leaders"),
+    "lecturers": _l("Lecturers"),
+    "contact": _l("Contact"),
+    "prerequisite_course_ids": _l("Courses to take first"),
+    "accepts_declared_qualification": _l("Accepts a declared qualification instead"),
+}

@@ -2,8 +2,9 @@
 into its own login page), and the pages call the node's services with their tokens. A learner finds an offering,
 applies and sees her application; sees her credential, downloads its PDF and JSON, shares it and takes the link back;
 an employer verifies it by upload and by the certificate's QR code; signing out ends the session at both ends; a form
-without its CSRF token is refused; the keyboard alone carries a learner from signing in to applying; axe-core finds
-nothing serious on any page. Screenshots of each page: .run/screenshots/."""
+without its CSRF token is refused; the keyboard alone carries a learner from signing in to applying; a QA officer
+reviews the queue, approves a revision after reading what changed, sends a course back with reasons and sees that one
+she designed herself is another officer's to review (four eyes); axe-core finds nothing serious on any page. Screenshots of each page: .run/screenshots/."""
 
 import asyncio
 import base64
@@ -21,7 +22,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy.engine import make_url
 
-from deploy.journey import Node, Person, sample_course
+from deploy.journey import DESIGNER, Node, Person, sample_course
 from deploy.keycloak_realm import DemoUser, demo_user
 from services.web import domain
 from services.web.i18n import read_catalog
@@ -40,6 +41,7 @@ from tests.stack import Stack
 pytestmark = pytest.mark.e2e
 
 ANA, LENA = demo_user("ana.horvat"), demo_user("lena.fischer")
+THOMAS = demo_user("thomas.wagner")  # A QA officer of Saarland University.
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +192,76 @@ def test_the_keyboard_alone_takes_a_learner_from_signing_in_to_a_waitlist_place(
     assert applied["presses"]["skipLink"] == 1, "the first Tab reaches the link that skips to the content"
 
 
+def submitted_course(node: Node, description: dict[str, Any], designer: Person = DESIGNER) -> dict[str, Any]:
+    course = node.ok("POST", "catalogue", "/courses", by=designer, json={"description": description})
+    return node.ok("POST", "catalogue", f"/courses/{course['id']}/submit", by=designer)
+
+
+def test_a_qa_officer_approves_a_revision_sends_a_course_back_with_reasons_and_sees_four_eyes(
+    front_end: FrontEnd,
+) -> None:
+    node, tag = front_end.node, uuid.uuid4().hex[:6]
+    # A revision of an approved course: more credits (and the hours the policy asks for), one more learning outcome.
+    first = node.approved_course(sample_course(f"Regional Innovation Lab {tag}"))
+    revised_description = first["description"] | {
+        "ects": 4, "workload_hours": 100, "learning_outcomes": [*first["description"]["learning_outcomes"], "Run a living-lab pilot"],
+    }
+    node.ok("POST", "catalogue", f"/courses/{first['id']}/revisions", by=DESIGNER,
+            json={"description": revised_description})
+    revised = node.ok("POST", "catalogue", f"/courses/{first['id']}/submit", by=DESIGNER)
+    rejected = submitted_course(node, sample_course(f"Hydrogen Economy Basics {tag}"))
+    # Thomas also designs courses (his token as a designer): the one he wrote is not his to review.
+    own = submitted_course(node, sample_course(f"Quality Culture Workshop {tag}"),
+                           designer=Person(THOMAS.id, THOMAS.name, "course-designer", THOMAS.institution))
+    # Led by Sofia University: its QA officers review it, not Saarland's.
+    sofia = sample_course(f"Black Sea Ecology {tag}") | {"awarding_bodies": [
+        {"id": "uni-sofia", "name": "Sofia University", "country": "BG", "url": "https://www.uni-sofia.bg"}]}
+    elsewhere = submitted_course(node, sofia, designer=Person("elena@uni-sofia.bg", "Elena", "course-designer",
+                                                              "uni-sofia"))
+    reasons = ["State how the pilot is assessed", "Name the course leaders"]
+
+    steps = browse("qa-officer-reviews.mjs", front_end, username=THOMAS.username, password=THOMAS.password,
+                   revised=revised["description"]["title"], rejected=rejected["description"]["title"],
+                   own=own["description"]["title"], reasons=reasons)
+
+    queue = {course["title"]: course["fourEyes"] for course in step(steps, "queue")["courses"]}
+    assert set(queue) == {revised["description"]["title"], rejected["description"]["title"],
+                          own["description"]["title"]}, "the submitted courses Saarland leads, and no other"
+    assert elsewhere["description"]["title"] not in queue
+    assert queue[own["description"]["title"]] == "You designed it: another QA officer reviews it."
+    assert queue[rejected["description"]["title"]] == "You may review it."
+
+    revision = step(steps, "revision")
+    assert [(c["field"], c["before"], c["after"]) for c in revision["changed"]] == [
+        ("learning_outcomes", " ".join(first["description"]["learning_outcomes"]),
+         " ".join(revised_description["learning_outcomes"])),
+        ("ects", "3", "4"),
+        ("workload_hours", "75", "100"),
+    ]
+    assert "Someone else designed and submitted this version" in revision["fourEyes"]
+    approved = step(steps, "approved")
+    assert approved["notice"] == f"“{revised['description']['title']}”, version 2, is approved: it is in the catalogue now."
+    assert revised["description"]["title"] not in [course["title"] for course in approved["courses"]]
+
+    assert "A new course: there is no approved version to compare with." in step(steps, "new course")["changes"]
+    assert step(steps, "no reason")["notice"].startswith("Not sent back: say what the designers must change")
+    sent_back = step(steps, "sent back")
+    assert sent_back["notice"] == (f"“{rejected['description']['title']}”, version 1, is sent back to its designers "
+                                   "with your reasons.")
+    own_page = step(steps, "own course")
+    assert "You designed this version, so you may not review it" in own_page["fourEyes"]
+    assert own_page["forms"] == 0, "no approve or send-back buttons for the course's own designer"
+
+    # What the pages did is what the catalogue holds, under the identity Keycloak attests.
+    held = node.ok("GET", "catalogue", f"/courses/{first['id']}")
+    assert (held["version"], held["status"], held["reviewed_by"]) == (2, "approved", THOMAS.id)
+    held = node.ok("GET", "catalogue", f"/courses/{rejected['id']}")
+    assert (held["status"], held["reviewed_by"], held["rejection_reasons"]) == ("rejected", THOMAS.id, reasons)
+    assert node.ok("GET", "catalogue", f"/courses/{own['id']}")["status"] == "submitted"
+    assert node.ok("GET", "catalogue", f"/courses/{elsewhere['id']}")["status"] == "submitted"
+    assert serious_violations(steps) == {}
+
+
 async def _sessions(front_end: FrontEnd, stack: Stack, statement: str, *values: Any) -> Any:
     url = make_url(stack.database_url).set(drivername="postgresql", database=f"{stack.database_prefix}_web_web")
     connection = await asyncpg.connect(url.render_as_string(hide_password=False))
@@ -223,6 +295,12 @@ def test_a_session_ends_when_idle_too_long_and_when_the_provider_ends_it(front_e
 
     session_row(timedelta(minutes=1), timedelta(minutes=5), None)
     assert "Signed in as Ana Horvat" in home().text
+    # A learner's session opens no QA officer's page, nor does the menu offer one; nobody signed in is sent to sign in.
+    queue = httpx.get(f"{front_end.url}/qa/courses", headers={"Cookie": f"mc_browser={cookie}"})
+    assert queue.status_code == 403 and "This page is for people with the role qa-officer." in queue.text
+    assert 'href="/qa/courses"' not in home().text
+    anonymous = httpx.get(f"{front_end.url}/qa/courses")
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/sign-in?next=")
 
     session_row(timedelta(minutes=31), timedelta(minutes=5), None)
     ended = home()

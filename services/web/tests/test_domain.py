@@ -97,3 +97,26 @@ def test_a_share_link_is_shown_on_the_front_end_and_partner_offerings_link_to_th
     assert domain.registration_elsewhere({"node": {"base_url": "https://mc.upr.si"}}) == "https://mc.upr.si"
     assert domain.registration_elsewhere({"registration_url": "javascript:alert(1)"}) is None
     assert domain.registration_elsewhere({"id": "own"}) is None
+
+
+def test_a_qa_officer_sees_which_elements_a_revision_changes_in_the_descriptions_order() -> None:
+    approved = {"title": "Circular Economy", "ects": 3, "learning_outcomes": ["Map flows"], "skills": []}
+    revised = {"title": "Circular Economy", "ects": 4, "learning_outcomes": ["Map flows", "Design loops"], "skills": [],
+               "literature": ["Stahel 2019"]}
+    assert domain.changed_fields(approved, revised) == ["ects", "learning_outcomes", "literature"]
+    assert domain.changed_fields(approved, approved) == []
+    assert domain.changed_fields(None, revised) == [], "a first version has nothing to compare with"
+
+
+def test_the_version_to_compare_with_is_the_newest_approved_before_the_one_under_review() -> None:
+    versions = [{"version": 1, "status": "approved"}, {"version": 2, "status": "rejected"},
+                {"version": 3, "status": "approved"}, {"version": 4, "status": "submitted"}]
+    assert domain.last_approved(versions) == {"version": 3, "status": "approved"}
+    assert domain.last_approved([{"version": 1, "status": "submitted"}]) is None
+    assert domain.last_approved([{"version": 1, "status": "rejected"}, {"version": 2, "status": "submitted"}]) is None
+
+
+def test_four_eyes_names_what_the_reader_did_themselves() -> None:
+    assert domain.own_part("thomas", designed_by="thomas", submitted_by="julia") == "designed"
+    assert domain.own_part("thomas", designed_by="julia", submitted_by="thomas") == "submitted"
+    assert domain.own_part("thomas", designed_by="julia", submitted_by="julia") is None
