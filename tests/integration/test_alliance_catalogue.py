@@ -33,7 +33,7 @@ from shared.auth import Affiliation, Role
 from shared.events import CloudEvent, dead_letter_topic
 from shared.events.alliance import OfferingListed
 from shared.events.topics import alliance_catalogue_topic
-from tests.alliance import alliance_key, did_of, publish, registry_data, write_public_key
+from tests.alliance import alliance_key, publish, three_nodes, write_public_key
 from tests.integration.conftest import eventually, running, served
 from tests.integration.test_certification_credentials import free_port
 from tests.stack import Stack, header, kafka_security, produce, read_topic, with_kafka_principals
@@ -54,18 +54,8 @@ def node_uri(node: str) -> str:
 
 
 def alliance_registry(stack: Stack, urls: dict[str, str], serial: int = 1, without: str | None = None) -> dict[str, Any]:
-    """The tests' registry (tests/alliance.py) with a third node, this session's principals, and `without` a node."""
-    data = registry_data(serial=serial, issued=NOW - timedelta(minutes=5), saarland=urls["saarland"], silesia=urls["silesia"])
-    data["nodes"].append({"id": "primorska", "base_url": urls["primorska"], "kafka_principal": "User:primorska",
-                          "event_source": node_uri("primorska")})
-    data["members"].append({"institution": "upr", "legal_name": "Univerza na Primorskem", "country": "SI",
-                            "node": "primorska", "credential_dids": [did_of(urls["primorska"], "upr")]})
-    for node in data["nodes"]:
-        # Each session's principals are its own (the cleanup drops them by the session's prefix).
-        node["kafka_principal"] = f"User:{stack.topic_prefix}{node['id']}"
-    data["nodes"] = [node for node in data["nodes"] if node["id"] != without]
-    data["members"] = [member for member in data["members"] if member["node"] != without]
-    return data
+    """Three nodes; each session's Kafka principals are its own (the cleanup drops them by the session's prefix)."""
+    return three_nodes(urls, stack.topic_prefix, serial=serial, issued=NOW - timedelta(minutes=5), without=without)
 
 
 @dataclasses.dataclass
