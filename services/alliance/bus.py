@@ -11,6 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from faststream.kafka import KafkaBroker
 from starlette.datastructures import State
 
 from services.alliance.domain import membership_problem
@@ -66,7 +67,7 @@ async def alliance_bus(state: State) -> None:
         bus, state.sessionmaker, broker, state.metrics, state.outages,
         table=AllianceOutboxMessage, lock_id=ALLIANCE_RELAY_LOCK_ID, component=COMPONENT,
     )
-    await broker.start()
+    await _start(broker, bus, status)
     status.connected, status.waiting_for = True, None
     log.info("on the alliance bus as node %s (%s, group %s)", node, bus.kafka_bootstrap_servers, bus.consumer_group)
     try:
@@ -75,6 +76,22 @@ async def alliance_bus(state: State) -> None:
         status.connected = False
         await consumer.close()
         await broker.stop()
+
+
+async def _start(broker: KafkaBroker, bus: AllianceSettings, status: BusState) -> None:
+    """Connect to the alliance's cluster, for as long as it takes (a background task's error would go unseen)."""
+    backoff = Backoff.for_outages(bus)
+    while True:
+        try:
+            await broker.start()
+            return
+        except Exception as error:
+            problem = f"the alliance's cluster at {bus.kafka_bootstrap_servers}: {error!r}"
+            if problem != status.waiting_for:
+                log.error("not on the alliance bus yet: %s", problem)
+                status.waiting_for = problem
+            await broker.stop()
+            await asyncio.sleep(backoff.next())
 
 
 async def _member_node(state: State, status: BusState) -> str:

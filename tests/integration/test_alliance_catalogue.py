@@ -36,6 +36,7 @@ from shared.events.topics import alliance_catalogue_topic
 from tests.alliance import alliance_key, publish, three_nodes, write_public_key
 from tests.integration.conftest import eventually, running, served
 from tests.integration.test_certification_credentials import free_port
+from tests.integration.test_metrics import sample
 from tests.stack import Stack, header, kafka_security, produce, read_topic, with_kafka_principals
 
 pytestmark = pytest.mark.integration
@@ -119,9 +120,10 @@ async def alliance(stack: Stack, tmp_path_factory: pytest.TempPathFactory):
             ),
             b=await running_nodes.enter_async_context(running(catalogue("silesia"))),
             start_c=lambda: start_c(),
+            gateways={},
         )
         for name in ("saarland", "silesia"):
-            await running_nodes.enter_async_context(running(gateway(name)))
+            world.gateways[name] = await running_nodes.enter_async_context(running(gateway(name)))
 
         async def start_c() -> Any:
             client = await running_nodes.enter_async_context(running(catalogue("primorska")))
@@ -225,8 +227,18 @@ async def test_a_forged_listing_is_dead_lettered_at_b_with_the_reason_and_shows_
     assert "speaks for uni-silesia (University of Silesia in Katowice), which node silesia hosts, not node saarland" in speaks
     for offering_id in (forged_id, stolen_id):
         assert (await alliance.b.get(f"/offerings/{offering_id}")).status_code == 404
+    # Counted where B's operators look: the gateway's metrics, by the topic they came on.
+    async def counted() -> bool:
+        text = (await alliance.gateways["silesia"].get("/metrics")).text
+        return sample(text, "mc_dead_lettered_total", topic=f"{alliance.stack.topic_prefix}{topic}") == 2
+
+    await eventually(counted)
     metrics = (await alliance.b.get("/metrics")).text  # B's catalogue saw nothing to refuse: the gateway kept it out.
     assert "mc_dead_lettered_total{" not in metrics
+    bus = (await alliance.gateways["silesia"].get("/bus")).json()
+    assert (bus["node"], bus["connected"], bus["members"], bus["outbox_backlog"]) == (
+        "silesia", True, ["primorska", "saarland"], 0
+    )
 
 
 async def test_a_node_started_empty_shows_the_whole_alliances_catalogue(alliance):

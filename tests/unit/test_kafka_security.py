@@ -121,5 +121,5 @@ def test_the_topics_that_hold_current_state_are_compacted() -> None:
     assert topic_config("t.alliance.saarland.catalogue", "t.") == {"cleanup.policy": "compact"}
     assert topic_config("t.mc.alliance.listings", "t.") == {"cleanup.policy": "compact"}
     assert topic_config("mc.enrolment.availability") == {"cleanup.policy": "compact"}
-    assert topic_config("mc.enrolment.enrolments") == {}, "facts stay facts: every one of them is kept"
+    assert topic_config("mc.enrolment.enrolments") == {}, "facts are not compacted: each one counts, not the last"
     assert topic_config("alliance.saarland.to.silesia") == {}
