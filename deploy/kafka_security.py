@@ -37,12 +37,14 @@ from importlib import import_module
 import os
 import secrets
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -252,6 +254,22 @@ class KafkaAdmin:
         ).values():
             future.result()
 
+    def wait_until_accepted(self, principal: str, password: str, timeout: float = 60.0) -> None:
+        """Return once the broker lets the principal log in with this password. A credential is committed by the
+        controller before every broker has applied it: a file handed out at once can be refused for a moment (seen
+        here: kcat refused with `invalid credentials` right after `alliance`)."""
+        # Quiet: a refusal here is expected for a moment, and reported below if it lasts.
+        config = librdkafka_config(principal_settings(self.settings, principal, password)) | {"log_level": "0"}
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                AdminClient(config).list_topics(timeout=5)
+                return
+            except KafkaException as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the broker does not accept the new password of {principal}: {error}") from error
+                time.sleep(0.5)
+
     def retire_principal(self, principal: str) -> None:
         """Make the principal unusable: a new random password that nobody is given (its ACLs are revoked apart).
 
@@ -318,6 +336,7 @@ def _ensure_principal(
     password = existing_password(folder, principal) or secrets.token_urlsafe(32)
     admin.set_password(principal, password)
     admin.grant(principal, grants)
+    admin.wait_until_accepted(principal, password)
     return write_credentials(folder, principal_settings(admin.settings, principal, password))
 
 
