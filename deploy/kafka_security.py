@@ -5,6 +5,7 @@
     python -m deploy.kafka_security lms add <lms-id> --institution <id> [--name NAME]
     python -m deploy.kafka_security lms remove <lms-id>
     python -m deploy.kafka_security acls                                   the ACLs the broker holds for the node
+    python -m deploy.kafka_security alliance --registry R --public-key K   the alliance bus (the secretariat's)
 
 `init`, `lms` and `acls` act as the node's administrator, a super user of the cluster: the Kafka settings of the
 environment (`source .run/env` after `deploy/infra.sh start`). Each principal's credentials are written as a
@@ -18,6 +19,14 @@ an LMS may write its own grade-submission topic and nothing else. Topics are cre
 by a service: creating a topic fixes its partitions for good, and a consumer must find its topics before anything is
 written to them. With a TOPIC_PREFIX (a test run, nodes sharing a cluster) every name, the principals' included, is
 under the prefix.
+
+`alliance` is the secretariat's, run as the administrator of the alliance's cluster, from the signed registry: each
+node's catalogue topic (compacted) and the topics of the messages it addresses to each partner, and each node's
+principal (the registry's `kafka_principal`) with exactly these rights: WRITE on everything under `alliance.<node-id>.`
+(a prefixed ACL: a node writes under its own name and no other), READ on each other node's catalogue topic and on the
+messages addressed to it, READ on its gateway's consumer group `alliance.<node-id>.gateway`. A node that left the
+registry loses its rights and its password on the next run. Credentials of new principals are written to `--dir` for
+the secretariat to hand to each node. Here TOPIC_PREFIX is the alliance's (ALLIANCE_TOPIC_PREFIX at the nodes).
 """
 
 import argparse
@@ -28,12 +37,14 @@ from importlib import import_module
 import os
 import secrets
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -52,13 +63,24 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.assessment.lms_registry import RegisteredLms, load, save
+from shared.alliance import AllianceRegistry, RegistryRefused
+from shared.alliance.commands import CommandError, verify_location
 from shared.events import dead_letter_topic, topic_name
-from shared.events.topics import family_prefix, is_family, lms_topic
+from shared.events.topics import (
+    addressed_topic,
+    alliance_catalogue_topic,
+    alliance_group,
+    alliance_prefix,
+    family_prefix,
+    is_family,
+    lms_topic,
+)
 from shared.settings import ServiceSettings
 from shared.topic_admin import ensure_topics, node_topics, published_topics
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("catalogue", "enrolment", "assessment", "certification", "notifications")
+# The node's services; the alliance gateway's principal is made on every node, used by those of an alliance.
+SERVICES = ("catalogue", "enrolment", "assessment", "certification", "notifications", "alliance")
 BROKER_PRINCIPAL = "mc-broker"
 ADMIN_PRINCIPAL = "mc-admin"
 SCRAM_ITERATIONS = 8192
@@ -179,6 +201,33 @@ def lms_grants(lms_id: str, prefix: str = "") -> list[Grant]:
     return [Grant("TOPIC", "LITERAL", lms_topic(lms_id, prefix), "WRITE")]
 
 
+def alliance_topics(registry: AllianceRegistry, prefix: str = "") -> list[str]:
+    """The alliance bus: each node's catalogue, and a topic for each node's messages to each partner."""
+    nodes = [node.id for node in registry.nodes]
+    return [alliance_catalogue_topic(node, prefix) for node in nodes] + [
+        addressed_topic(sender, recipient, prefix) for sender in nodes for recipient in nodes if sender != recipient
+    ]
+
+
+def alliance_grants(registry: AllianceRegistry, node_id: str, prefix: str = "") -> list[Grant]:
+    """A node's rights on the alliance bus: it writes under its own name only, reads the other nodes' catalogues and
+    what they address to it, in its own consumer group."""
+    grants = [
+        Grant("TOPIC", "PREFIXED", alliance_prefix(node_id, prefix), "WRITE"),
+        Grant("GROUP", "LITERAL", alliance_group(node_id, prefix), "READ"),
+    ]
+    for other in registry.nodes:
+        if other.id != node_id:
+            grants.append(Grant("TOPIC", "LITERAL", alliance_catalogue_topic(other.id, prefix), "READ"))
+            grants.append(Grant("TOPIC", "LITERAL", addressed_topic(other.id, node_id, prefix), "READ"))
+    return sorted(grants)
+
+
+def kafka_user(principal: str) -> str:
+    """The SCRAM user name of a principal as ACLs name it (`User:saarland` -> `saarland`)."""
+    return principal.removeprefix("User:")
+
+
 def node_services() -> list[tuple[str, list[str], bool]]:
     """(name, topics it consumes, whether it consumes) of each service, from the services' own definitions."""
     found = []
@@ -204,6 +253,22 @@ class KafkaAdmin:
             [UserScramCredentialUpsertion(principal, info, password.encode())]
         ).values():
             future.result()
+
+    def wait_until_accepted(self, principal: str, password: str, timeout: float = 60.0) -> None:
+        """Return once the broker lets the principal log in with this password. A credential is committed by the
+        controller before every broker has applied it: a file handed out at once can be refused for a moment (seen
+        here: kcat refused with `invalid credentials` right after `alliance`)."""
+        # Quiet: a refusal here is expected for a moment, and reported below if it lasts.
+        config = librdkafka_config(principal_settings(self.settings, principal, password)) | {"log_level": "0"}
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                AdminClient(config).list_topics(timeout=5)
+                return
+            except KafkaException as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the broker does not accept the new password of {principal}: {error}") from error
+                time.sleep(0.5)
 
     def retire_principal(self, principal: str) -> None:
         """Make the principal unusable: a new random password that nobody is given (its ACLs are revoked apart).
@@ -242,6 +307,15 @@ class KafkaAdmin:
         ).result()
         return {Grant(b.restype.name, b.resource_pattern_type.name, b.name, b.operation.name) for b in found}
 
+    def holders(self, name_prefix: str) -> set[str]:
+        """The principals that hold a right on any resource whose name starts with `name_prefix`."""
+        found = self._client.describe_acls(
+            AclBindingFilter(
+                ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY
+            )
+        ).result()
+        return {kafka_user(b.principal) for b in found if b.name.startswith(name_prefix)}
+
     def revoke_all(self, principal: str) -> None:
         self._delete(principal, self.grants(principal))
 
@@ -262,6 +336,7 @@ def _ensure_principal(
     password = existing_password(folder, principal) or secrets.token_urlsafe(32)
     admin.set_password(principal, password)
     admin.grant(principal, grants)
+    admin.wait_until_accepted(principal, password)
     return write_credentials(folder, principal_settings(admin.settings, principal, password))
 
 
@@ -299,6 +374,24 @@ def remove_lms(settings: ServiceSettings, folder: Path, registry: Path, lms_id: 
     admin.retire_principal(principal)
     (folder / f"{principal}.properties").unlink(missing_ok=True)
     save(registry, load(registry).without(lms_id))
+
+
+def alliance(settings: ServiceSettings, folder: Path, registry: AllianceRegistry) -> dict[str, list[Grant]]:
+    """The alliance bus as the registry says: topics, each node's principal and rights; the rights and password of a
+    principal whose node left the registry are taken. Returns the rights granted per principal."""
+    prefix = settings.topic_prefix
+    asyncio.run(ensure_topics(settings, alliance_topics(registry, prefix)))
+    admin = KafkaAdmin(settings)
+    granted = {}
+    for node in registry.nodes:
+        principal = kafka_user(node.kafka_principal)
+        granted[principal] = alliance_grants(registry, node.id, prefix)
+        _ensure_principal(admin, folder, principal, granted[principal])
+    for gone in admin.holders(topic_name("alliance.", prefix)) - set(granted):
+        admin.revoke_all(gone)
+        admin.retire_principal(gone)
+        (folder / f"{gone}.properties").unlink(missing_ok=True)
+    return granted
 
 
 def drop_principals(settings: ServiceSettings, prefix: str) -> list[str]:
@@ -464,6 +557,10 @@ def main(argv: Sequence[str] | None = None, settings: ServiceSettings | None = N
     where(i)
     a = commands.add_parser("acls", help="the rights the broker holds for the node's principals")
     where(a)
+    al = commands.add_parser("alliance", help="the alliance bus's topics, and each node's principal and rights")
+    where(al)
+    al.add_argument("--registry", required=True, help="the signed alliance registry (a file or an https URL)")
+    al.add_argument("--public-key", required=True, help="the alliance's public key(s) it must be signed with")
     lms = commands.add_parser("lms", help="register or remove an LMS").add_subparsers(dest="action", required=True)
     add = lms.add_parser("add", help="an LMS's principal, topic and registry entry")
     add.add_argument("lms_id")
@@ -485,6 +582,13 @@ def main(argv: Sequence[str] | None = None, settings: ServiceSettings | None = N
     if args.command == "init":
         for principal, grants in init(settings, folder).items():
             print(f"{principal}: {len(grants)} rights, credentials in {folder / (principal + '.properties')}")
+    elif args.command == "alliance":
+        try:
+            registry = verify_location(args.registry, Path(args.public_key), datetime.datetime.now(datetime.UTC))
+        except (CommandError, RegistryRefused) as refused:
+            raise SystemExit(f"alliance registry {args.registry} refused: {refused}") from None
+        for principal, grants in alliance(settings, folder, registry).items():
+            print(f"{principal}: {len(grants)} rights on the alliance bus, credentials in {folder / (principal + '.properties')}")
     elif args.command == "acls":
         admin = KafkaAdmin(settings)
         for principal in admin.principals(settings.topic_prefix):

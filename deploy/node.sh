@@ -5,32 +5,44 @@
 #   deploy/node.sh start|stop|status
 #   deploy/node.sh env SERVICE     the environment a service is started with (docker-compose.yml mirrors it)
 #
+# Several nodes can share one machine's infrastructure (deploy/alliance.sh does): each with its own MC_NODE_DIR (pids,
+# logs), MC_NODE_KEYS_DIR (token and signing keys, LMS registry), MC_PORT_BASE (the front end on base, services on
+# base+1..base+6),
+# TOPIC_PREFIX, DATABASE_PREFIX and NODE_URI; MC_KEEP_INFRA=1 makes `stop` leave the infrastructure running. With
+# ALLIANCE_NODE_ID set the node is on an alliance's bus: it also runs the alliance gateway (ALLIANCE_* settings, its
+# credentials on the alliance's cluster in the file ALLIANCE_KAFKA_CREDENTIALS).
 # Services log to <state>/logs/<service>.log; start waits until every service answers /health/ready.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${MC_STATE_DIR:-$ROOT/.run}
 WAIT_SECS=${MC_WAIT_SECS:-90}
-PIDS=$STATE/pids
-LOGS=$STATE/logs
+NODE_DIR=${MC_NODE_DIR:-$STATE}
+PIDS=$NODE_DIR/pids
+LOGS=$NODE_DIR/logs
 # The node's token keys (shared.auth) and its universities' credential-signing keys; never inside the repository.
-KEYS=${MC_KEYS_DIR:-$STATE/keys}
+KEYS=${MC_NODE_KEYS_DIR:-${MC_KEYS_DIR:-$STATE/keys}}
 ISSUER_KEYS=${ISSUER_KEYS_DIR:-$KEYS/issuers}
 # Each service's and each LMS's Kafka credentials (python -m deploy.kafka_security), and the LMS registry.
-KAFKA_CREDENTIALS=${MC_KAFKA_CREDENTIALS:-$KEYS/kafka}
+KAFKA_CREDENTIALS=${MC_KAFKA_CREDENTIALS:-${MC_KEYS_DIR:-$STATE/keys}/kafka}
 LMS_REGISTRY=${LMS_REGISTRY_FILE:-$KEYS/lms-registry.json}
-# The demo's LMS: Saarland University's Moodle, registered to grade its courses.
-DEMO_LMS=${MC_DEMO_LMS:-moodle-saarland}
+# The demo's LMS: Saarland University's Moodle, registered to grade its courses (none when MC_DEMO_LMS is empty).
+DEMO_LMS=${MC_DEMO_LMS-moodle-saarland}
 # The universities this node signs credentials for (the demo's courses are Saarland University's).
 ISSUING_INSTITUTIONS=(${MC_INSTITUTIONS:-uni-saarland})
 # The names (and countries) the verify page shows for them; an institution without one is shown by its code.
-declare -A INSTITUTION_PROFILES=([uni-saarland]="Saarland University|DE" [uni-sofia]="Sofia University|BG")
+declare -A INSTITUTION_PROFILES=([uni-saarland]="Saarland University|DE" [uni-sofia]="Sofia University|BG"
+  [uni-silesia]="University of Silesia in Katowice|PL" [upr]="University of Primorska|SI")
 LOG_TAG=node
 # shellcheck source=deploy/lib.sh
 source "$ROOT/deploy/lib.sh"
 
-SERVICES=(catalogue enrolment assessment certification notifications web)
-declare -A PORTS=([catalogue]=8001 [enrolment]=8002 [assessment]=8003 [certification]=8004 [notifications]=8005 [web]=8000)
+SERVICES=(catalogue enrolment assessment certification notifications)
+[[ -n ${ALLIANCE_NODE_ID:-} ]] && SERVICES+=(alliance)
+SERVICES+=(web)
+BASE=${MC_PORT_BASE:-8000}
+declare -A PORTS=([web]=$BASE [catalogue]=$((BASE + 1)) [enrolment]=$((BASE + 2)) [assessment]=$((BASE + 3))
+  [certification]=$((BASE + 4)) [notifications]=$((BASE + 5)) [alliance]=$((BASE + 6)))
 WEB_URL=http://127.0.0.1:${PORTS[web]}
 # The identity provider people sign in at: the university's (OIDC_ISSUER, with the front end's client there:
 # OIDC_CLIENT_ID, OIDC_CLIENT_SECRET), or the demo's Keycloak (deploy/keycloak.sh) with its demo realm.
@@ -49,6 +61,7 @@ service_env() {
   if [[ $name == web ]]; then
     # The front end has no Kafka part: it calls the services over HTTP with the signed-in person's token.
     echo "DATABASE_URL=$DATABASE_URL"
+    if [[ -n ${DATABASE_PREFIX:-} ]]; then echo "DATABASE_PREFIX=$DATABASE_PREFIX"; fi
     echo "HTTP_HOST=127.0.0.1"
     echo "HTTP_PORT=$port"
     echo "PUBLIC_URL=$WEB_URL"
@@ -71,6 +84,12 @@ service_env() {
   echo "KAFKA_PASSWORD=$(credential "$credentials" sasl.password)"
   echo "DATABASE_URL=$DATABASE_URL"
   echo "TOPIC_PREFIX=${TOPIC_PREFIX:-}"
+  if [[ -n ${DATABASE_PREFIX:-} ]]; then echo "DATABASE_PREFIX=$DATABASE_PREFIX"; fi
+  if [[ -n ${ALLIANCE_REGISTRY_URL:-} ]]; then
+    echo "ALLIANCE_REGISTRY_URL=$ALLIANCE_REGISTRY_URL"
+    echo "ALLIANCE_PUBLIC_KEY_FILE=${ALLIANCE_PUBLIC_KEY_FILE:-}"
+    echo "ALLIANCE_REGISTRY_POLL_SECONDS=${ALLIANCE_REGISTRY_POLL_SECONDS:-60}"
+  fi
   echo "AUTH_PUBLIC_KEY_FILE=$KEYS/auth-public.pem"
   # The identity provider whose tokens the services take besides the node's own (its keys from its discovery document).
   echo "AUTH_OIDC_ISSUERS=$ISSUER"
@@ -85,6 +104,13 @@ service_env() {
       echo "ISSUER_KEYS_DIR=$ISSUER_KEYS"
       # Certificates' QR codes and the emails send people to the front end's verify page.
       echo "VERIFY_PAGE_URL=$WEB_URL/verify"
+      ;;
+    alliance)
+      # The node's principal on the alliance's cluster, as the secretariat handed it over.
+      echo "ALLIANCE_NODE_ID=${ALLIANCE_NODE_ID:-}"
+      echo "ALLIANCE_TOPIC_PREFIX=${ALLIANCE_TOPIC_PREFIX:-}"
+      echo "ALLIANCE_KAFKA_USERNAME=$(credential "${ALLIANCE_KAFKA_CREDENTIALS:-}" sasl.username)"
+      echo "ALLIANCE_KAFKA_PASSWORD=$(credential "${ALLIANCE_KAFKA_CREDENTIALS:-}" sasl.password)"
       ;;
     notifications)
       echo "SMTP_HOST=$SMTP_HOST"
@@ -141,7 +167,7 @@ cmd_start() {
   (cd "$ROOT" && .venv/bin/python -m deploy.kafka_security init --dir "$KAFKA_CREDENTIALS" >/dev/null) ||
     die "could not create the node's Kafka topics and principals"
   log "Kafka topics and each service's principal and rights are in place (credentials in $KAFKA_CREDENTIALS)"
-  if [[ ! -f $KAFKA_CREDENTIALS/${TOPIC_PREFIX:-}lms-$DEMO_LMS.properties ]]; then
+  if [[ -n $DEMO_LMS && ! -f $KAFKA_CREDENTIALS/${TOPIC_PREFIX:-}lms-$DEMO_LMS.properties ]]; then
     (cd "$ROOT" && .venv/bin/python -m deploy.kafka_security lms add "$DEMO_LMS" --institution uni-saarland \
       --name "Moodle of Saarland University" --dir "$KAFKA_CREDENTIALS" --registry "$LMS_REGISTRY" >/dev/null) ||
       die "could not register the demo's LMS $DEMO_LMS"
@@ -161,6 +187,8 @@ cmd_start() {
 
 cmd_stop() {
   for name in "${SERVICES[@]}"; do stop_pid "$name" "$PIDS/$name.pid" "services.$name" || true; done
+  # A node of deploy/alliance.sh leaves the shared infrastructure (and the demo's Keycloak) to it.
+  [[ -n ${MC_KEEP_INFRA:-} ]] && return
   [[ $OWN_KEYCLOAK == no ]] || bash "$ROOT/deploy/keycloak.sh" stop
   bash "$ROOT/deploy/infra.sh" stop
 }

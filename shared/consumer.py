@@ -24,7 +24,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
@@ -50,6 +50,9 @@ from shared.failures import Backoff, Outages, diagnose, outage_of
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import context_from_traceparent, tracer
+
+if TYPE_CHECKING:
+    from shared.alliance import AllianceRegistry
 
 log = logging.getLogger(__name__)
 
@@ -133,25 +136,35 @@ class EventConsumer:
         metrics: ServiceMetrics | None = None,
         outages: Outages | None = None,
         database_answers: Callable[[], Awaitable[bool]] | None = None,
+        registry: Callable[[], "AllianceRegistry | None"] = lambda: None,
+        pattern: str | None = None,
     ) -> None:
         """`database_answers` (shared.db.database_answers) tells an outage from a handler's own error when the error
-        does not say; without it, an error that names no outage counts against the message."""
+        does not say; without it, an error that names no outage counts against the message. `registry` gives the
+        alliance registry in use, which says who may speak on the alliance bus (only the alliance gateway reads it);
+        `pattern`, a subscription pattern of the caller's instead of the one the topics make (the gateway reads every
+        node's catalogue topic but its own)."""
         self._settings = settings
         self._unit_of_work = unit_of_work
         self._handlers = {event_class.type: handler for event_class, handler in handlers.items()}
         topics = list(topics)
         # A family of topics (one per LMS) is read through a pattern, so that a newly registered LMS's topic is
         # picked up without a restart; Kafka takes either topics or one pattern, so then all of them go in it.
-        self._pattern = subscription_pattern(topics, settings.topic_prefix) if any(map(is_family, topics)) else None
+        self._pattern = pattern or (
+            subscription_pattern(topics, settings.topic_prefix) if any(map(is_family, topics)) else None
+        )
         self._topics = [] if self._pattern else [topic_name(topic, settings.topic_prefix) for topic in topics]
         self._dead_letters: DeadLetters | None = None
         self._commits = OffsetCommits()
         self.metrics = metrics
         self.outages = outages or Outages(metrics)
         self._database_answers = database_answers
+        self._registry = registry
 
-    def subscribe(self, broker: KafkaBroker) -> None:
-        self._dead_letters = DeadLetters(
+    def subscribe(self, broker: KafkaBroker, dead_letters: DeadLetters | None = None) -> None:
+        """Read the topics through `broker`; dead letters go to the service's dead-letter topic through the same broker,
+        unless `dead_letters` send them elsewhere (the alliance gateway reads another cluster than its own)."""
+        self._dead_letters = dead_letters or DeadLetters(
             broker, self._settings.service_name, self._settings.topic_prefix, self._settings.consumer_group
         )
         broker.subscriber(
@@ -199,7 +212,9 @@ class EventConsumer:
         try:
             envelope = parse_envelope(record.value)
             delivery.event_type = envelope.type
-            provenance.check(record.topic.removeprefix(self._settings.topic_prefix), envelope, self._settings.node_uri)
+            provenance.check(
+                record.topic.removeprefix(self._settings.topic_prefix), envelope, self._settings.node_uri, self._registry()
+            )
             handler = self._handlers.get(envelope.type)
             if handler is None and is_known_kind(envelope.type):
                 delivery.outcome = "skipped"  # Another service's concern, or a version this code cannot read yet.

@@ -40,18 +40,23 @@ def timestamp_column(nullable: bool = False) -> Any:
     return Column(DateTime(timezone=True), nullable=nullable)
 
 
-class OutboxMessage(SQLModel, table=True):
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),)
+class OutboxBase(SQLModel):
+    """The columns of an outbox: the node's (`OutboxMessage`), or another a service keeps for another cluster (the
+    alliance gateway's, for the alliance bus); shared.migrations.create_outbox_table creates one."""
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
     # The logical topic; the relay adds the deployment's topic prefix.
     topic: str
     key: str
-    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    headers: dict[str, str] = Field(sa_column=Column(JSONB, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
-    published_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    value: bytes = Field(sa_type=LargeBinary)
+    headers: dict[str, str] = Field(sa_type=JSONB)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class OutboxMessage(OutboxBase, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),)
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -203,13 +208,16 @@ class UnitOfWork:
             await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
         await self.session.commit()
 
-    def publish(self, event: Event) -> CloudEvent:
-        """Put an event in the outbox; it reaches Kafka after the transaction commits."""
+    def publish(
+        self, event: Event, *, topic: str | None = None, outbox: type[OutboxBase] = OutboxMessage
+    ) -> CloudEvent:
+        """Put an event in the outbox; it reaches Kafka after the transaction commits. By default on its contract's
+        topic through the node's outbox; the alliance gateway names the alliance bus's topic and its outbox for it."""
         envelope = CloudEvent.wrap(event, source=self._source, traceparent=current_traceparent())
         headers = {"content-type": "application/cloudevents+json", "ce_type": envelope.type, "ce_id": envelope.id}
         if envelope.traceparent:
             headers["traceparent"] = envelope.traceparent
-        self.session.add(OutboxMessage(topic=event.topic, key=event.key, value=envelope.to_bytes(), headers=headers))
+        self.session.add(outbox(topic=topic or event.topic, key=event.key, value=envelope.to_bytes(), headers=headers))
         self._published += 1
         return envelope
 

@@ -3,12 +3,15 @@
 `security` reads KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_USERNAME, KAFKA_PASSWORD and KAFKA_SSL_CAFILE
 into FastStream's security object, which a service's KafkaBroker takes (and shows in its AsyncAPI document);
 `client_options` gives the same as keyword arguments for aiokafka's producer, consumer and admin client (the topic
-admin, dead-letter replay, the tests' and benchmarks' helpers), translated by FastStream itself.
+admin, dead-letter replay, the tests' and benchmarks' helpers), translated by FastStream itself. `create_broker` is
+the FastStream broker a service reads and publishes with.
 """
 
+import logging
 from typing import Any
 
 from aiokafka.helpers import create_ssl_context
+from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
@@ -40,3 +43,20 @@ def security(settings: ServiceSettings) -> BaseSecurity | None:
 def client_options(settings: ServiceSettings) -> dict[str, Any]:
     """Keyword arguments for an aiokafka AIOKafkaProducer, AIOKafkaConsumer or AIOKafkaAdminClient."""
     return {"bootstrap_servers": settings.kafka_bootstrap_servers, **parse_security(security(settings))}
+
+
+def create_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
+    """A service's broker: its consumer reads and its outbox relay publishes through it (the alliance gateway has a
+    second one, for the alliance's cluster). Nothing connects until it starts."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        security=security(settings),
+        client_id=client_id,
+        # Topics are the administrator's to create (deploy/kafka_security.py); a service has no right to.
+        allow_auto_create_topics=False,
+        # A subscription to a family of topics (every LMS's, every node's) finds a new member within this time.
+        metadata_max_age_ms=30_000,
+        acks="all",
+        enable_idempotence=True,
+        log_level=logging.DEBUG,  # One line per message is too much at INFO; failures are logged as warnings.
+    )

@@ -71,8 +71,19 @@ def _run_sync(connection: Connection) -> None:
 
 def create_plumbing_tables() -> None:
     """The outbox and processed-event tables, which every service's first migration creates."""
+    create_outbox_table("outbox")
     op.create_table(
-        "outbox",
+        "processed_events",
+        sa.Column("event_id", sa.String, primary_key=True),
+        sa.Column("event_type", sa.String, nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def create_outbox_table(name: str) -> None:
+    """An outbox (shared.db.OutboxBase): the node's, or another for another cluster (the alliance gateway's)."""
+    op.create_table(
+        name,
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
         sa.Column("topic", sa.String, nullable=False),
         sa.Column("key", sa.String, nullable=False),
@@ -81,10 +92,4 @@ def create_plumbing_tables() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_index("ix_outbox_unpublished", "outbox", ["id"], postgresql_where=text("published_at IS NULL"))
-    op.create_table(
-        "processed_events",
-        sa.Column("event_id", sa.String, primary_key=True),
-        sa.Column("event_type", sa.String, nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    op.create_index(f"ix_{name}_unpublished", name, ["id"], postgresql_where=text("published_at IS NULL"))

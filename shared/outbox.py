@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import OUTBOX_CHANNEL, Listener, OutboxMessage, database_answers, utcnow
+from shared.db import OUTBOX_CHANNEL, Listener, OutboxBase, OutboxMessage, database_answers, utcnow
 from shared.events import topic_name
 from shared.failures import Backoff, Dependency, Outages, diagnose
 from shared.metrics import ServiceMetrics
@@ -46,13 +46,21 @@ class OutboxRelay:
         broker: KafkaBroker,
         metrics: ServiceMetrics | None = None,
         outages: Outages | None = None,
+        *,
+        table: type[OutboxBase] = OutboxMessage,
+        lock_id: int = RELAY_LOCK_ID,
+        component: str = COMPONENT,
     ) -> None:
+        """The node's relay by default. A service that also publishes on another cluster (the alliance gateway) runs a
+        second relay over an outbox `table` of its own, with its own `lock_id`, `component` name (in outages) and
+        broker; `settings` then name that cluster's topic prefix."""
         self._settings = settings
         self._metrics = metrics
         self._sessionmaker = sessionmaker
         self._broker = broker
         self._wake = asyncio.Event()
         self._outages = outages or Outages(metrics)
+        self._table, self._lock_id, self._component = table, lock_id, component
 
     async def run(self) -> None:
         next_prune = time.monotonic()
@@ -63,9 +71,9 @@ class OutboxRelay:
                 try:
                     published = await self.publish_batch()
                 except Exception as error:  # The rows stay; they are published once the dependency is back.
-                    await self._outages.wait(COMPONENT, await self._dependency(error), error, backoff)
+                    await self._outages.wait(self._component, await self._dependency(error), error, backoff)
                     continue
-                self._outages.resumed(COMPONENT)
+                self._outages.resumed(self._component)
                 backoff.reset()
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
@@ -87,11 +95,12 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         async with self._sessionmaker() as session, session.begin():
-            if not await session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_ID))):
+            if not await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_id))):
                 return 0  # Another instance is publishing.
+            outbox = self._table
             rows = (
                 await session.scalars(
-                    select(OutboxMessage).where(OutboxMessage.published_at.is_(None)).order_by(OutboxMessage.id).limit(BATCH_SIZE)
+                    select(outbox).where(outbox.published_at.is_(None)).order_by(outbox.id).limit(BATCH_SIZE)
                 )
             ).all()
             if not rows:
@@ -114,7 +123,7 @@ class OutboxRelay:
             except TimeoutError as error:
                 raise KafkaTimeoutError(f"Kafka did not confirm {len(rows)} events in {PUBLISH_TIMEOUT_SECONDS:.0f} s") from error
             await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows])).values(published_at=utcnow())
+                update(outbox).where(outbox.id.in_([row.id for row in rows])).values(published_at=utcnow())
             )
         if self._metrics:
             for row in rows:
@@ -127,8 +136,8 @@ class OutboxRelay:
         pruned = 0
         while True:
             async with self._sessionmaker() as session, session.begin():
-                old = select(OutboxMessage.id).where(OutboxMessage.published_at < cutoff).limit(PRUNE_BATCH_SIZE)
-                deleted = (await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(old)))).rowcount
+                old = select(self._table.id).where(self._table.published_at < cutoff).limit(PRUNE_BATCH_SIZE)
+                deleted = (await session.execute(delete(self._table).where(self._table.id.in_(old)))).rowcount
             pruned += deleted
             if deleted < PRUNE_BATCH_SIZE:
                 if pruned:
@@ -138,5 +147,5 @@ class OutboxRelay:
     async def backlog(self) -> int:
         async with self._sessionmaker() as session:
             return await session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+                select(func.count()).select_from(self._table).where(self._table.published_at.is_(None))
             )

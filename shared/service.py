@@ -6,7 +6,6 @@ database, broker, consumer, outbox relay, tracing, health, metrics. Nothing conn
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,6 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import State
-from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared.alliance import watch_alliance
@@ -32,7 +30,7 @@ from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
 from shared.outbox import OutboxRelay
-from shared.kafka import security
+from shared.kafka import create_broker
 from shared.settings import ServiceSettings
 from shared.topic_admin import check_topics, published_topics
 from shared.tracing import setup_tracing
@@ -76,18 +74,7 @@ def create_app(service: Service) -> FastAPI:
         await check_topics(settings, service_topics(service))
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
-        broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
-            security=security(settings),
-            client_id=f"mc-{settings.service_name}",
-            # Topics are the node administrator's to create (deploy/kafka_security.py); the service has no right to.
-            allow_auto_create_topics=False,
-            # A subscription to a family of topics (every LMS's) finds a newly registered member within this time.
-            metadata_max_age_ms=30_000,
-            acks="all",
-            enable_idempotence=True,
-            log_level=logging.DEBUG,  # One line per message is too much at INFO; failures are logged as warnings.
-        )
+        broker = create_broker(settings, client_id=f"mc-{settings.service_name}")
         app.state.database_answers = lambda: database_answers(sessionmaker)
         consumer = None
         if service.handlers:
@@ -104,6 +91,7 @@ def create_app(service: Service) -> FastAPI:
         relay = OutboxRelay(settings, sessionmaker, broker, metrics, outages)
         app.state.settings = settings
         app.state.metrics = metrics
+        app.state.sessionmaker = sessionmaker
         app.state.unit_of_work = lambda: UnitOfWork(sessionmaker, settings.node_uri)
         app.state.broker = broker
         app.state.outbox_relay = relay

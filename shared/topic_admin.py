@@ -13,7 +13,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.asyncapi import published_by
 from shared.events import Topic, dead_letter_topic, topic_name
-from shared.events.topics import is_family
+from shared.events.topics import is_compacted, is_family
 from shared.kafka import client_options
 from shared.settings import ServiceSettings
 
@@ -32,6 +32,11 @@ def node_topics(prefix: str, services: Iterable[str]) -> list[str]:
     ]
 
 
+def topic_config(name: str, prefix: str = "") -> dict[str, str]:
+    """A compacted topic keeps the latest message of each key for ever (shared.events.topics.is_compacted)."""
+    return {"cleanup.policy": "compact"} if is_compacted(name.removeprefix(prefix)) else {}
+
+
 async def ensure_topics(settings: ServiceSettings, names: Iterable[str]) -> list[str]:
     """Create those of the topics that do not exist yet (a principal allowed to create them); returns the new ones."""
     admin = AIOKafkaAdminClient(**client_options(settings))
@@ -42,7 +47,12 @@ async def ensure_topics(settings: ServiceSettings, names: Iterable[str]) -> list
             return []
         response = await admin.create_topics(
             [
-                NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=settings.topic_replication)
+                NewTopic(
+                    name,
+                    num_partitions=settings.topic_partitions,
+                    replication_factor=settings.topic_replication,
+                    topic_configs=topic_config(name, settings.topic_prefix),
+                )
                 for name in sorted(missing)
             ]
         )
@@ -52,7 +62,7 @@ async def ensure_topics(settings: ServiceSettings, names: Iterable[str]) -> list
             if code not in (0, TopicAlreadyExistsError.errno):
                 raise RuntimeError(f"cannot create topic {name}: {message} (error {code})")
             if code == 0:
-                log.info("created topic %s with %d partitions", name, settings.topic_partitions)
+                log.info("created topic %s with %d partitions %s", name, settings.topic_partitions, topic_config(name, settings.topic_prefix))
                 created.append(name)
         return created
     finally:

@@ -113,3 +113,21 @@ def publish(path: Path, data: dict[str, Any], key: OKPKey) -> bytes:
     write_atomically(path, signed)
     write_atomically(Path(f"{path}{SIGNATURE_SUFFIX}"), sign(signed, key).encode())
     return signed
+
+
+def three_nodes(
+    urls: dict[str, str], principal_prefix: str = "", serial: int = 1, issued: datetime = ISSUED, without: str | None = None
+) -> dict[str, Any]:
+    """`registry_data` with a third node (Koper, hosting the University of Primorska), the nodes' base URLs from
+    `urls` (by node id), their Kafka principals under `principal_prefix` (a test session's own), and `without` a
+    node and its members."""
+    data = registry_data(serial=serial, issued=issued, saarland=urls["saarland"], silesia=urls["silesia"])
+    data["nodes"].append({"id": "primorska", "base_url": urls["primorska"], "kafka_principal": "User:primorska",
+                          "event_source": "urn:microcredentials:node:primorska"})
+    data["members"].append({"institution": "upr", "legal_name": "Univerza na Primorskem", "country": "SI",
+                            "node": "primorska", "credential_dids": [did_of(urls["primorska"], "upr")]})
+    for node in data["nodes"]:
+        node["kafka_principal"] = f"User:{principal_prefix}{node['id']}"
+    data["nodes"] = [node for node in data["nodes"] if node["id"] != without]
+    data["members"] = [member for member in data["members"] if member["node"] != without]
+    return data

@@ -4,11 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.catalogue import catalogue_page, offerings
+from services.catalogue import catalogue_page, listings, offerings
 from services.catalogue.handlers import event_handlers
 from services.catalogue.routes import create_router
 from services.catalogue.settings import CatalogueSettings
 from shared import service
+from shared.events import Topic
 
 
 def create_service(settings: CatalogueSettings | None = None) -> service.Service:
@@ -18,12 +19,13 @@ def create_service(settings: CatalogueSettings | None = None) -> service.Service
         title="Catalogue",
         description=(
             "Micro-credential descriptions with every Annex I element, their quality assurance (four eyes) and "
-            "versions; offerings, programmes, and the public catalogue page (`/catalogue`). Reads are public; writes "
-            "need a bearer token."
+            "versions; offerings, programmes, and the public catalogue page (`/catalogue`), with the listings of the "
+            "alliance's other members beside the node's own. Reads are public; writes need a bearer token."
         ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[create_router(settings), offerings.router, catalogue_page.router],
+        routers=[create_router(settings), offerings.router, listings.router, catalogue_page.router],
         handlers=event_handlers(),
+        consumes=[Topic.AVAILABILITY, Topic.ALLIANCE_LISTINGS],
     )
 
 

@@ -109,6 +109,75 @@ class Offering(CatalogueTable, table=True):
     created_at: datetime = timestamp()
 
 
+class OfferingPlaces(CatalogueTable, table=True):
+    """Places taken and left of one of the node's offerings, as enrolment last told (OfferingAvailabilityChanged)."""
+
+    __tablename__ = "offering_places"
+
+    offering_id: str = Field(primary_key=True)
+    capacity: int | None = None
+    enrolled: int
+    waitlisted: int
+    places_left: int | None = None
+
+
+# --- the other members' listings, as this node's alliance gateway passed them on (shared/events/alliance.py) ---
+
+
+class MemberListing(CatalogueTable):
+    # The node that runs it, by its id in the alliance registry.
+    node: str = Field(primary_key=True)
+    # What the listing speaks for: the lead awarding institution; the registry must say the node hosts it.
+    institution: str
+    institutions: list[str] = Field(sa_type=JSONB)
+    # When this node first heard of it, and when it was taken off offer (then it is no longer shown).
+    listed_at: datetime = timestamp()
+    delisted_at: datetime | None = timestamp(nullable=True)
+
+
+class MemberCourse(MemberListing, table=True):
+    __tablename__ = "member_courses"
+
+    course_id: str = Field(primary_key=True)
+    version: int
+    description: dict[str, Any] = Field(sa_type=JSONB)
+    approved_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class MemberOffering(MemberListing, table=True):
+    __tablename__ = "member_offerings"
+
+    offering_id: str = Field(primary_key=True)
+    course_id: str
+    course_version: int
+    delivery_mode: DeliveryMode = Field(sa_type=String)
+    pace: Pace = Field(sa_type=String)
+    starts_on: date | None = None
+    ends_on: date | None = None
+    registration_opens_at: datetime = Field(sa_type=DateTime(timezone=True))
+    registration_closes_at: datetime = Field(sa_type=DateTime(timezone=True))
+    capacity: int | None = None
+    fee: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
+    open_to: list[LearnerCategory] = Field(sa_type=JSONB)
+    # The course version's description, as the listing carries it.
+    description: dict[str, Any] = Field(sa_type=JSONB)
+    enrolled: int = 0
+    waitlisted: int = 0
+    places_left: int | None = None
+
+
+class MemberProgramme(MemberListing, table=True):
+    __tablename__ = "member_programmes"
+
+    programme_id: str = Field(primary_key=True)
+    version: int
+    title: str
+    description: str | None = None
+    awarding_bodies: list[dict[str, Any]] = Field(sa_type=JSONB)
+    rule: dict[str, Any] = Field(sa_type=JSONB)
+    approved_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
 # --- HTTP bodies ---
 
 
@@ -177,7 +246,19 @@ class OfferingCreate(SQLModel):
     open_to: list[LearnerCategory] = PydanticField(default_factory=lambda: list(LearnerCategory), min_length=1)
 
 
-class OfferingPublic(SQLModel):
+class Runner(SQLModel):
+    """Who runs something listed, and where: the fields every listing of the alliance's catalogue has."""
+
+    node: str | None = PydanticField(
+        description="The node that runs it, by its id in the alliance registry (None: this node, in no alliance)."
+    )
+    university: str = PydanticField(
+        description="The lead awarding university: its legal name in the alliance registry, else as described."
+    )
+    country: str = PydanticField(description="The lead awarding university's country, ISO 3166-1 alpha-2.")
+
+
+class OfferingPublic(Runner):
     id: str
     course_id: str
     course_version: int
@@ -194,25 +275,45 @@ class OfferingPublic(SQLModel):
     capacity: int | None
     fee: Money | None
     open_to: list[LearnerCategory]
-    opened_by: str
+    opened_by: str | None = PydanticField(description="Who opened it (at this node; not told by other members).")
     created_at: datetime
     course_status: Status
     description: MicroCredentialDescription
+    enrolled: int = PydanticField(description="Learners with a place.")
+    waitlisted: int
+    places_left: int | None = PydanticField(description="None: no limit.")
+    registration_url: str | None = PydanticField(
+        description="The offering's page at the node that runs it, where learners register (None: a node in no alliance)."
+    )
 
 
-class OfferingSearch(BaseModel):
-    """The filters of `GET /offerings` and of the catalogue page, from the query string."""
+class CourseListingPublic(Runner):
+    """An approved course of the alliance's catalogue: its newest approved version that is not retired."""
+
+    course_id: str
+    version: int
+    institutions: list[str] = PydanticField(description="The awarding institutions' ids; the first is the lead.")
+    description: MicroCredentialDescription
+    approved_at: datetime
+
+
+class ProgrammeListingPublic(Runner):
+    """An approved programme of the alliance's catalogue."""
+
+    programme_id: str
+    version: int
+    title: str
+    description: str | None
+    institutions: list[str] = PydanticField(description="The awarding institutions' ids; the first is the lead.")
+    awarding_bodies: list[AwardingBody]
+    rule: StackingRule
+    approved_at: datetime
+
+
+class Search(BaseModel):
+    """Filters from the query string, a page at a time."""
 
     university: str | None = PydanticField(default=None, description="An awarding institution's id.")
-    language: str | None = PydanticField(default=None, description="ISO 639-1 code.")
-    ects_min: float | None = PydanticField(default=None, ge=0)
-    ects_max: float | None = PydanticField(default=None, ge=0)
-    eqf_level: int | None = PydanticField(default=None, ge=1, le=8)
-    delivery_mode: DeliveryMode | None = None
-    pace: Pace | None = None
-    target_group: str | None = PydanticField(default=None, description="Part of a target group, any case.")
-    skill: str | None = PydanticField(default=None, description="An ESCO skill URI.")
-    open_for_registration: bool | None = PydanticField(default=None, description="Registration window open now.")
     q: str | None = PydanticField(default=None, description="Words in the title.")
     page: PositiveInt32 = 1
     page_size: int = PydanticField(default=20, ge=1, le=100)
@@ -226,8 +327,41 @@ class OfferingSearch(BaseModel):
         return value
 
 
+class CourseSearch(Search):
+    """The filters of `GET /alliance/courses`: what a description says."""
+
+    language: str | None = PydanticField(default=None, description="ISO 639-1 code.")
+    ects_min: float | None = PydanticField(default=None, ge=0)
+    ects_max: float | None = PydanticField(default=None, ge=0)
+    eqf_level: int | None = PydanticField(default=None, ge=1, le=8)
+    target_group: str | None = PydanticField(default=None, description="Part of a target group, any case.")
+    skill: str | None = PydanticField(default=None, description="An ESCO skill URI.")
+
+
+class OfferingSearch(CourseSearch):
+    """The filters of `GET /offerings` and of the catalogue page: the description's, and the offering's own."""
+
+    delivery_mode: DeliveryMode | None = None
+    pace: Pace | None = None
+    open_for_registration: bool | None = PydanticField(default=None, description="Registration window open now.")
+
+
 class OfferingPage(BaseModel):
     items: list[OfferingPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+class CoursePage(BaseModel):
+    items: list[CourseListingPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+class ProgrammePage(BaseModel):
+    items: list[ProgrammeListingPublic]
     total: int
     page: int
     page_size: int

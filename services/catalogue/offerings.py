@@ -1,13 +1,16 @@
 """HTTP routes for offerings: the lead institution's registrar or course designer opens a run of an approved course
-version; learners browse and search what is on offer (reads are public)."""
+version; learners browse and search what is on offer, at this node and at the alliance's other members (reads are
+public)."""
 
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy import Row
 
 from services.catalogue import domain, queries
 from services.catalogue.access import OFFER, check, refusals
+from services.catalogue.alliance import AllianceView, AllianceViewDep
 from services.catalogue.models import (
     Course,
     Offering,
@@ -29,24 +32,25 @@ def columns(offering: Offering) -> dict[str, Any]:
     return {name: getattr(offering, name) for name in Offering.model_fields}
 
 
-def public(offering: Offering, course: Course) -> OfferingPublic:
+def public(listed: Row[Any], view: AllianceView) -> OfferingPublic:
+    """An offering of the alliance's catalogue (queries.search_offerings' row): this node's or a member's."""
+    row = listed._asdict()
     return OfferingPublic.model_validate(
-        columns(offering)
+        row
+        | view.runner(row["node"], row["institution"], row["description"])
         | {
-            "title": course.title,
-            "open_for_registration": domain.open_for_registration(offering, utcnow()),
-            "course_status": course.status,
-            "description": course.description,
+            "open_for_registration": domain.open_for_registration(listed, utcnow()),
+            "registration_url": view.registration_url(row["node"], row["id"]),
         }
     )
 
 
-async def find(uow: UnitOfWork, search: OfferingSearch) -> OfferingPage:
+async def find(uow: UnitOfWork, search: OfferingSearch, view: AllianceView) -> OfferingPage:
     """One page of the offerings a search asks for; the API and the catalogue page both answer with it."""
     async with uow:
-        found, total = await queries.search_offerings(uow.session, search, utcnow())
+        found, total = await queries.search_offerings(uow.session, search, utcnow(), view.shown())
     return OfferingPage(
-        items=[public(offering, course) for offering, course in found],
+        items=[public(row, view) for row in found],
         total=total,
         page=search.page,
         page_size=search.page_size,
@@ -54,7 +58,9 @@ async def find(uow: UnitOfWork, search: OfferingSearch) -> OfferingPage:
 
 
 @router.post("", status_code=201, summary="Open an offering of an approved course version (publishes OfferingOpened)")
-async def open_offering(body: OfferingCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> OfferingPublic:
+async def open_offering(
+    body: OfferingCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep, view: AllianceViewDep
+) -> OfferingPublic:
     async with uow:
         with refusals():
             # Locked, so that the course cannot be retired while its offering opens.
@@ -76,16 +82,18 @@ async def open_offering(body: OfferingCreate, principal: CurrentPrincipal, uow: 
             OfferingOpened.model_validate(columns(offering) | {"offering_id": offering.id, "title": course.title})
         )
         await uow.commit()
-    return public(offering, course)
+    return await get_offering(offering.id, uow, view)
 
 
-@router.get("", summary="Search the offerings, a page at a time")
-async def search_offerings(search: Annotated[OfferingSearch, Query()], uow: UnitOfWorkDep) -> OfferingPage:
-    return await find(uow, search)
+@router.get("", summary="Search the offerings of every member of the alliance, this node's included, a page at a time")
+async def search_offerings(
+    search: Annotated[OfferingSearch, Query()], uow: UnitOfWorkDep, view: AllianceViewDep
+) -> OfferingPage:
+    return await find(uow, search, view)
 
 
-@router.get("/{offering_id}")
-async def get_offering(offering_id: str, uow: UnitOfWorkDep) -> OfferingPublic:
+@router.get("/{offering_id}", summary="An offering of this node, or of another member of the alliance")
+async def get_offering(offering_id: str, uow: UnitOfWorkDep, view: AllianceViewDep) -> OfferingPublic:
     async with uow:
         with refusals():
-            return public(*await queries.offering(uow.session, offering_id))
+            return public(await queries.offering(uow.session, offering_id, view.shown()), view)

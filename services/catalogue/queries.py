@@ -1,9 +1,28 @@
-"""What the catalogue reads from its database, in SQL: versions, listings and the learners' search over offerings."""
+"""What the catalogue reads from its database, in SQL: versions, listings, and the learners' search over the alliance's
+catalogue, this node's courses, offerings and programmes and the other members' (services/catalogue/alliance.py)
+together, with the same filters for both."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, not_
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    String,
+    Subquery,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    tuple_,
+    union_all,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import aliased
@@ -11,7 +30,21 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.catalogue.domain import R
-from services.catalogue.models import Course, Offering, OfferingSearch, Reviewed, Status
+from services.catalogue.models import (
+    Course,
+    CourseSearch,
+    MemberCourse,
+    MemberListing,
+    MemberOffering,
+    MemberProgramme,
+    Offering,
+    OfferingPlaces,
+    OfferingSearch,
+    Programme,
+    Reviewed,
+    Search,
+    Status,
+)
 
 
 def _noun(model: type[Reviewed]) -> str:
@@ -74,62 +107,211 @@ async def approved_ects(session: AsyncSession, course_ids: Sequence[str]) -> tup
     return existing, ects
 
 
-def _with_course() -> Select[tuple[Offering, Course]]:
-    return sa_select(Offering, Course).join(
-        Course, and_(Course.id == Offering.course_id, Course.version == Offering.course_version)
-    )
+# --- the alliance's catalogue: this node's listings and the other members', one search over both ---
+#
+# Each search is a UNION ALL of this node's rows and the members' rows, projected to the same columns (`node` is NULL
+# for this node's), with the filters applied to the union: the same filters mean the same for both. The members' rows
+# are those the registry in use shows (`shown`: (node, institution) pairs, see alliance.AllianceView).
+
+Shown = Sequence[tuple[str, str]]
 
 
-def _offerings(search: OfferingSearch, now: datetime) -> Select[tuple[Offering, Course]]:
-    """The offerings the search asks for, each with its course version; retired courses are no longer on offer."""
-    description = Course.description
-    query = _with_course().where(Course.status != Status.RETIRED)
-    if search.university:
-        query = query.where(Course.institutions.contains([search.university]))
+def _no_node() -> ColumnElement[Any]:
+    return cast(null(), String).label("node")
+
+
+def _shown(listing: type[MemberListing], shown: Shown) -> ColumnElement[bool]:
+    on_offer = listing.delisted_at.is_(None)
+    if not shown:
+        return false()
+    return and_(on_offer, tuple_(listing.node, listing.institution).in_(list(shown)))
+
+
+def _description_filters(listed: Subquery, search: CourseSearch) -> list[ColumnElement[bool]]:
+    """What a course's description must say (the university is an awarding body's)."""
+    description = listed.c.description
+    where = _title_and_university(listed, search)
     if search.language:
-        # Containment of the whole description, so that the GIN index on it serves the filter.
-        query = query.where(description.contains({"languages": [search.language.lower()]}))
+        # Containment of the whole description, so that a GIN index on it can serve the filter.
+        where.append(description.contains({"languages": [search.language.lower()]}))
     if search.ects_min is not None:
-        query = query.where(description["ects"].as_float() >= search.ects_min)
+        where.append(description["ects"].as_float() >= search.ects_min)
     if search.ects_max is not None:
-        query = query.where(description["ects"].as_float() <= search.ects_max)
+        where.append(description["ects"].as_float() <= search.ects_max)
     if search.eqf_level is not None:
-        query = query.where(description["eqf_level"].as_integer() == search.eqf_level)
-    if search.delivery_mode:
-        query = query.where(Offering.delivery_mode == search.delivery_mode)
-    if search.pace:
-        query = query.where(Offering.pace == search.pace)
+        where.append(description["eqf_level"].as_integer() == search.eqf_level)
     if search.target_group:
         group = func.jsonb_array_elements_text(description["target_groups"]).table_valued("value")
-        query = query.where(
-            exists().select_from(group).where(group.c.value.icontains(search.target_group, autoescape=True))
-        )
+        where.append(exists().select_from(group).where(group.c.value.icontains(search.target_group, autoescape=True)))
     if search.skill:
-        query = query.where(description.contains({"skills": [search.skill]}))
+        where.append(description.contains({"skills": [search.skill]}))
+    return where
+
+
+def _title_and_university(listed: Subquery, search: Search) -> list[ColumnElement[bool]]:
+    where = []
+    if search.university:
+        where.append(listed.c.institutions.contains([search.university]))
     if search.q:
-        query = query.where(description["title"].astext.icontains(search.q, autoescape=True))
-    if search.open_for_registration is not None:
-        window = and_(Offering.registration_opens_at <= now, Offering.registration_closes_at > now)
-        query = query.where(window if search.open_for_registration else not_(window))
-    return query
+        where.append(listed.c.title.icontains(search.q, autoescape=True))
+    return where
+
+
+async def _page(session: AsyncSession, listed: Subquery, where: list[ColumnElement[bool]], order: list[Any], search: Search):
+    """One page of the rows that match, and how many match."""
+    query = sa_select(listed).where(*where)
+    total = (await session.execute(sa_select(func.count()).select_from(query.subquery()))).scalar_one()
+    page = query.order_by(*order).limit(search.page_size).offset((search.page - 1) * search.page_size)
+    return list((await session.execute(page)).all()), total
+
+
+def _offerings(shown: Shown) -> Subquery:
+    """Every offering on offer: this node's (its course version not retired) with their places, the members'."""
+    own = (
+        sa_select(
+            Offering.id.label("id"),
+            _no_node(),
+            Offering.course_id,
+            Offering.course_version,
+            Course.description["title"].astext.label("title"),
+            Offering.institution,
+            Course.institutions.label("institutions"),
+            Course.description.label("description"),
+            Offering.delivery_mode,
+            Offering.pace,
+            Offering.starts_on,
+            Offering.ends_on,
+            Offering.registration_opens_at,
+            Offering.registration_closes_at,
+            Offering.capacity,
+            Offering.fee,
+            Offering.open_to,
+            Offering.opened_by,
+            Offering.created_at,
+            Course.status.label("course_status"),
+            # Until enrolment has told of an application, every place is free.
+            func.coalesce(OfferingPlaces.enrolled, 0).label("enrolled"),
+            func.coalesce(OfferingPlaces.waitlisted, 0).label("waitlisted"),
+            case((OfferingPlaces.offering_id.is_(None), Offering.capacity), else_=OfferingPlaces.places_left).label(
+                "places_left"
+            ),
+        )
+        .select_from(Offering)
+        .join(Course, and_(Course.id == Offering.course_id, Course.version == Offering.course_version))
+        .outerjoin(OfferingPlaces, OfferingPlaces.offering_id == Offering.id)
+        .where(Course.status != Status.RETIRED)
+    )
+    members = sa_select(
+        MemberOffering.offering_id,
+        MemberOffering.node,
+        MemberOffering.course_id,
+        MemberOffering.course_version,
+        MemberOffering.description["title"].astext,
+        MemberOffering.institution,
+        MemberOffering.institutions,
+        MemberOffering.description,
+        MemberOffering.delivery_mode,
+        MemberOffering.pace,
+        MemberOffering.starts_on,
+        MemberOffering.ends_on,
+        MemberOffering.registration_opens_at,
+        MemberOffering.registration_closes_at,
+        MemberOffering.capacity,
+        MemberOffering.fee,
+        MemberOffering.open_to,
+        cast(null(), String),
+        MemberOffering.listed_at,
+        literal(Status.APPROVED.value, String),
+        MemberOffering.enrolled,
+        MemberOffering.waitlisted,
+        MemberOffering.places_left,
+    ).where(_shown(MemberOffering, shown))
+    return union_all(own, members).subquery("offerings_listed")
 
 
 async def search_offerings(
-    session: AsyncSession, search: OfferingSearch, now: datetime
-) -> tuple[list[tuple[Offering, Course]], int]:
+    session: AsyncSession, search: OfferingSearch, now: datetime, shown: Shown = ()
+) -> tuple[list[Row[Any]], int]:
     """One page of the matching offerings, those whose registration closes soonest first, and how many match."""
-    query = _offerings(search, now)
-    total = (await session.execute(sa_select(func.count()).select_from(query.subquery()))).scalar_one()
-    page = (
-        query.order_by(Offering.registration_closes_at, Offering.id)
-        .limit(search.page_size)
-        .offset((search.page - 1) * search.page_size)
-    )
-    return [(offering, course) for offering, course in (await session.execute(page)).all()], total
+    listed = _offerings(shown)
+    where = _description_filters(listed, search)
+    if search.delivery_mode:
+        where.append(listed.c.delivery_mode == search.delivery_mode)
+    if search.pace:
+        where.append(listed.c.pace == search.pace)
+    if search.open_for_registration is not None:
+        window = and_(listed.c.registration_opens_at <= now, listed.c.registration_closes_at > now)
+        where.append(window if search.open_for_registration else not_(window))
+    return await _page(session, listed, where, [listed.c.registration_closes_at, listed.c.id], search)
 
 
-async def offering(session: AsyncSession, offering_id: str) -> tuple[Offering, Course]:
-    found = (await session.execute(_with_course().where(Offering.id == offering_id))).first()
+async def offering(session: AsyncSession, offering_id: str, shown: Shown = ()) -> Row[Any]:
+    """An offering of this node, or else of a member."""
+    listed = _offerings(shown)
+    query = sa_select(listed).where(listed.c.id == offering_id).order_by(listed.c.node.is_not(None)).limit(1)
+    found = (await session.execute(query)).first()
     if found is None:
         raise LookupError(f"no offering {offering_id}")
-    return found[0], found[1]
+    return found
+
+
+def _newest_approved(model: type[R]) -> Any:
+    """Each course or programme's newest approved version (a retired one is no longer approved)."""
+    newest = select(model).where(model.status == Status.APPROVED).ext(distinct_on(model.id))
+    return aliased(model, newest.order_by(model.id, model.version.desc()).subquery())
+
+
+async def search_courses(session: AsyncSession, search: CourseSearch, shown: Shown = ()) -> tuple[list[Row[Any]], int]:
+    """One page of the approved courses of this node and the members', by title."""
+    course = _newest_approved(Course)
+    own = sa_select(
+        course.id.label("course_id"),
+        _no_node(),
+        course.version.label("version"),
+        course.description["title"].astext.label("title"),
+        course.institutions.label("institutions"),
+        course.description.label("description"),
+        course.reviewed_at.label("approved_at"),
+    )
+    members = sa_select(
+        MemberCourse.course_id,
+        MemberCourse.node,
+        MemberCourse.version,
+        MemberCourse.description["title"].astext,
+        MemberCourse.institutions,
+        MemberCourse.description,
+        MemberCourse.approved_at,
+    ).where(_shown(MemberCourse, shown))
+    listed = union_all(own, members).subquery("courses_listed")
+    order = [listed.c.title, listed.c.node.nulls_first(), listed.c.course_id]
+    return await _page(session, listed, _description_filters(listed, search), order, search)
+
+
+async def search_programmes(session: AsyncSession, search: Search, shown: Shown = ()) -> tuple[list[Row[Any]], int]:
+    """One page of the approved programmes of this node and the members', by title."""
+    programme = _newest_approved(Programme)
+    own = sa_select(
+        programme.id.label("programme_id"),
+        _no_node(),
+        programme.version.label("version"),
+        programme.title.label("title"),
+        programme.description.label("description"),
+        programme.institutions.label("institutions"),
+        programme.awarding_bodies.label("awarding_bodies"),
+        programme.rule.label("rule"),
+        programme.reviewed_at.label("approved_at"),
+    )
+    members = sa_select(
+        MemberProgramme.programme_id,
+        MemberProgramme.node,
+        MemberProgramme.version,
+        MemberProgramme.title,
+        MemberProgramme.description,
+        MemberProgramme.institutions,
+        MemberProgramme.awarding_bodies,
+        MemberProgramme.rule,
+        MemberProgramme.approved_at,
+    ).where(_shown(MemberProgramme, shown))
+    listed = union_all(own, members).subquery("programmes_listed")
+    order = [listed.c.title, listed.c.node.nulls_first(), listed.c.programme_id]
+    return await _page(session, listed, _title_and_university(listed, search), order, search)

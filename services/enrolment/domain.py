@@ -13,7 +13,13 @@ from services.enrolment.models import Application, ApplicationStatus, CourseVers
 from shared.auth import Affiliation, Principal
 from shared.events import Event
 from shared.events.common import LearnerCategory, LearnerIdentity, Money
-from shared.events.enrolment import EnrolmentWithdrawn, FeeStatus, LearnerEnrolled, LearnerWaitlisted
+from shared.events.enrolment import (
+    EnrolmentWithdrawn,
+    FeeStatus,
+    LearnerEnrolled,
+    LearnerWaitlisted,
+    OfferingAvailabilityChanged,
+)
 
 T = TypeVar("T")
 
@@ -236,6 +242,9 @@ class Withdrawal:
     was_enrolled: bool
     # In the order they were in line.
     promoted: list[Application]
+    # The offering's places once the withdrawal and the promotions are done.
+    enrolled: int = 0
+    waitlisted: int = 0
 
 
 def withdraw(
@@ -260,7 +269,7 @@ def withdraw(
         taken.add(seat)
         promoted.append(first)
     renumber(waiting)
-    return Withdrawal(was_enrolled, promoted)
+    return Withdrawal(was_enrolled, promoted, enrolled=len(taken), waitlisted=len(waiting))
 
 
 def record_fee(application: Application, status: FeeStatus, recorded_by: str) -> None:
@@ -276,6 +285,12 @@ def record_fee(application: Application, status: FeeStatus, recorded_by: str) ->
 
 def places_left(capacity: int | None, enrolled: int) -> int | None:
     return None if capacity is None else max(capacity - enrolled, 0)
+
+
+def places_after(places: Places, application: Application) -> tuple[int, int]:
+    """(enrolled, waitlisted) of the offering once a new application holds its seat or its place in line."""
+    enrolled = application.status == ApplicationStatus.ENROLLED
+    return len(places.taken_seats) + enrolled, places.waitlisted + (not enrolled)
 
 
 # --- what the others are told ---
@@ -313,6 +328,17 @@ def placed(application: Application, offering: Offering, learner: Learner) -> Ev
         fee=Money.model_validate(application.fee) if application.fee else None,
         fee_status=application.fee_status or FeeStatus.WAIVED,
         promoted_from_waitlist=application.promoted_from_waitlist,
+    )
+
+
+def availability(offering: Offering, enrolled: int, waitlisted: int) -> OfferingAvailabilityChanged:
+    """The offering's places as they now stand: public counts, no one's name."""
+    return OfferingAvailabilityChanged(
+        offering_id=offering.offering_id,
+        capacity=offering.capacity,
+        enrolled=enrolled,
+        waitlisted=waitlisted,
+        places_left=places_left(offering.capacity, enrolled),
     )
 
 

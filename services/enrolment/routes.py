@@ -143,6 +143,7 @@ async def apply(
             learner = await learners.current(session, principal, alliance)
             held = await held_course_ids(session, learner.id)
             offering = await locked_offering(session, body.offering_id)
+            current_places = await places(session, offering)
             application = domain.apply(
                 application_id=str(uuid.uuid4()),
                 learner=learner,
@@ -151,11 +152,12 @@ async def apply(
                 held_course_ids=held,
                 declared_qualification=body.declared_qualification,
                 existing=await active_application(session, offering.offering_id, learner.id),
-                places=await places(session, offering),
+                places=current_places,
                 now=utcnow(),
             )
         session.add(application)
         uow.publish(about(learner, domain.placed(application, offering, learner)))
+        uow.publish(domain.availability(offering, *domain.places_after(current_places, application)))
         await commit(uow, f"offering {offering.offering_id} changed at the same moment; apply again")
     if application.status == ApplicationStatus.WAITLISTED:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -196,6 +198,7 @@ async def withdraw(
         uow.publish(about(learner, domain.withdrawn(application, offering, learner, withdrawal.was_enrolled)))
         for promoted in withdrawal.promoted:
             uow.publish(about(people[promoted.learner_id], domain.placed(promoted, offering, people[promoted.learner_id])))
+        uow.publish(domain.availability(offering, withdrawal.enrolled, withdrawal.waitlisted))
         await commit(uow, f"offering {offering.offering_id} changed at the same moment; withdraw again")
     return public(application)
 

@@ -18,8 +18,9 @@ def create_service(settings: NotificationsSettings | None = None) -> service.Ser
     settings = settings or NotificationsSettings()
     emails = event_handlers(settings)
     # Every event the node's services publish goes into the dashboards' log (not the LMSs' raw, untrusted
-    # submissions: assessment's verdicts on them are there); learner-facing ones then go on to their email.
-    topics = [topic for topic in Topic if topic is not Topic.GRADE_SUBMISSIONS]
+    # submissions: assessment's verdicts on them are there; nor the other members' catalogues, which the gateway
+    # passes on to the catalogue); learner-facing ones then go on to their email.
+    topics = [topic for topic in Topic if topic not in (Topic.GRADE_SUBMISSIONS, Topic.ALLIANCE_LISTINGS)]
     handlers = {cls: recording(emails.get(cls)) for cls in EVENT_TYPES.values() if cls.topic in topics}
     return service.Service(
         settings=settings,

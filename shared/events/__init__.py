@@ -1,9 +1,10 @@
-"""Event contracts: one module per producing service (plus `lms` for what LMS integrations send in).
+"""Event contracts: one module per producing service (plus `lms` for what LMS integrations send in, and `alliance` for
+what the nodes of an alliance tell each other through their gateways).
 
 Importing this package registers every event type, so `parse_message` knows them all.
 """
 
-from shared.events import assessment, catalogue, certification, enrolment, lms, notifications
+from shared.events import alliance, assessment, catalogue, certification, enrolment, lms, notifications
 from shared.events.envelope import (
     CONTENT_TYPE,
     EVENT_TYPES,
@@ -24,6 +25,7 @@ __all__ = [
     "Event",
     "InvalidEvent",
     "Topic",
+    "alliance",
     "assessment",
     "catalogue",
     "certification",

@@ -62,3 +62,22 @@ class EnrolmentWithdrawn(EnrolmentEvent):
     # Whether the learner had a place (a promotion follows) or was on the waitlist.
     was_enrolled: bool
     withdrawn_at: datetime
+
+
+class OfferingAvailabilityChanged(Event):
+    """How many places of an offering are taken and left, published whenever the counts change: public figures, no
+    one's name. The catalogue shows places left; the alliance gateway lists them for the other nodes."""
+
+    type: ClassVar[str] = "eu.microcredentials.enrolment.availability.changed.v1"
+    topic: ClassVar[Topic] = Topic.AVAILABILITY
+    offering_id: str
+    # None: any number of learners.
+    capacity: int | None = Field(default=None, ge=1)
+    enrolled: int = Field(ge=0)
+    waitlisted: int = Field(ge=0)
+    # None: no limit.
+    places_left: int | None = Field(default=None, ge=0)
+
+    @property
+    def key(self) -> str:
+        return self.offering_id

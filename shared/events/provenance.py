@@ -9,15 +9,24 @@ dead-lettered with the rule it broke and changes nothing.
 |---|---|---|
 | `mc.<service>.<aggregate>` (the node's own topics) | that service of this node | this node (`NODE_URI`) |
 | `mc.lms.<lms-id>.grade-submissions` | the LMS `<lms-id>` | `urn:microcredentials:lms:<lms-id>` |
+| `alliance.<node-id>.catalogue` (the alliance bus) | node `<node-id>` of the alliance | that node's `event_source` in the alliance registry |
+
+On the alliance bus the registry in use says who a node is; without one (or for a node it does not list) nothing
+there is believed. `mc.alliance.listings` is a topic of this node like the others: its gateway re-publishes there,
+as this node, what it accepted from the members.
 
 Another major version of a type a topic carries (a producer publishing `.v2` beside `.v1`) belongs there too.
 """
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shared.events.envelope import EVENT_TYPES, CloudEvent, InvalidEvent
-from shared.events.topics import Topic, is_family, lms_of_topic, lms_source
+from shared.events.topics import Topic, is_family, lms_of_topic, lms_source, node_of_alliance_catalogue
+
+if TYPE_CHECKING:
+    from shared.alliance import AllianceRegistry
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,17 @@ def _families(topic: Topic) -> frozenset[str]:
     return frozenset(_family(name) for name, event_class in EVENT_TYPES.items() if event_class.topic == topic)
 
 
-def provenance(topic: str, node_uri: str) -> Provenance | None:
-    """What a topic (named without the deployment's prefix) may carry; None for a topic no producer owns."""
+def provenance(topic: str, node_uri: str, registry: "AllianceRegistry | None" = None) -> Provenance | None:
+    """What a topic (named without the deployment's prefix) may carry; None for a topic no producer owns.
+    InvalidEvent, naming what is missing, for an alliance topic of a node the registry in use does not list."""
+    if (node_id := node_of_alliance_catalogue(topic)) is not None:
+        if registry is None:
+            raise InvalidEvent(f"topic {topic} is on the alliance bus, and this node follows no alliance registry")
+        try:
+            node = registry.node(node_id)
+        except LookupError as unknown:
+            raise InvalidEvent(f"topic {topic} belongs to no member: {unknown}") from None
+        return Provenance(f"the node {node_id}", node.event_source, _families(Topic.ALLIANCE_LISTINGS))
     if (lms := lms_of_topic(topic)) is not None:
         # Only LMS x may write LMS x's topic (the broker's ACLs); its events must say they come from LMS x.
         return Provenance(f"the LMS {lms}", lms_source(lms), _families(Topic.GRADE_SUBMISSIONS))
@@ -48,9 +66,13 @@ def provenance(topic: str, node_uri: str) -> Provenance | None:
     return None
 
 
-def check(topic: str, envelope: CloudEvent, node_uri: str) -> None:
-    """InvalidEvent naming the topic, the type and the rule, unless the event belongs on the topic."""
-    expected = provenance(topic, node_uri)
+def check(topic: str, envelope: CloudEvent, node_uri: str, registry: "AllianceRegistry | None" = None) -> None:
+    """InvalidEvent naming the topic, the type and the rule, unless the event belongs on the topic. `registry`, the
+    alliance registry in use, says who speaks on the alliance bus."""
+    try:
+        expected = provenance(topic, node_uri, registry)
+    except InvalidEvent as unknown:
+        raise InvalidEvent(f"{unknown}; {envelope.type} from {envelope.source} is not believed") from None
     if expected is None:
         raise InvalidEvent(f"topic {topic} has no known producer; {envelope.type} from {envelope.source} is not believed")
     if _family(envelope.type) not in expected.families:

@@ -3,6 +3,13 @@
 LMSs are the exception: each LMS writes grade submissions onto a topic of its own, `mc.lms.<lms-id>.grade-submissions`,
 which only its Kafka principal may write (deploy/kafka_security.py), so the broker itself tells which LMS sent a
 submission. The enum holds that family as a template; `lms_topic` names one LMS's topic.
+
+The alliance bus (the alliance's cluster, shared by its nodes; see services/alliance) is not the node's and is not in
+the enum: each node writes only under its own name, `alliance.<node-id>.` (a prefixed ACL), its public catalogue on
+`alliance.<node-id>.catalogue` and, for the messages it addresses to one partner, `alliance.<node-id>.to.<partner-id>`.
+
+Topics that hold the current state of things, one message per key (listings, places left), are compacted: a node
+that starts empty reads the whole current state from them, however old (`is_compacted`).
 """
 
 import re
@@ -15,11 +22,23 @@ class Topic(StrEnum):
     OFFERINGS = "mc.catalogue.offerings"
     PROGRAMMES = "mc.catalogue.programmes"
     ENROLMENTS = "mc.enrolment.enrolments"
+    # Places taken and left per offering: public counts, no one's name (compacted, keyed by offering).
+    AVAILABILITY = "mc.enrolment.availability"
     # Inbound: grade submissions, one topic per LMS. Untrusted until assessment has validated them.
     GRADE_SUBMISSIONS = "mc.lms.{lms}.grade-submissions"
     GRADES = "mc.assessment.grades"
     CREDENTIALS = "mc.certification.credentials"
     NOTIFICATIONS = "mc.notifications.deliveries"
+    # The alliance members' listings this node's gateway accepted from the alliance bus, re-published inside the node
+    # (compacted, keyed by listing).
+    ALLIANCE_LISTINGS = "mc.alliance.listings"
+
+
+# The alliance bus: one catalogue topic per node, written by that node's principal only.
+ALLIANCE_CATALOGUE = "alliance.{node}.catalogue"
+# A node id is one topic-name segment, as the registry's pattern for node ids says.
+NODE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+COMPACTED = frozenset({Topic.AVAILABILITY, Topic.ALLIANCE_LISTINGS})
 
 
 # An LMS id is one topic-name segment: lower-case letters, digits and dashes.
@@ -82,3 +101,48 @@ def lms_of_source(source: str) -> str | None:
     """The LMS a CloudEvents `source` names, or None when it names no LMS."""
     lms_id = source.removeprefix(lms_source(""))
     return lms_id if lms_id != source and LMS_ID.fullmatch(lms_id) else None
+
+
+def alliance_prefix(node_id: str, prefix: str = "") -> str:
+    """Everything node `node_id` may write on the alliance bus starts with this (its prefixed ACL)."""
+    if not NODE_ID.fullmatch(node_id):
+        raise ValueError(f"node id {node_id!r}: lower-case letters, digits and dashes only")
+    return topic_name(f"alliance.{node_id}.", prefix)
+
+
+def alliance_catalogue_topic(node_id: str, prefix: str = "") -> str:
+    """Where node `node_id` publishes its public catalogue for the alliance."""
+    return f"{alliance_prefix(node_id, prefix)}catalogue"
+
+
+def addressed_topic(sender: str, recipient: str, prefix: str = "") -> str:
+    """Messages node `sender` addresses to node `recipient` alone (only the recipient may read them)."""
+    alliance_prefix(recipient)
+    return f"{alliance_prefix(sender, prefix)}to.{recipient}"
+
+
+def alliance_group(node_id: str, prefix: str = "") -> str:
+    """The consumer group in which node `node_id`'s gateway reads the alliance bus (its own, not shared)."""
+    return f"{alliance_prefix(node_id, prefix)}gateway"
+
+
+def other_catalogues(node_id: str, prefix: str = "") -> str:
+    """A subscription pattern for every node's catalogue topic but node `node_id`'s own (which it may see, as it
+    writes there, but not read)."""
+    head, tail = ALLIANCE_CATALOGUE.split("{node}")
+    return f"^{re.escape(topic_name(head, prefix))}(?!{re.escape(node_id)}{re.escape(tail)}$){NODE_ID.pattern}{re.escape(tail)}$"
+
+
+def node_of_alliance_catalogue(topic: str, prefix: str = "") -> str | None:
+    """The node whose catalogue topic this is, or None for any other topic."""
+    head, tail = ALLIANCE_CATALOGUE.split("{node}")
+    head = topic_name(head, prefix)
+    if not (topic.startswith(head) and topic.endswith(tail)):
+        return None
+    node_id = topic[len(head) : -len(tail)]
+    return node_id if NODE_ID.fullmatch(node_id) else None
+
+
+def is_compacted(topic: str) -> bool:
+    """Whether a topic (named without the deployment's prefix) keeps the latest message per key for ever."""
+    return topic in COMPACTED or node_of_alliance_catalogue(topic) is not None

@@ -1,5 +1,5 @@
-"""Who may read and do what: ONE table with an entry for every route of every service, checked against the five
-services running in this process on the real Kafka and PostgreSQL.
+"""Who may read and do what: ONE table with an entry for every route of every service, checked against the services
+(the five and the alliance gateway) running in this process on the real Kafka and PostgreSQL.
 
 The callers: anonymous; the learner the record is about (`learner`) and another learner (`other-learner`); each staff
 role at institution A, whose course, offering, grade or credential each request is about (`registrar`), and at
@@ -28,6 +28,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
+from services.alliance.app import create_service as create_gateway
+from services.alliance.settings import AllianceSettings
 from services.assessment.app import create_service as create_assessment
 from services.assessment.settings import AssessmentSettings
 from services.catalogue.app import create_service as create_catalogue
@@ -134,8 +136,10 @@ def infrastructure(service: str) -> list[Entry]:
 BAD_HOURS = {"workload_hours": 10}  # 3 ECTS in 10 hours: against the policy, refused (422) once the designer may act.
 
 TABLE: list[Entry] = [
-    *(entry for service in ("catalogue", "enrolment", "assessment", "certification", "notifications")
+    *(entry for service in ("catalogue", "enrolment", "assessment", "certification", "notifications", "alliance")
       for entry in infrastructure(service)),
+    # --- the alliance gateway ---
+    public("alliance", "GET", "/bus", "the gateway's state on the alliance bus (connected, waiting for what); no data"),
     # --- catalogue: descriptions, QA, offerings, programmes ---
     public("catalogue", "GET", "/courses", "the alliance's catalogue is open: descriptions and their QA state"),
     public("catalogue", "GET", "/courses/{course_id}", "the catalogue is open"),
@@ -146,6 +150,9 @@ TABLE: list[Entry] = [
     public("catalogue", "GET", "/offerings", "learners search what is on offer"),
     public("catalogue", "GET", "/offerings/{offering_id}", "learners read an offering before applying"),
     public("catalogue", "GET", "/catalogue", "the public catalogue page"),
+    public("catalogue", "GET", "/catalogue/offerings/{offering_id}", "an offering's page, where learners register"),
+    public("catalogue", "GET", "/alliance/courses", "the alliance's catalogue is open: every member's approved courses"),
+    public("catalogue", "GET", "/alliance/programmes", "the alliance's catalogue is open: every member's programmes"),
     Entry("catalogue", "POST", "/courses", "designer", 422,
           "a designer of an awarding institution drafts; the description is then checked against the policy",
           request=lambda s: {"json": {"description": s["description_a"] | BAD_HOURS}}),
@@ -308,11 +315,12 @@ SERVICES: dict[str, tuple[Callable[[Any], Service], type]] = {
     "assessment": (create_assessment, AssessmentSettings),
     "certification": (create_certification, CertificationSettings),
     "notifications": (create_notifications, NotificationsSettings),
+    "alliance": (create_gateway, AllianceSettings),
 }
 
 
 def services(stack: Stack, **settings: dict[str, Any]) -> dict[str, Service]:
-    """The five services, each with `settings` of its own beyond the stack's (nothing runs until an app starts)."""
+    """The services, each with `settings` of its own beyond the stack's (nothing runs until an app starts)."""
     return {
         service: create(stack.settings(settings_class, **settings.get(service, {})))
         for service, (create, settings_class) in SERVICES.items()
@@ -358,6 +366,8 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
         certification={"issuer_keys_dir": str(keys), "public_url": PUBLIC_URL, "signing_processes": 0},
         notifications={"unsubscribe_secret": UNSUBSCRIBE_SECRET, "smtp_host": stack.smtp_host,
                        "smtp_port": stack.smtp_port},
+        # In no alliance here: the gateway keeps what it would list, and waits for a registry.
+        alliance={"alliance_node_id": "authz"},
     )
     async with contextlib.AsyncExitStack() as running:
         apps, clients = {}, {}

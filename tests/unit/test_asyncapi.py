@@ -16,6 +16,7 @@ def test_a_service_publishes_exactly_its_own_contract_modules_types():
         "eu.microcredentials.enrolment.learner.enrolled.v1",
         "eu.microcredentials.enrolment.learner.waitlisted.v1",
         "eu.microcredentials.enrolment.enrolment.withdrawn.v1",
+        "eu.microcredentials.enrolment.availability.changed.v1",
     }
 
 

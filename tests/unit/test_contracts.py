@@ -176,7 +176,7 @@ def test_breaking_changes_reads_pydantic_schemas_through_refs_and_nullable_field
 
 # (c) Type names.
 
-PRODUCERS = {"catalogue", "enrolment", "assessment", "certification", "notifications", "lms"}
+PRODUCERS = {"catalogue", "enrolment", "assessment", "certification", "notifications", "lms", "alliance"}
 IRREGULAR_PAST = {"sent", "paid", "held", "made", "given", "withdrawn", "won", "lost", "built", "spent"}
 TYPE_NAME = re.compile(r"eu\.microcredentials\.(?P<service>[a-z]+)\.[a-z]+(-[a-z]+)*\.(?P<fact>[a-z]+)\.v[1-9][0-9]*")
 

@@ -7,14 +7,20 @@ from cryptography import x509
 
 from deploy.kafka_security import (
     Grant,
+    alliance_grants,
+    alliance_topics,
     ensure_certificates,
+    kafka_user,
     lms_grants,
     node_services,
     read_credentials,
     service_grants,
     write_credentials,
 )
+from shared.alliance import AllianceRegistry
 from shared.settings import ServiceSettings
+from shared.topic_admin import topic_config
+from tests.alliance import registry_data
 
 
 def grants_of_every_service(prefix: str = "") -> dict[str, list[Grant]]:
@@ -42,8 +48,15 @@ def test_the_rights_follow_what_each_service_publishes_and_consumes() -> None:
         "READ  topic mc.lms. (prefix)",
     }
     assert set(map(str, grants["catalogue"])) == {
-        "WRITE topic mc.catalogue.courses", "WRITE topic mc.catalogue.offerings", "WRITE topic mc.catalogue.programmes"
-    }, "catalogue consumes nothing, so it has no group, no dead-letter topic and reads nothing"
+        "WRITE topic mc.catalogue.courses", "WRITE topic mc.catalogue.offerings", "WRITE topic mc.catalogue.programmes",
+        "WRITE topic mc.catalogue.dead-letter", "READ  group mc-catalogue",
+        "READ  topic mc.enrolment.availability", "READ  topic mc.alliance.listings",
+    }, "catalogue reads the places of its offerings and the members' listings, nothing else"
+    assert set(map(str, grants["alliance"])) == {
+        "WRITE topic mc.alliance.listings", "WRITE topic mc.alliance.dead-letter", "READ  group mc-alliance",
+        "READ  topic mc.catalogue.courses", "READ  topic mc.catalogue.offerings", "READ  topic mc.catalogue.programmes",
+        "READ  topic mc.enrolment.availability",
+    }, "on the node's cluster the gateway reads the public catalogue facts only: nothing about learners"
 
 
 def test_under_a_prefix_every_name_is_prefixed() -> None:
@@ -81,3 +94,32 @@ def test_the_broker_certificate_is_signed_by_the_node_ca_for_its_names(tmp_path:
     assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
     assert stat.S_IMODE((tmp_path / "ca-key.pem").stat().st_mode) == 0o600
     assert ensure_certificates(tmp_path, ["localhost", "127.0.0.1"]) == (ca_file, keystore)
+
+
+def test_on_the_alliance_bus_a_node_writes_under_its_own_name_and_reads_the_others_catalogues() -> None:
+    registry = AllianceRegistry.model_validate(registry_data())
+    assert set(map(str, alliance_grants(registry, "saarland", "t."))) == {
+        "WRITE topic t.alliance.saarland. (prefix)",
+        "READ  group t.alliance.saarland.gateway",
+        "READ  topic t.alliance.silesia.catalogue",
+        "READ  topic t.alliance.silesia.to.saarland",
+    }
+    assert set(map(str, alliance_grants(registry, "silesia"))) == {
+        "WRITE topic alliance.silesia. (prefix)",
+        "READ  group alliance.silesia.gateway",
+        "READ  topic alliance.saarland.catalogue",
+        "READ  topic alliance.saarland.to.silesia",
+    }, "no right on another node's name, nor on what is addressed to a third node"
+    assert alliance_topics(registry) == [
+        "alliance.saarland.catalogue", "alliance.silesia.catalogue", "alliance.saarland.to.silesia",
+        "alliance.silesia.to.saarland",
+    ]
+    assert kafka_user(registry.node("saarland").kafka_principal) == "saarland"
+
+
+def test_the_topics_that_hold_current_state_are_compacted() -> None:
+    assert topic_config("t.alliance.saarland.catalogue", "t.") == {"cleanup.policy": "compact"}
+    assert topic_config("t.mc.alliance.listings", "t.") == {"cleanup.policy": "compact"}
+    assert topic_config("mc.enrolment.availability") == {"cleanup.policy": "compact"}
+    assert topic_config("mc.enrolment.enrolments") == {}, "facts are not compacted: each one counts, not the last"
+    assert topic_config("alliance.saarland.to.silesia") == {}

@@ -7,12 +7,14 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from shared.alliance import AllianceRegistry
 from shared.consumer import EventConsumer
 from shared.dead_letters import REASON
 from shared.events import EVENT_TYPES, CloudEvent, InvalidEvent, Topic, dead_letter_topic, provenance
 from shared.events.certification import CredentialIssued
 from shared.events.enrolment import LearnerEnrolled
 from shared.settings import ServiceSettings
+from tests.alliance import registry_data
 from tests.unit.test_consumer import InMemoryUnitOfWork, RecordingHandler, grade_submitted
 
 NODE = "urn:microcredentials:node:uni-saarland"
@@ -84,3 +86,45 @@ async def test_the_consumer_dead_letters_a_forged_fact_and_skips_a_genuine_one_i
     [reason] = dead_letters
     assert "claims the source 'urn:microcredentials:node:mallory'" in reason and "mc.certification.credentials" in reason
 
+
+
+# --- the alliance bus: who a node is comes from the alliance registry in use ---
+
+
+def alliance() -> AllianceRegistry:
+    return AllianceRegistry.model_validate(registry_data())
+
+
+def test_a_nodes_catalogue_topic_carries_listings_from_that_node_only() -> None:
+    listed = "eu.microcredentials.alliance.offering.listed.v1"
+    saarland, silesia = "urn:microcredentials:node:saarland", "urn:microcredentials:node:silesia"
+    provenance.check("alliance.saarland.catalogue", envelope(listed, saarland), NODE, alliance())
+
+    with pytest.raises(InvalidEvent) as forged:
+        provenance.check("alliance.saarland.catalogue", envelope(listed, silesia), NODE, alliance())
+    assert str(forged.value) == (
+        f"{listed} on topic alliance.saarland.catalogue claims the source '{silesia}'; only the node saarland "
+        f"({saarland}) publishes there"
+    )
+    with pytest.raises(InvalidEvent, match=r"credential\.issued\.v1 does not belong on topic alliance\.saarland"):
+        provenance.check("alliance.saarland.catalogue", envelope(CredentialIssued.type, saarland), NODE, alliance())
+
+
+def test_nothing_on_the_alliance_bus_is_believed_of_an_unknown_node_or_without_a_registry() -> None:
+    listed = "eu.microcredentials.alliance.course.listed.v1"
+    mallory = "urn:microcredentials:node:mallory"
+    with pytest.raises(InvalidEvent) as unknown:
+        provenance.check("alliance.mallory.catalogue", envelope(listed, mallory), NODE, alliance())
+    assert str(unknown.value) == (
+        "topic alliance.mallory.catalogue belongs to no member: 'mallory' is not a node of Transform4Europe "
+        f"(registry serial 1); {listed} from {mallory} is not believed"
+    )
+    with pytest.raises(InvalidEvent, match="this node follows no alliance registry"):
+        provenance.check("alliance.saarland.catalogue", envelope(listed, "urn:microcredentials:node:saarland"), NODE)
+
+
+def test_the_members_listings_inside_the_node_come_from_its_own_gateway() -> None:
+    listed = "eu.microcredentials.alliance.offering.listed.v1"
+    provenance.check(Topic.ALLIANCE_LISTINGS, envelope(listed), NODE)
+    with pytest.raises(InvalidEvent, match="only the alliance service of this node"):
+        provenance.check(Topic.ALLIANCE_LISTINGS, envelope(listed, "urn:microcredentials:node:saarland"), NODE)

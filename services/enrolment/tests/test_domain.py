@@ -268,6 +268,27 @@ def test_a_lowered_capacity_promotes_nobody_until_the_offering_is_below_it() -> 
     assert withdrawal.promoted == [] and [a.position for a in waitlist] == [1, 2, 3]
 
 
+def test_the_places_an_offering_has_left_are_published_as_counts_after_each_change() -> None:
+    """What the catalogue and the alliance are told: how many have a place and wait, never who."""
+    placed = apply(places=Places(capacity=2, taken_seats=frozenset({1}), waitlisted=0))
+    assert domain.places_after(Places(2, frozenset({1}), 0), placed) == (2, 0)
+    waiting = apply(places=Places(capacity=2, taken_seats=frozenset({1, 2}), waitlisted=3))
+    assert domain.places_after(Places(2, frozenset({1, 2}), 3), waiting) == (2, 4)
+
+    the_offering, enrolled, waitlist = full_offering_with_waitlist()
+    promoted = domain.withdraw(enrolled[0], the_offering, {1, 2}, waitlist, NOW)
+    assert (promoted.enrolled, promoted.waitlisted) == (2, 2), "the first in line took the freed seat"
+    left = domain.withdraw(waitlist[2], the_offering, {1, 2}, waitlist[1:], NOW)
+    assert (left.enrolled, left.waitlisted) == (2, 1)
+
+    availability = domain.availability(offering(capacity=2), 2, 1)
+    assert availability.model_dump() == {
+        "offering_id": "offering-green-h2-2026", "capacity": 2, "enrolled": 2, "waitlisted": 1, "places_left": 0
+    }
+    assert availability.key == "offering-green-h2-2026", "one offering's counts stay in order on one partition"
+    assert domain.availability(offering(capacity=None), 40, 0).places_left is None, "no limit"
+
+
 def test_withdrawing_twice_is_refused() -> None:
     the_offering, enrolled, waitlist = full_offering_with_waitlist()
     domain.withdraw(enrolled[0], the_offering, {1, 2}, waitlist, NOW)
