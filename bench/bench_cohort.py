@@ -514,6 +514,35 @@ def time_figures(node: Node, times: int = 20) -> list[float]:
     return took
 
 
+# --- profiles ---
+
+
+@contextlib.contextmanager
+def profiling(folder: Path | None, phase: str, processes: NodeProcesses, services: tuple[str, ...]) -> Iterator[None]:
+    """py-spy (PY_SPY, or on PATH) records the services' first instances during a phase, as collapsed stacks in
+    <folder>/<phase>-<service>.txt (py-spy is not a dependency of the project: install it where you like)."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for service in services:
+        process = processes.processes[service][0]
+        assert process is not None
+        spies.append(subprocess.Popen(
+            [os.environ.get("PY_SPY", "py-spy"), "record", "--nonblocking", "--rate", "50", "--format", "raw",
+             "--pid", str(process.pid), "--output", str(folder / f"{phase}-{service}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in spies:
+            spy.wait(timeout=60)
+
+
 # --- faults ---
 
 
@@ -633,8 +662,9 @@ async def run(args: argparse.Namespace) -> int:
             maildir = Maildir(stack.maildir)
             sampler.mark("applying")
             enrolment_url = node.urls["enrolment"]
-            registered = wrk_phase(enrolment_url, tokens, "register", cohort.offering_id)
-            applied = wrk_phase(enrolment_url, tokens, "apply", cohort.offering_id)
+            with profiling(args.profile, "applying", processes, ("enrolment", "notifications")):
+                registered = wrk_phase(enrolment_url, tokens, "register", cohort.offering_id)
+                applied = wrk_phase(enrolment_url, tokens, "apply", cohort.offering_id)
             sampler.mark("applied")
             applied_at = time.time()
             applications_seconds = registered[0] + applied[0]
@@ -660,6 +690,8 @@ async def run(args: argparse.Namespace) -> int:
             sampler.mark("grading")
             publish = asyncio.create_task(publish_grades(lms_settings(stack, node), lms_topic, cohort.submissions))
             faults = Faults(processes, infrastructure, passing) if infrastructure else None
+            grading_profile = profiling(args.profile, "grading", processes, CONSUMING)
+            grading_profile.__enter__()
             stages = await follow(
                 {
                     "grades recorded or rejected": lambda: databases.value(
@@ -675,6 +707,7 @@ async def run(args: argparse.Namespace) -> int:
                 on_progress=faults,
             )
             first_grade, publishing = await publish
+            grading_profile.__exit__(None, None, None)
             sampler.mark("graded")
             while faults is not None and faults.pending:
                 await asyncio.sleep(1)
@@ -779,6 +812,8 @@ def main() -> None:
     parser.add_argument("--fault", action="store_true", help="kill -9 services, Kafka and PostgreSQL in the middle")
     parser.add_argument("--dashboard-events", type=int, default=0, metavar="N",
                         help="pad the dashboards' event log to N events before timing /dashboard/figures")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="record the services with py-spy while applying and grading (collapsed stacks in DIR)")
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

@@ -159,7 +159,7 @@ def _read_key(path: str) -> bytes:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_principal(
+async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     unauthorized = {"WWW-Authenticate": "Bearer"}
