@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -547,22 +547,32 @@ def profiling(folder: Path | None, phase: str, processes: NodeProcesses, service
 
 
 class Faults:
-    """kill -9 of each consuming service (started again at once), then Kafka's broker and PostgreSQL's postmaster
-    (started again after a few seconds with deploy/infra.sh start), each when the credentials reach a share of the
-    cohort."""
+    """kill -9 of each consuming service (started again at once), then of Kafka's broker and PostgreSQL's postmaster
+    (started again after a few seconds with deploy/infra.sh start). The LMS publishes the cohort's grades in one
+    portion more than there are faults: each fault comes while a portion is half certified, and the next portion is
+    published once the node is back, so every fault lands in the middle of the work."""
 
-    def __init__(self, processes: NodeProcesses, infrastructure: PrivateInfrastructure, passing: int) -> None:
+    def __init__(
+        self, processes: NodeProcesses, infrastructure: PrivateInfrastructure, passing_per_portion: list[int],
+        publish_next: Callable[[], Awaitable[None]],
+    ) -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
             (f"kill -9 {service}", lambda service=service: self._service(service)) for service in
             ("assessment", "certification", "notifications", "enrolment")
         ]
         steps += [("kill -9 Kafka's broker", lambda: self._infrastructure("kafka")),
                   ("kill -9 PostgreSQL's postmaster", lambda: self._infrastructure("postgresql"))]
-        shares = [0.08, 0.18, 0.28, 0.36, 0.45, 0.6]
-        self._steps = [(int(share * passing), name, step) for share, (name, step) in zip(shares, steps)]
-        self._processes, self._infrastructure_ = processes, infrastructure
+        assert len(passing_per_portion) == len(steps) + 1
+        before = 0
+        self._steps = []
+        for (name, step), passing in zip(steps, passing_per_portion):
+            self._steps.append((before + passing // 2, name, step))
+            before += passing
+        self._processes, self._infrastructure_, self._publish_next = processes, infrastructure, publish_next
         self.log: list[str] = []
         self._busy: asyncio.Task | None = None
+
+    PORTIONS = 7
 
     def _service(self, name: str) -> None:
         instances = self._processes.processes[name]
@@ -577,21 +587,20 @@ class Faults:
     async def __call__(self, stages: dict[str, Stage]) -> None:
         if self._busy is not None and not self._busy.done():
             return
-        if self._steps and stages["credentials stored"].count >= self._steps[0][0]:
-            at, name, step = self._steps.pop(0)
+        if self._busy is not None:
+            self._busy.result()  # A fault that could not be made ends the run.
+        credentials = stages["credentials stored"].count
+        if self._steps and credentials >= self._steps[0][0]:
+            _, name, step = self._steps.pop(0)
             began = time.time()
 
             async def run() -> None:
                 await asyncio.to_thread(step)
-                self.log.append(f"{name} at {stages['credentials stored'].count} credentials: "
-                                f"back after {time.time() - began:.1f} s")
+                self.log.append(f"{name} at {credentials} credentials: the node went on after {time.time() - began:.1f} s")
                 say(f"  {self.log[-1]}")
+                await self._publish_next()
 
             self._busy = asyncio.create_task(run())
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._steps) or (self._busy is not None and not self._busy.done())
 
 
 # --- the run ---
@@ -688,8 +697,22 @@ async def run(args: argparse.Namespace) -> int:
             passing = len(cohort.passing)
             lms_topic = f"{stack.topic_prefix}{node.lms.topic}"
             sampler.mark("grading")
-            publish = asyncio.create_task(publish_grades(lms_settings(stack, node), lms_topic, cohort.submissions))
-            faults = Faults(processes, infrastructure, passing) if infrastructure else None
+            portions = [cohort.submissions]
+            if infrastructure is not None:
+                size = -(-len(cohort.submissions) // Faults.PORTIONS)
+                portions = [cohort.submissions[start:start + size] for start in range(0, len(cohort.submissions), size)]
+            published: list[tuple[float, float]] = []
+
+            async def publish_next() -> None:
+                published.append(await publish_grades(lms_settings(stack, node), lms_topic, portions[len(published)]))
+
+            await publish_next()
+            faults = None
+            if infrastructure is not None:
+                passing_per_portion = [
+                    sum(1 for s in portion if s["data"]["learner_id"] in cohort.passing) for portion in portions
+                ]
+                faults = Faults(processes, infrastructure, passing_per_portion, publish_next)
             grading_profile = profiling(args.profile, "grading", processes, CONSUMING)
             grading_profile.__enter__()
             stages = await follow(
@@ -706,11 +729,9 @@ async def run(args: argparse.Namespace) -> int:
                  "emails in the SMTP server": args.learners + passing},
                 on_progress=faults,
             )
-            first_grade, publishing = await publish
+            (first_grade, publishing) = published[0]
             grading_profile.__exit__(None, None, None)
             sampler.mark("graded")
-            while faults is not None and faults.pending:
-                await asyncio.sleep(1)
 
             # --- what the learners got ---
             emails = maildir.emails(domain)
@@ -752,7 +773,7 @@ async def run(args: argparse.Namespace) -> int:
         say(f"  {rate(passing, end_to_end, 'learners/s') if end_to_end else 'not reached'}"
             f"   ({len(cohort.submissions):,} submissions, {passing:,} passes)")
         say("stages (from the first grade published):")
-        say(f"  the LMS publishes the submissions (aiokafka, LMS principal)  {rate(len(cohort.submissions), publishing)}")
+        say(f"  the LMS publishes the submissions (aiokafka, LMS principal)  {rate(len(portions[0]), publishing)}")
         for stage in stages.values():
             if stage.done:
                 say(f"  {stage.name:<58} {rate(stage.target, stage.done - first_grade)}")

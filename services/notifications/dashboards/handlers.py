@@ -3,6 +3,7 @@
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
+from services.notifications.dashboards import figures
 from services.notifications.dashboards.domain import about_event_id, aggregate_ids, universities_named
 from services.notifications.dashboards.models import CourseUniversity, LoggedEvent
 from shared.consumer import Handler
@@ -38,6 +39,7 @@ async def record_event(event: Event, envelope: CloudEvent, uow: UnitOfWork) -> N
         )
         .on_conflict_do_nothing(index_elements=["event_id"])
     )
+    figures.count(uow, envelope, university)
 
 
 async def _university_of(uow: UnitOfWork, ids: list[str]) -> str | None:
