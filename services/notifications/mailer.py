@@ -7,6 +7,7 @@ connections at most, each carrying many emails.
 
 import asyncio
 import contextlib
+import time
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -14,16 +15,23 @@ import aiosmtplib
 from services.notifications.settings import NotificationsSettings
 
 
+class NoTimeLeft(Exception):
+    """The email was not sent: it could not be done with before its deadline."""
+
+
 class Mailer:
     """Up to SMTP_CONNECTIONS connections to the relay, each kept open and carrying one email after another: a
     connection per email (connect, EHLO, STARTTLS, AUTH, QUIT) cost more than the email (bench/bench_cohort.py).
 
-    A connection that failed in any way is closed, and the next email opens a new one; one the relay closed while idle
-    is noticed before it is used."""
+    A connection that failed in any way is closed, and the next email opens a new one (the email it failed on is
+    retried by the worker, never here: whether the relay kept it is unknown). Before an email goes on a connection that
+    sat idle, the connection is checked: closed by the relay (noticed by the transport), or, idle for longer than
+    SMTP_IDLE_CHECK_SECONDS, asked for a NOOP (a relay that restarted or timed it out may have dropped it without this
+    side noticing); one that does not answer is closed and a new one opened, so neither costs the email an attempt."""
 
     def __init__(self, settings: NotificationsSettings) -> None:
         self._settings = settings
-        self._idle: list[aiosmtplib.SMTP] = []
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []  # each with when it was last used
         self._slots = asyncio.Semaphore(settings.smtp_connections)
 
     def _connection(self) -> aiosmtplib.SMTP:
@@ -43,14 +51,15 @@ class Mailer:
             **credentials,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, deadline: float | None = None) -> None:
+        """Send on a free connection; with a `deadline` (time.monotonic()), only if the exchange is sure to be over by
+        then, else NoTimeLeft (an email waits for a connection while the others of its batch go first)."""
         async with self._slots:
-            connection = None
-            while self._idle and connection is None:
-                candidate = self._idle.pop()
-                if candidate.is_connected:
-                    connection = candidate
-            connection = connection or self._connection()
+            connection = await self._open_connection() or self._connection()
+            if deadline is not None and time.monotonic() + 2 * self._settings.smtp_timeout_seconds > deadline:
+                if connection.is_connected:
+                    self._idle.append((connection, time.monotonic()))
+                raise NoTimeLeft(message["Message-ID"])
             try:
                 # aiosmtplib bounds each command by the timeout; this bounds the whole exchange, which a claim's lease
                 # outlasts.
@@ -61,11 +70,31 @@ class Mailer:
             except BaseException:
                 connection.close()
                 raise
-            self._idle.append(connection)
+            self._idle.append((connection, time.monotonic()))
+
+    async def _open_connection(self) -> aiosmtplib.SMTP | None:
+        """An idle connection that still works, if there is one; the others are closed."""
+        while self._idle:
+            connection, since = self._idle.pop()
+            if not connection.is_connected:
+                connection.close()
+                continue
+            if time.monotonic() - since < self._settings.smtp_idle_check_seconds:
+                return connection  # Used a moment ago, as in a batch: not worth a round trip.
+            try:
+                async with asyncio.timeout(self._settings.smtp_timeout_seconds):
+                    await connection.noop()
+            except BaseException as error:
+                connection.close()
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            return connection
+        return None
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        for connection in idle:
+        for connection, _ in idle:
             with contextlib.suppress(Exception):
                 await connection.quit()
 

@@ -46,6 +46,8 @@ class NotificationsSettings(ServiceSettings):
     # How many connections to the relay a worker keeps open and sends on in parallel, each carrying one email after
     # another.
     smtp_connections: int = Field(default=4, ge=1)
+    # A kept connection idle for longer than this is checked with a NOOP before it carries an email (mailer.py).
+    smtp_idle_check_seconds: float = Field(default=2.0, ge=0)
     # A transient failure (connection refused, timeout, 4xx) is retried, backing off from delivery_backoff_seconds,
     # doubling up to delivery_backoff_max_seconds, until delivery_max_attempts or delivery_max_age_seconds (from the
     # event's arrival) is reached: then the delivery is failed and NotificationFailed published.

@@ -7,9 +7,11 @@ Exactly one email per event and recipient, as far as SMTP allows:
 2. The worker claims due deliveries with `FOR UPDATE SKIP LOCKED` (several instances share the work, none takes a
    row another holds), marks them `sending`, counts the attempt and sets `next_attempt_at` to a lease (longer than
    any send may take), and commits, before talking to SMTP (one statement for a whole batch).
-3. It sends them over a few SMTP connections kept open (mailer.py), then in one new transaction marks those sent
-   `sent` and publishes a NotificationSent (outbox) for each, fenced on the attempt it claimed: if a lease ran out
-   and another worker took the delivery over, that one is left alone.
+3. It sends them over a few SMTP connections kept open (mailer.py); an email whose turn comes too late to be sent
+   within its lease is not sent but given back (`pending`, the attempt not counted), so that no other worker can take
+   it over while it is being sent. Then, in one new transaction, it marks those sent `sent` and publishes a
+   NotificationSent (outbox) for each, fenced on the attempt it claimed: if a lease ran out and another worker took
+   the delivery over, that one is left alone.
 4. A transient failure puts it back to `pending` with an exponential backoff; a permanent one (5xx to the recipient
    or the message), or running out of attempts or age, marks it `failed` and publishes NotificationFailed.
 
@@ -28,6 +30,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +45,7 @@ from starlette.datastructures import State
 
 from services.notifications.domain import Email, gives_up, retry_delay, to_message
 from services.notifications.handlers import DELIVERIES_CHANNEL
-from services.notifications.mailer import Mailer, is_permanent
+from services.notifications.mailer import Mailer, NoTimeLeft, is_permanent
 from services.notifications.models import Delivery, DeliveryStatus
 from services.notifications.settings import NotificationsSettings
 from shared.db import Listener, utcnow
@@ -63,6 +66,8 @@ class Claim:
     attempt: int
     message: EmailMessage
     traceparent: str | None = None
+    # time.monotonic() when the claim's lease runs out: the send must be over by then.
+    deadline: float | None = None
 
 
 def describe(error: BaseException) -> str:
@@ -126,14 +131,17 @@ class DeliveryWorker:
         sent = [(claim, traceparent) for claim, (error, traceparent) in zip(claims, outcomes) if error is None]
         if sent:
             await self._recording(f"{len(sent)} sent deliveries", lambda: self._record_sent(sent))
+        unsent = [claim for claim, (error, _) in zip(claims, outcomes) if isinstance(error, NoTimeLeft)]
+        if unsent:
+            await self._recording(f"{len(unsent)} unsent deliveries", lambda: self._give_back(unsent))
         for claim, (error, _) in zip(claims, outcomes):
-            if error is not None:
+            if error is not None and not isinstance(error, NoTimeLeft):
                 await self._recording(f"delivery {claim.delivery_id}", lambda claim=claim, error=error: self._record_failure(claim, error))
         return len(claims)
 
     async def claim(self) -> list[Claim]:
         settings = self._settings
-        now = utcnow()
+        now, deadline = utcnow(), time.monotonic() + settings.delivery_lease_seconds
         deliveries = Delivery.__table__.c
         due = (
             select(deliveries.id, deliveries.status.label("was"))
@@ -165,7 +173,7 @@ class DeliveryWorker:
                     "delivery %s (%s) was claimed but never recorded (a worker stopped): sending it again with the "
                     "same Message-ID", row["id"], row["message_id"]
                 )
-            claims.append(Claim(row["id"], row["attempts"], self._message(row), row["traceparent"]))
+            claims.append(Claim(row["id"], row["attempts"], self._message(row), row["traceparent"], deadline))
         return claims
 
     def _message(self, delivery: Mapping) -> EmailMessage:
@@ -187,7 +195,7 @@ class DeliveryWorker:
             "notifications send email", context=context_from_traceparent(claim.traceparent), kind=SpanKind.CLIENT
         ):
             try:
-                await self._mailer.send(claim.message)
+                await self._mailer.send(claim.message, claim.deadline)
             except Exception as error:
                 return error, current_traceparent()
             return None, current_traceparent()
@@ -248,6 +256,20 @@ class DeliveryWorker:
             await uow.commit()
         for delivery_id, attempt in set(traceparents) - {(row.id, row.attempts) for row in recorded}:
             log.warning("delivery %s attempt %d was taken over by another worker", delivery_id, attempt)
+
+    async def _give_back(self, unsent: list[Claim]) -> None:
+        """Deliveries claimed but not sent: due again at once, as if this attempt had not been made."""
+        deliveries = Delivery.__table__.c
+        async with self._unit_of_work() as uow:
+            await uow.session.execute(
+                update(Delivery.__table__)
+                .where(
+                    tuple_(deliveries.id, deliveries.attempts).in_([(claim.delivery_id, claim.attempt) for claim in unsent]),
+                    deliveries.status == DeliveryStatus.SENDING,
+                )
+                .values(status=DeliveryStatus.PENDING, attempts=deliveries.attempts - 1, next_attempt_at=utcnow())
+            )
+            await uow.commit()
 
     async def _record_failure(self, claim: Claim, error: BaseException) -> None:
         settings = self._settings
