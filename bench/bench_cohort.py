@@ -640,7 +640,7 @@ async def run(args: argparse.Namespace) -> int:
     databases = Databases(stack)
     exit_code = 0
     try:
-        with resources, node_processes(stack, keys, log_prefix="bench", instances=instances) as processes:
+        with resources, node_processes(stack, keys, log_prefix="bench", instances=instances, ready_timeout=300) as processes:
             node = processes.node
             node.timeout = 120
             groups: dict[str, Callable[[], list[int]]] = {

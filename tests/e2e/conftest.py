@@ -84,6 +84,7 @@ class NodeProcesses:
     # service -> its instances' processes (None once killed), in the order they were started
     processes: dict[str, list[subprocess.Popen | None]] = dataclasses.field(default_factory=dict)
     urls: dict[tuple[str, int], str] = dataclasses.field(default_factory=dict)
+    ready_timeout: float = 90.0
     node: Node = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,7 +128,7 @@ class NodeProcesses:
     def wait_ready(self, name: str, instance: int = 0) -> None:
         process = self.processes[name][instance]
         assert process is not None
-        wait_ready(self.urls[(name, instance)], process, str(self.log(name, instance)))
+        wait_ready(self.urls[(name, instance)], process, str(self.log(name, instance)), self.ready_timeout)
 
     def kill(self, name: str, instance: int = 0) -> None:
         """kill -9 of one instance of a service (its worker processes end with it)."""
@@ -150,10 +151,11 @@ class NodeProcesses:
 
 @contextlib.contextmanager
 def node_processes(
-    stack: Stack, keys: Path, log_prefix: str = "e2e", instances: dict[str, int] | None = None, **settings: str
+    stack: Stack, keys: Path, log_prefix: str = "e2e", instances: dict[str, int] | None = None,
+    ready_timeout: float = 90.0, **settings: str,
 ) -> Iterator[NodeProcesses]:
     """The node's processes (`instances`: how many of each service, one by default), stopped at the end."""
-    processes = NodeProcesses(stack, keys, log_prefix, settings)
+    processes = NodeProcesses(stack, keys, log_prefix, settings, ready_timeout=ready_timeout)
     for name in SERVICES:  # Logs start empty, as each run's own.
         processes.log(name).unlink(missing_ok=True)
     try:
