@@ -578,6 +578,7 @@ async def current_principal(
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
+
 def forbidden(needed: str, principal: Principal) -> HTTPException:
     """403 saying what was needed and what the token holds."""
     return HTTPException(status.HTTP_403_FORBIDDEN, f"{needed}; {principal.describe()}")

@@ -175,6 +175,7 @@ class UnitOfWork:
         self.session = self._sessionmaker()
         await self.session.begin()
         self._published = 0
+        self._notify: set[str] = set()
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
         # What a handler may keep for the rest of this transaction (e.g. a course that a batch of grades reads again).
         self.cache: dict[Any, Any] = {}
@@ -200,20 +201,37 @@ class UnitOfWork:
         """
         self._before_commit.append(step)
 
+    def notify(self, channel: str) -> None:
+        """Wake whoever LISTENs on `channel` (shared.db.Listener) once this transaction commits: one NOTIFY per
+        transaction, however many of its events asked for it."""
+        self._notify.add(channel)
+
     async def commit(self) -> None:
         for step in self._before_commit:
             await step()
-        if self._published:
-            # Delivered by PostgreSQL only when the transaction commits: wakes the relay without polling.
-            await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+        channels = sorted(self._notify | ({OUTBOX_CHANNEL} if self._published else set()))
+        if channels:
+            # Delivered by PostgreSQL only when the transaction commits: wakes the relay (and the delivery worker)
+            # without polling.
+            calls = ", ".join(f"pg_notify(:channel_{number}, '')" for number in range(len(channels)))
+            await self.session.execute(
+                text(f"SELECT {calls}"), {f"channel_{number}": channel for number, channel in enumerate(channels)}
+            )
         await self.session.commit()
 
     def publish(
-        self, event: Event, *, topic: str | None = None, outbox: type[OutboxBase] = OutboxMessage
+        self,
+        event: Event,
+        *,
+        topic: str | None = None,
+        outbox: type[OutboxBase] = OutboxMessage,
+        traceparent: str | None = None,
     ) -> CloudEvent:
         """Put an event in the outbox; it reaches Kafka after the transaction commits. By default on its contract's
-        topic through the node's outbox; the alliance gateway names the alliance bus's topic and its outbox for it."""
-        envelope = CloudEvent.wrap(event, source=self._source, traceparent=current_traceparent())
+        topic through the node's outbox (the alliance gateway names the alliance bus's topic and its outbox for it),
+        continuing the current trace or the one `traceparent` names (work recorded in batches: each event in the trace
+        of what it tells of)."""
+        envelope = CloudEvent.wrap(event, source=self._source, traceparent=traceparent or current_traceparent())
         headers = {"content-type": "application/cloudevents+json", "ce_type": envelope.type, "ce_id": envelope.id}
         if envelope.traceparent:
             headers["traceparent"] = envelope.traceparent

@@ -9,7 +9,9 @@ from sqlalchemy import text
 from shared.db import UnitOfWork
 
 
-def unit_of_work(request: Request) -> UnitOfWork:
+# Dependencies are `async def` even when they await nothing: FastAPI runs a plain `def` dependency in a worker thread,
+# a thread hop and a GIL hand-over per request (bench/bench_cohort.py).
+async def unit_of_work(request: Request) -> UnitOfWork:
     return request.app.state.unit_of_work()
 
 

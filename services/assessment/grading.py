@@ -26,26 +26,44 @@ async def grading_scheme(uow: UnitOfWork, course_id: str) -> GradingScheme | Non
     return SCHEMES.validate_python(row.scheme) if row else None
 
 
+async def enrolment_of(uow: UnitOfWork, course_id: str, learner_id: str) -> EnrolledLearner | None:
+    """The learner's enrolment in the course, read once per transaction (the LMS handler asks for its trace too)."""
+    key = ("enrolment", course_id, learner_id)
+    if key not in uow.cache:
+        query = select(EnrolledLearner).where(EnrolledLearner.course_id == course_id, EnrolledLearner.learner_id == learner_id)
+        uow.cache[key] = (await uow.session.exec(query)).first()
+    return uow.cache[key]
+
+
+def forget_enrolments(uow: UnitOfWork) -> None:
+    """After an enrolment is added or removed in this transaction, read enrolments again."""
+    for key in [key for key in uow.cache if isinstance(key, tuple) and key[0] == "enrolment"]:
+        del uow.cache[key]
+
+
 async def record_or_reject(
     uow: UnitOfWork, submission: Submission, lms: RegisteredLms | None = None
 ) -> Grade | GradeRejection:
     """Record the grade and publish GradeRecorded, or record why not and publish GradeRejected; never neither.
 
-    `lms`: the registered LMS a submission from Kafka came from.
+    `lms`: the registered LMS a submission from Kafka came from. A cohort's grades in one transaction (a batch from
+    the LMS's topic, a CSV) read the course and its scheme once, and are written together at the commit: a second
+    grade for the same enrolment is found among those of the transaction (and the unique index stands behind it).
     """
     session = uow.session
-    enrolment = (
-        await session.exec(
-            select(EnrolledLearner).where(
-                EnrolledLearner.course_id == submission.course_id, EnrolledLearner.learner_id == submission.learner_id
+    with session.no_autoflush:
+        enrolment = await enrolment_of(uow, submission.course_id, submission.learner_id)
+        recorded = None
+        if enrolment is not None:
+            recorded = uow.cache.get(("graded", enrolment.enrolment_id)) or (
+                await session.exec(select(Grade).where(Grade.enrolment_id == enrolment.enrolment_id))
+            ).first()
+        if ("course", submission.course_id) not in uow.cache:
+            uow.cache[("course", submission.course_id)] = (
+                await grading_scheme(uow, submission.course_id),
+                await session.get(Course, submission.course_id),
             )
-        )
-    ).first()
-    recorded = None
-    if enrolment is not None:
-        recorded = (await session.exec(select(Grade).where(Grade.enrolment_id == enrolment.enrolment_id))).first()
-    scheme = await grading_scheme(uow, submission.course_id)
-    course = await session.get(Course, submission.course_id)
+        scheme, course = uow.cache[("course", submission.course_id)]
     verdict = review_submission(submission, enrolment, scheme, recorded, course=course, lms=lms)
     if isinstance(verdict, Rejection):
         return _reject(uow, submission, verdict)
@@ -65,6 +83,7 @@ async def record_or_reject(
         }
     )
     session.add(grade)
+    uow.cache[("graded", enrolment.enrolment_id)] = grade
     uow.publish(
         GradeRecorded(
             **grade.model_dump(exclude={"id", "learner", "grading_scheme"}),
@@ -74,8 +93,6 @@ async def record_or_reject(
             course_title=course.title if course else None,
         )
     )
-    # Flushed now, so that a second row of the same cohort for this learner finds it and is rejected.
-    await session.flush()
     return grade
 
 

@@ -5,10 +5,10 @@ from functools import partial
 from opentelemetry import trace
 from opentelemetry.trace import Link
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import delete, select
+from sqlmodel import delete
 
 from services.assessment.domain import Submission
-from services.assessment.grading import record_or_reject
+from services.assessment.grading import enrolment_of, forget_enrolments, record_or_reject
 from services.assessment.lms_registry import RegistryFile
 from services.assessment.models import Course, EnrolledLearner
 from services.assessment.settings import AssessmentSettings
@@ -57,11 +57,13 @@ async def learner_enrolled(event: LearnerEnrolled, envelope: CloudEvent, uow: Un
         )
         .on_conflict_do_nothing()
     )
+    forget_enrolments(uow)
 
 
 async def enrolment_withdrawn(event: EnrolmentWithdrawn, envelope: CloudEvent, uow: UnitOfWork) -> None:
     """A learner who withdrew can no longer be graded for that enrolment."""
     await uow.session.execute(delete(EnrolledLearner).where(EnrolledLearner.enrolment_id == event.enrolment_id))
+    forget_enrolments(uow)
 
 
 async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: UnitOfWork, *, registry: RegistryFile) -> None:
@@ -86,16 +88,10 @@ async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: Unit
         return
     # An LMS without tracing: the grade joins the trace of the learner's enrolment, so that one trace follows the
     # journey from the enrolling request to the credential's email (this consumption's own trace is linked).
-    enrolment_trace = (
-        await uow.session.exec(
-            select(EnrolledLearner.traceparent).where(
-                EnrolledLearner.course_id == event.course_id, EnrolledLearner.learner_id == event.learner_id
-            )
-        )
-    ).first()
+    enrolment = await enrolment_of(uow, event.course_id, event.learner_id)
     own = trace.get_current_span().get_span_context()
     with tracer(__name__).start_as_current_span(
-        "assessment record grade", context=context_from_traceparent(enrolment_trace), links=[Link(own)]
+        "assessment record grade", context=context_from_traceparent(enrolment and enrolment.traceparent), links=[Link(own)]
     ):
         await record_or_reject(uow, submission, lms)
 

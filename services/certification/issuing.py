@@ -10,11 +10,10 @@ from (and signed again before the transaction commits: status_publication.py), a
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, func, literal, text
 from sqlmodel import select
 
 from services.certification import domain, status_lists, status_publication
@@ -23,6 +22,7 @@ from services.certification.models import Credential, MicroCredentialRecord
 from services.certification.settings import CertificationSettings
 from services.certification.signing import CredentialSigner, SigningRequest
 from services.certification.signing_keys import NodeIdentity, identity_of
+from services.certification.status_indexes import StatusIndexes
 from services.certification.status_lists import StatusPurpose
 from services.certification.vc.credential import open_badge_credential
 from shared.db import UnitOfWork, utcnow
@@ -62,6 +62,7 @@ class Issuer:
 
     settings: CertificationSettings
     signer: CredentialSigner
+    status_indexes: StatusIndexes = field(default_factory=StatusIndexes)
 
 
 def unsigned_credential(
@@ -109,26 +110,12 @@ def pending_endorsements(identity: NodeIdentity, record: MicroCredentialRecord) 
     return [str(body.id) for body in domain.co_awarding_bodies(record.awarding_bodies) if not identity.holds(body.id)]
 
 
-async def next_status_index(uow: UnitOfWork, institution: str, length: int) -> int:
-    """A free status list index of the institution, at random (status_lists.random_free_index).
-
-    Issuers of one institution wait for each other (an advisory lock); within one transaction (a batch of grades) the
-    lock is taken and the indexes in use are read once.
-    """
-    key = ("status indexes in use", institution)
-    if key not in uow.cache:
-        await uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"status:{institution}"})
-        # One array rather than a row per credential: asyncpg decodes an int[] in C, 100x faster than the rows.
-        in_use = func.coalesce(func.array_agg(Credential.status_index), literal([], ARRAY(Integer)))
-        query = select(in_use).where(Credential.issuer_institution == institution)
-        uow.cache[key] = set((await uow.session.exec(query)).one())
-    used: set[int] = uow.cache[key]
+async def next_status_index(uow: UnitOfWork, issuer: Issuer, institution: str, length: int) -> int:
+    """A free status list index of the institution, at random, reserved by this process (status_indexes.py)."""
     try:
-        index = status_lists.random_free_index(used, length)
+        return await issuer.status_indexes.take(uow.session.bind, institution, length)
     except status_lists.ListFull:
         raise NotIssuable(f"the status lists of {institution} are full ({length} entries)") from None
-    used.add(index)
-    return index
 
 
 @dataclass(frozen=True)
@@ -185,7 +172,7 @@ async def award(
     urls = links(settings, credential_id)
     issued_at = utcnow()
     record = record.model_copy(update={"date_of_issuing": issued_at.date()})
-    index = await next_status_index(uow, lead.id, settings.status_list_length)
+    index = await next_status_index(uow, issuer, lead.id, settings.status_list_length)
     unsigned = unsigned_credential(
         identity,
         record,

@@ -21,14 +21,14 @@ router = APIRouter(tags=["credentials"])
 VC_MEDIA_TYPE = "application/vc+ld+json"
 
 
-def settings_of(request: Request) -> CertificationSettings:
+async def settings_of(request: Request) -> CertificationSettings:
     return request.app.state.settings
 
 
 SettingsDep = Annotated[CertificationSettings, Depends(settings_of)]
 
 
-def identity(settings: SettingsDep) -> NodeIdentity:
+async def identity(settings: SettingsDep) -> NodeIdentity:
     return issuing.identity_of(settings)
 
 

@@ -290,18 +290,25 @@ async def locked_offering(session: AsyncSession, offering_id: str) -> Offering:
 
 
 async def places(session: AsyncSession, offering: Offering) -> domain.Places:
-    rows = (
+    """Counted in PostgreSQL: the seats themselves are read only when a withdrawal left gaps among them."""
+    enrolled, highest, waitlisted = (
         await session.exec(
-            select(Application.status, Application.seat).where(
-                Application.offering_id == offering.offering_id, col(Application.status).in_(ACTIVE)
+            select(
+                func.count().filter(Application.status == ApplicationStatus.ENROLLED),
+                func.coalesce(func.max(Application.seat), 0),
+                func.count().filter(Application.status == ApplicationStatus.WAITLISTED),
+            ).where(Application.offering_id == offering.offering_id, col(Application.status).in_(ACTIVE))
+        )
+    ).one()
+    free: frozenset[int] = frozenset()
+    if highest != enrolled:
+        seats = await session.exec(
+            select(Application.seat).where(
+                Application.offering_id == offering.offering_id, Application.status == ApplicationStatus.ENROLLED
             )
         )
-    ).all()
-    return domain.Places(
-        capacity=offering.capacity,
-        taken_seats=frozenset(seat for state, seat in rows if state == ApplicationStatus.ENROLLED and seat is not None),
-        waitlisted=sum(state == ApplicationStatus.WAITLISTED for state, _ in rows),
-    )
+        free = frozenset(range(1, highest + 1)) - set(seats.all())
+    return domain.Places(capacity=offering.capacity, taken_seats=domain.Seats(highest, free), waitlisted=waitlisted)
 
 
 async def active_application(session: AsyncSession, offering_id: str, learner_id: str) -> Application | None:

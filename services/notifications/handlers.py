@@ -9,7 +9,6 @@ import logging
 import uuid
 
 import jinja2
-from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
 from services.notifications.domain import LEARNER_FACING, message_id, render, template_environment, template_for
@@ -68,7 +67,7 @@ async def tell_the_learner(
         )
         .on_conflict_do_nothing(index_elements=["about_event_id", "recipient"])
     )
-    await uow.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DELIVERIES_CHANNEL})
+    uow.notify(DELIVERIES_CHANNEL)
 
 
 def event_handlers(settings: NotificationsSettings) -> dict[type[Event], Handler]:

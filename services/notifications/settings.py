@@ -43,6 +43,11 @@ class NotificationsSettings(ServiceSettings):
     dashboard_max_streams: int = Field(default=20, ge=1)
 
     # --- the delivery worker ---
+    # How many connections to the relay a worker keeps open and sends on in parallel, each carrying one email after
+    # another.
+    smtp_connections: int = Field(default=4, ge=1)
+    # A kept connection idle for longer than this is checked with a NOOP before it carries an email (mailer.py).
+    smtp_idle_check_seconds: float = Field(default=2.0, ge=0)
     # A transient failure (connection refused, timeout, 4xx) is retried, backing off from delivery_backoff_seconds,
     # doubling up to delivery_backoff_max_seconds, until delivery_max_attempts or delivery_max_age_seconds (from the
     # event's arrival) is reached: then the delivery is failed and NotificationFailed published.
@@ -51,7 +56,7 @@ class NotificationsSettings(ServiceSettings):
     delivery_backoff_seconds: float = Field(default=5.0, gt=0)
     delivery_backoff_max_seconds: float = Field(default=600.0, gt=0)
     # How many deliveries one worker claims and sends at a time (each instance of the service runs one worker).
-    delivery_batch_size: int = Field(default=20, ge=1)
+    delivery_batch_size: int = Field(default=100, ge=1)
     # The worker wakes up on NOTIFY when a delivery is recorded; this is the fallback poll, which also picks up retries.
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
 

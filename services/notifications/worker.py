@@ -6,9 +6,12 @@ Exactly one email per event and recipient, as far as SMTP allows:
    the consumed event's id; the unique (event, recipient) pair makes a second record impossible.
 2. The worker claims due deliveries with `FOR UPDATE SKIP LOCKED` (several instances share the work, none takes a
    row another holds), marks them `sending`, counts the attempt and sets `next_attempt_at` to a lease (longer than
-   any send may take), and commits, before talking to SMTP.
-3. It sends, then in a new transaction marks the delivery `sent` and publishes NotificationSent (outbox), fenced on
-   the attempt it claimed: if its lease ran out and another worker took the delivery over, it changes nothing.
+   any send may take), and commits, before talking to SMTP (one statement for a whole batch).
+3. It sends them over a few SMTP connections kept open (mailer.py); an email whose turn comes too late to be sent
+   within its lease is not sent but given back (`pending`, the attempt not counted), so that no other worker can take
+   it over while it is being sent. Then, in one new transaction, it marks those sent `sent` and publishes a
+   NotificationSent (outbox) for each, fenced on the attempt it claimed: if a lease ran out and another worker took
+   the delivery over, that one is left alone.
 4. A transient failure puts it back to `pending` with an exponential backoff; a permanent one (5xx to the recipient
    or the message), or running out of attempts or age, marks it `failed` and publishes NotificationFailed.
 
@@ -27,24 +30,28 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from datetime import timedelta
 from email.message import EmailMessage
 
 import aiosmtplib
 from opentelemetry.trace import SpanKind
-from sqlmodel import col, select
+from sqlalchemy import tuple_, update
+from sqlmodel import select
 from starlette.datastructures import State
 
 from services.notifications.domain import Email, gives_up, retry_delay, to_message
 from services.notifications.handlers import DELIVERIES_CHANNEL
-from services.notifications.mailer import Mailer, is_permanent
+from services.notifications.mailer import Mailer, NoTimeLeft, is_permanent
 from services.notifications.models import Delivery, DeliveryStatus
 from services.notifications.settings import NotificationsSettings
 from shared.db import Listener, utcnow
 from shared.events.notifications import NotificationFailed, NotificationSent
 from shared.failures import Backoff, Outages, diagnose
-from shared.tracing import context_from_traceparent, tracer
+from shared.tracing import context_from_traceparent, current_traceparent, tracer
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,8 @@ class Claim:
     attempt: int
     message: EmailMessage
     traceparent: str | None = None
+    # time.monotonic() when the claim's lease runs out: the send must be over by then.
+    deadline: float | None = None
 
 
 def describe(error: BaseException) -> str:
@@ -116,71 +125,88 @@ class DeliveryWorker:
             raise
 
     async def work_once(self) -> int:
-        """Claim the due deliveries, send them, record the outcome; how many were claimed."""
+        """Claim the due deliveries, send them, record the outcomes; how many were claimed."""
         claims = await self.claim()
-        await asyncio.gather(*(self.deliver(claim) for claim in claims))
+        outcomes = await asyncio.gather(*(self.send(claim) for claim in claims))
+        sent = [(claim, traceparent) for claim, (error, traceparent) in zip(claims, outcomes) if error is None]
+        if sent:
+            await self._recording(f"{len(sent)} sent deliveries", lambda: self._record_sent(sent))
+        unsent = [claim for claim, (error, _) in zip(claims, outcomes) if isinstance(error, NoTimeLeft)]
+        if unsent:
+            await self._recording(f"{len(unsent)} unsent deliveries", lambda: self._give_back(unsent))
+        for claim, (error, _) in zip(claims, outcomes):
+            if error is not None and not isinstance(error, NoTimeLeft):
+                await self._recording(f"delivery {claim.delivery_id}", lambda claim=claim, error=error: self._record_failure(claim, error))
         return len(claims)
 
     async def claim(self) -> list[Claim]:
         settings = self._settings
-        now = utcnow()
+        now, deadline = utcnow(), time.monotonic() + settings.delivery_lease_seconds
+        deliveries = Delivery.__table__.c
+        due = (
+            select(deliveries.id, deliveries.status.label("was"))
+            .where(
+                deliveries.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]), deliveries.next_attempt_at <= now
+            )
+            .order_by(deliveries.next_attempt_at)
+            .limit(settings.delivery_batch_size)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        claiming = (
+            update(Delivery.__table__)
+            .where(deliveries.id == due.c.id)
+            .values(
+                status=DeliveryStatus.SENDING,
+                attempts=deliveries.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=settings.delivery_lease_seconds),
+            )
+            .returning(*Delivery.__table__.c, due.c.was)
+        )
         async with self._unit_of_work() as uow:
-            due = (
-                await uow.session.exec(
-                    select(Delivery)
-                    .where(
-                        col(Delivery.status).in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
-                        Delivery.next_attempt_at <= now,
-                    )
-                    .order_by(col(Delivery.next_attempt_at))
-                    .limit(settings.delivery_batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            claims = []
-            for delivery in due:
-                if delivery.status == DeliveryStatus.SENDING:
-                    log.warning(
-                        "delivery %s (%s) was claimed but never recorded (a worker stopped): sending it again with the "
-                        "same Message-ID", delivery.id, delivery.message_id
-                    )
-                delivery.status = DeliveryStatus.SENDING
-                delivery.attempts += 1
-                delivery.next_attempt_at = now + timedelta(seconds=settings.delivery_lease_seconds)
-                claims.append(Claim(delivery.id, delivery.attempts, self._message(delivery), delivery.traceparent))
+            rows = (await uow.session.execute(claiming)).mappings().all()
             await uow.commit()
+        claims = []
+        for row in rows:
+            if row["was"] == DeliveryStatus.SENDING:
+                log.warning(
+                    "delivery %s (%s) was claimed but never recorded (a worker stopped): sending it again with the "
+                    "same Message-ID", row["id"], row["message_id"]
+                )
+            claims.append(Claim(row["id"], row["attempts"], self._message(row), row["traceparent"], deadline))
         return claims
 
-    def _message(self, delivery: Delivery) -> EmailMessage:
+    def _message(self, delivery: Mapping) -> EmailMessage:
         email = Email(
-            recipient=delivery.recipient,
-            subject=delivery.subject,
-            text=delivery.text_body,
-            html=delivery.html_body,
-            template=delivery.template,
-            language=delivery.language,
-            unsubscribe_url=delivery.unsubscribe_url,
+            recipient=delivery["recipient"],
+            subject=delivery["subject"],
+            text=delivery["text_body"],
+            html=delivery["html_body"],
+            template=delivery["template"],
+            language=delivery["language"],
+            unsubscribe_url=delivery["unsubscribe_url"],
         )
-        return to_message(email, self._settings.mail_from, delivery.message_id)
+        return to_message(email, self._settings.mail_from, delivery["message_id"])
 
-    async def deliver(self, claim: Claim) -> None:
+    async def send(self, claim: Claim) -> tuple[BaseException | None, str | None]:
+        """Send one email: the error, if it failed, and the trace context its NotificationSent continues."""
         # Sending and recording continue the trace of the event the email is about (NotificationSent carries it on).
         with tracer(__name__).start_as_current_span(
             "notifications send email", context=context_from_traceparent(claim.traceparent), kind=SpanKind.CLIENT
         ):
-            await self._deliver(claim)
+            try:
+                await self._mailer.send(claim.message, claim.deadline)
+            except Exception as error:
+                return error, current_traceparent()
+            return None, current_traceparent()
 
-    async def _deliver(self, claim: Claim) -> None:
-        try:
-            await self._mailer.send(claim.message)
-        except Exception as error:
-            outcome: BaseException | None = error
-        else:
-            outcome = None
+    async def _recording(self, what: str, record: Callable[[], Awaitable[None]]) -> None:
+        """Record an outcome, waiting out a database outage for as long as it lasts (a sent email that is not
+        recorded would be sent again once its lease has passed); other errors are retried a few times."""
         failures, backoff = 0, self._backoff()
         while True:
             try:
-                await self._record(claim, outcome)
+                await record()
                 self._outages.resumed(COMPONENT)
                 return
             except Exception as error:
@@ -189,11 +215,63 @@ class DeliveryWorker:
                     continue
                 failures += 1
                 if failures == RECORD_ATTEMPTS:
-                    log.error("could not record delivery %s; it will be retried after its lease: %r", claim.delivery_id, error)
+                    log.error("could not record %s; retried after its lease: %r", what, error)
                     return
                 await asyncio.sleep(backoff.next())
 
-    async def _record(self, claim: Claim, error: BaseException | None) -> None:
+    @staticmethod
+    def _common(delivery: Any) -> dict[str, Any]:
+        return dict(
+            notification_id=delivery.id,
+            about_event_id=delivery.about_event_id,
+            about_event_type=delivery.about_event_type,
+            recipient=delivery.recipient,
+            template=delivery.template,
+            message_id=delivery.message_id,
+            language=delivery.language,
+            attempts=delivery.attempts,
+        )
+
+    async def _record_sent(self, sent: list[tuple[Claim, str | None]]) -> None:
+        """Mark the deliveries sent and publish a NotificationSent for each, in one transaction."""
+        traceparents = {(claim.delivery_id, claim.attempt): traceparent for claim, traceparent in sent}
+        deliveries = Delivery.__table__.c
+        async with self._unit_of_work() as uow:
+            recorded = (
+                await uow.session.execute(
+                    update(Delivery.__table__)
+                    .where(
+                        tuple_(deliveries.id, deliveries.attempts).in_(list(traceparents)),
+                        deliveries.status == DeliveryStatus.SENDING,
+                    )
+                    .values(status=DeliveryStatus.SENT, sent_at=utcnow(), last_error=None)
+                    .returning(*Delivery.__table__.c)
+                )
+            ).all()
+            for delivery in recorded:
+                uow.publish(
+                    NotificationSent(**self._common(delivery)),
+                    traceparent=traceparents[(delivery.id, delivery.attempts)],
+                )
+            await uow.commit()
+        for delivery_id, attempt in set(traceparents) - {(row.id, row.attempts) for row in recorded}:
+            log.warning("delivery %s attempt %d was taken over by another worker", delivery_id, attempt)
+
+    async def _give_back(self, unsent: list[Claim]) -> None:
+        """Deliveries claimed but not sent: due again at once, as if this attempt had not been made."""
+        deliveries = Delivery.__table__.c
+        async with self._unit_of_work() as uow:
+            await uow.session.execute(
+                update(Delivery.__table__)
+                .where(
+                    tuple_(deliveries.id, deliveries.attempts).in_([(claim.delivery_id, claim.attempt) for claim in unsent]),
+                    deliveries.status == DeliveryStatus.SENDING,
+                )
+                .values(status=DeliveryStatus.PENDING, attempts=deliveries.attempts - 1, next_attempt_at=utcnow())
+            )
+            await uow.commit()
+
+    async def _record_failure(self, claim: Claim, error: BaseException) -> None:
         settings = self._settings
         now = utcnow()
         async with self._unit_of_work() as uow:
@@ -211,49 +289,37 @@ class DeliveryWorker:
             if delivery is None:
                 log.warning("delivery %s attempt %d was taken over by another worker", claim.delivery_id, claim.attempt)
                 return
-            common = dict(
-                notification_id=delivery.id,
-                about_event_id=delivery.about_event_id,
-                about_event_type=delivery.about_event_type,
-                recipient=delivery.recipient,
-                template=delivery.template,
-                message_id=delivery.message_id,
-                language=delivery.language,
-                attempts=delivery.attempts,
-            )
-            if error is None:
-                delivery.status = DeliveryStatus.SENT
-                delivery.sent_at = now
-                delivery.last_error = None
-                uow.publish(NotificationSent(**common))
+            delivery.last_error = describe(error)
+            permanent = is_permanent(error)
+            if permanent or gives_up(
+                delivery.attempts, delivery.created_at, now, settings.delivery_max_attempts, settings.delivery_max_age_seconds
+            ):
+                delivery.status = DeliveryStatus.FAILED
+                delivery.failed_at = now
+                reason = delivery.last_error if permanent else (
+                    f"gave up after {delivery.attempts} attempts: {delivery.last_error}"
+                )
+                log.warning("delivery %s to %s failed: %s", delivery.id, delivery.recipient, reason)
+                uow.publish(NotificationFailed(**self._common(delivery), reason=reason, permanent=permanent))
             else:
-                delivery.last_error = describe(error)
-                permanent = is_permanent(error)
-                if permanent or gives_up(
-                    delivery.attempts, delivery.created_at, now, settings.delivery_max_attempts, settings.delivery_max_age_seconds
-                ):
-                    delivery.status = DeliveryStatus.FAILED
-                    delivery.failed_at = now
-                    reason = delivery.last_error if permanent else (
-                        f"gave up after {delivery.attempts} attempts: {delivery.last_error}"
-                    )
-                    log.warning("delivery %s to %s failed: %s", delivery.id, delivery.recipient, reason)
-                    uow.publish(NotificationFailed(**common, reason=reason, permanent=permanent))
-                else:
-                    delivery.status = DeliveryStatus.PENDING
-                    delivery.next_attempt_at = now + retry_delay(
-                        delivery.attempts, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
-                    )
-                    log.info(
-                        "delivery %s attempt %d failed, retrying at %s: %s",
-                        delivery.id, delivery.attempts, delivery.next_attempt_at.isoformat(), delivery.last_error,
-                    )
+                delivery.status = DeliveryStatus.PENDING
+                delivery.next_attempt_at = now + retry_delay(
+                    delivery.attempts, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
+                )
+                log.info(
+                    "delivery %s attempt %d failed, retrying at %s: %s",
+                    delivery.id, delivery.attempts, delivery.next_attempt_at.isoformat(), delivery.last_error,
+                )
             await uow.commit()
 
 
 async def run_delivery_worker(state: State, *, settings: NotificationsSettings) -> None:
     """The background task of the service (see shared.service.Service.background)."""
-    await DeliveryWorker(settings, state.unit_of_work, Mailer(settings), state.outages, state.database_answers).run()
+    mailer = Mailer(settings)
+    try:
+        await DeliveryWorker(settings, state.unit_of_work, mailer, state.outages, state.database_answers).run()
+    finally:
+        await mailer.close()
 
 
 def delivery_worker(settings: NotificationsSettings):

@@ -67,45 +67,104 @@ def node(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nod
 def running_node(stack: Stack, keys: Path, log_prefix: str = "e2e", **settings: str) -> Iterator[Node]:
     """The five services as processes on free ports, against `stack`; `settings` are extra environment variables.
     Their logs go to .run/logs/<log_prefix>-<service>.log."""
-    ports = {name: free_port() for name in SERVICES}
-    logs = ROOT / ".run" / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    processes = {}
-    for name in SERVICES:
-        env = os.environ | stack.env() | stack.kafka_env(name) | {"HTTP_PORT": str(ports[name])}
-        env["PUBLIC_URL"] = f"http://127.0.0.1:{ports['certification']}"
-        env["ISSUER_KEYS_DIR"] = str(keys)
-        env["UNSUBSCRIBE_BASE_URL"] = f"http://127.0.0.1:{ports['notifications']}"
+    with node_processes(stack, keys, log_prefix, **settings) as processes:
+        yield processes.node
+
+
+@dataclasses.dataclass
+class NodeProcesses:
+    """A node's service processes: each service's first instance on its own port (what `node` talks to), and more
+    instances of a service in the same consumer group on ports of their own; each can be killed and started again."""
+
+    stack: Stack
+    keys: Path
+    log_prefix: str
+    settings: dict[str, str]
+    ports: dict[str, int] = dataclasses.field(default_factory=lambda: {name: free_port() for name in SERVICES})
+    # service -> its instances' processes (None once killed), in the order they were started
+    processes: dict[str, list[subprocess.Popen | None]] = dataclasses.field(default_factory=dict)
+    urls: dict[tuple[str, int], str] = dataclasses.field(default_factory=dict)
+    ready_timeout: float = 90.0
+    node: Node = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.node = Node(
+            urls={name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()},
+            kafka=self.stack.kafka,
+            maildir=self.stack.maildir,
+            auth_key=self.stack.auth_private_key,
+            topic_prefix=self.stack.topic_prefix,
+            kafka_credentials=self.stack.kafka_credentials,
+        )
+
+    def log(self, name: str, instance: int = 0) -> Path:
+        return ROOT / ".run" / "logs" / f"{self.log_prefix}-{name}{f'-{instance + 1}' if instance else ''}.log"
+
+    def start(self, name: str, instance: int | None = None, wait: bool = True) -> subprocess.Popen:
+        """Start an instance of a service (a new one, or the given one again); with `wait`, until it is ready."""
+        instances = self.processes.setdefault(name, [])
+        if instance is None:
+            instance = len(instances)
+            instances.append(None)
+        port = self.ports[name] if instance == 0 else free_port()
+        env = os.environ | self.stack.env() | self.stack.kafka_env(name) | {"HTTP_PORT": str(port)}
+        env["PUBLIC_URL"] = f"http://127.0.0.1:{self.ports['certification']}"
+        env["ISSUER_KEYS_DIR"] = str(self.keys)
+        env["UNSUBSCRIBE_BASE_URL"] = f"http://127.0.0.1:{self.ports['notifications']}"
         # Retry mail soon after an outage, so that the outage test need not wait minutes.
-        env |= {"DELIVERY_BACKOFF_SECONDS": "0.5", "DELIVERY_BACKOFF_MAX_SECONDS": "2"} | settings
-        log = logs / f"{log_prefix}-{name}.log"
-        processes[name] = (
-            subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}", "serve"],
-                cwd=ROOT,
-                env=env,
-                stdout=log.open("w"),
-                stderr=subprocess.STDOUT,
-            ),
-            str(log),
+        env |= {"DELIVERY_BACKOFF_SECONDS": "0.5", "DELIVERY_BACKOFF_MAX_SECONDS": "2"} | self.settings
+        log = self.log(name, instance)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}", "serve"], cwd=ROOT, env=env, stdout=log.open("a"),
+            stderr=subprocess.STDOUT,
         )
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    try:
-        for name, (process, log) in processes.items():
-            wait_ready(urls[name], process, log)
-        yield Node(
-            urls=urls,
-            kafka=stack.kafka,
-            maildir=stack.maildir,
-            auth_key=stack.auth_private_key,
-            topic_prefix=stack.topic_prefix,
-            kafka_credentials=stack.kafka_credentials,
-        )
-    finally:
-        for process, _ in processes.values():
+        instances[instance] = process
+        self.urls[(name, instance)] = f"http://127.0.0.1:{port}"
+        if wait:
+            self.wait_ready(name, instance)
+        return process
+
+    def wait_ready(self, name: str, instance: int = 0) -> None:
+        process = self.processes[name][instance]
+        assert process is not None
+        wait_ready(self.urls[(name, instance)], process, str(self.log(name, instance)), self.ready_timeout)
+
+    def kill(self, name: str, instance: int = 0) -> None:
+        """kill -9 of one instance of a service (its worker processes end with it)."""
+        process = self.processes[name][instance]
+        assert process is not None, f"{name} instance {instance} is not running"
+        process.kill()
+        process.wait()
+        self.processes[name][instance] = None
+
+    def stop(self) -> None:
+        running = [process for instances in self.processes.values() for process in instances if process is not None]
+        for process in running:
             process.terminate()
-        for process, _ in processes.values():
+        for process in running:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextlib.contextmanager
+def node_processes(
+    stack: Stack, keys: Path, log_prefix: str = "e2e", instances: dict[str, int] | None = None,
+    ready_timeout: float = 90.0, **settings: str,
+) -> Iterator[NodeProcesses]:
+    """The node's processes (`instances`: how many of each service, one by default), stopped at the end."""
+    processes = NodeProcesses(stack, keys, log_prefix, settings, ready_timeout=ready_timeout)
+    for name in SERVICES:  # Logs start empty, as each run's own.
+        processes.log(name).unlink(missing_ok=True)
+    try:
+        for name in SERVICES:
+            for _ in range((instances or {}).get(name, 1)):
+                processes.start(name, wait=False)
+        for name, started in processes.processes.items():
+            for instance in range(len(started)):
+                processes.wait_ready(name, instance)
+        yield processes
+    finally:
+        processes.stop()

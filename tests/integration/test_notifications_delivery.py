@@ -11,6 +11,7 @@ import mailbox
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from sqlalchemy import text
 from services.enrolment.app import create_service as create_enrolment
 from services.enrolment.settings import EnrolmentSettings
 from services.notifications.app import create_service
+from services.notifications.domain import Email, to_message
+from services.notifications.mailer import Mailer, NoTimeLeft
 from services.notifications.settings import NotificationsSettings
 from shared.auth import Role
 from shared.db import create_engine
@@ -345,3 +348,137 @@ async def test_a_german_speaking_learner_registered_with_enrolment_gets_the_germ
         )
         assert refused.status_code == 422, "ISO 639-1 codes only"
         assert refused.json()["detail"][0]["loc"] == ["body", "preferred_language"]
+
+
+# --- connections kept open to the relay ---
+
+
+class Hop:
+    """A TCP hop between the service and the sink: slow (each of the relay's replies `delay` seconds late), or gone
+    silent for the connections it carries, the way a relay that restarted behind a firewall or NAT looks to a kept
+    connection: open, but nothing ever answers."""
+
+    def __init__(self, upstream_port: int, delay: float = 0) -> None:
+        self.upstream_port = upstream_port
+        self.delay = delay
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._carried: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+
+    async def __aenter__(self) -> "Hop":
+        self._server = await asyncio.start_server(self._carry, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.silence()
+        for client, _ in self._carried:
+            client.close()
+        assert self._server is not None
+        self._server.close()
+
+    def silence(self) -> None:
+        """The connections carried so far stop reaching the sink; the service's ends stay open. New ones work."""
+        for _, upstream in self._carried:
+            upstream.close()
+
+    async def _carry(self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._carried.append((client, upstream))
+
+        async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float = 0) -> None:
+            with contextlib.suppress(OSError):
+                while (data := await reader.read(65536)) and not upstream.is_closing():
+                    await asyncio.sleep(delay)
+                    writer.write(data)
+                    await writer.drain()
+
+        await asyncio.gather(pump(client_reader, upstream), pump(upstream_reader, client, self.delay))
+
+
+async def test_a_kept_connection_that_went_silent_is_replaced_before_an_email_goes_out_on_it(stack, sink):
+    await sink.start()
+    first, second = learner("First Learner"), learner("Second Learner")
+    async with Hop(sink.port) as proxy:
+        settings = settings_for(stack, sink, smtp_port=proxy.port, smtp_connections=1, smtp_idle_check_seconds=0)
+        async with running(create_service(settings)) as client:
+            await publish(stack, credential_issued(first))
+            await eventually(lambda: all_sent(client, [first.email]))
+            proxy.silence()
+
+            await publish(stack, credential_issued(second))
+            await eventually(lambda: all_sent(client, [second.email]))
+            [delivery] = await deliveries(client, recipient=second.email)
+    assert delivery["attempts"] == 1, "the silent connection was noticed before the email was sent on it"
+    assert len(sink.emails_to(first.email)) == 1 and len(sink.emails_to(second.email)) == 1
+
+
+async def test_a_restarted_relay_gets_the_next_email_on_a_new_connection_at_its_first_attempt(stack, sink):
+    await sink.start()
+    before, after = learner("Before Restart"), learner("After Restart")
+    async with running(create_service(settings_for(stack, sink, smtp_connections=1))) as client:
+        await publish(stack, credential_issued(before))
+        await eventually(lambda: all_sent(client, [before.email]))
+        await sink.stop()
+        await sink.start()
+
+        await publish(stack, credential_issued(after))
+        await eventually(lambda: all_sent(client, [after.email]))
+        [delivery] = await deliveries(client, recipient=after.email)
+    assert delivery["attempts"] == 1
+    assert len(sink.emails_to(before.email)) == 1 and len(sink.emails_to(after.email)) == 1
+
+
+async def test_an_email_that_could_not_be_sent_before_its_deadline_is_not_sent(stack, sink):
+    await sink.start()
+    mailer = Mailer(settings_for(stack, sink))
+    who = learner("Late Learner")
+    email = Email(who.email, "Late", "text", "<p>html</p>", "credential_issued", "en")
+    message = to_message(email, "Saarland University <no-reply@uni-saarland.example>", "<late@uni-saarland.example>")
+    try:
+        with pytest.raises(NoTimeLeft):
+            await mailer.send(message, deadline=time.monotonic() + 1)  # less than the exchange may take (2 x 2 s)
+        await mailer.send(message, deadline=time.monotonic() + 60)
+    finally:
+        await mailer.close()
+    assert len(sink.emails_to(who.email)) == 1
+
+
+async def test_a_batch_longer_than_its_lease_is_never_taken_over_mid_send_by_another_instance(stack, sink):
+    """One connection to a slow relay (about 3 s an email) and a lease of 11 s: the end of a batch of six would still
+    be waiting for the connection when the lease ran out, and the other instance would take it over and send it too.
+    The worker gives back what it cannot send within the lease instead."""
+    cohort = [learner(f"Slow Relay {number}") for number in range(6)]
+    recipients = [who.email for who in cohort]
+    # Six deliveries recorded while the relay is away, then all due at once: one worker claims the six in one batch.
+    settings = settings_for(stack, sink, delivery_batch_size=6)
+    async with running(create_service(settings)) as client:
+        for who in cohort:
+            await publish(stack, credential_issued(who))
+        await eventually(lambda: _count_status(client, recipients, "pending", minimum_attempts=1))
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        before = dict((await connection.execute(
+            text(
+                "UPDATE deliveries SET next_attempt_at = now() WHERE recipient = ANY(:recipients) "
+                "RETURNING recipient, attempts"
+            ),
+            {"recipients": recipients},
+        )).all())
+    await engine.dispose()
+
+    await sink.start()
+    async with Hop(sink.port, delay=0.5) as slow:
+        slow_relay = settings.model_copy(update={"smtp_port": slow.port, "smtp_connections": 1})
+        async with running(create_service(slow_relay)) as first, running(create_service(slow_relay)):
+            await eventually(lambda: all_sent(first, recipients), timeout=120)
+            after = {row["recipient"]: row["attempts"] for row in await _rows(first, recipients)}
+    for recipient in recipients:
+        assert len(sink.emails_to(recipient)) == 1, "each email once"
+    assert after == {recipient: attempts + 1 for recipient, attempts in before.items()}, (
+        "one attempt each: an email given back is not counted"
+    )
+
+
+async def _rows(client: httpx.AsyncClient, recipients: list[str]) -> list[dict]:
+    return [row for recipient in recipients for row in await deliveries(client, recipient=recipient)]

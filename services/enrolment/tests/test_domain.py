@@ -178,6 +178,15 @@ def test_an_offering_without_capacity_never_fills() -> None:
     assert (placed.status, placed.seat) == (ApplicationStatus.ENROLLED, 1001)
 
 
+def test_seats_counted_by_the_database_give_the_same_seats_as_the_seats_themselves() -> None:
+    """Seats(highest, free) stands for the taken seats 1..highest but the free ones, as routes.places counts them."""
+    for taken in (frozenset(), frozenset({1, 2, 3}), frozenset({1, 3}), frozenset({2, 3, 5})):
+        counted = domain.Seats(max(taken, default=0), frozenset(range(1, max(taken, default=0) + 1)) - taken)
+        assert (len(counted), set(counted), 4 in counted) == (len(taken), set(taken), 4 in taken)
+        for capacity in (None, 3, 4):
+            assert domain.free_seat(capacity, counted) == domain.free_seat(capacity, taken), (taken, capacity)
+
+
 @pytest.mark.parametrize(
     ("category", "fee", "expected"),
     [

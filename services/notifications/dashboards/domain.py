@@ -1,7 +1,11 @@
 """Plain rules of the dashboards: which university an event concerns, what of it a viewer may see, and how an event
 is written on the stream."""
 
+import collections
 import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.events import Event
@@ -64,3 +68,74 @@ def _unnamed(value: Any, names: set[str]) -> Any:
 def server_sent_event(sequence: int, document: dict[str, Any]) -> str:
     """One SSE frame, of the default `message` kind (the event's type is in its data): the id is where to resume."""
     return f"id: {sequence}\ndata: {json.dumps(document, separators=(',', ':'), default=str)}\n\n"
+
+
+# --- the figures, kept as events arrive (figures.py writes and reads them) ---
+
+T = "eu.microcredentials."
+LEARNER_ENROLLED, LEARNER_WAITLISTED = f"{T}enrolment.learner.enrolled.v1", f"{T}enrolment.learner.waitlisted.v1"
+ENROLMENT_WITHDRAWN, OFFERING_OPENED = f"{T}enrolment.enrolment.withdrawn.v1", f"{T}catalogue.offering.opened.v1"
+GRADE_RECORDED, CREDENTIAL_ISSUED = f"{T}assessment.grade.recorded.v1", f"{T}certification.credential.issued.v1"
+NOTIFICATION_SENT, NOTIFICATION_FAILED = f"{T}notifications.notification.sent.v1", f"{T}notifications.notification.failed.v1"
+# Times from grade to credential are counted in buckets 1 % wide, from which the median is read.
+BUCKET_GROWTH = 1.01
+
+
+@dataclass
+class FigureChanges:
+    """What a transaction's events add to the figures; keys use "" for an unknown university (a primary key cannot
+    hold NULL)."""
+
+    offerings_opened: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (offering id, "applications" | "enrolled" | "waitlisted") -> change
+    offerings: collections.Counter = field(default_factory=collections.Counter)
+    # (course id, university, "graded" | "passed") -> change
+    pass_rates: collections.Counter = field(default_factory=collections.Counter)
+    # (university, "YYYY-MM") -> credentials issued
+    credentials: collections.Counter = field(default_factory=collections.Counter)
+    # (learner id, course id) -> when they last passed
+    passes: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    # (learner id, course id, university, when issued) of each credential
+    issued: list[tuple[str, str, str, datetime]] = field(default_factory=list)
+    # (university, "sent" | "failed") -> change
+    emails: collections.Counter = field(default_factory=collections.Counter)
+
+
+def tally(changes: FigureChanges, event_type: str, data: dict[str, Any], university: str | None, time: datetime) -> None:
+    """Count one event into the figures: the rules the dashboards' figures follow."""
+    where = university or ""
+    offering = data.get("offering_id")
+    if event_type == OFFERING_OPENED:
+        changes.offerings_opened[data["offering_id"]] = {
+            "title": data.get("title"), "university": university, "capacity": data.get("capacity"),
+        }
+    elif event_type == LEARNER_ENROLLED and offering:
+        promoted = bool(data.get("promoted_from_waitlist"))
+        changes.offerings[(offering, "enrolled")] += 1
+        changes.offerings[(offering, "waitlisted" if promoted else "applications")] += -1 if promoted else 1
+    elif event_type == LEARNER_WAITLISTED and offering:
+        changes.offerings[(offering, "applications")] += 1
+        changes.offerings[(offering, "waitlisted")] += 1
+    elif event_type == ENROLMENT_WITHDRAWN and offering:
+        changes.offerings[(offering, "enrolled" if data.get("was_enrolled") else "waitlisted")] -= 1
+    elif event_type == GRADE_RECORDED:
+        changes.pass_rates[(data["course_id"], where, "graded")] += 1
+        if data.get("passed"):
+            changes.pass_rates[(data["course_id"], where, "passed")] += 1
+            key = (data["learner_id"], data["course_id"])
+            changes.passes[key] = max(time, changes.passes.get(key, time))
+    elif event_type == CREDENTIAL_ISSUED:
+        changes.credentials[(university or "unknown", time.astimezone(UTC).strftime("%Y-%m"))] += 1
+        changes.issued.append((data["learner_id"], data["course_id"], where, time))
+    elif event_type in (NOTIFICATION_SENT, NOTIFICATION_FAILED):
+        changes.emails[(where, "sent" if event_type == NOTIFICATION_SENT else "failed")] += 1
+
+
+def bucket_of(seconds: float) -> int:
+    """The bucket of a time from grade to credential (0: under 10 ms)."""
+    return max(0, math.ceil(math.log(max(seconds, 0.01) / 0.01, BUCKET_GROWTH)))
+
+
+def seconds_of(bucket: int) -> float:
+    """The upper bound of a bucket: within 1 % of any time in it."""
+    return 0.01 * BUCKET_GROWTH**bucket

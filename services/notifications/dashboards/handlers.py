@@ -3,6 +3,7 @@
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
+from services.notifications.dashboards import figures
 from services.notifications.dashboards.domain import about_event_id, aggregate_ids, universities_named
 from services.notifications.dashboards.models import CourseUniversity, LoggedEvent
 from shared.consumer import Handler
@@ -12,6 +13,8 @@ from shared.events import CloudEvent, Event
 
 async def record_event(event: Event, envelope: CloudEvent, uow: UnitOfWork) -> None:
     named = universities_named(event)
+    for key in [key for key in uow.cache if named and key[0] == "universities of"]:
+        del uow.cache[key]  # What this transaction knew of universities may have changed.
     for aggregate_id, university in named.items():
         await uow.session.execute(
             insert(CourseUniversity)
@@ -36,17 +39,22 @@ async def record_event(event: Event, envelope: CloudEvent, uow: UnitOfWork) -> N
         )
         .on_conflict_do_nothing(index_elements=["event_id"])
     )
+    figures.count(uow, envelope, university)
 
 
 async def _university_of(uow: UnitOfWork, ids: list[str]) -> str | None:
     if not ids:
         return None
-    known = dict(
-        (await uow.session.exec(select(CourseUniversity.aggregate_id, CourseUniversity.university).where(
-            CourseUniversity.aggregate_id.in_(ids)
-        ))).all()
-    )
-    return next((known[i] for i in ids if i in known), None)
+    # A cohort's events in one batch name the same offering and course: asked once per transaction.
+    key = ("universities of", tuple(ids))
+    if key not in uow.cache:
+        known = dict(
+            (await uow.session.exec(select(CourseUniversity.aggregate_id, CourseUniversity.university).where(
+                CourseUniversity.aggregate_id.in_(ids)
+            ))).all()
+        )
+        uow.cache[key] = next((known[i] for i in ids if i in known), None)
+    return uow.cache[key]
 
 
 async def _university_of_event(uow: UnitOfWork, event_id: str | None) -> str | None:

@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 from services.notifications.dashboards import queries
 from services.notifications.dashboards.access import view
 from services.notifications.dashboards.domain import server_sent_event, without_learners
+from services.notifications.dashboards.figures import read_figures
 from shared.auth import CurrentPrincipal
 from shared.http import UnitOfWorkDep
 from shared.limits import Offset64
@@ -126,7 +127,7 @@ async def figures(principal: CurrentPrincipal, uow: UnitOfWorkDep, university: s
     administrator's: the node's, or one university's)."""
     shown = view(principal, [university] if university else [])
     async with uow:
-        return await queries.figures(uow.session, next(iter(shown.universities), None))
+        return await read_figures(uow.session, next(iter(shown.universities), None))
 
 
 @router.get("", response_class=HTMLResponse)

@@ -1,10 +1,13 @@
 """Which university an event concerns, and how the stream writes it."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from services.notifications.dashboards import domain
 from services.notifications.dashboards.domain import (
     aggregate_ids,
+    bucket_of,
+    seconds_of,
     server_sent_event,
     universities_named,
     without_learners,
@@ -59,3 +62,36 @@ def test_a_viewer_who_may_not_see_learners_gets_the_facts_without_anyones_identi
     assert without_learners(rejected)["data"] == {
         "rule": "already-graded", "reason": "learner (a learner) already has grade '1.3' in course c-1"
     }, "free text that names the learner"
+
+
+def test_the_figures_count_places_passes_credentials_and_emails_as_events_arrive():
+    changes = domain.FigureChanges()
+    offering = {"offering_id": "o-1"}
+    for event_type, data in [
+        (domain.OFFERING_OPENED, {"offering_id": "o-1", "title": "Data Literacy", "capacity": 2}),
+        (domain.LEARNER_ENROLLED, offering),
+        (domain.LEARNER_WAITLISTED, offering),
+        (domain.ENROLMENT_WITHDRAWN, offering | {"was_enrolled": True}),
+        (domain.LEARNER_ENROLLED, offering | {"promoted_from_waitlist": True}),
+        (domain.GRADE_RECORDED, {"course_id": "c-1", "learner_id": "l-1", "passed": True}),
+        (domain.GRADE_RECORDED, {"course_id": "c-1", "learner_id": "l-2", "passed": False}),
+        (domain.NOTIFICATION_SENT, {}),
+        (domain.NOTIFICATION_FAILED, {}),
+    ]:
+        domain.tally(changes, event_type, data, "uni-sofia", NOW)
+    domain.tally(changes, domain.CREDENTIAL_ISSUED, {"course_id": "c-1", "learner_id": "l-1"}, None, NOW + timedelta(seconds=3))
+
+    assert changes.offerings_opened == {"o-1": {"title": "Data Literacy", "university": "uni-sofia", "capacity": 2}}
+    # Two applied; one place taken, given up, and taken by the one who waited.
+    assert {key: n for key, n in changes.offerings.items() if n} == {("o-1", "applications"): 2, ("o-1", "enrolled"): 1}
+    assert dict(changes.pass_rates) == {("c-1", "uni-sofia", "graded"): 2, ("c-1", "uni-sofia", "passed"): 1}
+    assert changes.passes == {("l-1", "c-1"): NOW}
+    assert dict(changes.credentials) == {("unknown", "2026-03"): 1}
+    assert changes.issued == [("l-1", "c-1", "", NOW + timedelta(seconds=3))]
+    assert dict(changes.emails) == {("uni-sofia", "sent"): 1, ("uni-sofia", "failed"): 1}
+
+
+def test_times_from_grade_to_credential_are_read_back_within_one_percent():
+    for seconds in (0.005, 0.2, 1.0, 3.7, 42.0, 3600.0):
+        upper = seconds_of(bucket_of(seconds))
+        assert max(seconds, 0.01) <= upper <= max(seconds, 0.01) * 1.0101, seconds

@@ -1,6 +1,7 @@
 """What the learner is told: the credential-issued email, rendered from the event."""
 
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 
 from services.notifications.domain import Email, render, template_environment, template_for, to_message
 from shared.events.assessment import GradeRecorded
@@ -52,7 +53,8 @@ def test_a_course_title_cannot_inject_markup_into_the_html_email() -> None:
 
 def test_the_message_offers_text_and_html_as_alternatives_with_the_given_message_id() -> None:
     message_id = "<event-1.credential_issued@microcredentials.local>"
-    message = to_message(email(), "Micro-credentials <no-reply@microcredentials.local>", message_id)
+    sent = to_message(email(), "Micro-credentials <no-reply@microcredentials.local>", message_id)
+    message = message_from_bytes(sent.as_bytes(), policy=policy.default)  # as a mail client reads it
 
     assert message.get_content_type() == "multipart/alternative"
     assert message["Message-ID"] == message_id
@@ -60,6 +62,19 @@ def test_the_message_offers_text_and_html_as_alternatives_with_the_given_message
     parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
     assert set(parts) == {"text/plain", "text/html"}
     assert CREDENTIAL_URL in parts["text/plain"] and f'href="{CREDENTIAL_URL}"' in parts["text/html"]
+
+
+def test_headers_and_bodies_in_any_language_reach_the_mail_client_as_written() -> None:
+    subject = " ".join(["Votre micro-certification «\u00a0Éthique de l’IA\u00a0» a été délivrée"] * 2)
+    sent = to_message(
+        Email("zoe@example.org", subject, "Félicitations, Zoë !", "<p>Félicitations</p>", "credential_issued", "fr"),
+        "Universität des Saarlandes <no-reply@uni-saarland.example>", "<m@uni-saarland.example>",
+    )
+    message = message_from_bytes(sent.as_bytes(), policy=policy.default)
+    assert (message["Subject"], message["From"], message["To"]) == (
+        subject, "Universität des Saarlandes <no-reply@uni-saarland.example>", "zoe@example.org"
+    )
+    assert message.get_body(("plain",)).get_content().strip() == "Félicitations, Zoë !"
 
 
 LEARNER = LearnerIdentity(learner_id="learner-jan", name="Jan Novák", email="jan@example.cz", category="external")
