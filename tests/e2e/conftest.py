@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -64,8 +64,11 @@ def node(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nod
 
 
 @contextlib.contextmanager
-def running_node(stack: Stack, keys: Path, log_prefix: str = "e2e", **settings: str) -> Iterator[Node]:
-    """The five services as processes on free ports, against `stack`; `settings` are extra environment variables.
+def running_node(
+    stack: Stack, keys: Path, log_prefix: str = "e2e", replaced: Mapping[str, str] | None = None, **settings: str
+) -> Iterator[Node]:
+    """The five services as processes on free ports, against `stack`; `settings` are extra environment variables, and
+    `replaced` runs another module in a service's place (a stand-in, such as the conformance kit's broken node).
     Their logs go to .run/logs/<log_prefix>-<service>.log."""
     ports = {name: free_port() for name in SERVICES}
     logs = ROOT / ".run" / "logs"
@@ -79,9 +82,10 @@ def running_node(stack: Stack, keys: Path, log_prefix: str = "e2e", **settings: 
         # Retry mail soon after an outage, so that the outage test need not wait minutes.
         env |= {"DELIVERY_BACKOFF_SECONDS": "0.5", "DELIVERY_BACKOFF_MAX_SECONDS": "2"} | settings
         log = logs / f"{log_prefix}-{name}.log"
+        module = [replaced[name]] if replaced and name in replaced else [f"services.{name}", "serve"]
         processes[name] = (
             subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}", "serve"],
+                [sys.executable, "-m", *module],
                 cwd=ROOT,
                 env=env,
                 stdout=log.open("w"),
