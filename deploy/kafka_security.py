@@ -4,6 +4,7 @@
     python -m deploy.kafka_security init                                   the node's topics, and a principal per service
     python -m deploy.kafka_security lms add <lms-id> --institution <id> [--name NAME]
     python -m deploy.kafka_security lms remove <lms-id>
+    python -m deploy.kafka_security auditor add|remove <name>              a principal that may only read the node's topics
     python -m deploy.kafka_security acls                                   the ACLs the broker holds for the node
     python -m deploy.kafka_security alliance --registry R --public-key K   the alliance bus (the secretariat's)
 
@@ -15,7 +16,8 @@ into the service's KAFKA_USERNAME and KAFKA_PASSWORD. The directory is the node'
 
 Each right is derived from the code: a service may write the topics of its contracts (shared/events/<service>.py)
 and its dead-letter topic, read the topics it consumes (its `consumes`) with its own consumer group, and nothing else;
-an LMS may write its own grade-submission topic and nothing else. Topics are created here, by the administrator, never
+an LMS may write its own grade-submission topic and nothing else; an auditor (the conformance kit, a monitoring
+tool) may read the node's topics, dead letters included, and nothing else. Topics are created here, by the administrator, never
 by a service: creating a topic fixes its partitions for good, and a consumer must find its topics before anything is
 written to them. With a TOPIC_PREFIX (a test run, nodes sharing a cluster) every name, the principals' included, is
 under the prefix.
@@ -101,6 +103,10 @@ def service_principal(service_name: str, prefix: str = "") -> str:
 
 def lms_principal(lms_id: str, prefix: str = "") -> str:
     return f"{prefix}lms-{lms_id}"
+
+
+def auditor_principal(name: str, prefix: str = "") -> str:
+    return f"{prefix}auditor-{name}"
 
 
 # --- credentials files (librdkafka properties) ---------------------------------------------------------------------
@@ -228,6 +234,12 @@ def kafka_user(principal: str) -> str:
     return principal.removeprefix("User:")
 
 
+def auditor_grants(consumers: Iterable[str], prefix: str = "") -> list[Grant]:
+    """An auditor reads every topic the node's services publish on and their dead-letter topics, without a consumer
+    group (it reads from where it chooses and commits nothing), and writes nothing."""
+    return sorted(Grant("TOPIC", "LITERAL", topic, "READ") for topic in node_topics(prefix, consumers))
+
+
 def node_services() -> list[tuple[str, list[str], bool]]:
     """(name, topics it consumes, whether it consumes) of each service, from the services' own definitions."""
     found = []
@@ -341,17 +353,38 @@ def _ensure_principal(
 
 
 def init(settings: ServiceSettings, folder: Path) -> dict[str, list[Grant]]:
-    """The node's topics, and each service's principal with its rights; returns the rights granted per principal."""
+    """The node's topics, and each service's principal with its rights; returns the rights granted per principal.
+    Auditors whose credentials are in the folder get the rights of the node's topics as they are now."""
     prefix = settings.topic_prefix
     services = node_services()
-    asyncio.run(ensure_topics(settings, node_topics(prefix, [name for name, _, consumer in services if consumer])))
+    consumers = [name for name, _, consumer in services if consumer]
+    asyncio.run(ensure_topics(settings, node_topics(prefix, consumers)))
     admin = KafkaAdmin(settings)
     granted = {}
     for name, consumes, consumer in services:
         principal = service_principal(name, prefix)
         granted[principal] = service_grants(name, consumes, consumer, prefix)
         _ensure_principal(admin, folder, principal, granted[principal])
+    for path in folder.glob(f"{auditor_principal('*', prefix)}.properties"):
+        principal = path.name.removesuffix(".properties")
+        granted[principal] = auditor_grants(consumers, prefix)
+        admin.grant(principal, granted[principal])
     return granted
+
+
+def add_auditor(settings: ServiceSettings, folder: Path, name: str) -> Path:
+    """A principal that reads the node's topics and nothing else; returns its credentials file."""
+    consumers = [service for service, _, consumer in node_services() if consumer]
+    principal = auditor_principal(name, settings.topic_prefix)
+    return _ensure_principal(KafkaAdmin(settings), folder, principal, auditor_grants(consumers, settings.topic_prefix))
+
+
+def remove_principal(settings: ServiceSettings, folder: Path, principal: str) -> None:
+    """The principal can no longer connect or do anything; its credentials file is deleted."""
+    admin = KafkaAdmin(settings)
+    admin.revoke_all(principal)
+    admin.retire_principal(principal)
+    (folder / f"{principal}.properties").unlink(missing_ok=True)
 
 
 def add_lms(
@@ -368,11 +401,7 @@ def add_lms(
 def remove_lms(settings: ServiceSettings, folder: Path, registry: Path, lms_id: str) -> None:
     """The LMS can no longer connect, write, or be believed. Its topic stays: what it holds is still read (and
     dead-lettered, as from an LMS that is not registered), and can be audited."""
-    principal = lms_principal(lms_id, settings.topic_prefix)
-    admin = KafkaAdmin(settings)
-    admin.revoke_all(principal)
-    admin.retire_principal(principal)
-    (folder / f"{principal}.properties").unlink(missing_ok=True)
+    remove_principal(settings, folder, lms_principal(lms_id, settings.topic_prefix))
     save(registry, load(registry).without(lms_id))
 
 
@@ -571,6 +600,12 @@ def main(argv: Sequence[str] | None = None, settings: ServiceSettings | None = N
     for sub in (add, remove):
         where(sub)
         sub.add_argument("--registry", default=os.environ.get("LMS_REGISTRY_FILE") or str(keys_dir() / "lms-registry.json"))
+    auditor = commands.add_parser("auditor", help="a principal that may only read the node's topics (python -m conformance)")
+    auditor_actions = auditor.add_subparsers(dest="action", required=True)
+    for action, text in (("add", "make it, or give it the rights of topics added since"), ("remove", "take it away")):
+        sub = auditor_actions.add_parser(action, help=text)
+        sub.add_argument("name", help="e.g. conformance")
+        where(sub)
 
     args = parser.parse_args(argv)
     if args.command == "broker":
@@ -595,6 +630,14 @@ def main(argv: Sequence[str] | None = None, settings: ServiceSettings | None = N
             print(principal)
             for grant in sorted(admin.grants(principal)):
                 print(f"    {grant}")
+    elif args.command == "auditor":
+        principal = auditor_principal(args.name, settings.topic_prefix)
+        if args.action == "add":
+            path = add_auditor(settings, folder, args.name)
+            print(f"{principal} may read the node's topics; its credentials are in {path}")
+        else:
+            remove_principal(settings, folder, principal)
+            print(f"{principal} removed: no rights, and a password nobody holds")
     elif args.action == "add":
         entry = RegisteredLms(id=args.lms_id, name=args.name or args.lms_id, institutions=tuple(args.institution))
         path = add_lms(settings, folder, Path(args.registry), entry)

@@ -1,9 +1,10 @@
-"""FastAPI dependencies and the health endpoints every service exposes."""
+"""FastAPI dependencies, the refusals every route documents, and the health endpoints every service exposes."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from shared.db import UnitOfWork
@@ -16,6 +17,25 @@ async def unit_of_work(request: Request) -> UnitOfWork:
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+
+
+class Refusal(BaseModel):
+    """What every refusal answers: `detail` says what was wrong (a sentence, or for invalid input one entry per field
+    with the rule it broke)."""
+
+    detail: Any
+
+
+# Documented on every operation, so that a client (and schemathesis's status code check) knows what any route may
+# answer besides what its own documentation adds: 401, 403, 404, 409, 413, 422, ... with a Refusal. As JSON by name:
+# with `model`, FastAPI would document it in the route's own media type (text/html for a page), which it is not.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "content": {"application/json": {"schema": Refusal.model_json_schema()}},
+        "description": "Refused: 401 without a valid token, 403 without the role or institution needed, 404 unknown, "
+        "409 in conflict with the current state, 413 too large, 422 invalid; `detail` says why",
+    }
+}
 
 health_router = APIRouter(prefix="/health", tags=["health"])
 

@@ -24,7 +24,7 @@ from shared.db import UnitOfWork, create_engine, create_sessionmaker, database_a
 from shared.events import Event, Topic, dead_letter_topic, topic_name
 from shared.events.topics import is_family
 from shared.failures import Outages
-from shared.http import health_router
+from shared.http import REFUSALS, health_router
 from shared.limits import BodyLimit, Limit, invalid_request, storable_text
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
@@ -126,6 +126,7 @@ def create_app(service: Service) -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(storable_text)],
         exception_handlers={RequestValidationError: invalid_request},
+        responses=REFUSALS,
     )
     # Added before the metrics and tracing middleware, which then count and trace the refusals too.
     app.add_middleware(

@@ -21,6 +21,15 @@ router = APIRouter(tags=["credentials"])
 VC_MEDIA_TYPE = "application/vc+ld+json"
 
 
+# Each a route's class, so that its OpenAPI document says the media type it serves.
+class CredentialResponse(JSONResponse):
+    media_type = VC_MEDIA_TYPE
+
+
+class DidDocumentResponse(JSONResponse):
+    media_type = "application/did+json"
+
+
 async def settings_of(request: Request) -> CertificationSettings:
     return request.app.state.settings
 
@@ -92,14 +101,13 @@ async def get_credential(credential_id: str, uow: UnitOfWorkDep, settings: Setti
         return public(await find(uow, credential_id), settings)
 
 
-@router.get("/credentials/{credential_id}/credential.json", response_class=JSONResponse)
+@router.get("/credentials/{credential_id}/credential.json", response_class=CredentialResponse)
 async def download_credential(credential_id: str, uow: UnitOfWorkDep) -> JSONResponse:
     """The signed W3C Verifiable Credential alone, as a file for a wallet or a verifier."""
     async with uow:
         credential = await find(uow, credential_id)
-    return JSONResponse(
+    return CredentialResponse(
         credential.verifiable_credential,
-        media_type=VC_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="credential-{credential_id}.json"'},
     )
 
@@ -183,7 +191,7 @@ async def unsuspend(
     return await _change(credential_id, StatusAction.UNSUSPEND, body, principal, uow, settings)
 
 
-@router.get("/status-lists/{institution}/{purpose}", tags=["status lists"], response_class=JSONResponse)
+@router.get("/status-lists/{institution}/{purpose}", tags=["status lists"], response_class=CredentialResponse)
 async def get_status_list(
     institution: str, purpose: StatusPurpose, uow: UnitOfWorkDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -194,22 +202,22 @@ async def get_status_list(
         await uow.commit()  # A list asked for the first time was signed and stored just now.
     if document is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"this node publishes no status lists of {institution}")
-    return JSONResponse(document, media_type=VC_MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
+    return CredentialResponse(document, headers={"Cache-Control": "no-cache"})
 
 
 def _did_document(document: dict[str, Any] | None, what: str) -> JSONResponse:
     if document is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"this node signs for no {what}")
-    return JSONResponse(document, media_type="application/did+json")
+    return DidDocumentResponse(document)
 
 
-@router.get("/institutions/{institution}/did.json", tags=["DIDs"], response_class=JSONResponse)
+@router.get("/institutions/{institution}/did.json", tags=["DIDs"], response_class=DidDocumentResponse)
 async def institution_did(institution: str, node: IdentityDep) -> JSONResponse:
     """The did:web document of an institution this node signs for (`did:web:<host%3Aport>:institutions:<id>`)."""
     return _did_document(node.document(institution) if node.holds(institution) else None, f"institution {institution}")
 
 
-@router.get("/.well-known/did.json", tags=["DIDs"], response_class=JSONResponse)
+@router.get("/.well-known/did.json", tags=["DIDs"], response_class=DidDocumentResponse)
 async def node_did(node: IdentityDep) -> JSONResponse:
     """The node's own did:web document (`did:web:<host%3Aport>`), with the first institution's key."""
     return _did_document(node.node_document(), "institution")

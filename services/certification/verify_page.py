@@ -142,7 +142,15 @@ def verify_routes(checker: ProofChecker, resolver: MemberResolver) -> APIRouter:
             return HTMLResponse(_fragment(verdict=verdict))
         return JSONResponse(asdict(verdict))
 
-    @router.get("/verify", response_class=HTMLResponse)
+    @router.get(
+        "/verify",
+        response_class=HTMLResponse,
+        # The page also when it refuses, not the JSON of any other refusal.
+        responses={
+            404: {"content": {"text/html": {}}, "description": "the page, saying that no credential has this `id`"},
+            503: {"content": {"text/html": {}}, "description": "the page, saying that VERIFY_MAX_IN_FLIGHT checks wait"},
+        },
+    )
     async def verify_page(
         request: Request, uow: UnitOfWorkDep, settings: SettingsDep, id: str | None = None
     ) -> HTMLResponse:

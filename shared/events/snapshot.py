@@ -1,7 +1,8 @@
 """JSON Schema snapshots of the event contracts, and the check that a change to them breaks no one.
 
-`python -m shared.events.snapshot` writes `schemas/<type>.json` for every registered type, unless a contract broke;
-with `--check` it only compares, and exits non-zero listing the breaking changes. A contract that must break gets a new
+`python -m shared.events.snapshot` writes `schemas/<type>.json` for every registered type, and `topics.json` (which
+types each topic carries: its producer's), unless a contract broke; with `--check` it only compares, and exits
+non-zero listing the breaking changes (moving a type to another topic is one). A contract that must break gets a new
 `.vN` type beside the old one (deleting a snapshot by hand is the deliberate way out, once no one uses the type).
 
 The schemas are in *validation* mode: what `parse_message` accepts, the promise consumers make to every producer,
@@ -18,6 +19,9 @@ from typing import Any
 from shared.events import EVENT_TYPES
 
 SCHEMAS = Path(__file__).parent / "schemas"
+# Topic -> the event types it carries. With the schemas, the contract a node in any language is judged by
+# (python -m conformance).
+TOPICS = Path(__file__).parent / "topics.json"
 # Keywords whose change makes a value valid on one side and invalid on the other.
 CONSTRAINTS = (
     "format", "pattern", "minLength", "maxLength", "minItems", "maxItems",
@@ -28,6 +32,25 @@ Schema = dict[str, Any]
 
 def current_schemas() -> dict[str, Schema]:
     return {name: event_class.model_json_schema(mode="validation") for name, event_class in sorted(EVENT_TYPES.items())}
+
+
+def current_topics() -> dict[str, list[str]]:
+    """Each topic (a family such as `mc.lms.{lms}.grade-submissions` as its template) and the types it carries."""
+    topics: dict[str, list[str]] = {}
+    for name, event_class in sorted(EVENT_TYPES.items()):
+        topics.setdefault(str(event_class.topic), []).append(name)
+    return dict(sorted(topics.items()))
+
+
+def moved_types(old_topics: Mapping[str, list[str]], new_topics: Mapping[str, list[str]]) -> list[str]:
+    """Types that a topic no longer carries while they still exist: their consumers would no longer find them."""
+    new_home = {name: topic for topic, names in new_topics.items() for name in names}
+    return [
+        f"{name}: moved from topic {topic} to {new_home[name]}"
+        for topic, names in sorted(old_topics.items())
+        for name in names
+        if name in new_home and new_home[name] != topic
+    ]
 
 
 def breaking_changes(old_schemas: Mapping[str, Schema], new_schemas: Mapping[str, Schema]) -> list[str]:
@@ -104,25 +127,32 @@ def _values(node: Schema) -> set[Any] | None:
     return set(node["enum"]) if "enum" in node else None
 
 
-def main(argv: list[str] | None = None, folder: Path = SCHEMAS) -> int:
+def main(argv: list[str] | None = None, folder: Path = SCHEMAS, topics_file: Path = TOPICS) -> int:
     parser = argparse.ArgumentParser(description="Snapshot the event contracts as JSON Schema, or check against them.")
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 on a breaking change")
     args = parser.parse_args(argv)
     snapshots = {path.name.removesuffix(".json"): json.loads(path.read_text()) for path in folder.glob("*.json")}
     current = current_schemas()
-    if changes := breaking_changes(snapshots, current):
+    topics = current_topics()
+    old_topics = json.loads(topics_file.read_text()) if topics_file.exists() else {}
+    if changes := breaking_changes(snapshots, current) + moved_types(old_topics, topics):
         print("Breaking changes (publish a new .vN type beside the old one instead):", file=sys.stderr)
         print("\n".join(f"  {change}" for change in changes), file=sys.stderr)
         return 1
     stale = sorted(name for name, schema in current.items() if snapshots.get(name) != schema)
+    if old_topics != topics:
+        stale.append(topics_file.name)
     if args.check:
         if stale:
             print(f"Additive changes; rerun python -m shared.events.snapshot to record them: {', '.join(stale)}")
         return 0
     folder.mkdir(exist_ok=True)
     for name in stale:
-        (folder / f"{name}.json").write_text(json.dumps(current[name], indent=2, sort_keys=True) + "\n")
-        print(f"wrote {name}.json")
+        if name == topics_file.name:
+            topics_file.write_text(json.dumps(topics, indent=2) + "\n")
+        else:
+            (folder / f"{name}.json").write_text(json.dumps(current[name], indent=2, sort_keys=True) + "\n")
+        print(f"wrote {name if name == topics_file.name else name + '.json'}")
     return 0
 
 

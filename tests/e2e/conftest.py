@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -64,10 +64,13 @@ def node(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nod
 
 
 @contextlib.contextmanager
-def running_node(stack: Stack, keys: Path, log_prefix: str = "e2e", **settings: str) -> Iterator[Node]:
-    """The five services as processes on free ports, against `stack`; `settings` are extra environment variables.
+def running_node(
+    stack: Stack, keys: Path, log_prefix: str = "e2e", replaced: Mapping[str, str] | None = None, **settings: str
+) -> Iterator[Node]:
+    """The five services as processes on free ports, against `stack`; `settings` are extra environment variables, and
+    `replaced` runs another module in a service's place (a stand-in, such as the conformance kit's broken node).
     Their logs go to .run/logs/<log_prefix>-<service>.log."""
-    with node_processes(stack, keys, log_prefix, **settings) as processes:
+    with node_processes(stack, keys, log_prefix, replaced=replaced, **settings) as processes:
         yield processes.node
 
 
@@ -85,6 +88,8 @@ class NodeProcesses:
     processes: dict[str, list[subprocess.Popen | None]] = dataclasses.field(default_factory=dict)
     urls: dict[tuple[str, int], str] = dataclasses.field(default_factory=dict)
     ready_timeout: float = 90.0
+    # service -> the module run in its place (a stand-in, such as the conformance kit's broken node)
+    replaced: Mapping[str, str] = dataclasses.field(default_factory=dict)
     node: Node = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -115,8 +120,9 @@ class NodeProcesses:
         env |= {"DELIVERY_BACKOFF_SECONDS": "0.5", "DELIVERY_BACKOFF_MAX_SECONDS": "2"} | self.settings
         log = self.log(name, instance)
         log.parent.mkdir(parents=True, exist_ok=True)
+        module = [self.replaced[name]] if name in self.replaced else [f"services.{name}", "serve"]
         process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}", "serve"], cwd=ROOT, env=env, stdout=log.open("a"),
+            [sys.executable, "-m", *module], cwd=ROOT, env=env, stdout=log.open("a"),
             stderr=subprocess.STDOUT,
         )
         instances[instance] = process
@@ -152,10 +158,11 @@ class NodeProcesses:
 @contextlib.contextmanager
 def node_processes(
     stack: Stack, keys: Path, log_prefix: str = "e2e", instances: dict[str, int] | None = None,
-    ready_timeout: float = 90.0, **settings: str,
+    ready_timeout: float = 90.0, replaced: Mapping[str, str] | None = None, **settings: str,
 ) -> Iterator[NodeProcesses]:
-    """The node's processes (`instances`: how many of each service, one by default), stopped at the end."""
-    processes = NodeProcesses(stack, keys, log_prefix, settings, ready_timeout=ready_timeout)
+    """The node's processes (`instances`: how many of each service, one by default; `replaced`: a module run in a
+    service's place), stopped at the end."""
+    processes = NodeProcesses(stack, keys, log_prefix, settings, ready_timeout=ready_timeout, replaced=replaced or {})
     for name in SERVICES:  # Logs start empty, as each run's own.
         processes.log(name).unlink(missing_ok=True)
     try:

@@ -78,15 +78,39 @@ def test_every_event_type_has_an_up_to_date_snapshot(event_type: str) -> None:
 
 
 def test_snapshot_check_exits_non_zero_listing_the_break(tmp_path, capsys) -> None:
-    assert snapshot.main([], folder=tmp_path) == 0  # Writes a fresh set.
+    topics = tmp_path / "topics.json"
+    assert snapshot.main([], folder=tmp_path, topics_file=topics) == 0  # Writes a fresh set.
     grade_path = tmp_path / f"{GradeSubmitted.type}.json"
     old = json.loads(grade_path.read_text())
     old["properties"]["rubric"] = {"type": "string"}  # As if the current code had dropped `rubric`.
     grade_path.write_text(json.dumps(old))
 
-    assert snapshot.main(["--check"], folder=tmp_path) == 1
+    assert snapshot.main(["--check"], folder=tmp_path, topics_file=topics) == 1
     assert f"{GradeSubmitted.type}: data.rubric" in capsys.readouterr().err
-    assert snapshot.main([], folder=tmp_path) == 1, "a breaking change must not be snapshotted away"
+    assert snapshot.main([], folder=tmp_path, topics_file=topics) == 1, "a breaking change must not be snapshotted away"
+
+
+def test_the_published_topic_index_is_up_to_date() -> None:
+    stored = json.loads(snapshot.TOPICS.read_text())
+    assert stored == snapshot.current_topics(), (
+        "shared/events/topics.json (which types each topic carries) is out of date: run `python -m "
+        "shared.events.snapshot` and commit the result."
+    )
+    assert {name for names in stored.values() for name in names} == set(EVENT_TYPES)
+
+
+def test_moving_a_type_to_another_topic_is_a_breaking_change(tmp_path, capsys) -> None:
+    topics = tmp_path / "topics.json"
+    assert snapshot.main([], folder=tmp_path, topics_file=topics) == 0
+    index = json.loads(topics.read_text())
+    index["mc.assessment.grades"].append(GradeSubmitted.type)  # As if grade submissions had been on the grades topic.
+    index["mc.lms.{lms}.grade-submissions"].remove(GradeSubmitted.type)
+    topics.write_text(json.dumps(index))
+
+    assert snapshot.main(["--check"], folder=tmp_path, topics_file=topics) == 1
+    assert f"{GradeSubmitted.type}: moved from topic mc.assessment.grades to mc.lms.{{lms}}.grade-submissions" in (
+        capsys.readouterr().err
+    )
 
 
 def test_snapshot_lets_a_non_python_producer_validate_its_json() -> None:

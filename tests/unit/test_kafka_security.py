@@ -9,6 +9,7 @@ from deploy.kafka_security import (
     Grant,
     alliance_grants,
     alliance_topics,
+    auditor_grants,
     ensure_certificates,
     kafka_user,
     lms_grants,
@@ -65,6 +66,18 @@ def test_under_a_prefix_every_name_is_prefixed() -> None:
     assert lms_grants("moodle-x", "test-1.") == [
         Grant("TOPIC", "LITERAL", "test-1.mc.lms.moodle-x.grade-submissions", "WRITE")
     ]
+
+
+def test_an_auditor_reads_every_topic_of_the_node_and_its_dead_letters_and_nothing_else() -> None:
+    consumers = [name for name, _, consumer in node_services() if consumer]
+    grants = auditor_grants(consumers, "test-1.")
+    assert {g.operation for g in grants} == {"READ"} and {g.resource for g in grants} == {"TOPIC"}, "no group, no writes"
+    assert {g.name for g in grants} == {
+        "test-1.mc.catalogue.courses", "test-1.mc.catalogue.offerings", "test-1.mc.catalogue.programmes",
+        "test-1.mc.enrolment.enrolments", "test-1.mc.assessment.grades", "test-1.mc.certification.credentials",
+        "test-1.mc.notifications.deliveries", "test-1.mc.enrolment.dead-letter", "test-1.mc.assessment.dead-letter",
+        "test-1.mc.certification.dead-letter", "test-1.mc.notifications.dead-letter",
+    }, "the LMSs' topics are not the node's: what an LMS sends is read at the node's dead letters or in its events"
 
 
 def test_credentials_are_written_for_their_owner_only_and_read_back(tmp_path: Path) -> None:
