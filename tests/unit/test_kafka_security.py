@@ -77,6 +77,8 @@ def test_an_auditor_reads_every_topic_of_the_node_and_its_dead_letters_and_nothi
         "test-1.mc.enrolment.enrolments", "test-1.mc.assessment.grades", "test-1.mc.certification.credentials",
         "test-1.mc.notifications.deliveries", "test-1.mc.enrolment.dead-letter", "test-1.mc.assessment.dead-letter",
         "test-1.mc.certification.dead-letter", "test-1.mc.notifications.dead-letter",
+        "test-1.mc.enrolment.availability", "test-1.mc.catalogue.dead-letter",
+        "test-1.mc.alliance.listings", "test-1.mc.alliance.dead-letter",
     }, "the LMSs' topics are not the node's: what an LMS sends is read at the node's dead letters or in its events"
 
 
