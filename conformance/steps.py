@@ -3,13 +3,13 @@ course described and approved (four eyes), an offering opened, a learner registe
 LMS. Checks build on them; each step waits for the event the node must publish about it."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from conformance import types
 from conformance.run import Failed, Run, Skipped
 from conformance.people import Person
-from deploy.journey import GERMAN_SCHEME, Lms, grade_submission, sample_course
+from deploy.journey import GERMAN_SCHEME, Lms, grade_submission, open_offering, sample_course
 
 
 async def the_offering(run: Run) -> dict[str, Any]:
@@ -50,17 +50,9 @@ async def approved_course(run: Run) -> dict[str, Any]:
 
 async def opened_offering(run: Run, course: dict[str, Any]) -> dict[str, Any]:
     """An offering of the course, open for registration now; enrolment knows it and its course."""
-    now = datetime.now(UTC)
-    body = {
-        "course_id": course["id"],
-        "delivery_mode": "blended",
-        "pace": "time-bound",
-        "starts_on": (now + timedelta(days=30)).date().isoformat(),
-        "ends_on": (now + timedelta(days=90)).date().isoformat(),
-        "registration_opens_at": (now - timedelta(hours=1)).isoformat(),
-        "registration_closes_at": (now + timedelta(days=14)).isoformat(),
-    }
-    offering = await run.ok("POST", "catalogue", "/offerings", by=run.people.staff("registrar"), json=body, expect=201)
+    offering = await run.ok(
+        "POST", "catalogue", "/offerings", by=run.people.staff("registrar"), json=open_offering(course["id"]), expect=201
+    )
     await run.event(types.OFFERING_OPENED, offering_id=offering["id"])
 
     async def enrolment_knows_it() -> bool | None:

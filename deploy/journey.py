@@ -84,6 +84,20 @@ ALLIANCE_UNIVERSITY = "upr"
 OUTSIDE_UNIVERSITY = "uni-elsewhere"
 
 # Assessment decides passes from the course's scheme: Germany's 1.0 (best) to 5.0, passing up to 4.0.
+def open_offering(course_id: str) -> dict[str, Any]:
+    """The body of an offering of the course open for registration from an hour ago for two weeks (blended, paced)."""
+    now = datetime.now(UTC)
+    return {
+        "course_id": course_id,
+        "delivery_mode": "blended",
+        "pace": "time-bound",
+        "starts_on": (now + timedelta(days=30)).date().isoformat(),
+        "ends_on": (now + timedelta(days=90)).date().isoformat(),
+        "registration_opens_at": (now - timedelta(hours=1)).isoformat(),
+        "registration_closes_at": (now + timedelta(days=14)).isoformat(),
+    }
+
+
 GERMAN_SCHEME = {
     "kind": "numeric", "name": "German 1.0-5.0", "minimum": 1.0, "maximum": 5.0, "pass_mark": 4.0, "lower_is_better": True
 }
@@ -162,16 +176,7 @@ class Node:
 
     def opened_offering(self, course: dict[str, Any], registrar: Person = REGISTRAR, **terms: Any) -> dict[str, Any]:
         """An offering open for registration now; `terms` override capacity, fee, open_to, dates, mode, pace."""
-        now = datetime.now(UTC)
-        body = {
-            "course_id": course["id"],
-            "delivery_mode": "blended",
-            "pace": "time-bound",
-            "starts_on": (now + timedelta(days=30)).date().isoformat(),
-            "ends_on": (now + timedelta(days=90)).date().isoformat(),
-            "registration_opens_at": (now - timedelta(hours=1)).isoformat(),
-            "registration_closes_at": (now + timedelta(days=14)).isoformat(),
-        } | terms
+        body = open_offering(course["id"]) | terms
         offering = self.ok("POST", "catalogue", "/offerings", by=registrar, json=body)
         # Offerings and course approvals travel on different topics: wait until enrolment has both.
         self.wait_for(
