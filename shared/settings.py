@@ -2,8 +2,19 @@
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_commas(value: object) -> object:
+    """A list as the environment writes it: "a,b,c", or JSON's "[a, b, c]"; pydantic converts the items."""
+    if isinstance(value, str):
+        return [item.strip().strip('"') for item in value.strip().strip("[]").split(",") if item.strip()]
+    return value
+
+
+# The one way a setting takes several values: `Annotated[tuple[str, ...], NoDecode, CommaSeparated]`.
+CommaSeparated = BeforeValidator(_split_commas)
 
 
 class ServiceSettings(BaseSettings):
@@ -37,7 +48,7 @@ class ServiceSettings(BaseSettings):
     # the node's own OpenID Connect providers (issuer URLs, comma-separated: keys from each one's discovery document);
     # members' identity providers come from the alliance registry. With none of them every write is refused with 401.
     auth_public_key_file: str | None = None
-    auth_oidc_issuers: Annotated[tuple[str, ...], NoDecode] = ()
+    auth_oidc_issuers: Annotated[tuple[str, ...], NoDecode, CommaSeparated] = ()
     # Published keys (OpenID Connect providers', members' jwks_uri) are kept this long, fetched again sooner when a
     # token names a key not yet seen, but never more often than every AUTH_KEYS_REFRESH_MIN_SECONDS per provider (a
     # flood of made-up key ids cannot hammer it); each fetch is bounded by the timeout.
@@ -81,13 +92,6 @@ class ServiceSettings(BaseSettings):
     otel_traces_exporter: Literal["none", "console", "otlp"] = "none"
     # `json`: one JSON object per line, for log collectors; `text` for people reading a terminal.
     log_format: Literal["text", "json"] = "text"
-
-    @field_validator("auth_oidc_issuers", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(issuer.strip() for issuer in value.split(",") if issuer.strip())
-        return value
 
     @model_validator(mode="after")
     def _alliance_registry_needs_its_key(self) -> "ServiceSettings":

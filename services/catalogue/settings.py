@@ -1,9 +1,9 @@
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import NoDecode
 
-from shared.settings import ServiceSettings
+from shared.settings import CommaSeparated, ServiceSettings
 
 
 class CatalogueSettings(ServiceSettings):
@@ -25,12 +25,4 @@ class CatalogueSettings(ServiceSettings):
     # How far the stated workload may stray from ECTS x hours per ECTS, as a fraction.
     policy_hours_tolerance: float = Field(default=0.2, ge=0)
     # The EQF levels a description may state (a description may also state none); comma-separated in the environment.
-    policy_eqf_levels: Annotated[list[int], NoDecode] = Field(default_factory=lambda: list(range(1, 9)))
-
-    @field_validator("policy_eqf_levels", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            # "5,6,7,8", or JSON's "[5, 6, 7, 8]".
-            return [int(level) for level in value.strip("[] ").replace(" ", "").split(",") if level]
-        return value
+    policy_eqf_levels: Annotated[list[int], NoDecode, CommaSeparated] = Field(default_factory=lambda: list(range(1, 9)))

@@ -1,9 +1,9 @@
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import NoDecode
 
-from shared.settings import ServiceSettings
+from shared.settings import CommaSeparated, ServiceSettings
 
 
 class EnrolmentSettings(ServiceSettings):
@@ -13,13 +13,6 @@ class EnrolmentSettings(ServiceSettings):
     # their students and staff are alliance students and staff, who learn for free. Only for a node that follows no
     # alliance registry: the registry's members take its place (enrolment/learners.py). By default the institutions of
     # the demo and the tests.
-    alliance_institutions: Annotated[frozenset[str], NoDecode] = Field(
+    alliance_institutions: Annotated[frozenset[str], NoDecode, CommaSeparated] = Field(
         default=frozenset({"uni-saarland", "uni-sofia", "upr"})
     )
-
-    @field_validator("alliance_institutions", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return frozenset(code.strip() for code in value.split(",") if code.strip())
-        return value
