@@ -35,8 +35,10 @@ class EventContract:
         """The topics a node's own services publish on (the families are the LMSs' inbound topics)."""
         return sorted(topic for topic in self.topics if "{" not in topic)
 
-    def topic_of(self, event_type: str) -> str | None:
-        return next((topic for topic, types in self.topics.items() if event_type in types), None)
+    def topics_of(self, event_type: str) -> list[str]:
+        """The topics a type travels on: one, or two for a message a node addresses to a partner (it leaves on
+        `mc.alliance.outgoing`, arrives on the partner's `mc.alliance.incoming`)."""
+        return sorted(topic for topic, types in self.topics.items() if event_type in types)
 
     def data_problems(self, event_type: str, data: Any) -> list[str]:
         """Where `data` breaks the type's JSON Schema ('data.learner: 'email' is a required property', ...)."""

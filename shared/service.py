@@ -53,6 +53,9 @@ class Service:
     background: Sequence[Callable[[State], Awaitable[None]]] = ()
     # Request paths that take more than HTTP_MAX_BODY_BYTES (uploads), with their own limit.
     body_limits: Mapping[str, Limit] = field(default_factory=dict)
+    # Checks run before anything connects; one that raises stops the service from starting, with its message
+    # (certification refuses a key directory holding another member's signing key).
+    startup_checks: Sequence[Callable[[ServiceSettings], Awaitable[None]]] = ()
 
 
 def service_topics(service: Service) -> list[str]:
@@ -70,6 +73,8 @@ def create_app(service: Service) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for startup_check in service.startup_checks:
+            await startup_check(settings)
         setup_tracing(settings)
         await check_topics(settings, service_topics(service))
         engine = create_engine(settings)

@@ -20,9 +20,18 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
+# Services that address messages to partner nodes (shared/events/alliance.py AddressedMessage): they write them on
+# the node's outgoing topic, from which the alliance gateway sends them.
+ADDRESSING_SERVICES = frozenset({"certification"})
+
+
 def published_topics(service_name: str) -> list[Topic]:
-    """The topics a service publishes on, from its contracts (shared/events/<service>.py)."""
-    return sorted({cls.topic for cls in published_by(service_name)})
+    """The topics a service publishes on, from its contracts (shared/events/<service>.py), and the outgoing topic of
+    addressed messages for a service that sends them."""
+    topics = {cls.topic for cls in published_by(service_name)}
+    if service_name in ADDRESSING_SERVICES:
+        topics.add(Topic.ALLIANCE_OUTGOING)
+    return sorted(topics)
 
 
 def node_topics(prefix: str, services: Iterable[str]) -> list[str]:

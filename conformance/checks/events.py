@@ -16,9 +16,11 @@ def event_problems(message: Message, contract: EventContract, source: str) -> li
     if envelope.type not in contract.schemas:
         return [f"type {envelope.type!r} is not in the published contract (shared/events/schemas/)"]
     problems = [f"{problem} (the type's JSON Schema)" for problem in contract.data_problems(envelope.type, envelope.data)]
-    home = contract.topic_of(envelope.type)
-    if message.topic != home:
-        problems.append(f"{envelope.type} belongs on topic {home}, not on {message.topic} (shared/events/topics.json)")
+    homes = contract.topics_of(envelope.type)
+    if message.topic not in homes:
+        problems.append(
+            f"{envelope.type} belongs on topic {' or '.join(homes)}, not on {message.topic} (shared/events/topics.json)"
+        )
     if envelope.source != source:
         problems.append(f"source {envelope.source!r} is not the node's {source!r}: a node publishes under its own name")
     return problems

@@ -10,24 +10,28 @@ from services.alliance.handlers import node_handlers
 from services.alliance.routes import router
 from services.alliance.settings import AllianceSettings
 from shared import service
+from shared.alliance import RegistryInUse
 from shared.events import Topic
 
 
 def create_service(settings: AllianceSettings | None = None) -> service.Service:
     settings = settings or AllianceSettings()
+    registry = RegistryInUse()
     return service.Service(
         settings=settings,
         title="Alliance gateway",
         description=(
             "The node's only client of the alliance's Kafka cluster: it lists the node's public catalogue (courses, "
             "offerings with their places, programmes) on `alliance.<node-id>.catalogue`, and takes in every other "
-            "member's, checked against the alliance registry, for the node's catalogue (`mc.alliance.listings`)."
+            "member's, checked against the alliance registry, for the node's catalogue (`mc.alliance.listings`). It "
+            "sends what the node's services address to one partner (`mc.alliance.outgoing` -> "
+            "`alliance.<node-id>.to.<partner>`) and takes in what partners address to it (-> `mc.alliance.incoming`)."
         ),
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
-        handlers=node_handlers(settings.alliance_node_id),
-        consumes=[Topic.COURSES, Topic.OFFERINGS, Topic.PROGRAMMES, Topic.AVAILABILITY],
-        background=[alliance_bus],
+        handlers=node_handlers(settings.alliance_node_id, registry),
+        consumes=[Topic.COURSES, Topic.OFFERINGS, Topic.PROGRAMMES, Topic.AVAILABILITY, Topic.ALLIANCE_OUTGOING],
+        background=[registry.bind, alliance_bus],
     )
 
 

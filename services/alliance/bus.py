@@ -1,5 +1,5 @@
 """The gateway's side on the alliance's Kafka cluster: a broker of its own (ALLIANCE_KAFKA_*), the consumer of the
-members' catalogue topics and the relay of the alliance outbox. The node's other services never connect there.
+members' catalogue topics and of the topics of messages addressed to this node, and the relay of the alliance outbox. The node's other services never connect there.
 
 It starts once the registry in use lists this node with this node's event source, and once the node's catalogue
 topic exists on the alliance bus (the secretariat makes it: `python -m deploy.kafka_security alliance`). Until then
@@ -21,7 +21,7 @@ from services.alliance.settings import AllianceSettings
 from shared.alliance import AllianceRegistry, registry_in_use
 from shared.consumer import EventConsumer
 from shared.dead_letters import DeadLetters
-from shared.events.topics import ALLIANCE_CATALOGUE, alliance_catalogue_topic, other_catalogues
+from shared.events.topics import ALLIANCE_CATALOGUE, alliance_catalogue_topic, gateway_subscription
 from shared.failures import Backoff
 from shared.kafka import create_broker
 from shared.outbox import OutboxRelay
@@ -58,7 +58,7 @@ async def alliance_bus(state: State) -> None:
     broker = create_broker(bus, client_id=f"mc-alliance-gateway-{node}")
     consumer = EventConsumer(
         bus, state.unit_of_work, bus_handlers(node, registry), [ALLIANCE_CATALOGUE], state.metrics, state.outages,
-        state.database_answers, registry=registry, pattern=other_catalogues(node, bus.topic_prefix),
+        state.database_answers, registry=registry, pattern=gateway_subscription(node, bus.topic_prefix),
     )
     consumer.subscribe(
         broker, DeadLetters(state.broker, settings.service_name, settings.topic_prefix, bus.consumer_group)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from shared.alliance import AllianceRegistry, NotAMember
 from shared.events.alliance import (
+    AddressedMessage,
     CourseDelisted,
     CourseListed,
     Listing,
@@ -171,4 +172,34 @@ def refusal(listing: Listing, sender: str, registry: AllianceRegistry) -> str | 
             f"{listing.type} of node {sender} speaks for {institution} ({member.legal_name}), which node "
             f"{member.node} hosts, not node {sender}"
         )
+    return None
+
+
+# --- messages addressed to one partner ---
+
+
+def sending_refusal(message: AddressedMessage, node: str, registry: AllianceRegistry | None) -> str | None:
+    """Why a message a service of this node addressed to a partner is not sent, or None: it must name this node as its
+    sender and another node of the registry in use as its recipient."""
+    if message.sender != node:
+        return f"{message.type} names {message.sender!r} as its sender, but this node is {node!r}"
+    if registry is None:
+        return f"{message.type} to {message.recipient!r}: no alliance registry is in use, so no partner is known"
+    if message.recipient == node:
+        return f"{message.type} is addressed to this node itself ({node!r}); only partners are sent messages"
+    try:
+        registry.node(message.recipient)
+    except NotAMember as unknown:
+        return f"{message.type} is addressed to {unknown}"
+    return None
+
+
+def receiving_refusal(message: AddressedMessage, sender: str, node: str) -> str | None:
+    """Why a message that came on the alliance bus is not taken in, or None. `sender` is the node that owns the topic
+    it came on (provenance has checked that its source is that node's): the message must name it as its sender and
+    this node as its recipient."""
+    if message.sender != sender:
+        return f"{message.type} names {message.sender!r} as its sender, but it came from node {sender!r}"
+    if message.recipient != node:
+        return f"{message.type} is addressed to {message.recipient!r}, not to this node ({node!r})"
     return None

@@ -13,7 +13,10 @@ from services.certification.settings import CertificationSettings
 from services.certification.signing import CredentialSigner
 from services.certification.proof_checks import ProofChecker
 from services.certification.resolver import MemberResolver
+from services.certification.endorsements import Endorsing
+from services.certification.signing_keys import refuse_foreign_keys
 from shared import service
+from shared.alliance import RegistryInUse
 from shared.events import Topic
 
 
@@ -22,18 +25,22 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
     signer = CredentialSigner(settings.signing_processes)
     checker = ProofChecker(settings.verify_processes, settings.verify_max_in_flight)
     resolver = MemberResolver(settings, checker.check)
+    registry = RegistryInUse()
+    endorsing = Endorsing(settings, registry, checker, resolver)
     return service.Service(
         settings=settings,
         title="Certification",
         description=(
             "Learners' micro-credentials, issued as signed W3C Verifiable Credentials (Open Badges 3.0) when a passing "
-            "grade is recorded; revocation and suspension with Bitstring Status Lists; verification for everyone."
+            "grade is recorded; revocation and suspension with Bitstring Status Lists; verification for everyone. "
+            "Joint credentials carry each co-awarding university's endorsement, signed at that university's node."
         ),
         migrations=Path(__file__).parent / "migrations",
         routers=[router, verify_routes(checker, resolver), wallet_router],
-        handlers=event_handlers(Issuer(settings, signer)),
-        consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES],
-        background=[signer.run, checker.run, resolver.run],
+        handlers=event_handlers(Issuer(settings, signer, endorsing=endorsing), endorsing),
+        consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES, Topic.ALLIANCE_LISTINGS, Topic.ALLIANCE_INCOMING],
+        background=[registry.bind, signer.run, checker.run, resolver.run, endorsing.ask_again_on_schedule],
+        startup_checks=[refuse_foreign_keys],
     )
 
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from services.certification.models import MicroCredentialRecord
+from shared.alliance import AllianceRegistry, NotAMember
 from shared.events.assessment import GradeAmended, GradeRecorded
 from shared.events.catalogue import (
     AwardingBody,
@@ -161,3 +162,104 @@ def programme_record(
         stackability=Stackability.STAND_ALONE,
         contact=None,
     )
+
+
+# --- joint credentials across nodes: who signs for whom, and what a co-awarding node endorses ---
+
+
+def foreign_keys(held: Mapping[str, str], registry: AllianceRegistry) -> list[str]:
+    """Why this node must not hold some of its signing keys: `held` maps each institution it holds a key for to the DID
+    this node would sign with for it. A member of the alliance is signed for only by the node the registry says hosts
+    it (its `credential_dids` are that node's); a key of another member here is one university holding another's."""
+    problems = []
+    for institution, did in sorted(held.items()):
+        if not registry.is_member(institution):
+            continue  # Not in the alliance: the node's own business (it is trusted nowhere else anyway).
+        member = registry.member(institution)
+        if did not in member.credential_dids:
+            problems.append(
+                f"{institution} ({member.legal_name}) is a member of {registry.alliance.name} hosted by node "
+                f"{member.node}, which signs for it with {', '.join(member.credential_dids)}; this node holds its "
+                f"private key and would sign as {did}"
+            )
+    return problems
+
+
+def endorsement_node(registry: AllianceRegistry | None, institution: str, own_node: str | None) -> str:
+    """The node to ask for a co-awarding institution's endorsement (raises NotAMember, or ValueError naming why none)."""
+    if registry is None:
+        raise ValueError("this node follows no alliance registry, so it knows no node to ask")
+    node = registry.node_of(institution).id
+    if node == own_node:
+        raise ValueError(f"{institution} is hosted by this node, which holds no key for it (ISSUER_KEYS_DIR)")
+    return node
+
+
+def endorsement_refusal(
+    *,
+    registry: AllianceRegistry,
+    own_node: str,
+    sender: str,
+    institution: str,
+    own_did: str | None,
+    lead_institution: str,
+    credential: Mapping[str, object],
+    course_id: str,
+    course_version: int,
+    listed_institutions: list[str] | None,
+) -> str | None:
+    """Why this node does not endorse a joint credential for `institution`, or None. It signs only for an institution
+    it hosts (the registry names this node, and its DID is this node's: `own_did`, None without a key); the lead must
+    be a member hosted by the node that asked; the credential must be issued with a DID of the lead and award the course
+    version named;
+    and the course version must be one the lead's node lists on the alliance bus with `institution` among its
+    awarding institutions and the lead first (`listed_institutions`, None when no such listing reached this node).
+    Whether the credential verifies is checked after these (it needs the lead's node)."""
+    try:
+        member = registry.member(institution)
+        lead = registry.member(lead_institution)
+    except NotAMember as unknown:
+        return str(unknown)
+    if member.node != own_node or own_did is None or own_did not in member.credential_dids:
+        return f"{institution} is not an institution this node ({own_node}) signs for"
+    if lead.node != sender:
+        return f"the lead institution {lead_institution} is hosted by node {lead.node}, not by node {sender}, which asked"
+    issuer = credential.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
+    if issuer_id not in lead.credential_dids:
+        return f"the credential's issuer {issuer_id!r} is not a DID of {lead_institution} in the registry"
+    subject = credential.get("credentialSubject")
+    achievement = subject.get("achievement") if isinstance(subject, Mapping) else None
+    achievement_id = achievement.get("id") if isinstance(achievement, Mapping) else None
+    if achievement_id != f"urn:microcredentials:course:{course_id}:v{course_version}":
+        return f"the credential awards {achievement_id!r}, not course {course_id} version {course_version}"
+    if listed_institutions is None:
+        return (
+            f"node {sender} lists no course {course_id} version {course_version} on the alliance bus that this node "
+            "has taken in"
+        )
+    if institution not in listed_institutions[1:] or listed_institutions[0] != lead_institution:
+        return (
+            f"course {course_id} version {course_version} of node {sender} is awarded by "
+            f"{', '.join(listed_institutions)}: not by {lead_institution} with {institution}"
+        )
+    return None
+
+
+def received_endorsement_refusal(
+    endorsement: Mapping[str, object], credential_id: str, endorser_dids: list[str]
+) -> str | None:
+    """Why an endorsement a partner's node sent is not attached (before its proof is checked), or None: it must be an
+    EndorsementCredential of this credential, issued with a DID the registry gives the co-awarding institution."""
+    types = endorsement.get("type")
+    if not isinstance(types, list) or "EndorsementCredential" not in types:
+        return "it is not an EndorsementCredential"
+    subject = endorsement.get("credentialSubject")
+    subject_id = subject.get("id") if isinstance(subject, Mapping) else None
+    if subject_id != credential_id:
+        return f"it endorses {subject_id!r}, not this credential {credential_id!r}"
+    issuer = endorsement.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
+    if issuer_id not in endorser_dids:
+        return f"its issuer {issuer_id!r} is not a DID the registry gives the co-awarding institution"
+    return None

@@ -7,13 +7,15 @@ from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
-from services.certification import domain, issuing, stacking
+from services.certification import domain, endorsements, issuing, stacking
+from services.certification.endorsements import Endorsing
 from services.certification.domain import Amendment, NotIssuable
 from services.certification.issuing import Issuer
 from services.certification.models import CourseVersion, Credential, Grade
 from shared.consumer import Handler, Unprocessable
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
+from shared.events.alliance import CourseListed, EndorsementDeclined, EndorsementRequested, EndorsementSigned
 from shared.events.assessment import GradeAmended, GradeRecorded
 from shared.events.catalogue import CourseApproved, MicroCredentialDescription, ProgrammeApproved
 
@@ -51,6 +53,7 @@ async def _issue(
         credential = await issuing.issue(uow, issuer, grade, course_version, course, replaces, credential_id)
     except NotIssuable as error:
         raise Unprocessable(str(error)) from error
+    endorsements.ask_for_endorsements(uow, issuer.endorsing, credential)
     await stacking.after_issue(uow, issuer, credential)
     return credential
 
@@ -132,10 +135,15 @@ async def grade_amended(
         await _issue(uow, issuer, event, held.course_version, replaces=held, credential_id=replacement_id)
 
 
-def event_handlers(issuer: Issuer) -> dict[type[Event], Handler]:
+def event_handlers(issuer: Issuer, endorsing: Endorsing) -> dict[type[Event], Handler]:
     return {
         CourseApproved: course_approved,
         GradeRecorded: functools.partial(grade_recorded, issuer=issuer),
         GradeAmended: functools.partial(grade_amended, issuer=issuer),
         ProgrammeApproved: functools.partial(stacking.programme_approved, issuer=issuer),
+        # Joint credentials across nodes: the members' courses this node co-awards, and the endorsement exchange.
+        CourseListed: functools.partial(endorsements.course_listed, endorsing=endorsing),
+        EndorsementRequested: functools.partial(endorsements.endorsement_requested, endorsing=endorsing),
+        EndorsementSigned: functools.partial(endorsements.endorsement_signed, endorsing=endorsing),
+        EndorsementDeclined: functools.partial(endorsements.endorsement_declined, endorsing=endorsing),
     }

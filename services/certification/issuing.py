@@ -1,8 +1,8 @@
 """Issuing signed credentials and changing their status: what the handlers and routes share.
 
 A pass becomes a signed OpenBadgeCredential: built from the course version and the grade (domain), given a status
-list index of the lead awarding institution, endorsed by each co-awarding institution whose key this node holds,
-signed by the lead institution's key, stored with its record, and announced by CredentialIssued (all in the caller's
+list index of the lead awarding institution, endorsed by each co-awarding institution this node hosts (the others'
+nodes are asked for theirs: endorsements.py), signed by the lead institution's key, stored with its record, and announced by CredentialIssued (all in the caller's
 unit of work). Revoking, suspending and reinstating set the credential's state, which the status lists are derived
 from (and signed again before the transaction commits: status_publication.py), and announce it.
 """
@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import select
 
@@ -36,6 +36,9 @@ from shared.events.certification import (
     CredentialStatusChanged,
     CredentialSuspended,
 )
+
+if TYPE_CHECKING:
+    from services.certification.endorsements import Endorsing
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Issuer:
     settings: CertificationSettings
     signer: CredentialSigner
     status_indexes: StatusIndexes = field(default_factory=StatusIndexes)
+    # Endorsements asked of co-awarding institutions' nodes (None: a node on its own asks no one).
+    endorsing: "Endorsing | None" = None
 
 
 def unsigned_credential(
@@ -106,7 +111,8 @@ def unsigned_credential(
 
 
 def pending_endorsements(identity: NodeIdentity, record: MicroCredentialRecord) -> list[str]:
-    """Co-awarding institutions whose endorsement cannot be added here (this node holds no key for them)."""
+    """Co-awarding institutions whose endorsement cannot be added here (this node holds no key for them): their nodes
+    sign them (endorsements.py)."""
     return [str(body.id) for body in domain.co_awarding_bodies(record.awarding_bodies) if not identity.holds(body.id)]
 
 

@@ -120,6 +120,10 @@ class CredentialPublic(SQLModel):
     record: MicroCredentialRecord
     credential: dict[str, Any]
     pending_endorsements: list[str]
+    # Whether every co-awarding institution's endorsement is attached (False while some are pending).
+    complete: bool = True
+    # For each pending endorsement: whom this node asked, how often, and what the partner answered last.
+    endorsement_requests: list["EndorsementRequestPublic"] = []
     replaces: str | None
     revocation_reason: str | None
     suspension_reason: str | None
@@ -199,3 +203,57 @@ class PublishedStatusList(CertificationTable, table=True):
     purpose: str = Field(primary_key=True)  # revocation or suspension
     credential: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     signed_at: datetime = Field(sa_column=timestamp_column())
+
+
+class EndorsementRequest(CertificationTable, table=True):
+    """A joint credential's endorsement this node (the lead's) asked a co-awarding institution's node for
+    (endorsements.py): asked again on a schedule until it arrives."""
+
+    __tablename__ = "endorsement_requests"
+
+    credential_id: str = Field(primary_key=True, foreign_key="credentials.id")
+    institution: str = Field(primary_key=True)
+    # The node that hosts the institution, by its id in the alliance registry.
+    node: str
+    requested_at: datetime = Field(sa_column=timestamp_column())
+    attempts: int = 1
+    # What the partner's node answered when it declined, the last time it did.
+    declined_reason: str | None = None
+    endorsed_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+
+
+class EndorsementRequestPublic(SQLModel):
+    institution: str
+    node: str
+    requested_at: datetime
+    attempts: int
+    declined_reason: str | None
+
+
+class GivenEndorsement(CertificationTable, table=True):
+    """An EndorsementCredential this node signed, for an institution it hosts, of another node's joint credential:
+    signed once; a request that comes again gets the same one."""
+
+    __tablename__ = "given_endorsements"
+
+    credential_id: str = Field(primary_key=True)
+    institution: str = Field(primary_key=True)
+    # The node of the lead institution, which asked.
+    lead_node: str
+    endorsement: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    signed_at: datetime = Field(sa_column=timestamp_column())
+
+
+class MemberCourse(CertificationTable, table=True):
+    """A course version another member's node lists on the alliance bus (CourseListed, taken in by this node's gateway)
+    with one of this node's institutions among its awarding institutions: what this node co-awards, so endorses."""
+
+    __tablename__ = "member_courses"
+
+    node: str = Field(primary_key=True)
+    course_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    # The awarding institutions' codes, the lead first.
+    institutions: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+
+CredentialPublic.model_rebuild()

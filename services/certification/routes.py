@@ -1,5 +1,6 @@
 """HTTP routes of the certification service: credentials, their status, status lists and the DIDs that sign them."""
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -9,7 +10,14 @@ from sqlmodel import select
 from services.certification import issuing, status_publication
 from services.certification.certificate import certificate_pdf
 from services.certification.domain import StatusAction, TransitionRefused
-from services.certification.models import Credential, CredentialPublic, MicroCredentialRecord, StatusChange
+from services.certification.models import (
+    Credential,
+    CredentialPublic,
+    EndorsementRequest,
+    EndorsementRequestPublic,
+    MicroCredentialRecord,
+    StatusChange,
+)
 from services.certification.settings import CertificationSettings
 from services.certification.signing_keys import NodeIdentity
 from services.certification.status_lists import StatusPurpose
@@ -44,7 +52,11 @@ async def identity(settings: SettingsDep) -> NodeIdentity:
 IdentityDep = Annotated[NodeIdentity, Depends(identity)]
 
 
-def public(credential: Credential, settings: CertificationSettings) -> CredentialPublic:
+def public(
+    credential: Credential, settings: CertificationSettings, requests: Sequence[EndorsementRequest] = ()
+) -> CredentialPublic:
+    """What the API shows of a credential; `requests`, the endorsements this node asked partners for (pending ones
+    are shown, with whom it asked and what they answered)."""
     urls = issuing.links(settings, credential.id)
     return CredentialPublic(
         id=credential.id,
@@ -59,6 +71,12 @@ def public(credential: Credential, settings: CertificationSettings) -> Credentia
         record=MicroCredentialRecord.model_validate(credential.record),
         credential=credential.verifiable_credential,
         pending_endorsements=credential.pending_endorsements,
+        complete=not credential.pending_endorsements,
+        endorsement_requests=[
+            EndorsementRequestPublic.model_validate(request, from_attributes=True)
+            for request in requests
+            if request.institution in credential.pending_endorsements
+        ],
         replaces=credential.replaces,
         revocation_reason=credential.revocation_reason,
         suspension_reason=credential.suspension_reason,
@@ -96,9 +114,12 @@ async def list_credentials(
 
 @router.get("/credentials/{credential_id}")
 async def get_credential(credential_id: str, uow: UnitOfWorkDep, settings: SettingsDep) -> CredentialPublic:
-    """The credential record (every Annex I element), its status, and the signed Verifiable Credential."""
+    """The credential record (every Annex I element), its status, and the signed Verifiable Credential; for a joint
+    credential, whether every co-awarding university's endorsement is attached (`complete`) and which are pending."""
     async with uow:
-        return public(await find(uow, credential_id), settings)
+        credential = await find(uow, credential_id)
+        requests = await uow.session.exec(select(EndorsementRequest).where(EndorsementRequest.credential_id == credential_id))
+        return public(credential, settings, requests.all())
 
 
 @router.get("/credentials/{credential_id}/credential.json", response_class=CredentialResponse)

@@ -45,3 +45,6 @@ class CertificationSettings(ServiceSettings):
     # How long a member's status list is believed before it is fetched again: a credential revoked at its node shows
     # as revoked here at most this long after. Bitstring Status List's default `ttl` is five minutes.
     status_list_cache_seconds: float = Field(default=300.0, ge=0)
+    # Joint credentials (services/certification/endorsements.py): an endorsement asked of a co-awarding institution's
+    # node and not yet received is asked again after this long.
+    endorsement_retry_seconds: float = Field(default=300.0, gt=0)

@@ -10,6 +10,7 @@ needs the network.
 
 import argparse
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,10 +21,14 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from services.certification import domain
 from services.certification.settings import CertificationSettings
 from services.certification.vc import keys
 from services.certification.vc.credential import IssuerProfile
+from shared.alliance.loader import watcher_from_settings
 from shared.events.catalogue import AwardingBody
+
+log = logging.getLogger(__name__)
 
 KEY_ID = "key-1"
 INSTITUTION_CODE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -31,6 +36,10 @@ INSTITUTION_CODE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 class MissingKey(LookupError):
     """This node holds no signing key for the institution."""
+
+
+class ForeignKey(RuntimeError):
+    """The key directory holds the private key of an institution another node of the alliance hosts."""
 
 
 def key_file(folder: Path, institution: str) -> Path:
@@ -163,6 +172,32 @@ class NodeIdentity:
         documents = [self.document(institution) for institution in self.institutions]
         node_document = self.node_document()
         return keys.KeyResolver([*documents, *([node_document] if node_document else [])])
+
+
+async def refuse_foreign_keys(settings: CertificationSettings) -> None:
+    """A startup check: with an alliance registry, every key in ISSUER_KEYS_DIR must be of an institution this node
+    hosts (the registry gives it this node's DID), or of no member at all. Raises ForeignKey naming each other
+    member's key; a registry that cannot be read now is logged (the endorsement exchange checks again per request)."""
+    if not settings.alliance_registry_url:
+        return
+    watcher = watcher_from_settings(settings)
+    try:
+        registry = await watcher.refresh()
+    finally:
+        await watcher.source.close()
+    if registry is None:
+        log.error("the keys in ISSUER_KEYS_DIR were not checked against the alliance registry: it could not be read")
+        return
+    identity = identity_of(settings)
+    held = {institution: identity.did(institution) for institution in identity.institutions}
+    if problems := domain.foreign_keys(held, registry):
+        folder = settings.issuer_keys_dir
+        raise ForeignKey(
+            f"ISSUER_KEYS_DIR ({folder}) holds the signing key of another member of the alliance: "
+            + "; ".join(problems)
+            + ". A node signs only for the institutions it hosts: remove those keys (their universities sign their "
+            "endorsements at their own nodes)."
+        )
 
 
 def main(argv: list[str]) -> None:

@@ -10,6 +10,7 @@ fetched in this event loop before the proofs go to the workers, which never touc
 """
 
 import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,37 @@ def _fragment(**values: Any) -> str:
     return _templates.get_template("_verdict.html").render(**values)
 
 
+async def judge(
+    document: Mapping[str, Any],
+    settings: CertificationSettings,
+    registry: AllianceRegistry | None,
+    checker: ProofChecker,
+    resolver: MemberResolver,
+    own_status_list: Callable[[str], Awaitable[dict[str, Any] | None]],
+) -> verification.Verdict:
+    """The verdict on a credential, as /verify gives it: proofs checked in `checker`'s workers, members' DID documents
+    and status lists fetched by `resolver` from the nodes `registry` lists, this node's own lists read locally."""
+    directory = trust.issuer_directory(settings, registry)
+    issuer = claims.issuer_id(document) or ""
+
+    async def status_list(url: str) -> dict[str, Any]:
+        own = await own_status_list(url)
+        if own is not None:
+            return own
+        try:
+            return await resolver.status_list(url, issuer, registry)
+        except Refused as refusal:
+            raise verification.StatusListUnavailable(str(refusal)) from None
+
+    return await verification.check(
+        document,
+        directory,
+        lambda dids: resolver.did_documents(dids, registry),
+        checker.check,
+        lambda credential: verification.check_status(credential, status_list),
+    )
+
+
 def verify_routes(checker: ProofChecker, resolver: MemberResolver) -> APIRouter:
     """The verification routes, checking proofs with `checker`'s worker processes and fetching members' DID documents
     and status lists with `resolver`."""
@@ -87,29 +119,14 @@ def verify_routes(checker: ProofChecker, resolver: MemberResolver) -> APIRouter:
     async def judged(
         document: dict[str, Any], request: Request, uow: UnitOfWork, settings: CertificationSettings
     ) -> verification.Verdict:
-        # One registry for the whole check, even if a new one is taken into use meanwhile.
-        registry: AllianceRegistry | None = registry_in_use(request.app.state)
-        directory = trust.issuer_directory(settings, registry)
-        issuer = claims.issuer_id(document) or ""
-
-        async def status_list(url: str) -> dict[str, Any]:
+        async def own_status_list(url: str) -> dict[str, Any] | None:
             async with uow:
                 own = await status_publication.own_status_list(uow, settings, url)
                 await uow.commit()  # A list needed for the first time was signed and stored just now.
-            if own is not None:
-                return own
-            try:
-                return await resolver.status_list(url, issuer, registry)
-            except Refused as refusal:
-                raise verification.StatusListUnavailable(str(refusal)) from None
+            return own
 
-        return await verification.check(
-            document,
-            directory,
-            lambda dids: resolver.did_documents(dids, registry),
-            checker.check,
-            lambda credential: verification.check_status(credential, status_list),
-        )
+        # One registry for the whole check, even if a new one is taken into use meanwhile.
+        return await judge(document, settings, registry_in_use(request.app.state), checker, resolver, own_status_list)
 
     @router.post(
         "/verify",

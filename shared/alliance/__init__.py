@@ -42,12 +42,20 @@ stays in use (the alliance goes on working while the secretariat re-signs) but i
 Lookups (AllianceRegistry): `member(institution)`, `is_member`, `node`, `node_of`, `members_of`,
 `member_by_did(did or verification method)`, `token_issuer(iss)`, `token_issuers(institution)`,
 `node_by_kafka_principal`, `node_by_event_source`, `hosts`. Each miss raises NotAMember with a sentence naming what
-was asked and the alliance. A service reaches the registry in use with `registry_in_use(app.state)`.
+was asked and the alliance. A service reaches the registry in use with `registry_in_use(app.state)` (or, for its Kafka handlers, made before
+the service runs, a `RegistryInUse` bound to its state by a background task).
 
 Commands (commands.py): `python -m shared.alliance keys|init|add-member|remove-member|sign|verify|show|schema`.
 """
 
-from shared.alliance.loader import AllianceMetrics, RegistryWatcher, registry_in_use, source_for, watch_alliance
+from shared.alliance.loader import (
+    AllianceMetrics,
+    RegistryInUse,
+    RegistryWatcher,
+    registry_in_use,
+    source_for,
+    watch_alliance,
+)
 from shared.alliance.models import AllianceRegistry, Member, Node, NotAMember, TokenIssuer
 from shared.alliance.signing import RegistryRefused, load_trusted_keys, sign, verify
 
@@ -57,6 +65,7 @@ __all__ = [
     "Member",
     "Node",
     "NotAMember",
+    "RegistryInUse",
     "RegistryRefused",
     "RegistryWatcher",
     "TokenIssuer",

@@ -320,3 +320,17 @@ def registry_in_use(state: State) -> AllianceRegistry | None:
     yet (then the node is on its own: only what it holds itself is trusted)."""
     watcher = getattr(state, "alliance", None)
     return watcher.current if isinstance(watcher, RegistryWatcher) else None
+
+
+class RegistryInUse:
+    """`registry_in_use` for code made before the service runs (Kafka handlers): a callable giving the registry in use,
+    None until `bind` (a `Service.background` task) has been given the service's state."""
+
+    def __init__(self) -> None:
+        self._state: State | None = None
+
+    async def bind(self, state: State) -> None:
+        self._state = state
+
+    def __call__(self) -> AllianceRegistry | None:
+        return registry_in_use(self._state) if self._state is not None else None

@@ -12,13 +12,22 @@ Where they travel (shared/events/topics.py):
 - `mc.alliance.listings` inside a node: the members' listings its gateway accepted (the topic names the node they
   come from, the registry names its institutions), re-published with this node as `source`; the catalogue reads them.
 
+Addressed messages (AddressedMessage) are the other kind: each from one node (`sender`) to one partner
+(`recipient`), never broadcast, so they may carry what only that partner may see (a learner's credential, to the
+university that co-awards it). A service of the sending node writes one on `mc.alliance.outgoing` with the node as
+`source`; the gateway sends it on `alliance.<sender>.to.<recipient>` (only the recipient's principal reads there),
+`source` = the sender's `event_source` in the registry; the recipient's gateway takes it in only if the topic's owner
+is the sender it names and the recipient is itself, once per event id, and re-publishes it on its node's
+`mc.alliance.incoming`. Commands are imperatives of what is asked (`endorsement.requested`: "endorse this"), answers
+are facts (`endorsement.signed`, `endorsement.declined`).
+
 What is never in a listing: anything about a person. No learner appears anywhere (places are counts); the staff who
 approved or opened something are left out; what a description names (course leaders, lecturers, a contact) is what
 the course's own public page shows.
 """
 
 from datetime import date, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -26,6 +35,8 @@ from shared.events.catalogue import AwardingBody, DeliveryMode, MicroCredentialD
 from shared.events.common import LearnerCategory, Money
 from shared.events.envelope import Event
 from shared.events.topics import NODE_ID, Topic
+
+_NODE = f"^{NODE_ID.pattern}$"
 
 
 class Listing(Event):
@@ -118,3 +129,56 @@ class ProgrammeListed(Listing):
     @property
     def key(self) -> str:
         return f"programme/{self.node}/{self.programme_id}"
+
+
+# --- messages addressed to one partner node ---
+
+
+class AddressedMessage(Event):
+    """A message from one node of the alliance to one other. Inside the sending node it travels on
+    `mc.alliance.outgoing` (`relayed_on`), inside the recipient's on `mc.alliance.incoming`."""
+
+    topic: ClassVar[Topic] = Topic.ALLIANCE_INCOMING
+    relayed_on: ClassVar[Topic] = Topic.ALLIANCE_OUTGOING
+    # Node ids in the alliance registry: the sender is always the owner of the topic it travels on.
+    sender: str = Field(pattern=_NODE)
+    recipient: str = Field(pattern=_NODE)
+
+
+class EndorsementMessage(AddressedMessage):
+    # The joint credential (its id, as issued by the lead) and the co-awarding institution whose endorsement it is.
+    credential_id: str = Field(min_length=1, max_length=200)
+    institution: str = Field(min_length=1, max_length=100)
+
+    @property
+    def key(self) -> str:
+        return f"endorsement/{self.credential_id}/{self.institution}"
+
+
+class EndorsementRequested(EndorsementMessage):
+    """The lead's node asks the node of a co-awarding institution to endorse a joint credential it issued: the signed
+    credential itself travels (learner data, to the co-awarding university only)."""
+
+    type: ClassVar[str] = "eu.microcredentials.alliance.endorsement.requested.v1"
+    # The lead awarding institution, which issued and signed it.
+    lead_institution: str = Field(min_length=1, max_length=100)
+    course_id: str = Field(min_length=1, max_length=200)
+    course_version: int = Field(ge=1)
+    # The signed OpenBadgeCredential, as the lead issued it.
+    credential: dict[str, Any]
+
+
+class EndorsementSigned(EndorsementMessage):
+    """The co-awarding institution's node signed its EndorsementCredential of the credential, with its own key."""
+
+    type: ClassVar[str] = "eu.microcredentials.alliance.endorsement.signed.v1"
+    # The signed Open Badges 3.0 EndorsementCredential; its subject is the credential.
+    endorsement: dict[str, Any]
+
+
+class EndorsementDeclined(EndorsementMessage):
+    """The co-awarding institution's node does not endorse the credential, and why (the lead keeps asking: what was
+    missing, such as the course's listing, may arrive)."""
+
+    type: ClassVar[str] = "eu.microcredentials.alliance.endorsement.declined.v1"
+    reason: str = Field(min_length=1, max_length=1000)

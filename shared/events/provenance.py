@@ -10,6 +10,8 @@ dead-lettered with the rule it broke and changes nothing.
 | `mc.<service>.<aggregate>` (the node's own topics) | that service of this node | this node (`NODE_URI`) |
 | `mc.lms.<lms-id>.grade-submissions` | the LMS `<lms-id>` | `urn:microcredentials:lms:<lms-id>` |
 | `alliance.<node-id>.catalogue` (the alliance bus) | node `<node-id>` of the alliance | that node's `event_source` in the alliance registry |
+| `alliance.<node-id>.to.<partner-id>` (the alliance bus) | node `<node-id>`: messages addressed to one partner | that node's `event_source` in the alliance registry |
+| `mc.alliance.outgoing` | any service of this node: messages it addresses to a partner | this node (`NODE_URI`) |
 
 On the alliance bus the registry in use says who a node is; without one (or for a node it does not list) nothing
 there is believed. `mc.alliance.listings` is a topic of this node like the others: its gateway re-publishes there,
@@ -23,10 +25,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.events.envelope import EVENT_TYPES, CloudEvent, InvalidEvent
-from shared.events.topics import Topic, is_family, lms_of_topic, lms_source, node_of_alliance_catalogue
+from shared.events.topics import (
+    Topic,
+    addressed_of_topic,
+    is_family,
+    lms_of_topic,
+    lms_source,
+    node_of_alliance_catalogue,
+)
 
 if TYPE_CHECKING:
-    from shared.alliance import AllianceRegistry
+    from shared.alliance import AllianceRegistry, Node
 
 
 @dataclass(frozen=True)
@@ -43,20 +52,35 @@ def _family(event_type: str) -> str:
 
 
 def _families(topic: Topic) -> frozenset[str]:
-    return frozenset(_family(name) for name, event_class in EVENT_TYPES.items() if event_class.topic == topic)
+    """The types a topic carries: those whose contract names it, and those relayed on it (addressed messages leaving
+    the node, whose contract names the topic they arrive on)."""
+    return frozenset(
+        _family(name)
+        for name, event_class in EVENT_TYPES.items()
+        if topic in (event_class.topic, getattr(event_class, "relayed_on", None))
+    )
+
+
+def _member_node(topic: str, node_id: str, registry: "AllianceRegistry | None") -> "Node":
+    if registry is None:
+        raise InvalidEvent(f"topic {topic} is on the alliance bus, and this node follows no alliance registry")
+    try:
+        return registry.node(node_id)
+    except LookupError as unknown:
+        raise InvalidEvent(f"topic {topic} belongs to no member: {unknown}") from None
 
 
 def provenance(topic: str, node_uri: str, registry: "AllianceRegistry | None" = None) -> Provenance | None:
     """What a topic (named without the deployment's prefix) may carry; None for a topic no producer owns.
     InvalidEvent, naming what is missing, for an alliance topic of a node the registry in use does not list."""
     if (node_id := node_of_alliance_catalogue(topic)) is not None:
-        if registry is None:
-            raise InvalidEvent(f"topic {topic} is on the alliance bus, and this node follows no alliance registry")
-        try:
-            node = registry.node(node_id)
-        except LookupError as unknown:
-            raise InvalidEvent(f"topic {topic} belongs to no member: {unknown}") from None
+        node = _member_node(topic, node_id, registry)
         return Provenance(f"the node {node_id}", node.event_source, _families(Topic.ALLIANCE_LISTINGS))
+    if (addressed := addressed_of_topic(topic)) is not None:
+        node = _member_node(topic, addressed[0], registry)
+        return Provenance(f"the node {node.id}", node.event_source, _families(Topic.ALLIANCE_INCOMING))
+    if topic == Topic.ALLIANCE_OUTGOING:
+        return Provenance("the services of this node", node_uri, _families(Topic.ALLIANCE_OUTGOING))
     if (lms := lms_of_topic(topic)) is not None:
         # Only LMS x may write LMS x's topic (the broker's ACLs); its events must say they come from LMS x.
         return Provenance(f"the LMS {lms}", lms_source(lms), _families(Topic.GRADE_SUBMISSIONS))

@@ -39,17 +39,23 @@ def current_topics() -> dict[str, list[str]]:
     topics: dict[str, list[str]] = {}
     for name, event_class in sorted(EVENT_TYPES.items()):
         topics.setdefault(str(event_class.topic), []).append(name)
+        # Addressed messages leave a node on one topic and arrive at the partner's on another.
+        if (relayed_on := getattr(event_class, "relayed_on", None)) is not None:
+            topics.setdefault(str(relayed_on), []).append(name)
     return dict(sorted(topics.items()))
 
 
 def moved_types(old_topics: Mapping[str, list[str]], new_topics: Mapping[str, list[str]]) -> list[str]:
     """Types that a topic no longer carries while they still exist: their consumers would no longer find them."""
-    new_home = {name: topic for topic, names in new_topics.items() for name in names}
+    new_homes: dict[str, set[str]] = {}
+    for topic, names in new_topics.items():
+        for name in names:
+            new_homes.setdefault(name, set()).add(topic)
     return [
-        f"{name}: moved from topic {topic} to {new_home[name]}"
+        f"{name}: moved from topic {topic} to {', '.join(sorted(new_homes[name]))}"
         for topic, names in sorted(old_topics.items())
         for name in names
-        if name in new_home and new_home[name] != topic
+        if name in new_homes and topic not in new_homes[name]
     ]
 
 

@@ -6,7 +6,11 @@ submission. The enum holds that family as a template; `lms_topic` names one LMS'
 
 The alliance bus (the alliance's cluster, shared by its nodes; see services/alliance) is not the node's and is not in
 the enum: each node writes only under its own name, `alliance.<node-id>.` (a prefixed ACL), its public catalogue on
-`alliance.<node-id>.catalogue` and, for the messages it addresses to one partner, `alliance.<node-id>.to.<partner-id>`.
+`alliance.<node-id>.catalogue` and, for the messages it addresses to one partner, `alliance.<node-id>.to.<partner-id>`
+(which only that partner may read). Addressed messages (shared/events/alliance.py) go out and come in through the
+gateway: a service of the node writes one on `mc.alliance.outgoing`, the gateway sends it on
+`alliance.<node-id>.to.<partner-id>`; the partner's gateway checks who sent it and to whom, and re-publishes it on its
+node's `mc.alliance.incoming`, where the partner's services read it.
 
 Topics that hold the current state of things, one message per key (listings, places left), are compacted: a node
 that starts empty reads the whole current state from them, however old (`is_compacted`).
@@ -32,10 +36,17 @@ class Topic(StrEnum):
     # The alliance members' listings this node's gateway accepted from the alliance bus, re-published inside the node
     # (compacted, keyed by listing).
     ALLIANCE_LISTINGS = "mc.alliance.listings"
+    # Messages this node's services address to one partner node (shared/events/alliance.py AddressedMessage), for the
+    # gateway to send on `alliance.<this node>.to.<partner>`.
+    ALLIANCE_OUTGOING = "mc.alliance.outgoing"
+    # Messages partner nodes addressed to this node, accepted by its gateway (sender and recipient checked).
+    ALLIANCE_INCOMING = "mc.alliance.incoming"
 
 
 # The alliance bus: one catalogue topic per node, written by that node's principal only.
 ALLIANCE_CATALOGUE = "alliance.{node}.catalogue"
+# The alliance bus: what node `node` addresses to node `recipient` alone.
+ADDRESSED = "alliance.{node}.to.{recipient}"
 # A node id is one topic-name segment, as the registry's pattern for node ids says.
 NODE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 COMPACTED = frozenset({Topic.AVAILABILITY, Topic.ALLIANCE_LISTINGS})
@@ -119,6 +130,29 @@ def addressed_topic(sender: str, recipient: str, prefix: str = "") -> str:
     """Messages node `sender` addresses to node `recipient` alone (only the recipient may read them)."""
     alliance_prefix(recipient)
     return f"{alliance_prefix(sender, prefix)}to.{recipient}"
+
+
+def addressed_of_topic(topic: str, prefix: str = "") -> tuple[str, str] | None:
+    """(sender, recipient) of an addressed-message topic, or None for any other topic."""
+    head = topic_name("alliance.", prefix)
+    if not topic.startswith(head):
+        return None
+    sender, separator, recipient = topic[len(head) :].partition(".to.")
+    if separator and NODE_ID.fullmatch(sender) and NODE_ID.fullmatch(recipient):
+        return sender, recipient
+    return None
+
+
+def addressed_to(node_id: str, prefix: str = "") -> str:
+    """A subscription pattern for every topic of messages addressed to node `node_id` by another node."""
+    head = re.escape(topic_name("alliance.", prefix))
+    return f"^{head}(?!{re.escape(node_id)}\\.){NODE_ID.pattern}\\.to\\.{re.escape(node_id)}$"
+
+
+def gateway_subscription(node_id: str, prefix: str = "") -> str:
+    """What node `node_id`'s gateway reads on the alliance bus: the other members' catalogues and what they address
+    to it."""
+    return f"(?:{other_catalogues(node_id, prefix)})|(?:{addressed_to(node_id, prefix)})"
 
 
 def alliance_group(node_id: str, prefix: str = "") -> str:
