@@ -111,6 +111,14 @@ async def judge(
     )
 
 
+def _institution_names(institutions: list[str], registry: AllianceRegistry | None) -> list[str]:
+    """Institutions by their legal names in the registry in use, else by their codes."""
+    return [
+        registry.member(code).legal_name if registry is not None and registry.is_member(code) else code
+        for code in institutions
+    ]
+
+
 def verify_routes(checker: ProofChecker, resolver: MemberResolver) -> APIRouter:
     """The verification routes, checking proofs with `checker`'s worker processes and fetching members' DID documents
     and status lists with `resolver`."""
@@ -172,19 +180,22 @@ def verify_routes(checker: ProofChecker, resolver: MemberResolver) -> APIRouter:
         request: Request, uow: UnitOfWorkDep, settings: SettingsDep, id: str | None = None
     ) -> HTMLResponse:
         """The verify page: paste or upload a credential, or follow `?id=` (the QR code on a certificate)."""
-        verdict, missing, busy = None, None, None
+        verdict, missing, busy, pending = None, None, None, []
         if id:
             async with uow:
                 stored = await uow.session.get(Credential, id)
             if stored is None:
                 missing = id
             else:
+                # A joint credential of this node whose co-awarding universities' endorsements have not all arrived.
+                pending = _institution_names(stored.pending_endorsements, registry_in_use(request.app.state))
                 try:
                     verdict = await judged(stored.verifiable_credential, request, uow, settings)
                 except Busy as error:
                     busy = str(error)
         page = _templates.get_template("verify.html").render(
-            verdict=verdict, missing=missing, refused=busy, limit=size_in_words(settings.verify_max_bytes)
+            verdict=verdict, missing=missing, refused=busy, limit=size_in_words(settings.verify_max_bytes),
+            pending=pending,
         )
         return HTMLResponse(page, status_code=404 if missing else 503 if busy else 200)
 

@@ -287,6 +287,9 @@ async def test_an_endorsement_a_member_does_not_give_stays_pending_and_is_asked_
 
     request = await eventually(asked_again, timeout=WAIT)
     assert (request["institution"], request["node"]) == ("upr", "primorska")
+    # The verify page of the credential (its QR code) says which endorsement is awaited.
+    page = (await alliance.saarland.get("/verify", params={"id": credential["id"]})).text
+    assert "not complete yet: the endorsement of\nUniverza na Primorskem is still awaited from its own node" in page
 
 
 async def test_a_node_whose_key_directory_holds_another_members_key_does_not_start(alliance):
