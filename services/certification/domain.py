@@ -3,7 +3,9 @@
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+from services.certification import claims
 from services.certification.models import MicroCredentialRecord
 from shared.alliance import AllianceRegistry, NotAMember
 from shared.events.assessment import GradeAmended, GradeRecorded
@@ -203,7 +205,7 @@ def endorsement_refusal(
     institution: str,
     own_did: str | None,
     lead_institution: str,
-    credential: Mapping[str, object],
+    credential: Mapping[str, Any],
     course_id: str,
     course_version: int,
     listed_institutions: list[str] | None,
@@ -224,8 +226,7 @@ def endorsement_refusal(
         return f"{institution} is not an institution this node ({own_node}) signs for"
     if lead.node != sender:
         return f"the lead institution {lead_institution} is hosted by node {lead.node}, not by node {sender}, which asked"
-    issuer = credential.get("issuer")
-    issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
+    issuer_id = claims.issuer_id(credential)
     if issuer_id not in lead.credential_dids:
         return f"the credential's issuer {issuer_id!r} is not a DID of {lead_institution} in the registry"
     subject = credential.get("credentialSubject")
@@ -247,7 +248,7 @@ def endorsement_refusal(
 
 
 def received_endorsement_refusal(
-    endorsement: Mapping[str, object], credential_id: str, endorser_dids: list[str]
+    endorsement: Mapping[str, Any], credential_id: str, endorser_dids: list[str]
 ) -> str | None:
     """Why an endorsement a partner's node sent is not attached (before its proof is checked), or None: it must be an
     EndorsementCredential of this credential, issued with a DID the registry gives the co-awarding institution."""
@@ -258,8 +259,7 @@ def received_endorsement_refusal(
     subject_id = subject.get("id") if isinstance(subject, Mapping) else None
     if subject_id != credential_id:
         return f"it endorses {subject_id!r}, not this credential {credential_id!r}"
-    issuer = endorsement.get("issuer")
-    issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
+    issuer_id = claims.issuer_id(endorsement)
     if issuer_id not in endorser_dids:
         return f"its issuer {issuer_id!r} is not a DID the registry gives the co-awarding institution"
     return None

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from starlette.datastructures import State
 
-from services.certification import domain, status_publication, verification
+from services.certification import claims, domain, status_publication, verification
 from services.certification.models import Credential, EndorsementRequest, GivenEndorsement, MemberCourse
 from services.certification.proof_checks import ProofChecker
 from services.certification.resolver import MemberResolver
@@ -182,8 +182,7 @@ async def endorsement_signed(
     document = credential.verifiable_credential
     if problem := domain.received_endorsement_refusal(event.endorsement, document["id"], member.credential_dids):
         raise Unprocessable(f"the endorsement of {event.institution} is not attached: {problem}")
-    did = str(event.endorsement["issuer"]["id"] if isinstance(event.endorsement["issuer"], dict) else event.endorsement["issuer"])
-    documents, unresolved = await endorsing.resolver.did_documents([did], registry)
+    documents, unresolved = await endorsing.resolver.did_documents([str(claims.issuer_id(event.endorsement))], registry)
     proofs = await endorsing.checker.check(event.endorsement, documents)
     if not proofs.verified:
         raise Unprocessable(
