@@ -1,5 +1,6 @@
 """The gateway's side on the alliance's Kafka cluster: a broker of its own (ALLIANCE_KAFKA_*), the consumer of the
-members' catalogue topics and of the topics of messages addressed to this node, and the relay of the alliance outbox. The node's other services never connect there.
+members' catalogue topics and of what they address to this node, and the relay of the alliance outbox. The node's
+other services never connect there.
 
 It starts once the registry in use lists this node with this node's event source, and once the node's catalogue
 topic exists on the alliance bus (the secretariat makes it: `python -m deploy.kafka_security alliance`). Until then
