@@ -20,7 +20,8 @@ from deploy.kafka_security import (
 )
 from shared.alliance import AllianceRegistry
 from shared.settings import ServiceSettings
-from shared.topic_admin import topic_config
+from shared.events import Topic
+from shared.topic_admin import ADDRESSING_SERVICES, topic_config
 from tests.alliance import registry_data
 
 
@@ -31,7 +32,9 @@ def grants_of_every_service(prefix: str = "") -> dict[str, list[Grant]]:
 def test_a_service_writes_only_its_own_topics_and_reads_only_what_it_consumes() -> None:
     for name, grants in grants_of_every_service().items():
         written = {g.name for g in grants if g.operation == "WRITE"}
-        assert written and all(topic.startswith(f"mc.{name}.") for topic in written), (name, written)
+        # Besides its own topics, a service that addresses messages to partner nodes writes them for the gateway.
+        addressed = {Topic.ALLIANCE_OUTGOING.value} if name in ADDRESSING_SERVICES else set()
+        assert written and all(topic.startswith(f"mc.{name}.") for topic in written - addressed), (name, written)
         assert all(g.resource == "TOPIC" for g in grants if g.operation == "WRITE")
         groups = [g for g in grants if g.resource == "GROUP"]
         assert groups in ([], [Grant("GROUP", "LITERAL", f"mc-{name}", "READ")]), (name, groups)
@@ -57,7 +60,14 @@ def test_the_rights_follow_what_each_service_publishes_and_consumes() -> None:
         "WRITE topic mc.alliance.listings", "WRITE topic mc.alliance.dead-letter", "READ  group mc-alliance",
         "READ  topic mc.catalogue.courses", "READ  topic mc.catalogue.offerings", "READ  topic mc.catalogue.programmes",
         "READ  topic mc.enrolment.availability",
-    }, "on the node's cluster the gateway reads the public catalogue facts only: nothing about learners"
+        "READ  topic mc.alliance.outgoing", "WRITE topic mc.alliance.incoming",
+    }, (
+        "on the node's cluster the gateway reads the public catalogue facts and what the node addresses to partners, "
+        "and writes what partners address to it: nothing else about learners"
+    )
+    assert set(map(str, grants["certification"])) >= {
+        "WRITE topic mc.alliance.outgoing", "READ  topic mc.alliance.incoming", "READ  topic mc.alliance.listings",
+    }, "certification asks partners for endorsements and answers theirs through the gateway"
 
 
 def test_under_a_prefix_every_name_is_prefixed() -> None:
@@ -79,6 +89,7 @@ def test_an_auditor_reads_every_topic_of_the_node_and_its_dead_letters_and_nothi
         "test-1.mc.certification.dead-letter", "test-1.mc.notifications.dead-letter",
         "test-1.mc.enrolment.availability", "test-1.mc.catalogue.dead-letter",
         "test-1.mc.alliance.listings", "test-1.mc.alliance.dead-letter",
+        "test-1.mc.alliance.outgoing", "test-1.mc.alliance.incoming",
     }, "the LMSs' topics are not the node's: what an LMS sends is read at the node's dead letters or in its events"
 
 
