@@ -7,7 +7,7 @@ rule next to its field (course_form.py), the reader's input kept."""
 from collections import defaultdict
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.web import course_form
@@ -49,18 +49,21 @@ def _form_page(
     )
 
 
-async def _sent(view: View) -> tuple[dict[str, Any], course_form.Problems]:
-    form = await view.request.form()
+async def _sent(request: Request) -> tuple[dict[str, Any], course_form.Problems]:
+    # The route's own request: its form was read (and cached) there by the CSRF check; view.request is the
+    # middleware's, whose body stream is spent.
+    form = await request.form()
     multi = {name: [str(value) for value in form.getlist(name)] for name in ("curriculum_inclusion",)}
     return course_form.read({name: value for name, value in form.items() if isinstance(value, str)}, multi)
 
 
 async def _save(
-    view: View, method: str, path: str, action: str, course: dict[str, Any] | None, revising: bool = False
+    view: View, request: Request, method: str, path: str, action: str, course: dict[str, Any] | None,
+    revising: bool = False,
 ) -> Response:
     """Sends the form's description to the catalogue; the draft's page when it took it, else the form again with
     every rule it broke beside its field."""
-    description, problems = await _sent(view)
+    description, problems = await _sent(request)
     try:
         saved = (await view.api.call(method, "catalogue", path, json={"description": description})).json()
     except ServiceRefused as refused:
@@ -84,9 +87,9 @@ async def new(view: PageView) -> Response:
 
 
 @router.post(COURSES + "/new")
-async def create(view: PageView) -> Response:
+async def create(view: PageView, request: Request) -> Response:
     view.person_with(Role.COURSE_DESIGNER)
-    return await _save(view, "POST", "/courses", f"{COURSES}/new", None)
+    return await _save(view, request, "POST", "/courses", f"{COURSES}/new", None)
 
 
 @router.get(COURSES + "/{course_id}")
@@ -102,10 +105,10 @@ async def course(view: PageView, course_id: str) -> Response:
 
 
 @router.post(COURSES + "/{course_id}")
-async def save_draft(view: PageView, course_id: str) -> Response:
+async def save_draft(view: PageView, request: Request, course_id: str) -> Response:
     view.person_with(Role.COURSE_DESIGNER)
     newest = await view.api.get("catalogue", f"/courses/{course_id}")
-    return await _save(view, "PUT", f"/courses/{course_id}", f"{COURSES}/{course_id}", newest)
+    return await _save(view, request, "PUT", f"/courses/{course_id}", f"{COURSES}/{course_id}", newest)
 
 
 @router.post(COURSES + "/{course_id}/submit")
@@ -130,8 +133,8 @@ async def revision_form(view: PageView, course_id: str) -> Response:
 
 
 @router.post(COURSES + "/{course_id}/revise")
-async def revise(view: PageView, course_id: str) -> Response:
+async def revise(view: PageView, request: Request, course_id: str) -> Response:
     view.person_with(Role.COURSE_DESIGNER)
     newest = await view.api.get("catalogue", f"/courses/{course_id}")
-    return await _save(view, "POST", f"/courses/{course_id}/revisions", f"{COURSES}/{course_id}/revise", newest,
+    return await _save(view, request, "POST", f"/courses/{course_id}/revisions", f"{COURSES}/{course_id}/revise", newest,
                        revising=True)
