@@ -11,7 +11,15 @@ from shared.iso_codes import COUNTRIES, LANGUAGES
 from services.catalogue.models import Course, Offering, OfferingCreate, Reviewed, Status
 from services.catalogue.settings import CatalogueSettings
 from shared.db import utcnow
-from shared.events.catalogue import AwardingBody, MicroCredentialDescription, Pace, StackingRule, StackingRuleKind
+from shared.events.catalogue import (
+    Access,
+    AwardingBody,
+    Funding,
+    MicroCredentialDescription,
+    Pace,
+    StackingRule,
+    StackingRuleKind,
+)
 
 R = TypeVar("R", bound=Reviewed)
 
@@ -75,6 +83,27 @@ def policy_violations(description: MicroCredentialDescription, settings: Catalog
             violations.append(
                 Violation(f"description.skills.{index}", f"{policy} policy: an ESCO skill URI ({ESCO_SKILL_PREFIX}…)")
             )
+    return violations + activity_violations(description, policy)
+
+
+def activity_violations(description: MicroCredentialDescription, policy: str) -> list[Violation]:
+    """The T4EU course table's activity description: each choice with what it needs said beside it."""
+    violations = []
+    if description.funding == Funding.OTHER and not (description.funding_note or "").strip():
+        violations.append(Violation("description.funding_note", f"{policy} policy: say how other funding works"))
+    if description.access == Access.LIMITED and description.max_participants is None:
+        violations.append(
+            Violation("description.max_participants", f"{policy} policy: access for a limited number says how many")
+        )
+    if description.max_participants is not None and description.access != Access.LIMITED:
+        violations.append(
+            Violation("description.access", f"{policy} policy: a maximum of participants means limited access")
+        )
+    repeated = sorted(value for value, count in Counter(description.curriculum_inclusion).items() if count > 1)
+    if repeated:
+        violations.append(
+            Violation("description.curriculum_inclusion", f"{policy} policy: each once ({', '.join(repeated)} repeated)")
+        )
     return violations
 
 
@@ -126,26 +155,36 @@ def _name(item: Reviewed) -> str:
     return f"{type(item).__name__.lower()} {item.id} version {item.version}"
 
 
-def submit(item: Reviewed, submitter: str) -> None:
+def submit(item: Reviewed, submitter: str, name: str | None = None) -> None:
     _move(item, {Status.DRAFT}, Status.SUBMITTED)
-    item.submitted_by, item.submitted_at = submitter, item.updated_at
+    item.submitted_by, item.submitted_at, item.submitted_by_name = submitter, item.updated_at, name
 
 
-def _review(item: Reviewed, reviewer: str, to: Status) -> None:
+def redraft(item: Reviewed) -> None:
+    """A version is changed in place only while it is a draft; once submitted it is QA's, once decided it is
+    revised (a new version)."""
+    if item.status != Status.DRAFT:
+        raise TransitionRefused(
+            f"{_name(item)} is {item.status}; only a draft can be changed (revise an approved or rejected version)"
+        )
+    item.updated_at = utcnow()
+
+
+def _review(item: Reviewed, reviewer: str, to: Status, name: str | None = None) -> None:
     # Four eyes: whoever wrote or submitted the version cannot also be the one who passes judgement on it.
     if reviewer in {item.designed_by, item.submitted_by}:
         did = "designed" if reviewer == item.designed_by else "submitted"
         raise FourEyesViolation(f"{reviewer} {did} {_name(item)} and cannot also review it (four eyes)")
     _move(item, {Status.SUBMITTED}, to)
-    item.reviewed_by, item.reviewed_at = reviewer, item.updated_at
+    item.reviewed_by, item.reviewed_at, item.reviewed_by_name = reviewer, item.updated_at, name
 
 
-def approve(item: Reviewed, reviewer: str) -> None:
-    _review(item, reviewer, Status.APPROVED)
+def approve(item: Reviewed, reviewer: str, name: str | None = None) -> None:
+    _review(item, reviewer, Status.APPROVED, name)
 
 
-def reject(item: Reviewed, reviewer: str, reasons: list[str]) -> None:
-    _review(item, reviewer, Status.REJECTED)
+def reject(item: Reviewed, reviewer: str, reasons: list[str], name: str | None = None) -> None:
+    _review(item, reviewer, Status.REJECTED, name)
     item.rejection_reasons = reasons
 
 

@@ -53,6 +53,11 @@ class Reviewed(CatalogueTable):
     designed_by: str
     submitted_by: str | None = None
     reviewed_by: str | None = None
+    # The people's names as their tokens said when they acted, for pages that show people, not subjects (none for
+    # versions written before names were kept, or when the token carries no name).
+    designed_by_name: str | None = None
+    submitted_by_name: str | None = None
+    reviewed_by_name: str | None = None
     rejection_reasons: list[str] | None = Field(default=None, sa_type=JSONB)
     retired_by: str | None = None
     retirement_reason: str | None = None
@@ -203,6 +208,9 @@ class ReviewedPublic(SQLModel):
     designed_by: str
     submitted_by: str | None
     reviewed_by: str | None
+    designed_by_name: str | None = None
+    submitted_by_name: str | None = None
+    reviewed_by_name: str | None = None
     rejection_reasons: list[str] | None
     retired_by: str | None
     retirement_reason: str | None

@@ -110,13 +110,18 @@ def workflow_router(workflow: Workflow[R]) -> APIRouter:
     @router.post(f"/{{{noun}_id}}/submit", response_model=workflow.public)
     async def submit(item_id: ItemId, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ReviewedPublic:
         return await step(
-            uow, item_id, principal, DESIGN, lambda item: domain.submit(item, principal.subject), workflow.submitted
+            uow, item_id, principal, DESIGN, lambda item: domain.submit(item, principal.subject, principal.name), workflow.submitted
         )
 
     @router.post(f"/{{{noun}_id}}/approve", response_model=workflow.public)
     async def approve(item_id: ItemId, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ReviewedPublic:
         return await step(
-            uow, item_id, principal, REVIEW, lambda item: domain.approve(item, principal.subject), workflow.approved
+            uow,
+            item_id,
+            principal,
+            REVIEW,
+            lambda item: domain.approve(item, principal.subject, principal.name),
+            workflow.approved,
         )
 
     @router.post(f"/{{{noun}_id}}/reject", response_model=workflow.public)
@@ -128,7 +133,7 @@ def workflow_router(workflow: Workflow[R]) -> APIRouter:
             item_id,
             principal,
             REVIEW,
-            lambda item: domain.reject(item, principal.subject, body.reasons),
+            lambda item: domain.reject(item, principal.subject, body.reasons, principal.name),
             workflow.rejected,
         )
 
@@ -183,6 +188,7 @@ def course_router(settings: CatalogueSettings) -> APIRouter:
             description=body.description.model_dump(mode="json"),
             institutions=domain.institutions(body.description.awarding_bodies),
             designed_by=principal.subject,
+            designed_by_name=principal.name,
         )
 
     @router.post("", status_code=201)
@@ -215,6 +221,27 @@ def course_router(settings: CatalogueSettings) -> APIRouter:
                 # Two revisions of the same version at once: the lock lets them through one after the other.
                 raise HTTPException(409, detail=f"course {course_id} was revised meanwhile; read it again") from error
         return COURSES.show(revision)
+
+    @router.put("/{course_id}", summary="Change the description of a course's newest version while it is a draft")
+    async def change_draft(
+        course_id: str, body: CourseCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep
+    ) -> CoursePublic:
+        async with uow:
+            with refusals():
+                versions = await queries.versions(uow.session, Course, course_id, lock=True)
+                governing, newest = domain.governing(versions), versions[-1]
+                DESIGN.check(principal, governing.institutions, f"course {course_id}")
+                institutions = domain.institutions(body.description.awarding_bodies)
+                if domain.changes_awarding_bodies(governing, institutions):
+                    # The lead decides who awards, and a designer names no institution they do not design for.
+                    REASSIGN.check(principal, governing.institutions, f"course {course_id}")
+                    DESIGN.check(principal, institutions, "this course")
+                domain.redraft(newest)
+                check(domain.policy_violations(body.description, settings))
+                newest.description = body.description.model_dump(mode="json")
+                newest.institutions = institutions
+            await uow.commit()
+        return COURSES.show(newest)
 
     @router.get("/{course_id}/versions", summary="Every version of a course, oldest first")
     async def course_versions(course_id: str, uow: UnitOfWorkDep) -> list[CoursePublic]:
@@ -273,6 +300,7 @@ def programme_router(settings: CatalogueSettings) -> APIRouter:
                 id=str(uuid.uuid4()),
                 institutions=institutions,
                 designed_by=principal.subject,
+                designed_by_name=principal.name,
                 title=body.title,
                 description=body.description,
                 awarding_bodies=[awarding_body.model_dump(mode="json") for awarding_body in body.awarding_bodies],

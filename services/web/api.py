@@ -14,9 +14,12 @@ SERVICES = ("catalogue", "enrolment", "certification", "notifications")
 class ServiceRefused(Exception):
     """A service answered 4xx: `detail` is what it said (shown to the person: the services say why in plain words)."""
 
-    def __init__(self, service: str, status: int, detail: str) -> None:
+    def __init__(self, service: str, status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(f"{service} answered {status}: {detail}")
         self.service, self.status, self.detail = service, status, detail
+        # FastAPI's validation errors (and the catalogue's policy rules, the same shape), each with `loc` and `msg`,
+        # for a form that shows each next to its field; empty for other refusals.
+        self.errors = errors or []
 
 
 class ServiceUnavailable(Exception):
@@ -40,6 +43,14 @@ def _detail(response: httpx.Response) -> str:
             for item in detail
         )
     return str(detail)
+
+
+def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return []
+    return [item for item in detail if isinstance(item, dict)] if isinstance(detail, list) else []
 
 
 class NodeApi:
@@ -68,7 +79,7 @@ class NodeApi:
         if response.status_code >= 500:
             raise ServiceUnavailable(service, f"answered {response.status_code}")
         if response.status_code >= 400:
-            raise ServiceRefused(service, response.status_code, _detail(response))
+            raise ServiceRefused(service, response.status_code, _detail(response), _errors(response))
         return response
 
     async def get(self, service: str, path: str, **params: Any) -> Any:
@@ -77,3 +88,6 @@ class NodeApi:
 
     async def post(self, service: str, path: str, body: Any = None) -> Any:
         return (await self.call("POST", service, path, json=body)).json()
+
+    async def put(self, service: str, path: str, body: Any = None) -> Any:
+        return (await self.call("PUT", service, path, json=body)).json()

@@ -43,6 +43,7 @@ MENU: list[MenuItem] = [
     MenuItem(_l("My wallet"), "/learner/wallet", frozenset({Role.LEARNER})),
     MenuItem(_l("Email preferences"), "/learner/preferences", frozenset({Role.LEARNER})),
     MenuItem(_l("Courses to review"), "/qa/courses", frozenset({Role.QA_OFFICER})),
+    MenuItem(_l("My courses"), "/designer/courses", frozenset({Role.COURSE_DESIGNER})),
     MenuItem(_l("Verify a credential"), "/verify"),
 ]
 

@@ -31,6 +31,41 @@ class Stackability(StrEnum):
     STACKABLE = "stackable"
 
 
+class DeliveryMode(StrEnum):
+    ON_CAMPUS = "on-campus"
+    ONLINE = "online"
+    BLENDED = "blended"
+
+
+class Pace(StrEnum):
+    SELF_PACED = "self-paced"
+    TIME_BOUND = "time-bound"
+
+
+class Funding(StrEnum):
+    """How a course is paid for, as the T4EU course table asks."""
+
+    SELF_FUNDED = "self-funded"
+    GRANT = "grant"  # a grant, or government funding
+    ALLIANCE_FUNDED = "alliance-funded"  # by the alliance, or a project
+    FREE = "free"  # free of charge: the university pays
+    OTHER = "other"  # said in the note
+
+
+class CurriculumInclusion(StrEnum):
+    """Where a course stands in a degree programme's curriculum; a course may be several (included and apart)."""
+
+    COMPULSORY = "compulsory"
+    ELECTIVE = "elective"
+    EXTRACURRICULAR = "extracurricular"
+
+
+class Access(StrEnum):
+    OPEN = "open"
+    RESTRICTED = "restricted"
+    LIMITED = "limited"  # to a number of participants (max_participants)
+
+
 class AwardingBody(Contract):
     # The institution's code on this alliance's nodes (e.g. "uni-saarland"); principals act for an institution code.
     id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]*$")
@@ -77,6 +112,23 @@ class MicroCredentialDescription(Contract):
     # Earlier micro-credentials (course ids) a learner must hold to enrol, unless a declared qualification is accepted.
     prerequisite_course_ids: list[str] = Field(default_factory=list)
     accepts_declared_qualification: bool = False
+    # The T4EU course table's activity description (../seeds, course table); place is form_of_participation and the
+    # evaluation methods are type_of_assessment. All optional: descriptions written before them stay valid.
+    pace: Pace | None = None
+    access: Access | None = None
+    max_participants: int | None = Field(default=None, ge=1)
+    funding: Funding | None = None
+    # What "other" funding is, or a word on the funding (a fee, a project's name).
+    funding_note: str | None = Field(default=None, max_length=2000)
+    curriculum_inclusion: list[CurriculumInclusion] = Field(default_factory=list)
+    application_and_selection: str | None = Field(default=None, max_length=5000)
+    recognition_of_results: str | None = Field(default=None, max_length=5000)
+    sustainability: str | None = Field(default=None, max_length=5000)
+    student_support: str | None = Field(default=None, max_length=5000)
+    teacher_support: str | None = Field(default=None, max_length=5000)
+    infrastructure: str | None = Field(default=None, max_length=5000)
+    # Analysis and QA: what data is collected, and how, to judge the course's success.
+    qa_data_collected: str | None = Field(default=None, max_length=5000)
 
 
 class CourseEvent(Event):
@@ -116,17 +168,6 @@ class CourseRejected(CourseEvent):
     version: int = Field(ge=1)
     rejected_by: str
     reasons: list[str] = Field(min_length=1)
-
-
-class DeliveryMode(StrEnum):
-    ON_CAMPUS = "on-campus"
-    ONLINE = "online"
-    BLENDED = "blended"
-
-
-class Pace(StrEnum):
-    SELF_PACED = "self-paced"
-    TIME_BOUND = "time-bound"
 
 
 class OfferingEvent(Event):

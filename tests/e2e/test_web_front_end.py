@@ -26,6 +26,7 @@ from deploy.journey import DESIGNER, Node, Person, sample_course
 from deploy.keycloak_realm import DemoUser, demo_user
 from services.web import domain
 from services.web.i18n import read_catalog
+from shared.events.catalogue import MicroCredentialDescription
 from shared.db import utcnow
 from tests.e2e.conftest import issuer_keys
 from tests.e2e.front_end import (
@@ -259,6 +260,122 @@ def test_a_qa_officer_approves_a_revision_sends_a_course_back_with_reasons_and_s
     assert (held["status"], held["reviewed_by"], held["rejection_reasons"]) == ("rejected", THOMAS.id, reasons)
     assert node.ok("GET", "catalogue", f"/courses/{own['id']}")["status"] == "submitted"
     assert node.ok("GET", "catalogue", f"/courses/{elsewhere['id']}")["status"] == "submitted"
+    assert serious_violations(steps) == {}
+
+
+JULIA = demo_user("julia.becker")  # A course designer of Saarland University.
+
+
+def test_a_designer_describes_a_course_with_every_field_fixes_the_rules_she_broke_and_qa_approves_it_twice(
+    front_end: FrontEnd,
+) -> None:
+    """Through the pages only: Julia describes, is told the rules she broke next to their fields, saves and submits;
+    Thomas finds it by names, approves; she revises it; he reads what changed, field by field, and approves again."""
+    title = f"Green Hydrogen Valleys {uuid.uuid4().hex[:6]}"
+    fields = {
+        "title": title, "short_description": "Regional hydrogen economies, from electrolysis to the grid.",
+        "learning_outcomes": "Size an electrolyser for a regional demand\nAssess a hydrogen valley's business case",
+        "languages": "en", "ects": "3", "workload_hours": "75", "eqf_level": "6",
+        "type_of_assessment": "Written case study and oral defence", "form_of_participation": "blended",
+        "type_of_quality_assurance": "Internal quality assurance of Saarland University (system-accredited)",
+        "awarding_bodies-0-name": "Saarland University", "awarding_bodies-0-country": "DE",
+        "awarding_bodies-0-url": "https://www.uni-saarland.de",
+        "prerequisites": "Basic thermodynamics", "identity_verification": "supervised-online",
+        "stackability": "stackable", "contact": "microcredentials@uni-saarland.de",
+        "accepts_declared_qualification": True,
+        "faculty": "Faculty of Natural Sciences and Technology", "target_groups": "Master students\nEngineers",
+        "participants_obligations": "Attend the three online workshops", "competences": "Systems thinking",
+        "skills": "http://data.europa.eu/esco/skill/5c0d0a4c-e3a8-4d36-9d9a-a5e2d7e6a9f1",
+        "literature": "IEA, Global Hydrogen Review (2025)", "course_leaders": "Prof. Dr. Maria Schmidt",
+        "lecturers": "Dr. Jan Novak\nDr. Ana Petrova",
+        "pace": "time-bound", "access": "limited", "max_participants": "25", "funding": "alliance-funded",
+        "funding_note": "Free for the alliance's students", "curriculum_inclusion": ["elective", "extracurricular"],
+        "application_and_selection": "Apply on the alliance's catalogue; first come, first served",
+        "recognition_of_results": "3 ECTS recognised by every member university",
+        "sustainability": "Run each winter semester from the faculty's budget",
+        "student_support": "Weekly online office hours with a tutor",
+        "teacher_support": "Didactics training at the university's teaching centre",
+        "infrastructure": "A laptop with a webcam; the hydrogen lab for the site visit",
+        "qa_data_collected": "Learners' and partner firms' evaluations after each run",
+    }
+    broken = {"funding": "other", "funding_note": "", "workload_hours": "40", "languages": "en, english"}
+    fixed = {"funding": "alliance-funded", "funding_note": fields["funding_note"], "workload_hours": "75",
+             "languages": "en, de"}
+    revision = {"funding": "free", "funding_note": "", "curriculum_inclusion": ["compulsory", "elective"],
+                "sustainability": "Part of the alliance's shared offer until 2030"}
+
+    steps = browse("designer-describes.mjs", front_end, timeout=600,
+                   designer={"username": JULIA.username, "password": JULIA.password},
+                   qa={"username": THOMAS.username, "password": THOMAS.password},
+                   fields=fields, broken=broken, fixed=fixed, revision=revision)
+
+    assert step(steps, "my courses")["heading"] == "My courses"
+    form = step(steps, "form")
+    every_element = set(MicroCredentialDescription.model_fields) - {"awarding_bodies"}
+    assert every_element <= set(form["fields"]), f"not in the form: {every_element - set(form['fields'])}"
+    assert {"awarding_bodies-0-id", "awarding_bodies-1-name"} <= set(form["fields"])
+    assert "Activity description" in form["sections"] and "The T4EU course template" in form["sections"]
+
+    refused = step(steps, "refused")
+    rules = {item["field"]: item["rules"] for item in refused["atFields"]}
+    assert rules == {
+        "funding_note": ["T4EU policy: say how other funding works"],
+        "workload_hours": ["T4EU policy: 25 hours per ECTS (±20%), so about 75 hours for 3 ECTS"],
+        "languages": ["T4EU policy: an ISO 639-1 language code, not 'english'"],
+    }
+    assert all(item["invalid"] == "true" for item in refused["atFields"]), "each broken field is marked invalid"
+    assert sorted(item["field"] for item in refused["summary"]) == sorted(rules), "and listed above the form"
+    assert refused["kept"] == title, "what she typed is kept"
+
+    saved = step(steps, "saved")
+    assert saved["notice"] == f"Draft saved: “{title}”, version 1."
+    course_id = saved["url"].rstrip("/").rsplit("/", 1)[-1]
+    submitted = step(steps, "submitted")
+    assert submitted["notice"] == (f"“{title}”, version 1, is submitted: a QA officer of the lead institution "
+                                   "reviews it.")
+    assert title in submitted["submitted"]
+
+    row = next(course for course in step(steps, "queue")["courses"] if course["title"] == title)
+    assert (row["lead"], row["designedBy"]) == ("Saarland University", JULIA.name)
+    assert row["submitted"].endswith(f"by {JULIA.name}") and JULIA.id not in str(row)
+    first = step(steps, "new course")
+    assert (first["designedBy"], first["lead"]) == (JULIA.name, "Saarland University")
+    assert first["submittedBy"].startswith(JULIA.name)
+    assert "Someone else designed and submitted this version" in first["fourEyes"]
+    assert step(steps, "approved")["notice"] == f"“{title}”, version 1, is approved: it is in the catalogue now."
+
+    assert step(steps, "revision saved")["notice"] == f"Draft saved: “{title}”, version 2."
+    changed = step(steps, "revision")
+    assert [row["field"] for row in changed["changed"]] == [
+        "funding", "funding_note", "curriculum_inclusion", "sustainability"]
+    by_field = {row["field"]: row for row in changed["changed"]}
+    assert (by_field["funding"]["before"], by_field["funding"]["after"]) == (
+        "alliance or project funded", "free of charge, funded by the university")
+    assert by_field["sustainability"]["after"] == revision["sustainability"]
+    assert changed["designedBy"] == JULIA.name
+    assert step(steps, "revision approved")["notice"] == (
+        f"“{title}”, version 2, is approved: it is in the catalogue now.")
+
+    # What the pages did is what the catalogue holds: every field as typed, the people as Keycloak named them.
+    versions = front_end.node.ok("GET", "catalogue", f"/courses/{course_id}/versions")
+    assert [(v["version"], v["status"]) for v in versions] == [(1, "approved"), (2, "approved")]
+    first_version, second = versions[0], versions[1]
+    assert (first_version["designed_by"], first_version["designed_by_name"]) == (JULIA.id, JULIA.name)
+    assert (second["reviewed_by"], second["reviewed_by_name"]) == (THOMAS.id, THOMAS.name)
+    held = first_version["description"]
+    assert held["awarding_bodies"] == [{"id": "uni-saarland", "name": "Saarland University", "country": "DE",
+                                        "url": "https://www.uni-saarland.de"}]
+    assert (held["languages"], held["ects"], held["workload_hours"], held["eqf_level"]) == (["en", "de"], 3, 75, 6)
+    assert held["learning_outcomes"] == fields["learning_outcomes"].split("\n")
+    assert held["lecturers"] == ["Dr. Jan Novak", "Dr. Ana Petrova"]
+    assert (held["access"], held["max_participants"], held["funding"]) == ("limited", 25, "alliance-funded")
+    assert held["accepts_declared_qualification"] is True
+    for name in ("pace", "funding_note", "application_and_selection", "recognition_of_results", "sustainability",
+                 "student_support", "teacher_support", "infrastructure", "qa_data_collected", "identity_verification",
+                 "type_of_quality_assurance", "faculty", "participants_obligations", "contact"):
+        assert held[name] == fields[name], name
+    assert held["curriculum_inclusion"] == ["elective", "extracurricular"]
+    assert second["description"]["funding"] == "free" and second["description"]["funding_note"] is None
     assert serious_violations(steps) == {}
 
 

@@ -232,3 +232,49 @@ async def test_the_qa_queue_lists_the_submitted_courses_of_an_institution(client
     queue = (await client.get("/courses", params={"status": "submitted", "institution": trieste["id"]})).json()
     assert [course["id"] for course in queue] == [waiting["id"]]
     assert len((await client.get("/courses", params={"institution": trieste["id"]})).json()) == 2
+
+
+async def test_a_draft_is_changed_until_submitted_with_every_policy_rule_at_once_and_names_kept(client, stack):
+    saarland = university("Saarland University")
+    designing = stack.bearer(f"designer@{saarland['id']}", Role.COURSE_DESIGNER, institution=saarland["id"],
+                             name="Julia Becker")
+    created = await client.post("/courses", json={"description": description(saarland)}, headers=designing)
+    assert created.status_code == 201, created.text
+    course = created.json()
+    assert course["designed_by_name"] == "Julia Becker"
+    assert course["description"]["funding"] == "alliance-funded"
+    assert course["description"]["curriculum_inclusion"] == ["elective", "extracurricular"]
+
+    broken = description(saarland, title=course["description"]["title"], funding="other", funding_note=None,
+                         access="limited", max_participants=None, ects=40)
+    refused = await client.put(f"/courses/{course['id']}", json={"description": broken}, headers=designing)
+    assert refused.status_code == 422
+    assert {tuple(problem["loc"][1:]) for problem in refused.json()["detail"]} == {
+        ("description", "funding_note"), ("description", "max_participants"), ("description", "ects"),
+        ("description", "workload_hours"),
+    }
+    fixed = description(saarland, title=course["description"]["title"], funding="other",
+                        funding_note="Paid by the regional innovation fund", sustainability="A yearly run")
+    changed = await client.put(f"/courses/{course['id']}", json={"description": fixed}, headers=designing)
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["version"], changed.json()["description"]["funding_note"]) == (
+        1, "Paid by the regional innovation fund")
+
+    submitted = await client.post(f"/courses/{course['id']}/submit", headers=designing)
+    assert submitted.json()["submitted_by_name"] == "Julia Becker"
+    too_late = await client.put(f"/courses/{course['id']}", json={"description": fixed}, headers=designing)
+    assert too_late.status_code == 409 and "only a draft can be changed" in too_late.json()["detail"]
+    reviewing = stack.bearer(f"qa@{saarland['id']}", Role.QA_OFFICER, institution=saarland["id"], name="Thomas Wagner")
+    approved = await client.post(f"/courses/{course['id']}/approve", headers=reviewing)
+    assert approved.json()["reviewed_by_name"] == "Thomas Wagner"
+    (_, approval) = await events_about(stack, Topic.COURSES, course["id"], 2)
+    assert approval["data"]["description"]["funding_note"] == "Paid by the regional innovation fund"
+
+
+async def test_another_universitys_designer_cannot_change_a_draft(client, stack):
+    saarland, outsider = university("Saarland University"), university("University of Trieste", "IT")
+    course = (await client.post("/courses", json={"description": description(saarland)},
+                                headers=designer(stack, saarland["id"]))).json()
+    refused = await client.put(f"/courses/{course['id']}", json={"description": description(saarland)},
+                               headers=designer(stack, outsider["id"]))
+    assert refused.status_code == 403 and saarland["id"] in refused.json()["detail"]

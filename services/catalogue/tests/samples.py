@@ -44,6 +44,20 @@ def description(*awarding_bodies: dict[str, Any], title: str | None = None, **ch
         "skills": ["http://data.europa.eu/esco/skill/5c0d0a4c-e3a8-4d36-9d9a-a5e2d7e6a9f1"],
         "course_leaders": ["Prof. Dr. Maria Schmidt"],
         "lecturers": ["Dr. Jan Novak"],
+        # The T4EU course table's activity description.
+        "pace": "time-bound",
+        "access": "limited",
+        "max_participants": 30,
+        "funding": "alliance-funded",
+        "funding_note": "Free for the alliance's students; a fee for external learners",
+        "curriculum_inclusion": ["elective", "extracurricular"],
+        "application_and_selection": "Apply on the alliance's catalogue; first come, first served",
+        "recognition_of_results": "3 ECTS recognised at every member university",
+        "sustainability": "Run every winter semester from the faculty's budget",
+        "student_support": "A tutor answers questions in weekly online office hours",
+        "teacher_support": "Didactics training by the university's teaching centre",
+        "infrastructure": "A laptop with a webcam; the partner region's lab for the site visit",
+        "qa_data_collected": "Course evaluation by learners and by partner firms after each run",
     } | changes
 
 

@@ -17,6 +17,7 @@ from services.catalogue.domain import (
     offering_violations,
     open_for_registration,
     policy_violations,
+    redraft,
     reject,
     retire,
     retire_all,
@@ -343,3 +344,45 @@ def test_another_lead_or_another_set_of_awarding_bodies_is_a_change() -> None:
     assert changes_awarding_bodies(approved, ["uni-vilnius", "uni-saarland"])
     assert changes_awarding_bodies(approved, ["uni-saarland"])
     assert changes_awarding_bodies(approved, ["uni-saarland", "uni-vilnius", "uni-trieste"])
+
+
+# --- the T4EU course table's activity description ---
+
+
+def test_other_funding_limited_access_and_curriculum_inclusion_need_what_the_choice_implies() -> None:
+    broken = description(funding="other", access="limited", curriculum_inclusion=["elective", "elective"])
+    by_field = {violation.field: violation.rule for violation in policy_violations(broken, POLICY)}
+    assert by_field == {
+        "description.funding_note": "T4EU policy: say how other funding works",
+        "description.max_participants": "T4EU policy: access for a limited number says how many",
+        "description.curriculum_inclusion": "T4EU policy: each once (elective repeated)",
+    }
+    assert "description.access" in fields(policy_violations(description(access="open", max_participants=30), POLICY))
+    fixed = description(funding="other", funding_note="Erasmus+ blended intensive programme", access="limited",
+                        max_participants=30, curriculum_inclusion=["elective", "extracurricular"])
+    assert policy_violations(fixed, POLICY) == []
+
+
+def test_a_description_written_before_the_t4eu_activity_fields_still_reads() -> None:
+    old = description().model_dump(mode="json")
+    for name in ("pace", "access", "max_participants", "funding", "funding_note", "curriculum_inclusion",
+                 "application_and_selection", "recognition_of_results", "sustainability", "student_support",
+                 "teacher_support", "infrastructure", "qa_data_collected"):
+        old.pop(name)
+    read = MicroCredentialDescription.model_validate(old)
+    assert (read.funding, read.curriculum_inclusion, read.sustainability) == (None, [], None)
+    assert policy_violations(read, POLICY) == []
+
+
+def test_only_a_draft_is_changed_in_place() -> None:
+    redraft(course(Status.DRAFT))
+    for status in (Status.SUBMITTED, Status.APPROVED, Status.REJECTED):
+        with pytest.raises(TransitionRefused, match="only a draft can be changed"):
+            redraft(course(status))
+
+
+def test_the_names_of_who_submitted_and_reviewed_are_kept_beside_their_subjects() -> None:
+    item = course()
+    submit(item, SUBMITTER, "Ada Lovelace")
+    approve(item, REVIEWER, "Edsger Dijkstra")
+    assert (item.submitted_by_name, item.reviewed_by_name) == ("Ada Lovelace", "Edsger Dijkstra")

@@ -2,13 +2,15 @@
 what changed since its approved version and who designed and submitted it, and approving it or sending it back with
 reasons. The catalogue decides and enforces (who may review, four eyes); the pages show it before anyone acts."""
 
-from typing import Annotated
+import asyncio
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
 from services.web import domain
-from services.web.api import ServiceRefused
+from services.web.api import NodeApi, ServiceRefused
 from services.web.pages import PageView
 from shared.auth import Role
 
@@ -35,6 +37,26 @@ async def queue(view: PageView) -> Response:
     )
 
 
+async def course_titles(api: NodeApi, course_ids: Iterable[str]) -> dict[str, str]:
+    """The titles of the courses a description names (courses to take first), so the page shows titles, not ids;
+    an id the catalogue does not know stays as it is."""
+
+    async def title(course_id: str) -> str:
+        try:
+            return (await api.get("catalogue", f"/courses/{course_id}"))["description"]["title"]
+        except ServiceRefused:
+            return course_id
+
+    ids = sorted(set(course_ids))
+    return dict(zip(ids, await asyncio.gather(*(title(course_id) for course_id in ids)), strict=True))
+
+
+def named(description: dict[str, Any], titles: dict[str, str]) -> dict[str, Any]:
+    """The description as the page shows it: courses to take first by their titles."""
+    ids = description.get("prerequisite_course_ids") or []
+    return description | {"prerequisite_course_ids": [titles.get(course_id, course_id) for course_id in ids]}
+
+
 @router.get(QUEUE + "/{course_id}")
 async def review(view: PageView, course_id: str) -> Response:
     person = view.person_with(Role.QA_OFFICER)
@@ -42,12 +64,20 @@ async def review(view: PageView, course_id: str) -> Response:
     course = versions[-1]
     approved = domain.last_approved(versions)
     description = course["description"]
+    changes = domain.changed_fields(approved["description"] if approved else None, description)
+    titles = await course_titles(view.api, [
+        *(description.get("prerequisite_course_ids") or []),
+        *((approved["description"].get("prerequisite_course_ids") or []) if approved else []),
+    ])
+    course = course | {"description": named(description, titles)}
+    if approved:
+        approved = approved | {"description": named(approved["description"], titles)}
     return view.render(
         "quality/review.html",
         title=view._("Review “%(title)s”", title=description["title"]),
         course=course,
         approved=approved,
-        changes=domain.changed_fields(approved["description"] if approved else None, description),
+        changes=changes,
         own_part=domain.own_part(person.subject, course["designed_by"], course["submitted_by"]),
         leads=course["institutions"][:1] == [person.institution],
     )
