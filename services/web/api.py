@@ -8,15 +8,17 @@ import httpx
 from services.web.settings import WebSettings
 from shared.tracing import current_traceparent
 
-SERVICES = ("catalogue", "enrolment", "certification", "notifications")
+SERVICES = ("catalogue", "enrolment", "assessment", "certification", "notifications")
 
 
 class ServiceRefused(Exception):
     """A service answered 4xx: `detail` is what it said (shown to the person: the services say why in plain words)."""
 
-    def __init__(self, service: str, status: int, detail: str) -> None:
+    def __init__(self, service: str, status: int, detail: str, body: Any = None) -> None:
         super().__init__(f"{service} answered {status}: {detail}")
         self.service, self.status, self.detail = service, status, detail
+        # What the service answered, as JSON (None when it was not): for pages that show a structured refusal.
+        self.body = body
 
 
 class ServiceUnavailable(Exception):
@@ -40,6 +42,13 @@ def _detail(response: httpx.Response) -> str:
             for item in detail
         )
     return str(detail)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 class NodeApi:
@@ -68,7 +77,7 @@ class NodeApi:
         if response.status_code >= 500:
             raise ServiceUnavailable(service, f"answered {response.status_code}")
         if response.status_code >= 400:
-            raise ServiceRefused(service, response.status_code, _detail(response))
+            raise ServiceRefused(service, response.status_code, _detail(response), _json(response))
         return response
 
     async def get(self, service: str, path: str, **params: Any) -> Any:
