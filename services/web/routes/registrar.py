@@ -41,21 +41,27 @@ async def approved_courses(view: View, institution: str | None) -> list[dict[str
     return sorted((c for c in found if c["institutions"][:1] == [institution]), key=lambda c: c["description"]["title"])
 
 
-def new_offering_page(view: View, courses: list[dict[str, Any]], status_code: int = 200, **values: Any) -> Response:
+# The form's fields, empty until filled in (or sent back with what was given).
+FORM_FIELDS = ("course_id", "delivery_mode", "pace", "registration_opens_on", "registration_closes_on", "starts_on",
+               "ends_on", "capacity", "fee_amount", "fee_currency")
+
+
+def new_offering_page(
+    view: View, courses: list[dict[str, Any]], values: dict[str, Any], status_code: int = 200, problem: str | None = None
+) -> Response:
     return view.render(
         "registrar/new_offering.html", status_code, title=view._("Open an offering"), courses=courses,
         course_options=[(c["id"], view._("%(title)s (version %(version)s)", title=c["description"]["title"],
                                          version=c["version"])) for c in courses],
         delivery_modes=DELIVERY_MODES, paces=PACES, categories=CATEGORIES,
-        values=values.pop("values", {"open_to": list(CATEGORIES)}), problem=values.pop("problem", None),
+        values=dict.fromkeys(FORM_FIELDS) | {"open_to": list(CATEGORIES)} | values, problem=problem,
     )
 
 
 @router.get(OFFERINGS + "/new")
 async def new_offering(view: PageView, course_id: str | None = None) -> Response:
     person = view.person_with(Role.REGISTRAR)
-    return new_offering_page(view, await approved_courses(view, person.institution),
-                             values={"open_to": list(CATEGORIES), "course_id": course_id})
+    return new_offering_page(view, await approved_courses(view, person.institution), {"course_id": course_id})
 
 
 def moment(day: date, at: time, zone: str) -> str:
@@ -98,8 +104,8 @@ async def open_offering(
     except ServiceRefused as refused:
         values = body | {"registration_opens_on": registration_opens_on, "registration_closes_on": registration_closes_on,
                          "fee_amount": fee_amount, "fee_currency": fee_currency}
-        return new_offering_page(view, await approved_courses(view, person.institution), refused.status,
-                                 values=values, problem=refused.detail)
+        return new_offering_page(view, await approved_courses(view, person.institution), values, refused.status,
+                                 refused.detail)
     return view.redirect(f"{OFFERINGS}/{offering['id']}",
                          view._("“%(title)s” is open: learners can apply from %(day)s.", title=offering["title"],
                                 day=view.request.app.state.templates[view.language].filters["day"](
