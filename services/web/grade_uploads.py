@@ -158,7 +158,10 @@ def _line_problems(refused: ServiceRefused) -> dict[int, list[tuple[str | None, 
     problems: dict[int, list[tuple[str | None, str]]] = {}
     for item in detail or []:
         if isinstance(item, dict) and isinstance(item.get("line"), int):
-            problems.setdefault(item["line"], []).append((item.get("column"), str(item.get("msg"))))
+            column, message = item.get("column"), str(item.get("msg"))
+            # The message names its line and column in the part sent; the page names them in the file.
+            said = f"line {item['line']}" + (f", column {column}" if column else "") + ": "
+            problems.setdefault(item["line"], []).append((column, message.removeprefix(said)))
     return problems
 
 

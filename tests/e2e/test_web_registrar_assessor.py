@@ -133,7 +133,7 @@ def test_an_assessor_uploads_a_cohort_whose_bad_lines_are_refused_alone_and_reco
     assert lines[2]["details"] == "grade 1.7, passed" and lines[7]["details"] == "grade 3.0, passed"
     assert lines[3]["details"].startswith("line 3, field grade: ")
     assert lines[4]["details"].startswith("line 4, field learner_id: ") and "not enrolled" in lines[4]["details"]
-    assert lines[5]["details"].startswith("line 5, field assessed_on: ") and "is not a date" in lines[5]["details"]
+    assert lines[5]["details"] == "line 5, field assessed_on: '20.11.2026' is not a date (YYYY-MM-DD)"
     one = step(steps, "one grade")
     assert one["notice"] == f"Grade 2.0 is recorded for {bad_date.subject} (passed)."
 
