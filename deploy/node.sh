@@ -66,7 +66,7 @@ service_env() {
     echo "HTTP_PORT=$port"
     echo "PUBLIC_URL=$WEB_URL"
     local service
-    for service in catalogue enrolment certification notifications; do
+    for service in catalogue enrolment assessment certification notifications; do
       echo "${service^^}_URL=http://127.0.0.1:${PORTS[$service]}"
     done
     echo "OIDC_ISSUER=$ISSUER"

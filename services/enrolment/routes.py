@@ -264,11 +264,16 @@ async def get_application(application_id: str, principal: CurrentPrincipal, uow:
 
 
 @router.get("/offerings", tags=["offerings"])
-async def list_offerings(uow: UnitOfWorkDep, course_id: str | None = None) -> list[OfferingPublic]:
-    """The offerings this service knows from the catalogue, with their enrolled and waitlisted counts."""
+async def list_offerings(
+    uow: UnitOfWorkDep, course_id: str | None = None, institution: str | None = None
+) -> list[OfferingPublic]:
+    """The offerings this service knows from the catalogue, with their enrolled and waitlisted counts; `institution`
+    narrows them to those one institution runs (a registrar's own)."""
     query = offerings_query().order_by(col(Offering.registration_opens_at), col(Offering.title))
     if course_id is not None:
         query = query.where(Offering.course_id == course_id)
+    if institution is not None:
+        query = query.where(Offering.institution == institution)
     async with uow:
         return [offering_public(*row) for row in await uow.session.exec(query)]
 

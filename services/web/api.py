@@ -8,18 +8,24 @@ import httpx
 from services.web.settings import WebSettings
 from shared.tracing import current_traceparent
 
-SERVICES = ("catalogue", "enrolment", "certification", "notifications")
+SERVICES = ("catalogue", "enrolment", "assessment", "certification", "notifications")
 
 
 class ServiceRefused(Exception):
     """A service answered 4xx: `detail` is what it said (shown to the person: the services say why in plain words)."""
 
-    def __init__(self, service: str, status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, service: str, status: int, detail: str, body: Any = None) -> None:
         super().__init__(f"{service} answered {status}: {detail}")
         self.service, self.status, self.detail = service, status, detail
-        # FastAPI's validation errors (and the catalogue's policy rules, the same shape), each with `loc` and `msg`,
-        # for a form that shows each next to its field; empty for other refusals.
-        self.errors = errors or []
+        # What the service answered, as JSON (None when it was not): for pages that show a structured refusal.
+        self.body = body
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """FastAPI's validation errors (and the catalogue's policy rules, the same shape), each with `loc` and `msg`,
+        for a form that shows each next to its field; empty for other refusals."""
+        detail = self.body.get("detail") if isinstance(self.body, dict) else None
+        return [item for item in detail if isinstance(item, dict)] if isinstance(detail, list) else []
 
 
 class ServiceUnavailable(Exception):
@@ -45,12 +51,11 @@ def _detail(response: httpx.Response) -> str:
     return str(detail)
 
 
-def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+def _json(response: httpx.Response) -> Any:
     try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        return []
-    return [item for item in detail if isinstance(item, dict)] if isinstance(detail, list) else []
+        return response.json()
+    except ValueError:
+        return None
 
 
 class NodeApi:
@@ -79,7 +84,7 @@ class NodeApi:
         if response.status_code >= 500:
             raise ServiceUnavailable(service, f"answered {response.status_code}")
         if response.status_code >= 400:
-            raise ServiceRefused(service, response.status_code, _detail(response), _errors(response))
+            raise ServiceRefused(service, response.status_code, _detail(response), _json(response))
         return response
 
     async def get(self, service: str, path: str, **params: Any) -> Any:

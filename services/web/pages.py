@@ -44,6 +44,10 @@ MENU: list[MenuItem] = [
     MenuItem(_l("Email preferences"), "/learner/preferences", frozenset({Role.LEARNER})),
     MenuItem(_l("Courses to review"), "/qa/courses", frozenset({Role.QA_OFFICER})),
     MenuItem(_l("My courses"), "/designer/courses", frozenset({Role.COURSE_DESIGNER})),
+    MenuItem(_l("Offerings"), "/registrar/offerings", frozenset({Role.REGISTRAR})),
+    MenuItem(_l("Credentials issued"), "/registrar/credentials", frozenset({Role.REGISTRAR})),
+    MenuItem(_l("Failed emails"), "/registrar/emails", frozenset({Role.REGISTRAR})),
+    MenuItem(_l("Grading"), "/assessor/courses", frozenset({Role.ASSESSOR})),
     MenuItem(_l("Verify a credential"), "/verify"),
 ]
 

@@ -15,6 +15,7 @@ class WebSettings(ServiceSettings):
     # The node's services, as the front end reaches them (server to server).
     catalogue_url: str = "http://127.0.0.1:8001"
     enrolment_url: str = "http://127.0.0.1:8002"
+    assessment_url: str = "http://127.0.0.1:8003"
     certification_url: str = "http://127.0.0.1:8004"
     notifications_url: str = "http://127.0.0.1:8005"
     # Each call to a service ends after this long (then the page says the service does not answer).

@@ -48,7 +48,7 @@ def running_front_end(stack: Stack, keys: Path, issuer: str) -> Iterator[FrontEn
         env = os.environ | web_stack.env() | {
             "HTTP_PORT": str(port),
             "PUBLIC_URL": url,
-            **{f"{name.upper()}_URL": node.urls[name] for name in ("catalogue", "enrolment", "certification", "notifications")},
+            **{f"{name.upper()}_URL": node.urls[name] for name in ("catalogue", "enrolment", "assessment", "certification", "notifications")},
             "OIDC_ISSUER": issuer,
             "OIDC_CLIENT_SECRET": WEB_CLIENT_SECRET,
             # A busy test machine: certification's first verification (its workers starting) has taken 14 s.

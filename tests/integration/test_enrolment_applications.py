@@ -433,3 +433,17 @@ async def test_the_read_models_take_each_fact_once_and_the_latest_terms_of_an_of
 async def has_capacity(client: httpx.AsyncClient, offering_id: str, capacity: int) -> bool:
     response = await client.get(f"/offerings/{offering_id}")
     return response.status_code == 200 and response.json()["course_known"] and response.json()["capacity"] == capacity
+
+
+async def test_a_registrar_lists_the_offerings_their_institution_runs_and_no_others(stack, client):
+    """The registrar's offerings page asks for its institution's offerings only (`institution`)."""
+    course = course_approved(unique("course"))
+    own = await open_offering(stack, client, course)
+    other_course = course_approved(unique("course"))
+    other = await open_offering(stack, client, other_course, institution="uni-sofia")
+
+    listed = (await client.get("/offerings", params={"institution": INSTITUTION})).json()
+    assert own["id"] in [o["id"] for o in listed] and other["id"] not in [o["id"] for o in listed]
+    assert {o["institution"] for o in listed} == {INSTITUTION}
+    assert [o["id"] for o in (await client.get("/offerings", params={"institution": "uni-sofia"})).json()
+            if o["course_id"] == other_course.course_id] == [other["id"]]

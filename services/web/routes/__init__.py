@@ -1,8 +1,11 @@
 """The front end's pages, one module per audience; a new module's router is added to ROUTERS (see pages.py)."""
 
-from services.web.routes import auth, designer, employer, learner, public, quality
+from services.web.routes import assessor, auth, designer, employer, learner, public, quality, registrar
 from services.web.routes.employer import VERIFY_UPLOAD_LIMIT
 
-ROUTERS = [auth.router, public.router, learner.router, employer.router, quality.router, designer.router]
+ROUTERS = [
+    auth.router, public.router, learner.router, employer.router, quality.router, designer.router, registrar.router,
+    assessor.router,
+]
 
 __all__ = ["ROUTERS", "VERIFY_UPLOAD_LIMIT"]
