@@ -201,6 +201,15 @@ class UnitOfWork:
         """
         self._before_commit.append(step)
 
+    def rows(self, key: str, write: Callable[[list[Any]], Awaitable[None]]) -> list[Any]:
+        """A list that this transaction's events append rows to, handed to `write` once on commit (before_commit):
+        a batch of events writes its rows in one statement instead of a round trip each."""
+        if key not in self.cache:
+            rows: list[Any] = []
+            self.cache[key] = rows
+            self.before_commit(lambda: write(rows))
+        return self.cache[key]
+
     def notify(self, channel: str) -> None:
         """Wake whoever LISTENs on `channel` (shared.db.Listener) once this transaction commits: one NOTIFY per
         transaction, however many of its events asked for it."""

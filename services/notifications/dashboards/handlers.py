@@ -10,6 +10,9 @@ from shared.consumer import Handler
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
 
+# The transaction's events waiting to be written to the log (UnitOfWork.rows).
+LOGGED = "event log"
+
 
 async def record_event(event: Event, envelope: CloudEvent, uow: UnitOfWork) -> None:
     named = universities_named(event)
@@ -26,20 +29,25 @@ async def record_event(event: Event, envelope: CloudEvent, uow: UnitOfWork) -> N
         or await _university_of(uow, aggregate_ids(event))
         or await _university_of_event(uow, about_event_id(event))
     )
-    await uow.session.execute(
-        insert(LoggedEvent)
-        .values(
-            event_id=envelope.id,
-            type=envelope.type,
-            source=envelope.source,
-            subject=envelope.subject,
-            university=university,
-            time=envelope.time,
-            data=envelope.data,
-        )
-        .on_conflict_do_nothing(index_elements=["event_id"])
-    )
+    # Written with the rest of the batch's events when the transaction commits, in the order they came.
+    _logged(uow).append(dict(
+        event_id=envelope.id,
+        type=envelope.type,
+        source=envelope.source,
+        subject=envelope.subject,
+        university=university,
+        time=envelope.time,
+        data=envelope.data,
+    ))
     figures.count(uow, envelope, university)
+
+
+def _logged(uow: UnitOfWork) -> list[dict]:
+    async def write(rows: list[dict]) -> None:
+        if rows:
+            await uow.session.execute(insert(LoggedEvent).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+
+    return uow.rows(LOGGED, write)
 
 
 async def _university_of(uow: UnitOfWork, ids: list[str]) -> str | None:
@@ -61,6 +69,9 @@ async def _university_of_event(uow: UnitOfWork, event_id: str | None) -> str | N
     """The university of an event logged before: an email's is the one of the event it told about."""
     if event_id is None:
         return None
+    for logged in _logged(uow):  # Logged in this transaction, not written yet.
+        if logged["event_id"] == event_id:
+            return logged["university"]
     return (await uow.session.exec(select(LoggedEvent.university).where(LoggedEvent.event_id == event_id))).first()
 
 
