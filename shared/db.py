@@ -197,7 +197,8 @@ class UnitOfWork:
         """Work that belongs to this transaction but need not hold up the caller: awaited, in order, on commit.
 
         A credential's signature, computed in another process while the consumer goes on with the next event, is
-        stored this way; if a step fails, nothing of the transaction is committed.
+        stored this way; if a step fails, nothing of the transaction is committed. A step may add steps: they run
+        after it.
         """
         self._before_commit.append(step)
 

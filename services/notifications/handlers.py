@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 DELIVERIES_CHANNEL = "deliveries"
 # The transaction's deliveries waiting to be written (UnitOfWork.rows).
 DELIVERIES = "deliveries"
+SECRET = "unsubscribe secret"
 
 
 async def tell_the_learner(
@@ -40,7 +41,9 @@ async def tell_the_learner(
     optional = is_optional(template)
     link = None
     if optional:
-        link = unsubscribe_url(settings, event.learner.learner_id, await signing_secret(uow.session, settings))
+        if SECRET not in uow.cache:  # Once per batch, not once per email.
+            uow.cache[SECRET] = await signing_secret(uow.session, settings)
+        link = unsubscribe_url(settings, event.learner.learner_id, uow.cache[SECRET])
     email = render(templates, template, event.learner.email, event, unsubscribe_url=link)
     now = utcnow()
     delivery = dict(
