@@ -207,7 +207,8 @@ def _address_header(value: str) -> str:
 
 def _text_header(field: str, value: str) -> str:
     # Folded at 78 characters; words that are not ASCII become RFC 2047 encoded words.
-    charset = "us-ascii" if value.isascii() else "utf-8"
+    # ASCII that looks like an encoded word ("=?...?=", from a course title) is encoded too, so it reads as written.
+    charset = "us-ascii" if value.isascii() and "=?" not in value else "utf-8"
     return Header(value, charset, header_name=field).encode(linesep="\r\n")
 
 

@@ -175,3 +175,12 @@ def test_a_programme_credential_has_its_own_email_with_the_links_to_view_downloa
     assert "stacks your 3 micro-credentials" in email.text
     for link in (CREDENTIAL_URL, f"{CREDENTIAL_URL}/credential.json", "https://node.example/verify?id=credential-42"):
         assert link in email.text and link in email.html
+
+
+def test_a_subject_that_looks_like_an_encoded_word_reads_as_written() -> None:
+    subject = "Your micro-credential =?utf-8?b?SGFja2Vk?= has been issued"
+    sent = to_message(
+        Email("ada@example.org", subject, "text", "<p>html</p>", "credential_issued"),
+        "no-reply@uni.example", "<m@uni.example>",
+    )
+    assert message_from_bytes(sent.data, policy=policy.default)["Subject"] == subject
