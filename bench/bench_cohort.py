@@ -349,7 +349,7 @@ async def publish_grades(settings: ServiceSettings, topic: str, submissions: lis
 class Maildir:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._before = set(self._names())
+        self._before = self._start = set(self._names())
 
     def _names(self) -> Iterator[str]:
         for sub in ("new", "cur"):
@@ -381,6 +381,16 @@ class Maildir:
 
     def mark(self) -> None:
         self._before = set(self._names())
+
+    def remove(self, domain: str) -> None:
+        """Delete the cohort's emails once counted: thousands of them in the node's Maildir slowed down whatever read
+        it next (the e2e tests parse every message in it on each look)."""
+        parser = BytesHeaderParser(policy=default_policy)
+        for name in set(self._names()) - self._start:
+            with contextlib.suppress(FileNotFoundError):
+                path = self.folder / name
+                if str(parser.parsebytes(path.read_bytes()[:8192])["To"] or "").endswith(domain):
+                    path.unlink()
 
 
 @dataclasses.dataclass
@@ -484,20 +494,73 @@ def signing_baseline(count: int) -> float:
 # --- dashboards ---
 
 
-async def pad_event_log(databases: Databases, total: int) -> int:
-    """Fill the dashboards' event log up to `total` rows with old events of another university (COPY), so that
-    /dashboard/figures is timed on a log that size."""
+PAD_UNIVERSITIES = ("uni-elsewhere", "uni-further", "uni-beyond")
+PAD_OFFERINGS = 1_000
+
+
+def padding_events(total: int) -> Iterator[tuple[str, dict, str, datetime]]:
+    """(type, data, university, time) of `total` old events of other universities, as a node records them over a few
+    years: offerings opened, then per learner an enrolment, a grade (one in five failing), a credential for a pass,
+    and the emails about them."""
+    from services.notifications.dashboards import domain
+
+    def month(n: int) -> datetime:
+        return datetime(2023 + n // 12 % 3, 1 + n % 12, 1 + n % 28, 10, tzinfo=UTC)
+
+    made = 0
+    for number in range(min(PAD_OFFERINGS, total)):
+        made += 1
+        yield (domain.OFFERING_OPENED, {"offering_id": f"old-offering-{number}", "course_id": f"old-course-{number}",
+               "title": f"Old course {number}", "capacity": 500}, PAD_UNIVERSITIES[number % 3], month(number))
+    learner = 0
+    while made < total:
+        learner += 1
+        number = learner % PAD_OFFERINGS
+        university, when = PAD_UNIVERSITIES[number % 3], month(learner)
+        about = {"offering_id": f"old-offering-{number}", "course_id": f"old-course-{number}",
+                 "learner_id": f"old-learner-{learner}"}
+        passed = learner % 5 != 0
+        kinds = [(domain.LEARNER_ENROLLED, about), (domain.GRADE_RECORDED, about | {"passed": passed}),
+                 (domain.NOTIFICATION_SENT, {"about_event_id": str(learner)})]
+        if passed:
+            kinds += [(domain.CREDENTIAL_ISSUED, about), (domain.NOTIFICATION_SENT, {"about_event_id": str(learner)})]
+        for offset, (kind, data) in enumerate(kinds):
+            if made == total:
+                return
+            made += 1
+            yield kind, data, university, when.replace(minute=offset)
+
+
+async def pad_event_log(databases: Databases, stack: Stack, total: int) -> int:
+    """Fill the dashboards' event log up to `total` rows with old events of other universities, so that
+    /dashboard/figures is timed on a log that size: the rows by COPY, the figures by the service's own rules and
+    statements (dashboards/domain.py `tally`, dashboards/figures.py `save`), batch by batch as the consumer does."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from services.notifications.dashboards.domain import FigureChanges, tally
+    from services.notifications.dashboards.figures import save
+
     have = int(await databases.value("notifications", "SELECT count(*) FROM event_log"))
-    missing, batch = max(0, total - have), 50_000
-    while missing > 0:
-        rows = []
-        for _ in range(min(batch, missing)):
-            rows.append((str(uuid.uuid4()), "eu.microcredentials.enrolment.learner.enrolled.v1",
-                         "urn:microcredentials:node:elsewhere", None, "uni-elsewhere", datetime(2024, 1, 1, tzinfo=UTC),
-                         '{"offering_id": "old"}'))
-        await databases.copy("notifications", "event_log", rows,
-                             ["event_id", "type", "source", "subject", "university", "time", "data"])
-        missing -= len(rows)
+    url = make_url(stack.database_url).set(drivername="postgresql+asyncpg", database=f"{stack.database_prefix}_notifications")
+    engine = create_async_engine(url)
+    events, batch = padding_events(max(0, total - have)), 20_000
+    try:
+        while rows := [next(events, None) for _ in range(batch)]:
+            rows = [row for row in rows if row is not None]
+            if not rows:
+                break
+            changes = FigureChanges()
+            for kind, data, university, when in rows:
+                tally(changes, kind, data, university, when)
+            async with AsyncSession(engine) as session, session.begin():
+                await save(session, changes)
+            await databases.copy("notifications", "event_log", [
+                (str(uuid.uuid4()), kind, "urn:microcredentials:node:elsewhere", None, university, when, json.dumps(data))
+                for kind, data, university, when in rows
+            ], ["event_id", "type", "source", "subject", "university", "time", "data"])
+    finally:
+        await engine.dispose()
     return int(await databases.value("notifications", "SELECT count(*) FROM event_log"))
 
 
@@ -738,6 +801,7 @@ async def run(args: argparse.Namespace) -> int:
             credential_emails = collections.Counter(r for _, r, t in emails if t == "credential_issued")
             grade_emails = collections.Counter(r for _, r, t in emails if t == "grade_recorded")
             last_credential_email = max((at for at, _, t in emails if t == "credential_issued"), default=None)
+            maildir.remove(domain)
             credentials = await databases.rows(
                 "certification", "SELECT learner_id, count(*) AS n FROM credentials WHERE course_id = $1 GROUP BY 1",
                 cohort.course_id)
@@ -759,7 +823,7 @@ async def run(args: argparse.Namespace) -> int:
             }
             figures = []
             if args.dashboard_events:
-                logged = await pad_event_log(databases, args.dashboard_events)
+                logged = await pad_event_log(databases, stack, args.dashboard_events)
             else:
                 logged = int(await databases.value("notifications", "SELECT count(*) FROM event_log"))
             figures = time_figures(node)
@@ -832,7 +896,8 @@ def main() -> None:
                         help="run N instances of a service (repeatable)")
     parser.add_argument("--fault", action="store_true", help="kill -9 services, Kafka and PostgreSQL in the middle")
     parser.add_argument("--dashboard-events", type=int, default=0, metavar="N",
-                        help="pad the dashboards' event log to N events before timing /dashboard/figures")
+                        help="pad the dashboards' event log to N events (and their figures) before timing "
+                             "/dashboard/figures")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="record the services with py-spy while applying and grading (collapsed stacks in DIR)")
     sys.exit(asyncio.run(run(parser.parse_args())))

@@ -5,6 +5,8 @@ it) and travels in the CloudEvent's `traceparent` and the Kafka header of the sa
 journey across services even though the outbox relay publishes later, from another task.
 """
 
+import functools
+
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -31,7 +33,10 @@ def setup_tracing(settings: ServiceSettings) -> None:
     trace.set_tracer_provider(provider)
 
 
+@functools.cache
 def tracer(name: str) -> trace.Tracer:
+    # One per module: asking the provider anew for every event's span was a few per cent of a consumer's CPU. (A
+    # tracer got before setup_tracing is a proxy that follows the provider installed later.)
     return trace.get_tracer(name)
 
 

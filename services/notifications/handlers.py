@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.notifications.domain import LEARNER_FACING, message_id, render, template_environment, template_for
 from services.notifications.models import Delivery, DeliveryStatus
-from services.notifications.preferences import is_optional, signing_secret, unsubscribe_url, wants_optional_emails
+from services.notifications.preferences import is_optional, opted_out, signing_secret, unsubscribe_url
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import Handler
 from shared.db import UnitOfWork, utcnow
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # NOTIFY channel that wakes the delivery worker when a transaction that recorded a delivery commits.
 DELIVERIES_CHANNEL = "deliveries"
+# The transaction's deliveries waiting to be written (UnitOfWork.rows).
+DELIVERIES = "deliveries"
+SECRET = "unsubscribe secret"
 
 
 async def tell_the_learner(
@@ -35,37 +38,54 @@ async def tell_the_learner(
     settings: NotificationsSettings,
 ) -> None:
     template = template_for(event)
+    optional = is_optional(template)
     link = None
-    if is_optional(template):
-        if not await wants_optional_emails(uow.session, event.learner.learner_id):
-            log.info("%s opted out of optional emails: no %s email about %s", event.learner.learner_id, template, envelope.id)
-            return
-        link = unsubscribe_url(settings, event.learner.learner_id, await signing_secret(uow.session, settings))
+    if optional:
+        if SECRET not in uow.cache:  # Once per batch, not once per email.
+            uow.cache[SECRET] = await signing_secret(uow.session, settings)
+        link = unsubscribe_url(settings, event.learner.learner_id, uow.cache[SECRET])
     email = render(templates, template, event.learner.email, event, unsubscribe_url=link)
     now = utcnow()
+    delivery = dict(
+        id=str(uuid.uuid4()),
+        about_event_id=envelope.id,
+        about_event_type=envelope.type,
+        recipient=email.recipient,
+        subject=email.subject,
+        template=email.template,
+        language=email.language,
+        message_id=message_id(envelope.id, email.template, settings.mail_from),
+        unsubscribe_url=email.unsubscribe_url,
+        traceparent=current_traceparent(),
+        text_body=email.text,
+        html_body=email.html,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    # Written with the rest of the batch's deliveries when the transaction commits (one statement, not one each).
+    uow.rows(DELIVERIES, functools.partial(_record_deliveries, uow)).append(
+        (event.learner.learner_id if optional else None, delivery)
+    )
+
+
+async def _record_deliveries(uow: UnitOfWork, rows: list[tuple[str | None, dict]]) -> None:
+    """The batch's deliveries, but those optional emails whose learner opted out."""
+    opted = await opted_out(uow.session, {learner for learner, _ in rows if learner})
+    kept = []
+    for learner, delivery in rows:
+        if learner in opted:
+            log.info("%s opted out of optional emails: no %s email about %s", learner, delivery["template"],
+                     delivery["about_event_id"])
+        else:
+            kept.append(delivery)
+    if not kept:
+        return
     # One delivery per event and recipient (unique in the table): the same fact under the same id, delivered twice by
     # Kafka, stops at the consumer's claim; this stops anything else that would record it twice.
     await uow.session.execute(
-        insert(Delivery)
-        .values(
-            id=str(uuid.uuid4()),
-            about_event_id=envelope.id,
-            about_event_type=envelope.type,
-            recipient=email.recipient,
-            subject=email.subject,
-            template=email.template,
-            language=email.language,
-            message_id=message_id(envelope.id, email.template, settings.mail_from),
-            unsubscribe_url=email.unsubscribe_url,
-            traceparent=current_traceparent(),
-            text_body=email.text,
-            html_body=email.html,
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["about_event_id", "recipient"])
+        insert(Delivery).on_conflict_do_nothing(index_elements=["about_event_id", "recipient"]), kept
     )
     uow.notify(DELIVERIES_CHANNEL)
 

@@ -8,10 +8,10 @@ connections at most, each carrying many emails.
 import asyncio
 import contextlib
 import time
-from email.message import EmailMessage
 
 import aiosmtplib
 
+from services.notifications.domain import Message
 from services.notifications.settings import NotificationsSettings
 
 
@@ -51,7 +51,7 @@ class Mailer:
             **credentials,
         )
 
-    async def send(self, message: EmailMessage, deadline: float | None = None) -> None:
+    async def send(self, message: Message, deadline: float | None = None) -> None:
         """Send on a free connection; with a `deadline` (time.monotonic()), only if the exchange is sure to be over by
         then, else NoTimeLeft (an email waits for a connection while the others of its batch go first)."""
         async with self._slots:
@@ -59,14 +59,17 @@ class Mailer:
             if deadline is not None and time.monotonic() + 2 * self._settings.smtp_timeout_seconds > deadline:
                 if connection.is_connected:
                     self._idle.append((connection, time.monotonic()))
-                raise NoTimeLeft(message["Message-ID"])
+                raise NoTimeLeft(message.message_id)
             try:
                 # aiosmtplib bounds each command by the timeout; this bounds the whole exchange, which a claim's lease
                 # outlasts.
                 async with asyncio.timeout(2 * self._settings.smtp_timeout_seconds):
                     if not connection.is_connected:
                         await connection.connect()
-                    await connection.send_message(message)
+                    await connection.sendmail(
+                        message.sender, [message.recipient], message.data,
+                        mail_options=["SMTPUTF8"] if message.smtputf8 else None,
+                    )
             except BaseException:
                 connection.close()
                 raise

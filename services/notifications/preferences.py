@@ -12,6 +12,7 @@ import hmac
 from urllib.parse import urlencode
 
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.models import Preference, SigningSecret
@@ -64,6 +65,14 @@ def unsubscribe_url(settings: NotificationsSettings, learner_id: str, secret: by
 async def wants_optional_emails(session: AsyncSession, learner_id: str) -> bool:
     preference = await session.get(Preference, learner_id)
     return preference is None or preference.optional_emails
+
+
+async def opted_out(session: AsyncSession, learner_ids: set[str]) -> set[str]:
+    """Which of these learners want no optional emails (one query for a batch's learners)."""
+    if not learner_ids:
+        return set()
+    query = select(Preference.learner_id).where(col(Preference.learner_id).in_(learner_ids), col(Preference.optional_emails).is_(False))
+    return set((await session.exec(query)).all())
 
 
 async def set_optional_emails(session: AsyncSession, learner_id: str, wanted: bool) -> None:

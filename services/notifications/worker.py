@@ -35,7 +35,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from datetime import timedelta
-from email.message import EmailMessage
 
 import aiosmtplib
 from opentelemetry.trace import SpanKind
@@ -43,7 +42,7 @@ from sqlalchemy import tuple_, update
 from sqlmodel import select
 from starlette.datastructures import State
 
-from services.notifications.domain import Email, gives_up, retry_delay, to_message
+from services.notifications.domain import Email, Message, gives_up, retry_delay, to_message
 from services.notifications.handlers import DELIVERIES_CHANNEL
 from services.notifications.mailer import Mailer, NoTimeLeft, is_permanent
 from services.notifications.models import Delivery, DeliveryStatus
@@ -64,7 +63,7 @@ COMPONENT = "delivery worker"
 class Claim:
     delivery_id: str
     attempt: int
-    message: EmailMessage
+    message: Message
     traceparent: str | None = None
     # time.monotonic() when the claim's lease runs out: the send must be over by then.
     deadline: float | None = None
@@ -176,7 +175,7 @@ class DeliveryWorker:
             claims.append(Claim(row["id"], row["attempts"], self._message(row), row["traceparent"], deadline))
         return claims
 
-    def _message(self, delivery: Mapping) -> EmailMessage:
+    def _message(self, delivery: Mapping) -> Message:
         email = Email(
             recipient=delivery["recipient"],
             subject=delivery["subject"],

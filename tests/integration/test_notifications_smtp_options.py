@@ -3,7 +3,6 @@ self-signed certificate), and the From address of the node's MAIL_FROM."""
 
 import datetime as dt
 import ssl
-from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from services.notifications.domain import Email, Message, to_message
 from services.notifications.mailer import Mailer, is_permanent
 from services.notifications.settings import NotificationsSettings
 from tests.integration.test_notifications_delivery import free_port
@@ -75,13 +75,10 @@ def relay(tmp_path: Path):
     controller.stop()
 
 
-def message() -> EmailMessage:
-    email = EmailMessage()
-    email["From"] = "Saarland University <no-reply@uni-saarland.example>"
-    email["To"] = "ada@example.eu"
-    email["Subject"] = "Your micro-credential has been issued"
-    email.set_content("Congratulations")
-    return email
+def message() -> Message:
+    email = Email("ada@example.eu", "Your micro-credential has been issued", "Congratulations", "<p>Congratulations</p>",
+                  "credential_issued")
+    return to_message(email, "Saarland University <no-reply@uni-saarland.example>", "<m@uni-saarland.example>")
 
 
 def settings(port: int, **overrides: object) -> NotificationsSettings:

@@ -128,12 +128,12 @@ ANY = "(CAST(:university AS text) IS NULL OR university = :university)"
 
 OFFERINGS = text(
     "SELECT offering_id, title, university, capacity, applications, enrolled, waitlisted, "
-    "CASE WHEN capacity > 0 THEN round(enrolled::numeric / capacity, 3) END AS fill_rate "
+    "CASE WHEN capacity > 0 THEN round(enrolled::numeric / capacity, 3)::float8 END AS fill_rate "
     f"FROM dashboard_offerings WHERE opened AND {ANY} ORDER BY title"
 )
 PASS_RATES = text(
     "SELECT course_id, nullif(university, '') AS university, graded, passed, "
-    "round(passed::numeric / graded, 3) AS pass_rate "
+    "round(passed::numeric / graded, 3)::float8 AS pass_rate "
     f"FROM dashboard_pass_rates WHERE graded > 0 AND {ANY} ORDER BY course_id"
 )
 CREDENTIALS_PER_MONTH = text(
@@ -153,6 +153,7 @@ EMAILS = text(
 
 
 async def read_figures(session: AsyncSession, university: str | None) -> dict[str, Any]:
+    """The figures as plain JSON values (numbers as int or float: the route writes them out as they are)."""
     async def rows(query: Any) -> list[dict[str, Any]]:
         return [dict(row) for row in (await session.execute(query, {"university": university})).mappings().all()]
 

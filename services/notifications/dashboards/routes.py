@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from services.notifications.dashboards import queries
@@ -127,7 +127,9 @@ async def figures(principal: CurrentPrincipal, uow: UnitOfWorkDep, university: s
     administrator's: the node's, or one university's)."""
     shown = view(principal, [university] if university else [])
     async with uow:
-        return await read_figures(uow.session, next(iter(shown.universities), None))
+        figures = await read_figures(uow.session, next(iter(shown.universities), None))
+    # Written out as they are: FastAPI's jsonable_encoder walking a thousand offerings' rows took ~30 ms of CPU.
+    return JSONResponse(figures)
 
 
 @router.get("", response_class=HTMLResponse)

@@ -54,7 +54,7 @@ def test_a_course_title_cannot_inject_markup_into_the_html_email() -> None:
 def test_the_message_offers_text_and_html_as_alternatives_with_the_given_message_id() -> None:
     message_id = "<event-1.credential_issued@microcredentials.local>"
     sent = to_message(email(), "Micro-credentials <no-reply@microcredentials.local>", message_id)
-    message = message_from_bytes(sent.as_bytes(), policy=policy.default)  # as a mail client reads it
+    message = message_from_bytes(sent.data, policy=policy.default)  # as a mail client reads it
 
     assert message.get_content_type() == "multipart/alternative"
     assert message["Message-ID"] == message_id
@@ -70,7 +70,7 @@ def test_headers_and_bodies_in_any_language_reach_the_mail_client_as_written() -
         Email("zoe@example.org", subject, "Félicitations, Zoë !", "<p>Félicitations</p>", "credential_issued", "fr"),
         "Universität des Saarlandes <no-reply@uni-saarland.example>", "<m@uni-saarland.example>",
     )
-    message = message_from_bytes(sent.as_bytes(), policy=policy.default)
+    message = message_from_bytes(sent.data, policy=policy.default)
     assert (message["Subject"], message["From"], message["To"]) == (
         subject, "Universität des Saarlandes <no-reply@uni-saarland.example>", "zoe@example.org"
     )
@@ -175,3 +175,12 @@ def test_a_programme_credential_has_its_own_email_with_the_links_to_view_downloa
     assert "stacks your 3 micro-credentials" in email.text
     for link in (CREDENTIAL_URL, f"{CREDENTIAL_URL}/credential.json", "https://node.example/verify?id=credential-42"):
         assert link in email.text and link in email.html
+
+
+def test_a_subject_that_looks_like_an_encoded_word_reads_as_written() -> None:
+    subject = "Your micro-credential =?utf-8?b?SGFja2Vk?= has been issued"
+    sent = to_message(
+        Email("ada@example.org", subject, "text", "<p>html</p>", "credential_issued"),
+        "no-reply@uni.example", "<m@uni.example>",
+    )
+    assert message_from_bytes(sent.data, policy=policy.default)["Subject"] == subject
