@@ -1,4 +1,4 @@
-# One image for all five services of a node. It has no service-specific CMD:
+# One image for all five services of a node and its web front end. It has no service-specific CMD:
 # docker-compose.yml starts each one with
 #   command: ["python", "-m", "services.<name>", "serve"]
 # where `serve` runs that service's Alembic migrations, then listens on HTTP_HOST:HTTP_PORT.
@@ -26,10 +26,12 @@ RUN pip install uv==0.13.8 \
 COPY pyproject.toml ./
 COPY shared/ shared/
 COPY services/ services/
+# What compose's init containers run: kafka-init (the node's principals and ACLs) and keycloak-realm (the demo realm).
+COPY deploy/__init__.py deploy/kafka_security.py deploy/keycloak_realm.py deploy/
 # Bytecode is compiled here because the app user cannot write it at run time.
-RUN python -m compileall -q shared services
+RUN python -m compileall -q shared services deploy
 
 USER app
 # Inside a container a service must listen on all interfaces to be reachable; compose sets it too.
 ENV HTTP_HOST=0.0.0.0
-EXPOSE 8001 8002 8003 8004 8005
+EXPOSE 8000 8001 8002 8003 8004 8005

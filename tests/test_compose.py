@@ -226,3 +226,64 @@ def test_kafka_authenticates_every_listener_and_authorizes_with_acls() -> None:
     assert "kafka-init" in (compose_service("assessment").get("depends_on") or {}), (
         "docker-compose.yml: the services start before kafka-init has made their principals"
     )
+
+
+KEYCLOAK_POM = ROOT / "deploy" / "keycloak" / "pom.xml"
+REALM_URL = "http://keycloak:8180/realms/microcredentials"
+
+
+def keycloak_version_in_pom() -> str:
+    namespace = {"m": "http://maven.apache.org/POM/4.0.0"}
+    for dependency in ET.parse(KEYCLOAK_POM).getroot().iterfind(".//m:dependency", namespace):
+        if dependency.findtext("m:artifactId", namespaces=namespace) == "keycloak-quarkus-dist":
+            return (dependency.findtext("m:version", namespaces=namespace) or "").strip()
+    pytest.fail(f"{KEYCLOAK_POM.relative_to(ROOT)}: no dependency on artifact keycloak-quarkus-dist")
+
+
+def test_web_front_end_has_every_variable_of_the_local_node_and_listens_where_it_is_published(state_dir: str) -> None:
+    expected, environment = node_env("web", state_dir), service_environment("web")
+    missing = [key for key in expected if key not in environment]
+    assert not missing, f"docker-compose.yml: service 'web' environment lacks {missing}, which deploy/node.sh sets"
+    assert "services.web" in command_words("web") and "serve" in command_words("web")
+    assert environment["HTTP_PORT"] == expected["HTTP_PORT"] and environment["HTTP_HOST"] == "0.0.0.0"
+    assert (expected["HTTP_PORT"], expected["HTTP_PORT"]) in published_ports("web")
+    # Server to server, the front end reaches each service by its name in the compose network, on its port.
+    for name in SERVICES:
+        port = service_environment(name)["HTTP_PORT"]
+        assert environment[f"{name.upper()}_URL"] == f"http://{name}:{port}", name
+        assert (compose_service("web").get("depends_on") or {}).get(name, {}).get("condition") == "service_healthy"
+    test = " ".join(str(word) for word in (compose_service("web").get("healthcheck") or {}).get("test") or [])
+    assert "/health/ready" in test, "docker-compose.yml: service 'web' has no healthcheck on /health/ready"
+
+
+def test_keycloak_is_the_official_image_of_the_pinned_version_with_the_demo_realm() -> None:
+    keycloak = compose_service("keycloak")
+    assert keycloak.get("image") == f"quay.io/keycloak/keycloak:{keycloak_version_in_pom()}", (
+        f"docker-compose.yml: Keycloak image {keycloak.get('image')!r}, deploy/keycloak/pom.xml pins "
+        f"{keycloak_version_in_pom()}")
+    words = command_words("keycloak")
+    assert "--import-realm" in words and "--hostname=http://keycloak:8180" in words and "--http-port=8180" in words
+    assert ("8180", "8180") in published_ports("keycloak"), "the browser and the containers use one issuer address"
+    # The realm is the one deploy/keycloak.sh imports: written by deploy.keycloak_realm into Keycloak's import folder.
+    writer = command_words("keycloak-realm")
+    assert writer[:3] == ["python", "-m", "deploy.keycloak_realm"], writer
+    realm_volume = writer[writer.index("--out") + 1].rsplit("/", 1)[0]
+    mounted = {str(v).split(":")[0]: str(v).split(":")[1] for v in keycloak.get("volumes") or []}
+    shared = next(name for name, path in mounted.items() if path == "/opt/keycloak/data/import")
+    assert f"{shared}:{realm_volume}" in [str(v) for v in compose_service("keycloak-realm").get("volumes") or []]
+    assert keycloak["depends_on"]["keycloak-realm"]["condition"] == "service_completed_successfully"
+
+
+def test_the_front_end_and_the_services_trust_the_same_keycloak_realm() -> None:
+    web = service_environment("web")
+    assert web["OIDC_ISSUER"] == "${OIDC_ISSUER:-" + REALM_URL + "}"
+    assert web["OIDC_CLIENT_SECRET"] == "${OIDC_CLIENT_SECRET:-demo-web-client-secret}"
+    for name in SERVICES:
+        assert service_environment(name)["AUTH_OIDC_ISSUERS"] == "${AUTH_OIDC_ISSUERS:-" + REALM_URL + "}", name
+    assert service_environment("certification")["VERIFY_PAGE_URL"].endswith("http://localhost:8000/verify}")
+
+
+def test_the_image_holds_the_deploy_modules_the_init_containers_run() -> None:
+    text = DOCKERFILE.read_text()
+    for module in ("kafka_security", "keycloak_realm"):
+        assert re.search(rf"^COPY\s[^\n]*deploy/{module}\.py\b", text, re.MULTILINE), f"Dockerfile: no deploy/{module}.py"

@@ -2,6 +2,7 @@
 // results page until every line is processed, and records one grade with the form.
 //   node tools/browser/assessor-uploads-cohort.mjs '{"base": ..., "username": ..., "password": ..., "course": id,
 //                                                    "csv": path, "one": {"learner": id, "grade": "2.0"}}'
+// "one" is optional: without it the journey ends with the upload's results.
 import { config, journey, look, newPage, notice, report, signIn } from "./web.mjs";
 
 await journey(async (browser) => {
@@ -26,6 +27,7 @@ await journey(async (browser) => {
       details: row.querySelectorAll("td")[2].textContent.replace(/\s+/g, " ").trim() }))),
   });
   await look(page, "assessor-upload-results");
+  if (!config.one) return;
 
   await page.click("a:has-text('Back to the course')");
   await page.selectOption("#field-learner_id", config.one.learner);

@@ -5,6 +5,8 @@
 //   node tools/browser/designer-describes.mjs '{"base": ..., "designer": {"username", "password"},
 //     "qa": {"username", "password"}, "fields": {form field: value}, "broken": {...}, "fixed": {...},
 //     "revision": {...}}'
+// "broken" and "revision" are optional: without "broken" the first save is the draft; without "revision" the journey
+// ends when the QA officer has approved the first version.
 import { config, journey, look, newPage, notice, report, signIn } from "./web.mjs";
 
 const squeeze = (text) => text.replace(/\s+/g, " ").trim();
@@ -68,19 +70,21 @@ await journey(async (browser) => {
     fields: await designer.$$eval("form.course-description [name]", (es) => [...new Set(es.map((e) => e.name))]),
   });
   await look(designer, "designer-new");
-  await fill(designer, { ...config.fields, ...config.broken });
-  await save(designer);
-  report("refused", {
-    summary: await designer.$$eval("#problems li[data-field]", (items) => items.map((item) => ({
-      field: item.dataset.field, text: item.textContent.replace(/\s+/g, " ").trim() }))),
-    atFields: await designer.$$eval(".field-error", (lists) => lists.map((list) => ({
-      field: list.dataset.field, rules: [...list.querySelectorAll("li")].map((li) => li.textContent.trim()),
-      invalid: document.getElementById(`field-${list.dataset.field}`)?.getAttribute("aria-invalid") ?? null }))),
-    kept: await designer.inputValue("#field-title"),
-  });
-  await look(designer, "designer-rules-broken");
-
-  await fill(designer, config.fixed);
+  await fill(designer, config.fields);
+  if (config.broken) {
+    await fill(designer, config.broken);
+    await save(designer);
+    report("refused", {
+      summary: await designer.$$eval("#problems li[data-field]", (items) => items.map((item) => ({
+        field: item.dataset.field, text: item.textContent.replace(/\s+/g, " ").trim() }))),
+      atFields: await designer.$$eval(".field-error", (lists) => lists.map((list) => ({
+        field: list.dataset.field, rules: [...list.querySelectorAll("li")].map((li) => li.textContent.trim()),
+        invalid: document.getElementById(`field-${list.dataset.field}`)?.getAttribute("aria-invalid") ?? null }))),
+      kept: await designer.inputValue("#field-title"),
+    });
+    await look(designer, "designer-rules-broken");
+    await fill(designer, config.fixed);
+  }
   await save(designer);
   report("saved", { notice: await notice(designer), url: designer.url() });
   await look(designer, "designer-draft");
@@ -103,6 +107,7 @@ await journey(async (browser) => {
     fourEyes: squeeze(await qa.textContent("section.four-eyes")),
   });
   report("approved", { notice: await approve(qa) });
+  if (!config.revision) return;
 
   await designer.goto(config.base + "/designer/courses");
   await designer.click(`section.courses-approved li > a:text-is("${config.fields.title}")`);

@@ -1,6 +1,7 @@
 // A learner's wallet: she sees her credential, downloads its PDF and JSON, makes a share link an employer opens,
 // takes it back, sets her email preferences, finds a form without its CSRF token refused, and signs out.
 //   node tools/browser/learner-wallet.mjs '{"base": ..., "username": ..., "password": ..., "downloads": dir}'
+// With "keepShare": true the journey ends once the employer has opened the share link (the link stays valid).
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { config, journey, look, newPage, notice, report, signIn } from "./web.mjs";
@@ -34,6 +35,7 @@ await journey(async (browser) => {
   report("share link opened", { status: response.status(), outcome: await employer.getAttribute(".verdict", "data-outcome"),
     heading: (await employer.textContent("main h1")).trim() });
   await look(employer, "shared-credential");
+  if (config.keepShare) return;
 
   await page.click("ul.links li.active form button[type=submit]");
   await page.waitForURL(/\/learner\/wallet/);

@@ -66,7 +66,9 @@ export async function accessibility(page, name) {
 export async function screenshot(page, name) {
   if (!config.screenshots) return;
   await mkdir(config.screenshots, { recursive: true });
-  await page.screenshot({ path: join(config.screenshots, `${name}.png`), fullPage: true });
+  // screenshotPrefix keeps one journey's pictures apart from another's (journey-designer-new.png, ...).
+  const file = `${config.screenshotPrefix ?? ""}${name}.png`;
+  await page.screenshot({ path: join(config.screenshots, file), fullPage: true });
 }
 
 // A page looked at: a screenshot, and axe-core's findings.
