@@ -196,3 +196,25 @@ def own_part(subject: str, designed_by: str | None, submitted_by: str | None) ->
     if subject == submitted_by:
         return "submitted"
     return None
+
+
+SCHEME_KINDS = ("numeric", "letters", "pass-fail", "ects")
+
+
+def _listed(text: str) -> list[str]:
+    return [item.strip() for item in text.replace(";", ",").split(",") if item.strip()]
+
+
+def grading_scheme(form: Mapping[str, str]) -> dict[str, Any]:
+    """The assessor's grading-scheme form as assessment's scheme: only the fields of the chosen kind, as typed.
+    Assessment judges it (a pass mark off the scale, a passing letter that is not a grade) and names the field."""
+    kind = form.get("kind", "")
+    scheme: dict[str, Any] = {"kind": kind, "name": form.get("name", "").strip() or None}
+    if kind == "numeric":
+        scheme |= {key: form.get(key, "").strip() for key in ("minimum", "maximum", "pass_mark")}
+        scheme["lower_is_better"] = form.get("lower_is_better") == "yes"
+    elif kind == "letters":
+        scheme |= {"grades": _listed(form.get("grades", "")), "passing": _listed(form.get("passing_grades", ""))}
+    elif kind == "pass-fail":
+        scheme |= {"passing": form.get("passing_word", "").strip(), "failing": form.get("failing_word", "").strip()}
+    return scheme

@@ -7,8 +7,8 @@ wallet, downloads it and shares it; an employer verifies the downloaded file and
 nothing serious on any page. Screenshots: .run/screenshots/journey-*.png.
 
 Between the steps the test only waits, through read endpoints, for what the node does on its own (enrolment learning
-of the offering, assessment of the enrolment, certification issuing the credential). One step has no page yet: the
-course's grading scheme is set through assessment's API (see the README's list of what is left)."""
+of the offering, assessment of the enrolment, certification issuing the credential). Maria sets the course's grading
+scheme with her page before she uploads."""
 
 import json
 import uuid
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from deploy.journey import GERMAN_SCHEME, Person
+from deploy.journey import Person
 from deploy.keycloak_realm import DemoUser, demo_user
 from tests.e2e.conftest import issuer_keys
 from tests.e2e.front_end import (
@@ -102,9 +102,6 @@ def test_a_course_goes_from_its_designer_to_an_employer_who_verifies_a_learners_
     assert "Someone else designed and submitted this version" in step(steps, "new course")["fourEyes"]
     assert step(steps, "approved")["notice"] == f"“{title}”, version 1, is approved: it is in the catalogue now."
 
-    # No page sets a grading scheme yet: the one call that is not a wait (assessment learns of the course on its own).
-    node.grading_scheme(course_id, GERMAN_SCHEME, assessor=staff(MARIA))
-
     # 2. Petra opens an offering of it (the form first refuses it without teaching dates: the course is time-bound).
     today = date.today()
     steps = browse("registrar-opens-offering.mjs", front_end, **shots, username=PETRA.username, password=PETRA.password,
@@ -132,12 +129,17 @@ def test_a_course_goes_from_its_designer_to_an_employer_who_verifies_a_learners_
     assert title in applied["row"] and "Enrolled" in applied["row"]
     node.wait_until_gradable(MILA.id, course_id, assessor=staff(MARIA))
 
-    # 4. Maria uploads the cohort's CSV with Mila's grade; the line is accepted.
+    # 4. Maria sets the course's grading scheme (German, 1.0 best, 4.0 passes), then uploads the cohort's CSV with
+    # Mila's grade; the line is accepted.
     csv = tmp_path / "cohort.csv"
     csv.write_text(f"learner_id,grade,assessed_on\n{MILA.id},1.3,{today.isoformat()}\n")
     steps = browse("assessor-uploads-cohort.mjs", front_end, **shots, username=MARIA.username,
-                   password=MARIA.password, course=course_id, csv=str(csv))
+                   password=MARIA.password, course=course_id, csv=str(csv),
+                   scheme={"kind": "numeric", "fields": {"name": "German 1.0-5.0", "minimum": "1.0", "maximum": "5.0",
+                                                         "pass_mark": "4.0"}, "lowerIsBetter": True})
     every += steps
+    assert step(steps, "scheme")["notice"] == "The grading scheme is saved: grades are judged by it from now on."
+    assert "Numbers from 1 to 5; 4 still passes." in step(steps, "course")["scheme"]
     assert MILA.id in step(steps, "course")["ungraded"]
     results = step(steps, "results")
     assert results["progress"] == "Done: 1 of 1 lines processed."

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
-from services.web import grade_uploads
+from services.web import domain, grade_uploads
 from services.web.api import ServiceRefused
 from services.web.pages import PageView, View
 from shared.auth import Role
@@ -71,6 +71,7 @@ async def course(view: PageView, course_id: str) -> Response:
         ungraded=[e for e in enrolments if e["learner_id"] not in graded],
         grades=grades,
         verifications=VERIFICATIONS,
+        scheme_kinds=domain.SCHEME_KINDS,
         today=date.today().isoformat(),
         uploads=[u for u in reversed(uploads(view).values()) if u.course_id == course_id and u.owner == person.subject],
     )
@@ -98,6 +99,30 @@ async def record_grade(
     return view.redirect(back, view._("Grade %(grade)s is recorded for %(learner)s (%(outcome)s).",
                                       grade=recorded["grade"], learner=learner_id,
                                       outcome=view._("passed") if recorded["passed"] else view._("not passed")))
+
+
+@router.post(COURSES + "/{course_id}/grading-scheme")
+async def set_grading_scheme(
+    view: PageView, course_id: str, kind: Annotated[str, Form(max_length=20)],
+    name: Annotated[str, Form(max_length=100)] = "", minimum: Annotated[str, Form(max_length=20)] = "",
+    maximum: Annotated[str, Form(max_length=20)] = "", pass_mark: Annotated[str, Form(max_length=20)] = "",
+    lower_is_better: Annotated[str, Form(max_length=3)] = "", grades: Annotated[str, Form(max_length=500)] = "",
+    passing_grades: Annotated[str, Form(max_length=500)] = "", passing_word: Annotated[str, Form(max_length=40)] = "",
+    failing_word: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    view.person_with(Role.ASSESSOR)
+    scheme = domain.grading_scheme({
+        "kind": kind, "name": name, "minimum": minimum, "maximum": maximum, "pass_mark": pass_mark,
+        "lower_is_better": lower_is_better, "grades": grades, "passing_grades": passing_grades,
+        "passing_word": passing_word, "failing_word": failing_word,
+    })
+    back = f"{COURSES}/{course_id}"
+    try:
+        await view.api.put("assessment", f"/courses/{course_id}/grading-scheme", {"scheme": scheme})
+    except ServiceRefused as refused:
+        return view.redirect(back + "#scheme-heading",
+                             view._("The grading scheme was not saved: %(reason)s", reason=refused.detail), tone="error")
+    return view.redirect(back, view._("The grading scheme is saved: grades are judged by it from now on."))
 
 
 @router.post(COURSES + "/{course_id}/uploads")

@@ -120,3 +120,15 @@ def test_four_eyes_names_what_the_reader_did_themselves() -> None:
     assert domain.own_part("thomas", designed_by="thomas", submitted_by="julia") == "designed"
     assert domain.own_part("thomas", designed_by="julia", submitted_by="thomas") == "submitted"
     assert domain.own_part("thomas", designed_by="julia", submitted_by="julia") is None
+
+
+def test_the_grading_scheme_form_sends_only_the_chosen_kinds_fields_as_typed() -> None:
+    form = {"kind": "numeric", "name": " German 1.0-5.0 ", "minimum": "1.0", "maximum": " 5.0", "pass_mark": "4,0",
+            "lower_is_better": "yes", "grades": "A, B", "passing_word": "pass"}
+    assert domain.grading_scheme(form) == {"kind": "numeric", "name": "German 1.0-5.0", "minimum": "1.0",
+                                           "maximum": "5.0", "pass_mark": "4,0", "lower_is_better": True}
+    assert domain.grading_scheme({"kind": "letters", "grades": "A; B ,C,, D", "passing_grades": "A,B"}) == {
+        "kind": "letters", "name": None, "grades": ["A", "B", "C", "D"], "passing": ["A", "B"]}
+    assert domain.grading_scheme({"kind": "pass-fail", "passing_word": "bestanden", "failing_word": ""}) == {
+        "kind": "pass-fail", "name": None, "passing": "bestanden", "failing": ""}
+    assert domain.grading_scheme({"kind": "ects", "minimum": "1"}) == {"kind": "ects", "name": None}
