@@ -8,7 +8,9 @@
 # Several nodes can share one machine's infrastructure (deploy/alliance.sh does): each with its own MC_NODE_DIR (pids,
 # logs), MC_NODE_KEYS_DIR (token and signing keys, LMS registry), MC_PORT_BASE (the front end on base, services on
 # base+1..base+6),
-# TOPIC_PREFIX, DATABASE_PREFIX and NODE_URI; MC_KEEP_INFRA=1 makes `stop` leave the infrastructure running. With
+# TOPIC_PREFIX, DATABASE_PREFIX and NODE_URI; MC_PUBLIC_URL, the node's one public origin where the front end passes its
+# public documents on to certification (DIDs, status lists and credential links are named after it; by default
+# certification's own address); MC_KEEP_INFRA=1 makes `stop` leave the infrastructure running. With
 # ALLIANCE_NODE_ID set the node is on an alliance's bus: it also runs the alliance gateway (ALLIANCE_* settings, its
 # credentials on the alliance's cluster in the file ALLIANCE_KAFKA_CREDENTIALS).
 # Services log to <state>/logs/<service>.log; start waits until every service answers /health/ready.
@@ -100,7 +102,7 @@ service_env() {
       echo "LMS_REGISTRY_FILE=$LMS_REGISTRY"
       ;;
     certification)
-      echo "PUBLIC_URL=http://127.0.0.1:$port"
+      echo "PUBLIC_URL=${MC_PUBLIC_URL:-http://127.0.0.1:$port}"
       echo "ISSUER_KEYS_DIR=$ISSUER_KEYS"
       # Certificates' QR codes and the emails send people to the front end's verify page.
       echo "VERIFY_PAGE_URL=$WEB_URL/verify"

@@ -16,6 +16,7 @@ from starlette.datastructures import State
 
 from services.alliance.domain import membership_problem
 from services.alliance.handlers import bus_handlers
+from services.alliance.joining import JoiningNodes
 from services.alliance.models import AllianceOutboxMessage
 from services.alliance.settings import AllianceSettings
 from shared.alliance import AllianceRegistry, registry_in_use
@@ -59,6 +60,7 @@ async def alliance_bus(state: State) -> None:
     consumer = EventConsumer(
         bus, state.unit_of_work, bus_handlers(node, registry), [ALLIANCE_CATALOGUE], state.metrics, state.outages,
         state.database_answers, registry=registry, pattern=other_catalogues(node, bus.topic_prefix),
+        hold_unknown_node=JoiningNodes(state, settings.alliance_joining_hold_seconds, state.metrics.registry).hold,
     )
     consumer.subscribe(
         broker, DeadLetters(state.broker, settings.service_name, settings.topic_prefix, bus.consumer_group)

@@ -12,7 +12,8 @@ dead-lettered with the rule it broke and changes nothing.
 | `alliance.<node-id>.catalogue` (the alliance bus) | node `<node-id>` of the alliance | that node's `event_source` in the alliance registry |
 
 On the alliance bus the registry in use says who a node is; without one (or for a node it does not list) nothing
-there is believed. `mc.alliance.listings` is a topic of this node like the others: its gateway re-publishes there,
+there is believed. A node the registry in use does not list raises NodeNotInRegistry: it may be a node that just
+joined, whose listings arrive before this node has reloaded the registry (the alliance gateway holds them meanwhile). `mc.alliance.listings` is a topic of this node like the others: its gateway re-publishes there,
 as this node, what it accepted from the members.
 
 Another major version of a type a topic carries (a producer publishing `.v2` beside `.v1`) belongs there too.
@@ -38,6 +39,14 @@ class Provenance:
     families: frozenset[str]
 
 
+class NodeNotInRegistry(InvalidEvent):
+    """An event on the catalogue topic of a node the alliance registry in use does not list (or not yet)."""
+
+    def __init__(self, message: str, node: str) -> None:
+        super().__init__(message)
+        self.node = node
+
+
 def _family(event_type: str) -> str:
     return re.sub(r"\.v\d+$", "", event_type)
 
@@ -55,7 +64,7 @@ def provenance(topic: str, node_uri: str, registry: "AllianceRegistry | None" = 
         try:
             node = registry.node(node_id)
         except LookupError as unknown:
-            raise InvalidEvent(f"topic {topic} belongs to no member: {unknown}") from None
+            raise NodeNotInRegistry(f"topic {topic} belongs to no member: {unknown}", node_id) from None
         return Provenance(f"the node {node_id}", node.event_source, _families(Topic.ALLIANCE_LISTINGS))
     if (lms := lms_of_topic(topic)) is not None:
         # Only LMS x may write LMS x's topic (the broker's ACLs); its events must say they come from LMS x.
@@ -71,6 +80,8 @@ def check(topic: str, envelope: CloudEvent, node_uri: str, registry: "AllianceRe
     alliance registry in use, says who speaks on the alliance bus."""
     try:
         expected = provenance(topic, node_uri, registry)
+    except NodeNotInRegistry as unknown:
+        raise NodeNotInRegistry(f"{unknown}; {envelope.type} from {envelope.source} is not believed", unknown.node) from None
     except InvalidEvent as unknown:
         raise InvalidEvent(f"{unknown}; {envelope.type} from {envelope.source} is not believed") from None
     if expected is None:

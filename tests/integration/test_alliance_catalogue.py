@@ -168,7 +168,7 @@ async def test_a_course_offered_at_a_is_in_bs_catalogue_under_as_university_with
     alliance.offering = offering
 
     item = await eventually(lambda: listed(b, offering["id"]), timeout=WAIT)
-    page_url = f"{alliance.urls['saarland']}/catalogue/offerings/{offering['id']}"
+    page_url = f"{alliance.urls['saarland']}/catalogue/{offering['id']}"
     assert (item["node"], item["university"], item["country"]) == ("saarland", "Universität des Saarlandes", "DE")
     assert (item["registration_url"], item["places_left"], item["capacity"]) == (page_url, 2, 2)
     assert item["opened_by"] is None, "who opened it stays at A"
@@ -260,7 +260,7 @@ async def test_a_node_started_empty_shows_the_whole_alliances_catalogue(alliance
 
     mine = await eventually(lambda: listed(c, alliance.offering["id"], places_left=1), timeout=WAIT)
     assert (mine["university"], mine["registration_url"]) == (
-        "Universität des Saarlandes", f"{alliance.urls['saarland']}/catalogue/offerings/{alliance.offering['id']}"
+        "Universität des Saarlandes", f"{alliance.urls['saarland']}/catalogue/{alliance.offering['id']}"
     )
     assert (await eventually(lambda: listed(c, theirs["id"]), timeout=WAIT))["country"] == "PL"
 
