@@ -196,7 +196,7 @@ case ${1:-start} in
   add-node) shift && cmd_add_node "$@" ;;
   stop) cmd_stop ;;
   env)
-    [[ -n ${PORT_BASE[${2:-}]:-} && -n ${3:-} ]] || die "usage: $0 env NODE SERVICE (NODE one of ${NODES[*]})"
+    [[ -n ${2:-} && -n ${3:-} && -n ${PORT_BASE[${2:-x}]:-} ]] || die "usage: $0 env NODE SERVICE (NODE one of ${NODES[*]})"
     node_sh "$2" env "$3"
     ;;
   *) echo "usage: $0 start|journey|add-node|env|stop" >&2; exit 2 ;;
