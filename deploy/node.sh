@@ -51,6 +51,12 @@ WEB_URL=http://127.0.0.1:${PORTS[web]}
 OWN_KEYCLOAK=$([[ -z ${OIDC_ISSUER:-} ]] && echo yes || echo no)
 ISSUER=${OIDC_ISSUER:-$(bash "$ROOT/deploy/keycloak.sh" url)}
 
+# lms_registered ID: the LMS has its credentials and is in the node's LMS registry (nodes sharing one machine's Kafka
+# credentials folder each have a registry of their own).
+lms_registered() {
+  [[ -f $KAFKA_CREDENTIALS/${TOPIC_PREFIX:-}lms-$1.properties ]] && grep -qF "\"$1\"" "$LMS_REGISTRY" 2>/dev/null
+}
+
 # credential FILE PROPERTY: a value of a librdkafka properties file (empty when there is none yet).
 credential() { sed -n "s/^$2=//p" "$1" 2>/dev/null || true; }
 
@@ -169,7 +175,7 @@ cmd_start() {
   (cd "$ROOT" && .venv/bin/python -m deploy.kafka_security init --dir "$KAFKA_CREDENTIALS" >/dev/null) ||
     die "could not create the node's Kafka topics and principals"
   log "Kafka topics and each service's principal and rights are in place (credentials in $KAFKA_CREDENTIALS)"
-  if [[ -n $DEMO_LMS && ! -f $KAFKA_CREDENTIALS/${TOPIC_PREFIX:-}lms-$DEMO_LMS.properties ]]; then
+  if [[ -n $DEMO_LMS ]] && ! lms_registered "$DEMO_LMS"; then
     (cd "$ROOT" && .venv/bin/python -m deploy.kafka_security lms add "$DEMO_LMS" --institution uni-saarland \
       --name "Moodle of Saarland University" --dir "$KAFKA_CREDENTIALS" --registry "$LMS_REGISTRY" >/dev/null) ||
       die "could not register the demo's LMS $DEMO_LMS"
