@@ -13,8 +13,9 @@ dead-lettered with the rule it broke and changes nothing.
 
 On the alliance bus the registry in use says who a node is; without one (or for a node it does not list) nothing
 there is believed. A node the registry in use does not list raises NodeNotInRegistry: it may be a node that just
-joined, whose listings arrive before this node has reloaded the registry (the alliance gateway holds them meanwhile). `mc.alliance.listings` is a topic of this node like the others: its gateway re-publishes there,
-as this node, what it accepted from the members.
+joined, whose listings arrive before this node has reloaded the registry (the alliance gateway holds them meanwhile).
+`mc.alliance.listings` is a topic of this node like the others: its gateway re-publishes there, as this node, what it
+accepted from the members.
 
 Another major version of a type a topic carries (a producer publishing `.v2` beside `.v1`) belongs there too.
 """
