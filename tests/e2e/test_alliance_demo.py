@@ -10,6 +10,7 @@ commands (`alliance.sh add-node`) and its node, started empty, shows the whole c
 import json
 import os
 import re
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.alliance_journey import FEE, credential_for_a_visitor, listed_at, node, verdict
+from deploy.alliance_journey import FEE, credential_for_a_visitor, listed_at, node, settled_verdict, verdict
 from deploy.journey import REGISTRAR, Node, Person, sample_course
 from services.certification.tests.test_verification import forged_credential
 from tests.e2e.test_alliance_bus import REFUSED
@@ -52,8 +53,10 @@ class Alliance:
 
 
 @pytest.fixture(scope="module")
-def alliance(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alliance]:
-    folder = tmp_path_factory.mktemp("alliance")
+def alliance(stack: Stack) -> Iterator[Alliance]:
+    # In the state folder, not a temporary one: the nodes' logs stay there for a look after a failure.
+    folder = ROOT / ".run" / "e2e-alliance"
+    shutil.rmtree(folder, ignore_errors=True)
     environment = os.environ | {
         "MC_ALLIANCE_DIR": str(folder), "MC_KEEP_INFRA": "1",
         # A revocation shows at the other nodes within this; the registry is re-read this often.
@@ -66,6 +69,7 @@ def alliance(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             node(f"{name}={base}={folder / name / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format(name)}")
             for name, base in BASES.items()
         )
+        (folder / "started.out").write_text(started.stdout)
         yield Alliance(folder, environment, started.stdout, nodes)
     finally:
         subprocess.run(ALLIANCE_SH + ["stop"], env=environment, capture_output=True, timeout=300)
@@ -83,7 +87,7 @@ def test_one_command_starts_an_alliance_of_three_nodes_whose_catalogues_show_eac
         page = httpx.get(f"http://127.0.0.1:{base + 1}/catalogue", params={"q": title.group(1)}, timeout=30)
         assert page.status_code == 200 and title.group(1) in page.text, page.text[:2000]
         assert "Universität des Saarlandes" in page.text
-        assert f"At {name}: /verify says VALID — {A_MEMBER}" in alliance.started
+        assert f"At {name}: /verify says VALID — {A_MEMBER}" in alliance.started, alliance.started[-2500:]
     assert "a student of silesia, applied with silesia's token and pays nothing" in alliance.started
     # The bus is the secretariat's: each node on it as its own principal, made from the signed registry.
     credentials = sorted(path.name for path in (alliance.folder / "secretariat" / "kafka").glob("*.properties"))
@@ -124,7 +128,7 @@ def test_a_learner_of_b_gets_as_credential_which_b_and_c_verify_until_a_revokes_
     assert vc["issuer"]["id"] == "did:web:127.0.0.1%3A8100:institutions:uni-saarland"
 
     for name, other in (("silesia", b), ("primorska", c)):
-        said = verdict(other, vc)
+        said = settled_verdict(other, vc)
         assert (said["outcome"], said["valid"]) == ("valid", True), said
         assert said["summary"].startswith(f"VALID — {A_MEMBER}, issued this credential to Zofia Kowalska"), said
         page = shown_on_the_verify_page(other, vc, f"alliance-verify-valid-at-{name}.png", paste=True)
