@@ -32,7 +32,12 @@ STATE=${MC_STATE_DIR:-$ROOT/.run}
 HERE=${MC_ALLIANCE_DIR:-$STATE/alliance}
 SECRETARIAT=$HERE/secretariat
 REGISTRY=$SECRETARIAT/alliance-registry.json
-BUS_PREFIX=t4eu.
+# MC_ALLIANCE_PREFIX (letters and digits) sets an alliance apart from earlier ones on the same Kafka and PostgreSQL:
+# its bus's topics and principals, its nodes' topics, principals and databases are named with it (the tests use one per
+# run; without it a new $MC_ALLIANCE_DIR would meet the databases of the last alliance, signed with keys it lacks).
+RUN=${MC_ALLIANCE_PREFIX:-}
+[[ $RUN =~ ^[a-z0-9]*$ ]] || { echo "MC_ALLIANCE_PREFIX: lower-case letters and digits only" >&2; exit 2; }
+BUS_PREFIX=${RUN:+$RUN.}t4eu.
 NODES=(saarland silesia primorska)
 declare -A INSTITUTION=([saarland]=uni-saarland [silesia]=uni-silesia [primorska]=upr)
 declare -A LEGAL_NAME=([saarland]="Universität des Saarlandes" [silesia]="Uniwersytet Śląski w Katowicach"
@@ -109,8 +114,8 @@ node_env() {
   # Saarland's Moodle grades Saarland's courses; the other nodes have no LMS in the demo.
   echo "MC_DEMO_LMS=$([[ ${INSTITUTION[$node]} == uni-saarland ]] && echo moodle-saarland || true)"
   echo "MC_KEEP_INFRA=1"
-  echo "TOPIC_PREFIX=$node."
-  echo "DATABASE_PREFIX=mc_$node"
+  echo "TOPIC_PREFIX=${RUN:+$RUN.}$node."
+  echo "DATABASE_PREFIX=mc_${RUN:+${RUN}_}$node"
   echo "NODE_URI=urn:microcredentials:node:$node"
   echo "STATUS_LIST_CACHE_SECONDS=$STATUS_LIST_CACHE"
   echo "ALLIANCE_NODE_ID=$node"

@@ -25,14 +25,17 @@ SERVICES = ("catalogue", "enrolment", "assessment", "certification", "notificati
 FEE = {"amount": 150.0, "currency": "EUR"}
 
 
-def node(argument: str) -> tuple[str, Node]:
+def node(argument: str, run: str | None = None) -> tuple[str, Node]:
+    """`run`: the alliance's MC_ALLIANCE_PREFIX (deploy/alliance.sh), by default the environment's."""
     name, base, key, issuer = argument.split("=", 3)
+    run = os.environ.get("MC_ALLIANCE_PREFIX", "") if run is None else run
     urls = {service: f"http://127.0.0.1:{int(base) + number}" for number, service in enumerate(SERVICES, start=1)}
     state = Path(os.environ.get("MC_STATE_DIR", ".run"))
     return name, Node(
         urls=urls | {"web": f"http://127.0.0.1:{int(base)}"},
         kafka=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        maildir=Path(os.environ.get("MAILDIR", state / "mail")), auth_key=Path(key), topic_prefix=f"{name}.",
+        maildir=Path(os.environ.get("MAILDIR", state / "mail")), auth_key=Path(key),
+        topic_prefix=f"{run}.{name}." if run else f"{name}.",
         # deploy/node.sh keeps every node's Kafka credentials (its LMS's too) in one folder, by prefixed principal.
         kafka_credentials=Path(os.environ.get("MC_KAFKA_CREDENTIALS", state / "keys" / "kafka")),
         token_issuer=issuer, timeout=120.0,

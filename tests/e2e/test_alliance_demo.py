@@ -30,6 +30,9 @@ from tests.stack import ROOT, Stack
 pytestmark = pytest.mark.e2e
 
 ALLIANCE_SH = ["bash", str(ROOT / "deploy" / "alliance.sh")]
+# This run's alliance, apart from earlier ones on the same Kafka and PostgreSQL (topics, principals, databases).
+RUN = f"e2e{uuid.uuid4().hex[:6]}"
+BUS = f"{RUN}.t4eu."
 BASES = {"saarland": 8100, "silesia": 8200, "primorska": 8300}
 TOKEN_ISSUER = "urn:microcredentials:node:{}:accounts"  # as deploy/alliance.sh names each node's
 A_MEMBER = "Universität des Saarlandes, a member of Transform4Europe"
@@ -58,7 +61,7 @@ def alliance(stack: Stack) -> Iterator[Alliance]:
     folder = ROOT / ".run" / "e2e-alliance"
     shutil.rmtree(folder, ignore_errors=True)
     environment = os.environ | {
-        "MC_ALLIANCE_DIR": str(folder), "MC_KEEP_INFRA": "1",
+        "MC_ALLIANCE_DIR": str(folder), "MC_KEEP_INFRA": "1", "MC_ALLIANCE_PREFIX": RUN,
         # A revocation shows at the other nodes within this; the registry is re-read this often.
         "STATUS_LIST_CACHE_SECONDS": "2", "ALLIANCE_REGISTRY_POLL_SECONDS": "3",
     }
@@ -66,7 +69,7 @@ def alliance(stack: Stack) -> Iterator[Alliance]:
         started = subprocess.run(ALLIANCE_SH + ["start"], env=environment, capture_output=True, text=True, timeout=900)
         assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
         nodes = dict(
-            node(f"{name}={base}={folder / name / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format(name)}")
+            node(f"{name}={base}={folder / name / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format(name)}", RUN)
             for name, base in BASES.items()
         )
         (folder / "started.out").write_text(started.stdout)
@@ -91,7 +94,7 @@ def test_one_command_starts_an_alliance_of_three_nodes_whose_catalogues_show_eac
     assert "a student of silesia, applied with silesia's token and pays nothing" in alliance.started
     # The bus is the secretariat's: each node on it as its own principal, made from the signed registry.
     credentials = sorted(path.name for path in (alliance.folder / "secretariat" / "kafka").glob("*.properties"))
-    assert credentials == ["t4eu.primorska.properties", "t4eu.saarland.properties", "t4eu.silesia.properties"]
+    assert credentials == [f"{BUS}primorska.properties", f"{BUS}saarland.properties", f"{BUS}silesia.properties"]
     bus = httpx.get("http://127.0.0.1:8206/bus", timeout=30).json()
     assert (bus["node"], bus["connected"], bus["members"]) == ("silesia", True, ["primorska", "saarland"])
 
@@ -146,10 +149,10 @@ def test_a_learner_of_b_gets_as_credential_which_b_and_c_verify_until_a_revokes_
 
 
 def test_bs_bus_credentials_cannot_write_as_topic(alliance: Alliance, stack: Stack):
-    bus = Node(urls={}, kafka=stack.kafka, maildir=stack.maildir, auth_key=Path("unused"), topic_prefix="t4eu.",
+    bus = Node(urls={}, kafka=stack.kafka, maildir=stack.maildir, auth_key=Path("unused"), topic_prefix=BUS,
                kafka_credentials=alliance.folder / "secretariat" / "kafka")
     refused = bus.produce_with_kcat("alliance.saarland.catalogue", "forged", json.dumps({"forged": True}),
-                                    principal="t4eu.silesia", check=False)
+                                    principal=f"{BUS}silesia", check=False)
     assert refused.returncode != 0 and REFUSED in refused.stderr, refused.stderr
 
 
@@ -172,7 +175,7 @@ def test_a_fourth_university_joins_and_its_node_started_empty_shows_the_whole_ca
                             text=True, timeout=600)
     assert joined.returncode == 0, joined.stdout[-3000:] + joined.stderr[-3000:]
     assert "the secretariat added uni-tartu (Tartu Ülikool, EE) on node tartu to the registry" in joined.stdout
-    d = node(f"tartu=8400={alliance.folder / 'tartu' / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format('tartu')}")[1]
+    d = node(f"tartu=8400={alliance.folder / 'tartu' / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format('tartu')}", RUN)[1]
 
     # Everything A's and B's catalogues list of the alliance, and B's newest course (maybe not at A yet).
     everything = {theirs["id"]} | {
