@@ -55,6 +55,13 @@ class Alliance:
     nodes: dict[str, Node]
 
 
+def a_node(stack: Stack, folder: Path, name: str, base: int) -> Node:
+    """A node of this run's alliance, as deploy/alliance_journey.py addresses it, on the session's Kafka."""
+    _, each = node(f"{name}={base}={folder / name / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format(name)}", RUN)
+    each.kafka = stack.kafka
+    return each
+
+
 @pytest.fixture(scope="module")
 def alliance(stack: Stack) -> Iterator[Alliance]:
     # In the state folder, not a temporary one: the nodes' logs stay there for a look after a failure.
@@ -68,10 +75,7 @@ def alliance(stack: Stack) -> Iterator[Alliance]:
     try:
         started = subprocess.run(ALLIANCE_SH + ["start"], env=environment, capture_output=True, text=True, timeout=900)
         assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
-        nodes = dict(
-            node(f"{name}={base}={folder / name / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format(name)}", RUN)
-            for name, base in BASES.items()
-        )
+        nodes = {name: a_node(stack, folder, name, base) for name, base in BASES.items()}
         (folder / "started.out").write_text(started.stdout)
         yield Alliance(folder, environment, started.stdout, nodes)
     finally:
@@ -164,7 +168,7 @@ def test_a_credential_signed_by_a_key_outside_the_registry_is_not_valid_at_any_n
         assert not said["summary"].startswith("VALID"), (name, said)
 
 
-def test_a_fourth_university_joins_and_its_node_started_empty_shows_the_whole_catalogue(alliance: Alliance):
+def test_a_fourth_university_joins_and_its_node_started_empty_shows_the_whole_catalogue(alliance: Alliance, stack: Stack):
     a, b = alliance.nodes["saarland"], alliance.nodes["silesia"]
     # Something of B's too, so that "the whole catalogue" is more than A's.
     theirs = b.approved_course(
@@ -175,7 +179,7 @@ def test_a_fourth_university_joins_and_its_node_started_empty_shows_the_whole_ca
                             text=True, timeout=600)
     assert joined.returncode == 0, joined.stdout[-3000:] + joined.stderr[-3000:]
     assert "the secretariat added uni-tartu (Tartu Ülikool, EE) on node tartu to the registry" in joined.stdout
-    d = node(f"tartu=8400={alliance.folder / 'tartu' / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format('tartu')}", RUN)[1]
+    d = a_node(stack, alliance.folder, "tartu", 8400)
 
     # Everything A's and B's catalogues list of the alliance, and B's newest course (maybe not at A yet).
     everything = {theirs["id"]} | {
