@@ -5,7 +5,8 @@ moves past them), so the gateway holds them instead: the consumer waits, re-read
 until the registry lists the node (the listings are then checked again and taken in, in order) or until
 ALLIANCE_JOINING_HOLD_SECONDS have passed (then it is dead-lettered as from a non-member, and so are the node's further
 listings, at once, until a registry lists it). While it holds, the gateway takes in no other listing either:
-the wait is bounded, and order per topic is kept.
+the wait is bounded, and order per topic is kept. A node that was in an earlier registry and left is not held: its
+listings are refused at once.
 
 Logged when a hold starts and ends; counted in `mc_alliance_listings_held_total{outcome}` (taken, dead-lettered).
 """
@@ -37,6 +38,8 @@ class JoiningNodes:
         self.hold_seconds = hold_seconds
         self.clock = clock
         self._given_up: set[str] = set()  # nodes whose hold ended: their listings are not held again
+        self._ever_listed: set[str] = set()  # nodes of every registry in use so far (a node that left is not held)
+        self._remembered_serial: int | None = None
         self.held = Counter(
             "mc_alliance_listings_held",
             "Listings of a node the registry in use did not list, held while the registry was re-read, by outcome: "
@@ -47,6 +50,8 @@ class JoiningNodes:
 
     async def hold(self, node: str) -> bool:
         """True once the registry in use lists `node`; False when it did not within the node's hold."""
+        if node in self._ever_listed and not _lists(self._registry(), node):
+            return False  # a member that left the registry: refused at once, not held
         if node in self._given_up and not _lists(self._registry(), node):
             self.held.labels("dead-lettered").inc()
             return False
@@ -75,8 +80,16 @@ class JoiningNodes:
             if not _lists(self._registry(), node):
                 await asyncio.sleep(min(RECHECK_SECONDS, left))
 
+    def registry(self) -> AllianceRegistry | None:
+        """The registry in use (what the gateway's consumer checks each message against), remembering its nodes."""
+        current = registry_in_use(self.state)
+        if current is not None and current.serial != self._remembered_serial:
+            self._remembered_serial = current.serial
+            self._ever_listed.update(each.id for each in current.nodes)
+        return current
+
     def _registry(self) -> AllianceRegistry | None:
-        return registry_in_use(self.state)
+        return self.registry()
 
 
 def _lists(registry: AllianceRegistry | None, node: str) -> bool:

@@ -49,8 +49,8 @@ async def gateway_reads(state: State, hold_seconds: float) -> tuple[RecordingHan
     uow = InMemoryUnitOfWork()
     EventConsumer(
         ServiceSettings(service_name="alliance", node_uri="urn:microcredentials:node:saarland"), lambda: uow,
-        {CourseListed: handler}, [TOPIC], registry=lambda: registry_in_use(state),
-        hold_unknown_node=JoiningNodes(state, hold_seconds, metrics).hold,
+        {CourseListed: handler}, [TOPIC], registry=(joining := JoiningNodes(state, hold_seconds, metrics)).registry,
+        hold_unknown_node=joining.hold,
     ).subscribe(broker)
 
     @broker.subscriber(dead_letter_topic("alliance"))
@@ -91,3 +91,15 @@ async def test_a_listing_of_a_node_the_registry_still_does_not_list_after_the_ho
     [reason] = dead_letters
     assert "topic alliance.primorska.catalogue belongs to no member: 'primorska' is not a node of Transform4Europe" in reason
     assert metrics.get_sample_value("mc_alliance_listings_held_total", {"outcome": "dead-lettered"}) == 1
+
+
+async def test_a_listing_of_a_node_that_left_the_registry_is_refused_at_once(tmp_path: Path):
+    key, path, now = alliance_key(), tmp_path / "alliance-registry.json", datetime.now(UTC)
+    publish(path, three_nodes(URLS, serial=1, issued=now), key)
+    state = await following(path, key)
+    joining = JoiningNodes(state, hold_seconds=30, registry=CollectorRegistry())
+    assert joining.registry().serial == 1  # the gateway has read with primorska in the registry
+    publish(path, three_nodes(URLS, serial=2, issued=now, without="primorska"), key)
+    await state.alliance.refresh()
+
+    assert await asyncio.wait_for(joining.hold("primorska"), timeout=5) is False
