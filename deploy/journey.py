@@ -71,8 +71,12 @@ class Person:
         )
 
 
-def bearer_header(private_key: bytes, principal: Principal) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(private_key, principal, issuer='urn:microcredentials:journey')}"}
+# The `iss` of the tokens the journey makes with a node's key (a node of an alliance names its own issuer).
+JOURNEY_TOKEN_ISSUER = "urn:microcredentials:journey"
+
+
+def bearer_header(private_key: bytes, principal: Principal, issuer: str = JOURNEY_TOKEN_ISSUER) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(private_key, principal, issuer=issuer)}"}
 
 
 DESIGNER = Person("julia.becker@uni-saarland.de", "Dr. Julia Becker", "course-designer", "uni-saarland")
@@ -115,6 +119,8 @@ class Node:
     # The Kafka credentials files of the node's principals (`<principal>.properties`, librdkafka's format).
     kafka_credentials: Path | None = None
     lms: Lms = NODE_LMS
+    # The `iss` of its users' tokens (an alliance's registry lists it as the node's institution's token issuer).
+    token_issuer: str = JOURNEY_TOKEN_ISSUER
     timeout: float = 60.0
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
 
@@ -137,7 +143,9 @@ class Node:
         self, method: str, service: str, path: str, *, by: Person | None = None, headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        headers = (headers or {}) | (bearer_header(self.auth_key.read_bytes(), by.principal) if by else {})
+        headers = (headers or {}) | (
+            bearer_header(self.auth_key.read_bytes(), by.principal, self.token_issuer) if by else {}
+        )
         return self.http.request(method, f"{self.urls[service]}{path}", headers=headers, **kwargs)
 
     def ok(self, method: str, service: str, path: str, *, by: Person | None = None, **kwargs: Any) -> Any:
@@ -158,12 +166,13 @@ class Node:
     # --- catalogue: a designer describes and submits, a QA officer approves, a registrar opens an offering ---
 
     def approved_course(
-        self, description: dict[str, Any], designer: Person = DESIGNER, qa_officer: Person = QA_OFFICER
+        self, description: dict[str, Any], designer: Person = DESIGNER, qa_officer: Person = QA_OFFICER,
+        assessor: Person = ASSESSOR,
     ) -> dict[str, Any]:
         course = self.ok("POST", "catalogue", "/courses", by=designer, json={"description": description})
         self.ok("POST", "catalogue", f"/courses/{course['id']}/submit", by=designer)
         approved = self.ok("POST", "catalogue", f"/courses/{course['id']}/approve", by=qa_officer, json={})
-        self.grading_scheme(approved["id"], GERMAN_SCHEME)
+        self.grading_scheme(approved["id"], GERMAN_SCHEME, assessor)
         return approved
 
     def grading_scheme(self, course_id: str, scheme: dict[str, Any], assessor: Person = ASSESSOR) -> dict[str, Any]:

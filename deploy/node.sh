@@ -8,7 +8,9 @@
 # Several nodes can share one machine's infrastructure (deploy/alliance.sh does): each with its own MC_NODE_DIR (pids,
 # logs), MC_NODE_KEYS_DIR (token and signing keys, LMS registry), MC_PORT_BASE (the front end on base, services on
 # base+1..base+6),
-# TOPIC_PREFIX, DATABASE_PREFIX and NODE_URI; MC_KEEP_INFRA=1 makes `stop` leave the infrastructure running. With
+# TOPIC_PREFIX, DATABASE_PREFIX and NODE_URI; MC_PUBLIC_URL, the node's one public origin where the front end passes its
+# public documents on to certification (DIDs, status lists and credential links are named after it; by default
+# certification's own address); MC_KEEP_INFRA=1 makes `stop` leave the infrastructure running. With
 # ALLIANCE_NODE_ID set the node is on an alliance's bus: it also runs the alliance gateway (ALLIANCE_* settings, its
 # credentials on the alliance's cluster in the file ALLIANCE_KAFKA_CREDENTIALS).
 # Services log to <state>/logs/<service>.log; start waits until every service answers /health/ready.
@@ -48,6 +50,12 @@ WEB_URL=http://127.0.0.1:${PORTS[web]}
 # OIDC_CLIENT_ID, OIDC_CLIENT_SECRET), or the demo's Keycloak (deploy/keycloak.sh) with its demo realm.
 OWN_KEYCLOAK=$([[ -z ${OIDC_ISSUER:-} ]] && echo yes || echo no)
 ISSUER=${OIDC_ISSUER:-$(bash "$ROOT/deploy/keycloak.sh" url)}
+
+# lms_registered ID: the LMS has its credentials and is in the node's LMS registry (nodes sharing one machine's Kafka
+# credentials folder each have a registry of their own).
+lms_registered() {
+  [[ -f $KAFKA_CREDENTIALS/${TOPIC_PREFIX:-}lms-$1.properties ]] && grep -qF "\"$1\"" "$LMS_REGISTRY" 2>/dev/null
+}
 
 # credential FILE PROPERTY: a value of a librdkafka properties file (empty when there is none yet).
 credential() { sed -n "s/^$2=//p" "$1" 2>/dev/null || true; }
@@ -100,7 +108,7 @@ service_env() {
       echo "LMS_REGISTRY_FILE=$LMS_REGISTRY"
       ;;
     certification)
-      echo "PUBLIC_URL=http://127.0.0.1:$port"
+      echo "PUBLIC_URL=${MC_PUBLIC_URL:-http://127.0.0.1:$port}"
       echo "ISSUER_KEYS_DIR=$ISSUER_KEYS"
       # Certificates' QR codes and the emails send people to the front end's verify page.
       echo "VERIFY_PAGE_URL=$WEB_URL/verify"
@@ -167,7 +175,7 @@ cmd_start() {
   (cd "$ROOT" && .venv/bin/python -m deploy.kafka_security init --dir "$KAFKA_CREDENTIALS" >/dev/null) ||
     die "could not create the node's Kafka topics and principals"
   log "Kafka topics and each service's principal and rights are in place (credentials in $KAFKA_CREDENTIALS)"
-  if [[ -n $DEMO_LMS && ! -f $KAFKA_CREDENTIALS/${TOPIC_PREFIX:-}lms-$DEMO_LMS.properties ]]; then
+  if [[ -n $DEMO_LMS ]] && ! lms_registered "$DEMO_LMS"; then
     (cd "$ROOT" && .venv/bin/python -m deploy.kafka_security lms add "$DEMO_LMS" --institution uni-saarland \
       --name "Moodle of Saarland University" --dir "$KAFKA_CREDENTIALS" --registry "$LMS_REGISTRY" >/dev/null) ||
       die "could not register the demo's LMS $DEMO_LMS"

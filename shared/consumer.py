@@ -138,12 +138,15 @@ class EventConsumer:
         database_answers: Callable[[], Awaitable[bool]] | None = None,
         registry: Callable[[], "AllianceRegistry | None"] = lambda: None,
         pattern: str | None = None,
+        hold_unknown_node: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         """`database_answers` (shared.db.database_answers) tells an outage from a handler's own error when the error
         does not say; without it, an error that names no outage counts against the message. `registry` gives the
         alliance registry in use, which says who may speak on the alliance bus (only the alliance gateway reads it);
         `pattern`, a subscription pattern of the caller's instead of the one the topics make (the gateway reads every
-        node's catalogue topic but its own)."""
+        node's catalogue topic but its own); `hold_unknown_node(node)`, for a message on the catalogue topic of a node
+        the registry does not list: True once the registry lists it (the message is then checked again), False to
+        dead-letter it (the gateway waits a while for a node that just joined)."""
         self._settings = settings
         self._unit_of_work = unit_of_work
         self._handlers = {event_class.type: handler for event_class, handler in handlers.items()}
@@ -160,6 +163,7 @@ class EventConsumer:
         self.outages = outages or Outages(metrics)
         self._database_answers = database_answers
         self._registry = registry
+        self._hold_unknown_node = hold_unknown_node
 
     def subscribe(self, broker: KafkaBroker, dead_letters: DeadLetters | None = None) -> None:
         """Read the topics through `broker`; dead letters go to the service's dead-letter topic through the same broker,
@@ -221,11 +225,16 @@ class EventConsumer:
                 return delivery
             delivery.event = parse_data(envelope)
         except InvalidEvent as error:
+            if isinstance(error, provenance.NodeNotInRegistry) and await self._held_until_listed(error.node):
+                return await self._parse(record)  # checked again, with the registry that lists the node now
             delivery.event_type = "invalid"
             await self._dead_letter(delivery, str(error))
             return delivery
         delivery.envelope, delivery.handler = envelope, handler
         return delivery
+
+    async def _held_until_listed(self, node: str) -> bool:
+        return self._hold_unknown_node is not None and await self._hold_unknown_node(node)
 
     async def _handle_together(self, deliveries: Sequence[Delivery]) -> bool:
         """Handle the deliveries in one transaction, waiting out outages; False, with nothing written, when one of

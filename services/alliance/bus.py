@@ -17,9 +17,10 @@ from starlette.datastructures import State
 
 from services.alliance.domain import membership_problem
 from services.alliance.handlers import bus_handlers
+from services.alliance.joining import JoiningNodes
 from services.alliance.models import AllianceOutboxMessage
 from services.alliance.settings import AllianceSettings
-from shared.alliance import AllianceRegistry, registry_in_use
+from shared.alliance import registry_in_use
 from shared.consumer import EventConsumer
 from shared.dead_letters import DeadLetters
 from shared.events.topics import ALLIANCE_CATALOGUE, alliance_catalogue_topic, gateway_subscription
@@ -53,13 +54,12 @@ async def alliance_bus(state: State) -> None:
     bus = settings.bus()
     await _catalogue_topic(bus, node, status)
 
-    def registry() -> AllianceRegistry | None:
-        return registry_in_use(state)
-
+    joining = JoiningNodes(state, settings.alliance_joining_hold_seconds, state.metrics.registry)
     broker = create_broker(bus, client_id=f"mc-alliance-gateway-{node}")
     consumer = EventConsumer(
-        bus, state.unit_of_work, bus_handlers(node, registry), [ALLIANCE_CATALOGUE], state.metrics, state.outages,
-        state.database_answers, registry=registry, pattern=gateway_subscription(node, bus.topic_prefix),
+        bus, state.unit_of_work, bus_handlers(node, joining.registry), [ALLIANCE_CATALOGUE], state.metrics,
+        state.outages, state.database_answers, registry=joining.registry,
+        pattern=gateway_subscription(node, bus.topic_prefix), hold_unknown_node=joining.hold,
     )
     consumer.subscribe(
         broker, DeadLetters(state.broker, settings.service_name, settings.topic_prefix, bus.consumer_group)

@@ -27,6 +27,10 @@ class AllianceSettings(ServiceSettings):
     alliance_kafka_ssl_cafile: str | None = None
     # The alliance bus's topics are named alike on every node: this prefix is the alliance's, not the node's.
     alliance_topic_prefix: str = ""
+    # A listing of a node the registry in use does not list is held this long while the registry is re-read, in case
+    # the node has just joined (services/alliance/joining.py); then it is dead-lettered. Below
+    # CONSUMER_MAX_POLL_INTERVAL_SECONDS, which the wait counts against.
+    alliance_joining_hold_seconds: float = Field(default=60.0, ge=0)
 
     def bus(self) -> "BusSettings":
         """These settings as seen on the alliance's cluster: its connection, its topic prefix, the gateway's group."""

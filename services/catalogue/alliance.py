@@ -26,8 +26,9 @@ from shared.events import CloudEvent
 from shared.events.alliance import CourseDelisted, CourseListed, OfferingDelisted, OfferingListed, ProgrammeListed
 from shared.events.enrolment import OfferingAvailabilityChanged
 
-# An offering's own page at its node: where the catalogue page of every node sends learners to register.
-OFFERING_PAGE = "/catalogue/offerings/{offering_id}"
+# An offering's own page at its node, on the node's public origin (the registry's base_url): the web front end's
+# page of the offering (services/web/routes/public.py), where learners apply. Every node's catalogue sends them there.
+OFFERING_PAGE = "/catalogue/{offering_id}"
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from services.web.pages import (
     View,
 )
 from services.web.routes import ROUTERS, VERIFY_UPLOAD_LIMIT
+from services.web.routes.documents import PREFIXES as DOCUMENT_PREFIXES
 from services.web.settings import WebSettings
 from shared.db import create_engine, create_sessionmaker
 from shared.limits import BodyLimit, Limit
@@ -44,7 +45,7 @@ from shared.tracing import setup_tracing
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 # Parts of the site that are not pages: no session is read for them.
-NOT_PAGES = ("/static/", "/health/", "/metrics")
+NOT_PAGES = ("/static/", "/health/", "/metrics", *DOCUMENT_PREFIXES)
 
 # What the services are called with on a person's behalf: their access token from the identity provider.
 ServiceToken = Callable[[WebSession], str]

@@ -20,6 +20,9 @@ class WebSettings(ServiceSettings):
     notifications_url: str = "http://127.0.0.1:8005"
     # Each call to a service ends after this long (then the page says the service does not answer).
     service_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The largest public document (DID document, status list, credential, certificate PDF) passed on from
+    # certification under the front end's origin (services/web/routes/documents.py); larger answers get a 502.
+    forwarded_document_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     # The university's OpenID Connect provider: its issuer URL (the front end reads
     # <issuer>/.well-known/openid-configuration), and this front end's client there (authorization code with PKCE).

@@ -14,8 +14,10 @@ dead-lettered with the rule it broke and changes nothing.
 | `mc.alliance.outgoing` | any service of this node: messages it addresses to a partner | this node (`NODE_URI`) |
 
 On the alliance bus the registry in use says who a node is; without one (or for a node it does not list) nothing
-there is believed. `mc.alliance.listings` is a topic of this node like the others: its gateway re-publishes there,
-as this node, what it accepted from the members.
+there is believed. A node the registry in use does not list raises NodeNotInRegistry: it may be a node that just
+joined, whose listings arrive before this node has reloaded the registry (the alliance gateway holds them meanwhile).
+`mc.alliance.listings` is a topic of this node like the others: its gateway re-publishes there, as this node, what it
+accepted from the members.
 
 Another major version of a type a topic carries (a producer publishing `.v2` beside `.v1`) belongs there too.
 """
@@ -47,6 +49,15 @@ class Provenance:
     families: frozenset[str]
 
 
+class NodeNotInRegistry(InvalidEvent):
+    """An event on an alliance topic (a catalogue or an addressed one) of a node the registry in use does not list
+    (or not yet)."""
+
+    def __init__(self, message: str, node: str) -> None:
+        super().__init__(message)
+        self.node = node
+
+
 def _family(event_type: str) -> str:
     return re.sub(r"\.v\d+$", "", event_type)
 
@@ -67,7 +78,7 @@ def _member_node(topic: str, node_id: str, registry: "AllianceRegistry | None") 
     try:
         return registry.node(node_id)
     except LookupError as unknown:
-        raise InvalidEvent(f"topic {topic} belongs to no member: {unknown}") from None
+        raise NodeNotInRegistry(f"topic {topic} belongs to no member: {unknown}", node_id) from None
 
 
 def provenance(topic: str, node_uri: str, registry: "AllianceRegistry | None" = None) -> Provenance | None:
@@ -95,6 +106,8 @@ def check(topic: str, envelope: CloudEvent, node_uri: str, registry: "AllianceRe
     alliance registry in use, says who speaks on the alliance bus."""
     try:
         expected = provenance(topic, node_uri, registry)
+    except NodeNotInRegistry as unknown:
+        raise NodeNotInRegistry(f"{unknown}; {envelope.type} from {envelope.source} is not believed", unknown.node) from None
     except InvalidEvent as unknown:
         raise InvalidEvent(f"{unknown}; {envelope.type} from {envelope.source} is not believed") from None
     if expected is None:

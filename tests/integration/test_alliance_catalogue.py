@@ -168,7 +168,7 @@ async def test_a_course_offered_at_a_is_in_bs_catalogue_under_as_university_with
     alliance.offering = offering
 
     item = await eventually(lambda: listed(b, offering["id"]), timeout=WAIT)
-    page_url = f"{alliance.urls['saarland']}/catalogue/offerings/{offering['id']}"
+    page_url = f"{alliance.urls['saarland']}/catalogue/{offering['id']}"
     assert (item["node"], item["university"], item["country"]) == ("saarland", "Universität des Saarlandes", "DE")
     assert (item["registration_url"], item["places_left"], item["capacity"]) == (page_url, 2, 2)
     assert item["opened_by"] is None, "who opened it stays at A"
@@ -186,8 +186,8 @@ async def test_a_course_offered_at_a_is_in_bs_catalogue_under_as_university_with
     page = (await b.get("/catalogue", params={"q": course["description"]["title"]})).text
     assert html.escape(course["description"]["title"]) in page and "Universität des Saarlandes (Germany)" in page
     assert f'href="{page_url}"' in page, "B's catalogue page sends the learner to register at A"
-    # Following the link: A's own page of the offering.
-    at_a = await a.get(page_url)
+    # The link is A's front end's page of the offering; A here is its catalogue alone, whose own page is beside it.
+    at_a = await a.get(f"/catalogue/offerings/{offering['id']}")
     assert at_a.status_code == 200 and "at this node" in at_a.text and html.escape(course["description"]["title"]) in at_a.text
 
     # A learner of B's university takes a place at A: B's catalogue shows one place left.
@@ -260,7 +260,7 @@ async def test_a_node_started_empty_shows_the_whole_alliances_catalogue(alliance
 
     mine = await eventually(lambda: listed(c, alliance.offering["id"], places_left=1), timeout=WAIT)
     assert (mine["university"], mine["registration_url"]) == (
-        "Universität des Saarlandes", f"{alliance.urls['saarland']}/catalogue/offerings/{alliance.offering['id']}"
+        "Universität des Saarlandes", f"{alliance.urls['saarland']}/catalogue/{alliance.offering['id']}"
     )
     assert (await eventually(lambda: listed(c, theirs["id"]), timeout=WAIT))["country"] == "PL"
 

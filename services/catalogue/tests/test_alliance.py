@@ -24,10 +24,10 @@ def test_a_member_is_shown_under_the_registrys_name_and_registers_at_its_own_nod
     assert view.runner("silesia", "uni-silesia", DESCRIBED) == {
         "node": "silesia", "university": "University of Silesia in Katowice", "country": "PL"
     }
-    assert view.registration_url("silesia", "o-1") == "https://mc.us.edu.pl/node/catalogue/offerings/o-1"
+    assert view.registration_url("silesia", "o-1") == "https://mc.us.edu.pl/node/catalogue/o-1"
     # This node's own offering: its node's id and page, once the registry knows the node by its event source.
     assert view.runner(None, "uni-saarland", DESCRIBED)["node"] == "saarland"
-    assert view.registration_url(None, "o-2") == "https://mc.uni-saarland.de/catalogue/offerings/o-2"
+    assert view.registration_url(None, "o-2") == "https://mc.uni-saarland.de/catalogue/o-2"
 
 
 def test_without_the_registrys_word_the_description_names_the_university_and_no_link_is_made():
