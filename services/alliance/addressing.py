@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from services.alliance import domain
 from services.alliance.models import AllianceOutboxMessage
+from services.alliance.receiving import who_sent
 from shared.alliance import AllianceRegistry
 from shared.consumer import Unprocessable
 from shared.db import UnitOfWork
@@ -46,10 +47,7 @@ async def message_received(
     node: str,
     registry: Callable[[], AllianceRegistry | None],
 ) -> None:
-    current = registry()
-    if current is None:  # The consumer runs only once a registry is in use; provenance checked it too.
-        raise Unprocessable("no alliance registry is in use")
-    sender = current.node_by_event_source(envelope.source).id
+    sender, _ = who_sent(envelope, registry)
     if problem := domain.receiving_refusal(message, sender, node):
         raise Unprocessable(problem)
     uow.publish(message, traceparent=envelope.traceparent)

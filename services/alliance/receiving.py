@@ -13,6 +13,16 @@ from shared.events import CloudEvent
 from shared.events.alliance import Listing
 
 
+def who_sent(
+    envelope: CloudEvent, registry: Callable[[], AllianceRegistry | None]
+) -> tuple[str, AllianceRegistry]:
+    """The member node an event on the bus came from, by its source, and the registry that says so."""
+    current = registry()
+    if current is None:  # The consumer runs only once a registry is in use; provenance checked it too.
+        raise Unprocessable("no alliance registry is in use")
+    return current.node_by_event_source(envelope.source).id, current
+
+
 async def listing_received(
     listing: Listing,
     envelope: CloudEvent,
@@ -21,10 +31,7 @@ async def listing_received(
     node: str,
     registry: Callable[[], AllianceRegistry | None],
 ) -> None:
-    current = registry()
-    if current is None:  # The consumer runs only once a registry is in use; provenance checked it too.
-        raise Unprocessable("no alliance registry is in use")
-    sender = current.node_by_event_source(envelope.source).id
+    sender, current = who_sent(envelope, registry)
     if sender == node:
         return  # The node's own listings, read back from the bus: it knows them first-hand.
     if problem := domain.refusal(listing, sender, current):
