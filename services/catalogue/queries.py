@@ -167,7 +167,7 @@ async def _page(
 ) -> tuple[list[Row[Any]], int]:
     """One page of the rows that match, and how many match.
 
-    In two steps, so that the search itself sorts and counts narrow rows (`key`, `node` and the order's columns) rather
+    In two steps, so that the search itself sorts and counts narrow rows (`key` and `node`) rather
     than every match's whole description: first the page's keys with the count of all matches beside them, then the
     page's whole rows, by key."""
     ident, node = listed.c[key], listed.c.node
@@ -186,7 +186,8 @@ async def _page(
         (row._mapping[key], row.node): row
         for row in await session.execute(sa_select(listed).where(ident.in_([found[0] for found in keys])))
     }
-    return [rows[found[0], found[1]] for found in keys], keys[0].total
+    # A row retired or delisted between the two reads is left out rather than failing the page.
+    return [rows[found[0], found[1]] for found in keys if (found[0], found[1]) in rows], keys[0].total
 
 
 def _offerings(shown: Shown) -> Subquery:
