@@ -157,12 +157,37 @@ def _title_and_university(listed: Subquery, search: Search) -> list[ColumnElemen
     return where
 
 
-async def _page(session: AsyncSession, listed: Subquery, where: list[ColumnElement[bool]], order: list[Any], search: Search):
-    """One page of the rows that match, and how many match."""
-    query = sa_select(listed).where(*where)
-    total = (await session.execute(sa_select(func.count()).select_from(query.subquery()))).scalar_one()
-    page = query.order_by(*order).limit(search.page_size).offset((search.page - 1) * search.page_size)
-    return list((await session.execute(page)).all()), total
+async def _page(
+    session: AsyncSession,
+    listed: Subquery,
+    key: str,
+    where: list[ColumnElement[bool]],
+    order: list[Any],
+    search: Search,
+) -> tuple[list[Row[Any]], int]:
+    """One page of the rows that match, and how many match.
+
+    In two steps, so that the search itself sorts and counts narrow rows (`key` and `node`) rather
+    than every match's whole description: first the page's keys with the count of all matches beside them, then the
+    page's whole rows, by key."""
+    ident, node = listed.c[key], listed.c.node
+    narrow = (
+        sa_select(ident, node, func.count().over().label("total"))
+        .where(*where)
+        .order_by(*order)
+        .limit(search.page_size)
+        .offset((search.page - 1) * search.page_size)
+    )
+    keys = (await session.execute(narrow)).all()
+    if not keys:  # No match, or a page past the last: only the count is left to find.
+        total = (await session.execute(sa_select(func.count()).select_from(listed).where(*where))).scalar_one()
+        return [], total
+    rows = {
+        (row._mapping[key], row.node): row
+        for row in await session.execute(sa_select(listed).where(ident.in_([found[0] for found in keys])))
+    }
+    # A row retired or delisted between the two reads is left out rather than failing the page.
+    return [rows[found[0], found[1]] for found in keys if (found[0], found[1]) in rows], keys[0].total
 
 
 def _offerings(shown: Shown) -> Subquery:
@@ -242,7 +267,7 @@ async def search_offerings(
     if search.open_for_registration is not None:
         window = and_(listed.c.registration_opens_at <= now, listed.c.registration_closes_at > now)
         where.append(window if search.open_for_registration else not_(window))
-    return await _page(session, listed, where, [listed.c.registration_closes_at, listed.c.id], search)
+    return await _page(session, listed, "id", where, [listed.c.registration_closes_at, listed.c.id], search)
 
 
 async def offering(session: AsyncSession, offering_id: str, shown: Shown = ()) -> Row[Any]:
@@ -284,7 +309,7 @@ async def search_courses(session: AsyncSession, search: CourseSearch, shown: Sho
     ).where(_shown(MemberCourse, shown))
     listed = union_all(own, members).subquery("courses_listed")
     order = [listed.c.title, listed.c.node.nulls_first(), listed.c.course_id]
-    return await _page(session, listed, _description_filters(listed, search), order, search)
+    return await _page(session, listed, "course_id", _description_filters(listed, search), order, search)
 
 
 async def search_programmes(session: AsyncSession, search: Search, shown: Shown = ()) -> tuple[list[Row[Any]], int]:
@@ -314,4 +339,4 @@ async def search_programmes(session: AsyncSession, search: Search, shown: Shown 
     ).where(_shown(MemberProgramme, shown))
     listed = union_all(own, members).subquery("programmes_listed")
     order = [listed.c.title, listed.c.node.nulls_first(), listed.c.programme_id]
-    return await _page(session, listed, _title_and_university(listed, search), order, search)
+    return await _page(session, listed, "programme_id", _title_and_university(listed, search), order, search)

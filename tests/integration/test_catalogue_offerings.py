@@ -177,6 +177,14 @@ async def test_learners_search_offerings_by_language_ects_university_and_registr
     assert (first["total"], first["page"], first["page_size"], len(first["items"])) == (4, 1, 3, 3)
     assert (second["total"], second["page"], len(second["items"])) == (4, 2, 1)
     assert sorted(item["id"] for item in first["items"] + second["items"]) == await found()
+    # Those whose registration closes soonest first (then by id), across pages.
+    listed = [
+        (datetime.fromisoformat(item["registration_closes_at"]), item["id"])
+        for item in first["items"] + second["items"]
+    ]
+    assert listed == sorted(listed)
+    beyond = (await client.get("/offerings", params={"university": uni["id"], "page_size": 3, "page": 3})).json()
+    assert (beyond["total"], beyond["items"]) == (4, [])  # A page past the last still tells how many match.
     too_big = await client.get("/offerings", params={"page_size": 101})
     assert too_big.status_code == 422 and too_big.json()["detail"][0]["loc"] == ["query", "page_size"]
 
