@@ -869,18 +869,21 @@ async def run(args: argparse.Namespace) -> int:
             say("faults:")
             for line in faults.log:
                 say(f"  {line}")
-        say("baselines, same machine and broker, after the node stopped:")
-        relay = await relay_baseline(stack, len(cohort.submissions), len(json.dumps(cohort.submissions[0])))
-        say(f"  raw aiokafka consume -> produce relay       {rate(len(cohort.submissions), relay)}")
-        sample = min(args.learners, 300)
-        signing = await asyncio.to_thread(signing_baseline, sample)
-        say(f"  build + canonicalize + sign, one process    {rate(sample, signing)}")
         say("checks:")
         for problem, count in problems.items():
             say(f"  {problem}: {count}")
             if count:
                 exit_code = 1
         say("OK: exactly one credential and one credential email per passing learner" if not exit_code else "FAILED")
+        say("baselines, same machine and broker, after the node stopped:")
+        try:
+            relay = await relay_baseline(stack, len(cohort.submissions), len(json.dumps(cohort.submissions[0])))
+            say(f"  raw aiokafka consume -> produce relay       {rate(len(cohort.submissions), relay)}")
+        except Exception as failure:  # After --fault's broker restart; the verdict above stands.
+            say(f"  raw aiokafka consume -> produce relay       not measured: {failure!r}")
+        sample = min(args.learners, 300)
+        signing = await asyncio.to_thread(signing_baseline, sample)
+        say(f"  build + canonicalize + sign, one process    {rate(sample, signing)}")
         return exit_code
     finally:
         await databases.close()
