@@ -182,3 +182,55 @@ class EndorsementDeclined(EndorsementMessage):
 
     type: ClassVar[str] = "eu.microcredentials.alliance.endorsement.declined.v1"
     reason: str = Field(min_length=1, max_length=1000)
+
+
+# --- joint courses: each co-awarding partner consents at its own node ---
+
+
+class ConsentMessage(AddressedMessage):
+    # The lead's course, the version consent is about, and the co-awarding institution (hosted by the recipient of a
+    # request, by the sender of an answer) whose consent it is.
+    course_id: str = Field(min_length=1, max_length=200)
+    course_version: int = Field(ge=1)
+    institution: str = Field(min_length=1, max_length=100)
+
+    @property
+    def key(self) -> str:
+        # Per course and partner, not per version: a withdrawal stays behind the consent it withdraws.
+        return f"consent/{self.course_id}/{self.institution}"
+
+
+class ConsentRequested(ConsentMessage):
+    """The lead's node asks a co-awarding institution's node to take part in a joint course version (a new course or
+    a revision): the course is approved only when the lead's QA and every co-awarding institution have consented."""
+
+    type: ClassVar[str] = "eu.microcredentials.alliance.consent.requested.v1"
+    lead_institution: str = Field(min_length=1, max_length=100)
+    # Every awarding institution's code, the lead first.
+    institutions: list[str] = Field(min_length=2)
+    description: MicroCredentialDescription
+    # The version this institution consented to before, when this one revises it (its QA sees what changed).
+    previous_version: int | None = Field(default=None, ge=1)
+
+
+class ConsentGiven(ConsentMessage):
+    """The co-awarding institution takes part in this version: two of its people agreed at its own node."""
+
+    type: ClassVar[str] = "eu.microcredentials.alliance.consent.given.v1"
+    given_at: datetime
+
+
+class ConsentDeclined(ConsentMessage):
+    """The co-awarding institution does not take part in this version, and why."""
+
+    type: ClassVar[str] = "eu.microcredentials.alliance.consent.declined.v1"
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ConsentWithdrawn(ConsentMessage):
+    """The co-awarding institution no longer takes part from this version on: the course opens no new offerings with
+    it, and credentials already issued stay as they are."""
+
+    type: ClassVar[str] = "eu.microcredentials.alliance.consent.withdrawn.v1"
+    reason: str = Field(min_length=1, max_length=1000)
+    withdrawn_at: datetime
