@@ -4,22 +4,38 @@ module only cuts the file into parts, sends them, and says what became of each l
 (an empty field, a date that is not one) is refused alone and the rest of its part sent again: bad lines never stop
 good ones.
 
-Uploads live in the front end's memory (the last MAX_KEPT of them): what was recorded is in assessment; after a
-restart of the front end, an upload's page is gone and its assessor sees the grades on the course's page."""
+An upload and its results are kept in the front end's database (GradeUpload), saved after every part, so that any
+front-end process shows it. The process that took the file sends it; if that process stops midway, the upload stops
+moving and its page says so (the part in flight may or may not have been recorded: assessment refuses a grade sent
+twice, so uploading the rest again doubles nothing)."""
 
 import asyncio
+import logging
 import uuid
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from services.web.api import NodeApi, ServiceRefused, ServiceUnavailable
+from services.web.models import GradeUpload
 from shared.db import utcnow
+
+log = logging.getLogger(__name__)
 
 # Lines sent to assessment at once: each part is one transaction there, and one step of the progress shown.
 PART_LINES = 25
-MAX_KEPT = 200
+# An unfinished upload that has not moved for this long was cut off (a part takes seconds; the service timeout is
+# well below this).
+STALLED_AFTER = timedelta(minutes=2)
+# Uploads are kept this long, then forgotten (the grades themselves are in assessment).
+KEPT_FOR = timedelta(days=30)
+# The uploads listed on a course's page, newest first.
+LISTED = 20
 # The field a refusal by assessment's rules is about (the rules are assessment's; see its domain).
 RULE_FIELDS = {
     "learner-not-enrolled": "learner_id",
@@ -54,7 +70,9 @@ class Upload:
     # Why processing stopped before the end (the lines not processed are not recorded).
     stopped: str | None = None
     finished: bool = False
-    task: asyncio.Task[None] | None = None
+    updated_at: datetime = field(default_factory=utcnow)
+    # Unfinished and not moving: the process sending it stopped (see STALLED_AFTER).
+    cut_off: bool = False
 
     @property
     def total(self) -> int:
@@ -89,27 +107,76 @@ def parsed(text: str) -> tuple[str, list[tuple[int, str]]]:
     return numbered[0][1], numbered[1:]
 
 
-def started(store: "OrderedDict[str, Upload]", api: NodeApi, course_id: str, owner: str, filename: str, text: str) -> Upload:
-    """Keeps the upload and starts sending it (the task outlives the request that started it)."""
+async def started(
+    sessions: async_sessionmaker[AsyncSession], running: set[asyncio.Task[None]], api: NodeApi,
+    course_id: str, owner: str, filename: str, text: str,
+) -> Upload:
+    """Keeps the upload and starts sending it (the task outlives the request that started it; `running` holds it)."""
     header, lines = parsed(text)
     upload = Upload(str(uuid.uuid4()), course_id, owner, filename, header, lines)
-    store[upload.id] = upload
-    while len(store) > MAX_KEPT:
-        store.popitem(last=False)
-    upload.task = asyncio.create_task(process(upload, api), name=f"grade upload {upload.id}")
+    async with sessions() as db:
+        await db.execute(delete(GradeUpload).where(col(GradeUpload.started_at) < utcnow() - KEPT_FOR))
+        db.add(GradeUpload(
+            id=upload.id, course_id=course_id, owner=owner, filename=filename, header=header,
+            lines=[list(line) for line in lines], results=[], started_at=upload.started_at,
+            updated_at=upload.started_at,
+        ))
+        await db.commit()
+    task = asyncio.create_task(process(upload, api, sessions), name=f"grade upload {upload.id}")
+    running.add(task)
+    task.add_done_callback(running.discard)
     return upload
 
 
-async def process(upload: Upload, api: NodeApi) -> None:
+async def process(upload: Upload, api: NodeApi, sessions: async_sessionmaker[AsyncSession]) -> None:
     try:
         for start in range(0, upload.total, PART_LINES):
             await _send_part(upload, api, upload.lines[start:start + PART_LINES])
+            if upload.processed < upload.total:
+                await _save(sessions, upload)
     except ServiceUnavailable:
         upload.stopped = "unavailable"
     except ServiceRefused as refused:
         upload.stopped = refused.detail
     finally:
         upload.finished = True
+        await _save(sessions, upload)
+
+
+async def _save(sessions: async_sessionmaker[AsyncSession], upload: Upload) -> None:
+    try:
+        async with sessions() as db:
+            row = await db.get(GradeUpload, upload.id)
+            if row is None:
+                return  # forgotten meanwhile (KEPT_FOR)
+            row.results = [asdict(result) for result in upload.results]
+            row.stopped, row.finished, row.updated_at = upload.stopped, upload.finished, utcnow()
+            await db.commit()
+    except Exception:
+        # The page will show the upload as cut off; what assessment recorded stays recorded.
+        log.exception("could not save the progress of grade upload %s", upload.id)
+
+
+def _loaded(row: GradeUpload, now: datetime) -> Upload:
+    return Upload(
+        row.id, row.course_id, row.owner, row.filename, row.header, [(number, line) for number, line in row.lines],
+        started_at=row.started_at, results=[LineResult(**result) for result in row.results], stopped=row.stopped,
+        finished=row.finished, updated_at=row.updated_at,
+        cut_off=not row.finished and now - row.updated_at > STALLED_AFTER,
+    )
+
+
+async def found(db: AsyncSession, upload_id: str, owner: str) -> Upload | None:
+    """The owner's upload (nobody else's: a grade upload names learners)."""
+    row = await db.get(GradeUpload, upload_id)
+    return _loaded(row, utcnow()) if row is not None and row.owner == owner else None
+
+
+async def of_course(db: AsyncSession, course_id: str, owner: str) -> list[Upload]:
+    query = select(GradeUpload).where(GradeUpload.course_id == course_id, GradeUpload.owner == owner)
+    rows = await db.exec(query.order_by(col(GradeUpload.started_at).desc()).limit(LISTED))
+    now = utcnow()
+    return [_loaded(row, now) for row in rows]
 
 
 async def _send_part(upload: Upload, api: NodeApi, part: list[tuple[int, str]]) -> None:

@@ -52,3 +52,25 @@ class SigningSecret(WebTable, table=True):
 
     name: str = Field(primary_key=True)
     secret: str
+
+
+class GradeUpload(WebTable, table=True):
+    """A cohort's grades uploaded as CSV by an assessor, and what became of each line so far: kept here, not in one
+    process's memory, so that every front-end process shows it and a restart forgets nothing already judged."""
+
+    __tablename__ = "grade_uploads"
+
+    id: str = Field(primary_key=True)
+    course_id: str = Field(index=True)
+    owner: str = Field(index=True)
+    filename: str
+    header: str
+    # [line number in the file, the line's text], the grades in the order of the file.
+    lines: list[Any] = Field(sa_column=Column(JSONB, nullable=False))
+    # What assessment made of each line processed (grade_uploads.LineResult's fields).
+    results: list[Any] = Field(sa_column=Column(JSONB, nullable=False))
+    stopped: str | None = None
+    finished: bool = False
+    started_at: datetime = Field(sa_column=timestamp_column())
+    # Moved on after every part: an unfinished upload that has not moved for a while was cut off by a restart.
+    updated_at: datetime = Field(sa_column=timestamp_column())

@@ -3,7 +3,6 @@ recording one grade, and a whole cohort's grades from a CSV file with what becam
 (grade_uploads.py). Assessment judges every grade and decides who may grade."""
 
 import asyncio
-from collections import OrderedDict
 from datetime import date
 from typing import Annotated
 
@@ -25,12 +24,12 @@ VERIFICATIONS = [level.value for level in IdentityVerification]
 CSV_LIMIT = 512 * 1024
 
 
-def uploads(view: View) -> "OrderedDict[str, grade_uploads.Upload]":
-    """The uploads this front end process is working on or finished (see grade_uploads.py)."""
+def sending(view: View) -> set[asyncio.Task[None]]:
+    """The uploads this front-end process is sending (the uploads themselves are in its database)."""
     state = view.request.app.state
-    if not hasattr(state, "grade_uploads"):
-        state.grade_uploads = OrderedDict()
-    return state.grade_uploads
+    if not hasattr(state, "grade_uploads_sending"):
+        state.grade_uploads_sending = set()
+    return state.grade_uploads_sending
 
 
 @router.get(COURSES)
@@ -61,6 +60,8 @@ async def course(view: PageView, course_id: str) -> Response:
         view.api.get("assessment", "/enrolments", course_id=course_id),
         view.api.get("assessment", "/grades", course_id=course_id),
     )
+    async with view.request.app.state.sessionmaker() as db:
+        uploads = await grade_uploads.of_course(db, course_id, person.subject)
     graded = {grade["learner_id"] for grade in grades}
     grades.sort(key=lambda grade: grade["recorded_at"], reverse=True)
     return view.render(
@@ -73,7 +74,7 @@ async def course(view: PageView, course_id: str) -> Response:
         verifications=VERIFICATIONS,
         scheme_kinds=domain.SCHEME_KINDS,
         today=date.today().isoformat(),
-        uploads=[u for u in reversed(uploads(view).values()) if u.course_id == course_id and u.owner == person.subject],
+        uploads=uploads,
     )
 
 
@@ -140,7 +141,8 @@ async def upload_cohort(view: PageView, course_id: str, file: Annotated[UploadFi
         return view.redirect(back, view._("The file is not UTF-8 text: save it from the spreadsheet as CSV UTF-8."),
                              tone="error")
     try:
-        upload = grade_uploads.started(uploads(view), view.api, course_id, person.subject, file.filename, text)
+        upload = await grade_uploads.started(view.request.app.state.sessionmaker, sending(view), view.api, course_id,
+                                             person.subject, file.filename, text)
     except grade_uploads.NoGrades:
         return view.redirect(back, view._("The file has no grades: a header line, then one grade a line."),
                              tone="error")
@@ -150,12 +152,13 @@ async def upload_cohort(view: PageView, course_id: str, file: Annotated[UploadFi
 @router.get(UPLOADS + "/{upload_id}")
 async def upload_results(view: PageView, upload_id: str) -> Response:
     person = view.person_with(Role.ASSESSOR)
-    upload = uploads(view).get(upload_id)
-    if upload is None or upload.owner != person.subject:
+    async with view.request.app.state.sessionmaker() as db:
+        upload = await grade_uploads.found(db, upload_id, person.subject)
+    if upload is None:
         return view.render("assessor/upload.html", 404, title=view._("Upload not found"), upload=None)
     page = view.render("assessor/upload.html", title=view._("Grades from “%(file)s”", file=upload.filename),
                        upload=upload)
-    if not upload.finished:
+    if not upload.finished and not upload.cut_off:
         # Browsers load the page again by themselves while the upload is processed (no script needed).
         page.headers["Refresh"] = "2"
     return page
