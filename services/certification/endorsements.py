@@ -12,9 +12,9 @@ arrives for an institution no longer pending changes nothing.
 At a co-awarding node: the request is endorsed only if the institution is one this node hosts and holds the key of,
 the institution consented at this node to that version of the lead's course (its QA, four eyes: the catalogue's
 JointCourseConsented, kept in `consented_courses`) and had not withdrawn (JointCourseConsentWithdrawn) before the
-credential was issued, and the lead's credential verifies at this node as /verify would say (VALID: the lead's DID document and status list fetched from its node). The endorsement is
-signed once with this node's own key and kept; the same request again gets the same endorsement. A refusal is
-answered with EndorsementDeclined and the reason.
+credential was issued, and the lead's credential verifies at this node as /verify would say (VALID: the lead's DID
+document and status list fetched from its node). The endorsement is signed once with this node's own key and kept;
+the same request again gets the same endorsement. A refusal is answered with EndorsementDeclined and the reason.
 """
 
 import asyncio

@@ -175,7 +175,7 @@ class JointCourseConsented(CourseEvent):
     joint course: this node's certification endorses that version's credentials (services/certification/
     endorsements.py). The course is the lead's (`lead_node`), so its id is the lead's."""
 
-    type: ClassVar[str] = "eu.microcredentials.catalogue.course.consented.v1"
+    type: ClassVar[str] = "eu.microcredentials.catalogue.joint-course.consented.v1"
     version: int = Field(ge=1)
     lead_node: str = Field(min_length=1)
     institution: str = Field(min_length=1)
@@ -188,7 +188,7 @@ class JointCourseConsentWithdrawn(CourseEvent):
     """An institution of this node withdrew from another member's joint course from this version on: credentials
     issued after `withdrawn_at` are no longer endorsed here; those issued before keep their endorsement."""
 
-    type: ClassVar[str] = "eu.microcredentials.catalogue.course.consent-withdrawn.v1"
+    type: ClassVar[str] = "eu.microcredentials.catalogue.joint-course.withdrawn.v1"
     version: int = Field(ge=1)
     lead_node: str = Field(min_length=1)
     institution: str = Field(min_length=1)
