@@ -170,6 +170,12 @@ async def approve(uow: UnitOfWork, course: Course, reviewer: Principal, consenti
     """The lead's QA approves a submitted version: approved at once, or, when partners hosted by other nodes co-award
     it, waiting for their consent (each asked at its node)."""
     registry = consenting.registry()
+    if registry is None and consenting.settings.alliance_registry_url and len(course.institutions) > 1:
+        # Which partners other nodes host is the registry's word: never approve a joint course without it.
+        raise domain.TransitionRefused(
+            f"course {course.id} version {course.version} is joint, and the alliance registry is not in use yet "
+            "(ALLIANCE_REGISTRY_URL): whose consent it needs cannot be told; try again shortly"
+        )
     sender = consenting.own_node(registry)
     partners = domain.partners_elsewhere(course.institutions, registry, sender)
     if not partners:
