@@ -47,6 +47,25 @@ def visiting(host: Node, home: Node) -> Node:
     return dataclasses.replace(host, auth_key=home.auth_key, token_issuer=home.token_issuer)
 
 
+def consent_at(partner: Node, course_id: str) -> None:
+    """Two people of each partner institution the lead asked consent, at the partner's node, to the newest version of a
+    joint course (through HTTP): a course designer recommends taking part, a QA officer (another person) consents.
+    Waits for the lead's request to reach the partner's catalogue (through both gateways)."""
+
+    def open_cases() -> list[dict[str, Any]] | None:
+        found = partner.ok("GET", "catalogue", "/consents", params={"course_id": course_id})
+        waiting = [case for case in found if case["state"] in ("received", "recommended")]
+        return waiting or None
+
+    for case in partner.wait_for(f"the request to consent to course {course_id}", open_cases):
+        institution = case["institution"]
+        designer = Person(f"designer@{institution}", f"Course designer of {institution}", "course-designer", institution)
+        qa_officer = Person(f"qa@{institution}", f"QA officer of {institution}", "qa-officer", institution)
+        if case["state"] == "received":
+            partner.ok("POST", "catalogue", f"/consents/{case['id']}/recommend", by=designer)
+        partner.ok("POST", "catalogue", f"/consents/{case['id']}/consent", by=qa_officer)
+
+
 def listed_at(other: Node, course: dict[str, Any], offering: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The course as another node's catalogue lists it, and the offering as it shows it (waiting for the bus)."""
     title = course["description"]["title"]

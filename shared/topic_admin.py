@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 # Services that address messages to partner nodes (shared/events/alliance.py AddressedMessage): they write them on
 # the node's outgoing topic, from which the alliance gateway sends them.
-ADDRESSING_SERVICES = frozenset({"certification"})
+ADDRESSING_SERVICES = frozenset({"catalogue", "certification"})
 
 
 def published_topics(service_name: str) -> list[Topic]:

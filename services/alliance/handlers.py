@@ -9,11 +9,10 @@ from services.alliance import addressing, publishing, receiving
 from shared.alliance import AllianceRegistry
 from shared.consumer import Handler
 from shared.events import Event
+from shared.events.envelope import EVENT_TYPES
 from shared.events.alliance import (
+    AddressedMessage,
     CourseDelisted,
-    EndorsementDeclined,
-    EndorsementRequested,
-    EndorsementSigned,
     CourseListed,
     OfferingDelisted,
     OfferingListed,
@@ -23,8 +22,9 @@ from shared.events.catalogue import CourseApproved, CourseRetired, OfferingOpene
 from shared.events.enrolment import OfferingAvailabilityChanged
 
 
-# Every message type addressed to one partner.
-ADDRESSED = (EndorsementRequested, EndorsementSigned, EndorsementDeclined)
+# Every message type addressed to one partner (shared/events/alliance.py): endorsements, joint-course consent, and
+# whatever is added there; the gateway routes each the same way.
+ADDRESSED = tuple(cls for cls in EVENT_TYPES.values() if issubclass(cls, AddressedMessage))
 
 
 def node_handlers(node: str | None, registry: Callable[[], AllianceRegistry | None]) -> dict[type[Event], Handler]:

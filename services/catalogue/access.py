@@ -31,6 +31,10 @@ DESIGN = Permission("designing", (Role.COURSE_DESIGNER,), lead_only=False)
 REVIEW = Permission("reviewing", (Role.QA_OFFICER,), lead_only=True)
 RETIRE = Permission("retiring", (Role.QA_OFFICER, Role.NODE_ADMIN), lead_only=True)
 OFFER = Permission("offering", (Role.REGISTRAR, Role.COURSE_DESIGNER), lead_only=True)
+# At a partner's node, on a lead's joint course: the first pair of eyes recommends taking part, a QA officer (another
+# person) consents, declines or withdraws, each for their own institution.
+RECOMMEND = Permission("recommending", (Role.COURSE_DESIGNER, Role.QA_OFFICER), lead_only=False)
+CONSENT = Permission("consenting to", (Role.QA_OFFICER,), lead_only=False)
 # Who awards a course is the lead's decision: a co-awarding university's designer may revise the rest.
 REASSIGN = Permission("changing the awarding bodies of", (Role.COURSE_DESIGNER,), lead_only=True)
 

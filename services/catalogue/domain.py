@@ -8,8 +8,19 @@ from datetime import datetime
 from typing import TypeVar
 
 from shared.iso_codes import COUNTRIES, LANGUAGES
-from services.catalogue.models import Course, Offering, OfferingCreate, Reviewed, Status
+from services.catalogue.models import (
+    Answer,
+    CaseState,
+    ConsentCase,
+    Course,
+    Offering,
+    OfferingCreate,
+    PartnerConsent,
+    Reviewed,
+    Status,
+)
 from services.catalogue.settings import CatalogueSettings
+from shared.alliance import AllianceRegistry, NotAMember
 from shared.db import utcnow
 from shared.events.catalogue import (
     Access,
@@ -231,6 +242,114 @@ def next_version(latest: Reviewed) -> int:
             f"{_name(latest)} is {latest.status}; only an approved or rejected version can be revised"
         )
     return latest.version + 1
+
+
+# --- joint courses: the lead's QA approves, each co-awarding institution hosted by another node consents there ---
+
+
+def partners_elsewhere(institutions: Sequence[str], registry: AllianceRegistry | None, own_node: str | None) -> dict[str, str]:
+    """The co-awarding institutions (the lead excluded) that the registry says another node hosts, with that node:
+    those whose consent is asked at their own node. Institutions this node hosts, or that the registry does not list
+    (or no registry), follow the node's own rules, as before."""
+    if registry is None or own_node is None:
+        return {}
+    partners = {}
+    for institution in institutions[1:]:
+        if registry.is_member(institution) and (node := registry.member(institution).node) != own_node:
+            partners[institution] = node
+    return partners
+
+
+def await_consent(course: Course, reviewer: str, name: str | None = None) -> None:
+    """The lead's QA approves a joint course version: it waits for its partners' consent (the same four eyes)."""
+    _review(course, reviewer, Status.AWAITING_CONSENT, name)
+
+
+def consented_by_all(course: Course, answers: Sequence[PartnerConsent]) -> bool:
+    """Whether the version waiting for consent has every partner's now (then it is approved)."""
+    return course.status == Status.AWAITING_CONSENT and all(answer.answer == Answer.GIVEN for answer in answers)
+
+
+def approve_with_consent(course: Course) -> None:
+    _move(course, {Status.AWAITING_CONSENT}, Status.APPROVED)
+
+
+def declined_by_partner(course: Course, institution: str, reason: str) -> None:
+    """A partner declined (or withdrew before approval): back to the designers with the partner's reason."""
+    _move(course, {Status.AWAITING_CONSENT}, Status.REJECTED)
+    course.rejection_reasons = [f"{institution} does not co-award this version: {reason}"]
+
+
+def withdrawal_refusal(course: Course, withdrawn: Sequence[PartnerConsent]) -> None:
+    """TransitionRefused, naming who withdrew and why, for a version a partner no longer co-awards: it opens no new
+    offerings (those open run on; credentials issued stay)."""
+    if withdrawn:
+        who = "; ".join(f"{item.institution} withdrew on {item.answered_at:%Y-%m-%d}: {item.reason}" for item in withdrawn)
+        raise TransitionRefused(f"{_name(course)} opens no new offerings: {who}")
+
+
+def request_refusal(
+    registry: AllianceRegistry | None, own_node: str | None, sender: str, lead: str, institution: str,
+    institutions: Sequence[str],
+) -> str | None:
+    """Why this node does not take in a request to consent, or None: it must come from the node the registry says
+    hosts the lead institution, for an institution this node hosts, among the course's co-awarding institutions."""
+    if registry is None or own_node is None:
+        return "this node is not a node of the alliance registry in use: it takes part in no joint course"
+    try:
+        lead_node = registry.member(lead).node
+        partner_node = registry.member(institution).node
+    except NotAMember as unknown:
+        return str(unknown)
+    if lead_node != sender:
+        return f"the lead institution {lead} is hosted by node {lead_node}, not by node {sender}, which asked"
+    if partner_node != own_node:
+        return f"{institution} is hosted by node {partner_node}, not by this node ({own_node})"
+    if list(institutions[:1]) != [lead] or institution not in institutions[1:]:
+        return f"the course is awarded by {', '.join(institutions)}: not by {lead} with {institution}"
+    return None
+
+
+def _case(case: ConsentCase) -> str:
+    return f"the consent of {case.institution} to course {case.course_id} version {case.version} of node {case.lead_node}"
+
+
+def _step(case: ConsentCase, allowed_from: set[CaseState], to: CaseState) -> None:
+    if case.state not in allowed_from:
+        allowed = " or ".join(sorted(allowed_from))
+        raise TransitionRefused(f"{_case(case)} is {case.state}; only one that is {allowed} can become {to}")
+    case.state = to
+
+
+def recommend(case: ConsentCase, person: str, name: str | None = None) -> None:
+    """The first pair of eyes: a designer or QA officer of the institution recommends taking part."""
+    _step(case, {CaseState.RECEIVED}, CaseState.RECOMMENDED)
+    case.recommended_by, case.recommended_by_name, case.recommended_at = person, name, utcnow()
+
+
+def consent(case: ConsentCase, person: str, name: str | None = None) -> None:
+    """The second pair of eyes: a QA officer other than whoever recommended it consents."""
+    if person == case.recommended_by:
+        raise FourEyesViolation(f"{person} recommended {_case(case)} and cannot also give it (four eyes)")
+    _step(case, {CaseState.RECOMMENDED}, CaseState.CONSENTED)
+    case.decided_by, case.decided_by_name, case.decided_at = person, name, utcnow()
+
+
+def decline(case: ConsentCase, person: str, reason: str, name: str | None = None) -> None:
+    _step(case, {CaseState.RECEIVED, CaseState.RECOMMENDED}, CaseState.DECLINED)
+    case.decided_by, case.decided_by_name, case.decided_at, case.reason = person, name, utcnow(), reason
+
+
+def withdraw(case: ConsentCase, person: str, reason: str, name: str | None = None) -> None:
+    _step(case, {CaseState.CONSENTED}, CaseState.WITHDRAWN)
+    case.withdrawn_by, case.withdrawn_by_name, case.withdrawn_at, case.reason = person, name, utcnow(), reason
+
+
+def changed_fields(before: dict | None, after: dict) -> list[str]:
+    """The description's elements a version changes from the one consented to before (none without one)."""
+    if before is None:
+        return []
+    return [name for name in dict.fromkeys([*after, *before]) if before.get(name) != after.get(name)]
 
 
 # --- offerings ---

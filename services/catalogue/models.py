@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, field_validator
 from pydantic import Field as PydanticField
 from pydantic_core import PydanticUseDefault
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -37,6 +37,9 @@ def timestamp(nullable: bool = False) -> Any:
 class Status(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
+    # Approved by the lead's QA, waiting for every co-awarding institution hosted by another node to consent there
+    # (services/catalogue/consents.py); then approved, or rejected with the reason of a partner that declined.
+    AWAITING_CONSENT = "awaiting-consent"
     APPROVED = "approved"
     REJECTED = "rejected"
     RETIRED = "retired"
@@ -181,6 +184,136 @@ class MemberProgramme(MemberListing, table=True):
     awarding_bodies: list[dict[str, Any]] = Field(sa_type=JSONB)
     rule: dict[str, Any] = Field(sa_type=JSONB)
     approved_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+# --- joint courses: each co-awarding institution hosted by another node consents there (consents.py) ---
+
+
+class Answer(StrEnum):
+    """At the lead's node: where a partner institution's consent to one course version stands."""
+
+    REQUESTED = "requested"
+    GIVEN = "given"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class PartnerConsent(CatalogueTable, table=True):
+    """At the lead's node: a co-awarding institution hosted by another node, asked to consent to a course version;
+    asked again until it answers (CONSENT_RETRY_SECONDS)."""
+
+    __tablename__ = "partner_consents"
+
+    course_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    institution: str = Field(primary_key=True)
+    # The node the registry said hosts the institution when it was asked: only its answer counts.
+    node: str
+    answer: Answer = Field(default=Answer.REQUESTED, sa_type=String)
+    # Why it declined or withdrew, in the partner's words.
+    reason: str | None = None
+    requested_at: datetime = timestamp()
+    attempts: int = 1
+    answered_at: datetime | None = timestamp(nullable=True)
+
+
+class PartnerConsentPublic(SQLModel):
+    course_id: str
+    version: int
+    institution: str
+    node: str
+    answer: Answer
+    reason: str | None
+    requested_at: datetime
+    attempts: int
+    answered_at: datetime | None
+
+
+class CaseState(StrEnum):
+    """At a partner's node: where its QA stands on a lead's request. Four eyes: one person recommends, a different
+    QA officer consents; a QA officer may decline while it is open, and withdraw after consenting."""
+
+    RECEIVED = "received"
+    RECOMMENDED = "recommended"
+    CONSENTED = "consented"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentCase(CatalogueTable, table=True):
+    """At a partner's node: a lead node's request that an institution of this node co-awards a course version, as its
+    QA officers see and decide it."""
+
+    __tablename__ = "consent_cases"
+    __table_args__ = (UniqueConstraint("lead_node", "course_id", "version", "institution"),)
+
+    id: str = Field(primary_key=True)
+    # This node, as the lead addressed it (the sender of every answer), and the lead's node.
+    node: str
+    lead_node: str
+    lead_institution: str
+    course_id: str = Field(index=True)
+    version: int
+    # The institution of this node asked to co-award, and every awarding institution (the lead first).
+    institution: str = Field(index=True)
+    institutions: list[str] = Field(sa_type=JSONB)
+    description: dict[str, Any] = Field(sa_type=JSONB)
+    # The version this institution consented to before, which this one revises (the lead's word).
+    previous_version: int | None = None
+    state: CaseState = Field(default=CaseState.RECEIVED, sa_type=String, index=True)
+    received_at: datetime = timestamp()
+    recommended_by: str | None = None
+    recommended_by_name: str | None = None
+    recommended_at: datetime | None = timestamp(nullable=True)
+    decided_by: str | None = None
+    decided_by_name: str | None = None
+    decided_at: datetime | None = timestamp(nullable=True)
+    # Why it was declined, or withdrawn.
+    reason: str | None = None
+    withdrawn_by: str | None = None
+    withdrawn_by_name: str | None = None
+    withdrawn_at: datetime | None = timestamp(nullable=True)
+
+    @property
+    def title(self) -> str:
+        return self.description["title"]
+
+
+class ConsentCasePublic(SQLModel):
+    id: str
+    lead_node: str
+    lead_institution: str
+    course_id: str
+    version: int
+    institution: str
+    institutions: list[str] = PydanticField(description="The awarding institutions' ids; the first is the lead.")
+    description: MicroCredentialDescription
+    previous_version: int | None
+    state: CaseState
+    received_at: datetime
+    recommended_by: str | None
+    recommended_by_name: str | None
+    recommended_at: datetime | None
+    decided_by: str | None
+    decided_by_name: str | None
+    decided_at: datetime | None
+    reason: str | None
+    withdrawn_by: str | None
+    withdrawn_by_name: str | None
+    withdrawn_at: datetime | None
+
+
+class ConsentCaseRead(ConsentCasePublic):
+    """One case, with what changed since the version this institution consented to before."""
+
+    previous_description: MicroCredentialDescription | None = PydanticField(
+        description="The description of the version consented to before, when this node holds it."
+    )
+    changes: list[str] = PydanticField(description="The description's elements that differ from that version's.")
+
+
+class Reason(SQLModel):
+    reason: str = PydanticField(min_length=1, max_length=1000, description="In words the lead's people will read.")
 
 
 # --- HTTP bodies ---

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import Row
 
-from services.catalogue import domain, queries
+from services.catalogue import consents, domain, queries
 from services.catalogue.access import OFFER, check, refusals
 from services.catalogue.alliance import AllianceView, AllianceViewDep
 from services.catalogue.models import (
@@ -66,6 +66,8 @@ async def open_offering(
             # Locked, so that the course cannot be retired while its offering opens.
             versions = await queries.versions(uow.session, Course, body.course_id, lock=True)
             course = domain.version_to_offer(versions, body.course_version)
+            # A joint course a partner withdrew from opens no new offerings (those open run on).
+            domain.withdrawal_refusal(course, await consents.withdrawn_from(uow, course))
         OFFER.check(principal, course.institutions, f"course {course.id}")
         check(domain.offering_violations(body))
         offering = Offering(

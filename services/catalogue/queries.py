@@ -73,8 +73,8 @@ async def latest(session: AsyncSession, model: type[R], item_id: str, *, lock: b
     return found
 
 
-async def version(session: AsyncSession, model: type[R], item_id: str, number: int) -> R:
-    found = await session.get(model, (item_id, number))
+async def version(session: AsyncSession, model: type[R], item_id: str, number: int, lock: bool = False) -> R:
+    found = await session.get(model, (item_id, number), with_for_update=lock)
     if found is None:
         raise LookupError(f"no {_noun(model)} {item_id} version {number}")
     return found

@@ -6,24 +6,32 @@ offer. Who may act is judged by the version that governs (the newest approved on
 Reads are public; every write needs a bearer token, and the person is the token's subject.
 """
 
+import dataclasses
+import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Generic
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from sqlalchemy.exc import IntegrityError
 
-from services.catalogue import domain, queries
+from services.catalogue import consents, domain, queries
 from services.catalogue.access import DESIGN, REASSIGN, RETIRE, REVIEW, Permission, check, refusals
 from services.catalogue.domain import R
 from services.catalogue.models import (
     Course,
     CourseCreate,
     CoursePublic,
+    CaseState,
+    ConsentCase,
+    ConsentCasePublic,
+    ConsentCaseRead,
+    PartnerConsentPublic,
     Programme,
     ProgrammeCreate,
     ProgrammePublic,
+    Reason,
     Rejection,
     Retirement,
     ReviewedPublic,
@@ -34,11 +42,9 @@ from shared.auth import CurrentPrincipal, Principal
 from shared.db import UnitOfWork
 from shared.events import Event
 from shared.events.catalogue import (
-    CourseApproved,
     CourseRejected,
     CourseRetired,
     CourseSubmitted,
-    MicroCredentialDescription,
     ProgrammeApproved,
 )
 from shared.http import UnitOfWorkDep
@@ -55,6 +61,9 @@ class Workflow(Generic[R]):
     submitted: Callable[[R], Event] | None
     approved: Callable[[R], Event]
     rejected: Callable[[R], Event] | None
+    # How the lead's QA approves a submitted version (None: at once, publishing `approved`); a joint course waits
+    # for its partners' consent (consents.approve).
+    approval: Callable[[UnitOfWork, R, Principal], Awaitable[None]] | None = None
 
     @property
     def noun(self) -> str:
@@ -115,14 +124,23 @@ def workflow_router(workflow: Workflow[R]) -> APIRouter:
 
     @router.post(f"/{{{noun}_id}}/approve", response_model=workflow.public)
     async def approve(item_id: ItemId, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ReviewedPublic:
-        return await step(
-            uow,
-            item_id,
-            principal,
-            REVIEW,
-            lambda item: domain.approve(item, principal.subject, principal.name),
-            workflow.approved,
-        )
+        if workflow.approval is None:
+            return await step(
+                uow,
+                item_id,
+                principal,
+                REVIEW,
+                lambda item: domain.approve(item, principal.subject, principal.name),
+                workflow.approved,
+            )
+        async with uow:
+            with refusals():
+                versions = await queries.versions(uow.session, workflow.model, item_id, lock=True)
+                REVIEW.check(principal, domain.governing(versions).institutions, f"{noun} {item_id}")
+                item = versions[-1]
+                await workflow.approval(uow, item, principal)
+            await uow.commit()
+        return public(item)
 
     @router.post(f"/{{{noun}_id}}/reject", response_model=workflow.public)
     async def reject(
@@ -146,13 +164,7 @@ COURSES = Workflow(
     submitted=lambda course: CourseSubmitted(
         course_id=course.id, version=course.version, title=course.title, submitted_by=course.submitted_by
     ),
-    approved=lambda course: CourseApproved(
-        course_id=course.id,
-        version=course.version,
-        description=MicroCredentialDescription.model_validate(course.description),
-        approved_by=course.reviewed_by,
-        approved_at=course.reviewed_at,
-    ),
+    approved=consents.course_approved,
     rejected=lambda course: CourseRejected(
         course_id=course.id, version=course.version, rejected_by=course.reviewed_by, reasons=course.rejection_reasons
     ),
@@ -176,8 +188,10 @@ PROGRAMMES = Workflow(
 )
 
 
-def course_router(settings: CatalogueSettings) -> APIRouter:
-    router = workflow_router(COURSES)
+def course_router(settings: CatalogueSettings, consenting: consents.Consenting) -> APIRouter:
+    router = workflow_router(
+        dataclasses.replace(COURSES, approval=functools.partial(consents.approve, consenting=consenting))
+    )
 
     def draft(body: CourseCreate, principal: Principal, course_id: str, version: int) -> Course:
         """A new version in draft, once the description meets the policy (who may write it is checked before)."""
@@ -256,6 +270,17 @@ def course_router(settings: CatalogueSettings) -> APIRouter:
             with refusals():
                 return COURSES.show(await queries.version(uow.session, Course, course_id, version))
 
+    @router.get(
+        "/{course_id}/consents",
+        summary="Each co-awarding institution hosted by another node: asked to consent to which version, its answer",
+    )
+    async def partner_consents(course_id: str, uow: UnitOfWorkDep) -> list[PartnerConsentPublic]:
+        async with uow:
+            with refusals():
+                await queries.versions(uow.session, Course, course_id)
+            found = await consents.consents_of(uow, course_id)
+        return [PartnerConsentPublic.model_validate(asked, from_attributes=True) for asked in found]
+
     @router.post("/{course_id}/retire", summary="Take every approved version of a course off offer")
     async def retire_course(
         course_id: str,
@@ -313,8 +338,66 @@ def programme_router(settings: CatalogueSettings) -> APIRouter:
     return router
 
 
-def create_router(settings: CatalogueSettings) -> APIRouter:
+def consent_router() -> APIRouter:
+    """At a partner's node: the lead nodes' requests that an institution of this node co-awards a course version, and
+    its QA's decisions (four eyes: one recommends, another QA officer consents; declining and withdrawing need a
+    reason). Reads are public, as the catalogue's are."""
+    router = APIRouter(prefix="/consents", tags=["joint courses: consent"])
+
+    @router.get("", summary="The requests to consent to other members' joint courses, oldest first")
+    async def listing(
+        uow: UnitOfWorkDep,
+        state: Annotated[CaseState | None, Query(description="Only cases in this state.")] = None,
+        institution: Annotated[str | None, Query(description="Only those asked of this institution.")] = None,
+        course_id: Annotated[str | None, Query(description="Only those about this course of its lead.")] = None,
+    ) -> list[ConsentCasePublic]:
+        return [ConsentCasePublic.model_validate(case, from_attributes=True)
+                for case in await consents.cases(uow, state, institution, course_id)]
+
+    @router.get("/{case_id}", summary="One request, with what changed since the version consented to before")
+    async def read(case_id: str, uow: UnitOfWorkDep) -> ConsentCaseRead:
+        async with uow:
+            with refusals():
+                case = await consents.case_of(uow, case_id)
+            previous = await consents.previous_case(uow, case)
+        before = previous.description if previous else None
+        return ConsentCaseRead.model_validate(
+            ConsentCasePublic.model_validate(case, from_attributes=True).model_dump()
+            | {"previous_description": before, "changes": domain.changed_fields(before, case.description)}
+        )
+
+    def decided(case: ConsentCase) -> ConsentCasePublic:
+        return ConsentCasePublic.model_validate(case, from_attributes=True)
+
+    @router.post("/{case_id}/recommend", summary="The first pair of eyes: recommend taking part (nothing is sent)")
+    async def recommend(case_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ConsentCasePublic:
+        with refusals():
+            return decided(await consents.recommend(uow, case_id, principal))
+
+    @router.post("/{case_id}/consent", summary="A QA officer other than who recommended it consents (answered to the lead)")
+    async def consent(case_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ConsentCasePublic:
+        with refusals():
+            return decided(await consents.give(uow, case_id, principal))
+
+    @router.post("/{case_id}/decline", summary="A QA officer declines, with the reason (answered to the lead)")
+    async def decline(case_id: str, body: Reason, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ConsentCasePublic:
+        with refusals():
+            return decided(await consents.decline(uow, case_id, principal, body.reason))
+
+    @router.post(
+        "/{case_id}/withdraw",
+        summary="A QA officer withdraws from this version on, with the reason: no new offerings; credentials stay",
+    )
+    async def withdraw(case_id: str, body: Reason, principal: CurrentPrincipal, uow: UnitOfWorkDep) -> ConsentCasePublic:
+        with refusals():
+            return decided(await consents.withdraw(uow, case_id, principal, body.reason))
+
+    return router
+
+
+def create_router(settings: CatalogueSettings, consenting: consents.Consenting) -> APIRouter:
     router = APIRouter()
-    router.include_router(course_router(settings))
+    router.include_router(consent_router())
+    router.include_router(course_router(settings, consenting))
     router.include_router(programme_router(settings))
     return router

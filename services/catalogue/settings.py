@@ -26,3 +26,6 @@ class CatalogueSettings(ServiceSettings):
     policy_hours_tolerance: float = Field(default=0.2, ge=0)
     # The EQF levels a description may state (a description may also state none); comma-separated in the environment.
     policy_eqf_levels: Annotated[list[int], NoDecode, CommaSeparated] = Field(default_factory=lambda: list(range(1, 9)))
+    # Joint courses (services/catalogue/consents.py): a partner's node that has not answered a request to consent is
+    # asked again after this many seconds.
+    consent_retry_seconds: float = Field(default=300.0, gt=0)

@@ -38,7 +38,7 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
         migrations=Path(__file__).parent / "migrations",
         routers=[router, verify_routes(checker, resolver), wallet_router],
         handlers=event_handlers(Issuer(settings, signer, endorsing=endorsing), endorsing),
-        consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES, Topic.ALLIANCE_LISTINGS, Topic.ALLIANCE_INCOMING],
+        consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES, Topic.ALLIANCE_INCOMING],
         background=[registry.bind, signer.run, checker.run, resolver.run, endorsing.ask_again_on_schedule],
         startup_checks=[refuse_foreign_keys],
     )

@@ -208,14 +208,15 @@ def endorsement_refusal(
     credential: Mapping[str, Any],
     course_id: str,
     course_version: int,
-    listed_institutions: list[str] | None,
+    consented_institutions: list[str] | None,
+    withdrawn_at: datetime | None = None,
 ) -> str | None:
     """Why this node does not endorse a joint credential for `institution`, or None. It signs only for an institution
     it hosts (the registry names this node, and its DID is this node's: `own_did`, None without a key); the lead must
     be a member hosted by the node that asked; the credential must be issued with a DID of the lead and award the course
-    version named;
-    and the course version must be one the lead's node lists on the alliance bus with `institution` among its
-    awarding institutions and the lead first (`listed_institutions`, None when no such listing reached this node).
+    version named; and `institution` must have consented, at this node, to that version of the lead's course with
+    these awarding institutions, the lead first (`consented_institutions`, None without consent), and not have
+    withdrawn (`withdrawn_at`) before the credential was issued (its `validFrom`).
     Whether the credential verifies is checked after these (it needs the lead's node)."""
     try:
         member = registry.member(institution)
@@ -234,17 +235,31 @@ def endorsement_refusal(
     achievement_id = achievement.get("id") if isinstance(achievement, Mapping) else None
     if achievement_id != f"urn:microcredentials:course:{course_id}:v{course_version}":
         return f"the credential awards {achievement_id!r}, not course {course_id} version {course_version}"
-    if listed_institutions is None:
+    if consented_institutions is None:
         return (
-            f"node {sender} lists no course {course_id} version {course_version} on the alliance bus that this node "
-            "has taken in"
+            f"{institution} has not consented, at this node, to co-award course {course_id} version {course_version} "
+            f"of node {sender}"
         )
-    if institution not in listed_institutions[1:] or listed_institutions[0] != lead_institution:
+    if institution not in consented_institutions[1:] or consented_institutions[0] != lead_institution:
         return (
-            f"course {course_id} version {course_version} of node {sender} is awarded by "
-            f"{', '.join(listed_institutions)}: not by {lead_institution} with {institution}"
+            f"course {course_id} version {course_version} of node {sender} was consented to as awarded by "
+            f"{', '.join(consented_institutions)}: not by {lead_institution} with {institution}"
         )
+    if withdrawn_at is not None:
+        issued = _moment(credential.get("validFrom"))
+        if issued is None or issued >= withdrawn_at:
+            return (
+                f"{institution} withdrew from course {course_id} version {course_version} on "
+                f"{withdrawn_at.isoformat()}, before this credential was issued ({credential.get('validFrom')})"
+            )
     return None
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def received_endorsement_refusal(

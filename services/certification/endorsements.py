@@ -10,11 +10,11 @@ that its proof covers it. A request not answered is asked again every ENDORSEMEN
 arrives for an institution no longer pending changes nothing.
 
 At a co-awarding node: the request is endorsed only if the institution is one this node hosts and holds the key of,
-the course version is one the lead's node lists on the alliance bus with this institution among its awarding bodies
-(the catalogue listing this node's gateway took in: `member_courses`), and the lead's credential verifies at this
-node as /verify would say (VALID: the lead's DID document and status list fetched from its node). The endorsement is
-signed once with this node's own key and kept; the same request again gets the same endorsement. A refusal is
-answered with EndorsementDeclined and the reason.
+the institution consented at this node to that version of the lead's course (its QA, four eyes: the catalogue's
+JointCourseConsented, kept in `consented_courses`) and had not withdrawn (JointCourseConsentWithdrawn) before the
+credential was issued, and the lead's credential verifies at this node as /verify would say (VALID: the lead's DID
+document and status list fetched from its node). The endorsement is signed once with this node's own key and kept;
+the same request again gets the same endorsement. A refusal is answered with EndorsementDeclined and the reason.
 """
 
 import asyncio
@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from starlette.datastructures import State
 
 from services.certification import claims, domain, status_publication, verification
-from services.certification.models import Credential, EndorsementRequest, GivenEndorsement, MemberCourse
+from services.certification.models import ConsentedCourse, Credential, EndorsementRequest, GivenEndorsement
 from services.certification.proof_checks import ProofChecker
 from services.certification.resolver import MemberResolver
 from services.certification.settings import CertificationSettings
@@ -42,8 +43,8 @@ from shared.consumer import Unprocessable
 from shared.db import UnitOfWork, utcnow
 from shared.events import CloudEvent
 from shared.events import Topic
-from shared.events.alliance import AddressedMessage, CourseListed, EndorsementDeclined, EndorsementRequested, EndorsementSigned
-from shared.events.catalogue import AwardingBody
+from shared.events.alliance import AddressedMessage, EndorsementDeclined, EndorsementRequested, EndorsementSigned
+from shared.events.catalogue import AwardingBody, JointCourseConsented, JointCourseConsentWithdrawn
 from shared.failures import Backoff
 
 log = logging.getLogger(__name__)
@@ -223,15 +224,29 @@ async def endorsement_declined(
 # --- at a co-awarding institution's node ---
 
 
-async def course_listed(event: CourseListed, envelope: CloudEvent, uow: UnitOfWork, *, endorsing: Endorsing) -> None:
-    """Keep the member course versions that name one of this node's institutions as a co-awarding body."""
-    hosted = set(identity_of(endorsing.settings).institutions)
-    if not hosted.intersection(event.institutions[1:]):
-        return
+async def course_consented(event: JointCourseConsented, envelope: CloudEvent, uow: UnitOfWork) -> None:
+    """An institution of this node consented (at this node's catalogue) to co-award a version of a lead's course."""
     await uow.session.execute(
-        insert(MemberCourse)
-        .values(node=event.node, course_id=event.course_id, version=event.version, institutions=event.institutions)
+        insert(ConsentedCourse)
+        .values(lead_node=event.lead_node, course_id=event.course_id, version=event.version,
+                institution=event.institution, institutions=event.institutions, consented_at=event.consented_at)
         .on_conflict_do_nothing()
+    )
+
+
+async def consent_withdrawn(event: JointCourseConsentWithdrawn, envelope: CloudEvent, uow: UnitOfWork) -> None:
+    """It withdrew from that version on: credentials issued from then on are not endorsed; the first withdrawal
+    counts."""
+    await uow.session.execute(
+        update(ConsentedCourse)
+        .where(
+            ConsentedCourse.lead_node == event.lead_node,
+            ConsentedCourse.course_id == event.course_id,
+            ConsentedCourse.institution == event.institution,
+            ConsentedCourse.version >= event.version,
+            ConsentedCourse.withdrawn_at.is_(None),
+        )
+        .values(withdrawn_at=event.withdrawn_at, withdrawal_reason=event.reason)
     )
 
 
@@ -280,7 +295,9 @@ async def _refusal(
     event: EndorsementRequested, uow: UnitOfWork, endorsing: Endorsing, registry: AllianceRegistry, own_node: str
 ) -> str | None:
     identity = identity_of(endorsing.settings)
-    listed = await uow.session.get(MemberCourse, (event.sender, event.course_id, event.course_version))
+    consented = await uow.session.get(
+        ConsentedCourse, (event.sender, event.course_id, event.course_version, event.institution)
+    )
     if problem := domain.endorsement_refusal(
         registry=registry,
         own_node=own_node,
@@ -291,7 +308,8 @@ async def _refusal(
         credential=event.credential,
         course_id=event.course_id,
         course_version=event.course_version,
-        listed_institutions=listed.institutions if listed else None,
+        consented_institutions=consented.institutions if consented else None,
+        withdrawn_at=consented.withdrawn_at if consented else None,
     ):
         return problem
 

@@ -15,9 +15,15 @@ from services.certification.models import CourseVersion, Credential, Grade
 from shared.consumer import Handler, Unprocessable
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
-from shared.events.alliance import CourseListed, EndorsementDeclined, EndorsementRequested, EndorsementSigned
+from shared.events.alliance import EndorsementDeclined, EndorsementRequested, EndorsementSigned
 from shared.events.assessment import GradeAmended, GradeRecorded
-from shared.events.catalogue import CourseApproved, MicroCredentialDescription, ProgrammeApproved
+from shared.events.catalogue import (
+    CourseApproved,
+    JointCourseConsented,
+    JointCourseConsentWithdrawn,
+    MicroCredentialDescription,
+    ProgrammeApproved,
+)
 
 AMENDED_BY = "assessment"
 
@@ -141,8 +147,10 @@ def event_handlers(issuer: Issuer, endorsing: Endorsing) -> dict[type[Event], Ha
         GradeRecorded: functools.partial(grade_recorded, issuer=issuer),
         GradeAmended: functools.partial(grade_amended, issuer=issuer),
         ProgrammeApproved: functools.partial(stacking.programme_approved, issuer=issuer),
-        # Joint credentials across nodes: the members' courses this node co-awards, and the endorsement exchange.
-        CourseListed: functools.partial(endorsements.course_listed, endorsing=endorsing),
+        # Joint credentials across nodes: the members' course versions this node consented to co-award (its catalogue
+        # says), and the endorsement exchange.
+        JointCourseConsented: endorsements.course_consented,
+        JointCourseConsentWithdrawn: endorsements.consent_withdrawn,
         EndorsementRequested: functools.partial(endorsements.endorsement_requested, endorsing=endorsing),
         EndorsementSigned: functools.partial(endorsements.endorsement_signed, endorsing=endorsing),
         EndorsementDeclined: functools.partial(endorsements.endorsement_declined, endorsing=endorsing),

@@ -244,16 +244,22 @@ class GivenEndorsement(CertificationTable, table=True):
     signed_at: datetime = Field(sa_column=timestamp_column())
 
 
-class MemberCourse(CertificationTable, table=True):
-    """A course version another member's node lists on the alliance bus (CourseListed, taken in by this node's gateway)
-    with one of this node's institutions among its awarding institutions: what this node co-awards, so endorses."""
+class ConsentedCourse(CertificationTable, table=True):
+    """A version of another member's joint course that an institution of this node consented to co-award, at this
+    node (the catalogue's JointCourseConsented), and when it withdrew (JointCourseConsentWithdrawn): what this node
+    endorses, for credentials issued before any withdrawal."""
 
-    __tablename__ = "member_courses"
+    __tablename__ = "consented_courses"
 
-    node: str = Field(primary_key=True)
+    lead_node: str = Field(primary_key=True)
     course_id: str = Field(primary_key=True)
     version: int = Field(primary_key=True)
-    # The awarding institutions' codes, the lead first.
+    institution: str = Field(primary_key=True)
+    # The awarding institutions' codes, the lead first, as consented to.
     institutions: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    consented_at: datetime = Field(sa_column=timestamp_column())
+    withdrawn_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    withdrawal_reason: str | None = None
+
 
 CredentialPublic.model_rebuild()

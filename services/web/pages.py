@@ -43,6 +43,7 @@ MENU: list[MenuItem] = [
     MenuItem(_l("My wallet"), "/learner/wallet", frozenset({Role.LEARNER})),
     MenuItem(_l("Email preferences"), "/learner/preferences", frozenset({Role.LEARNER})),
     MenuItem(_l("Courses to review"), "/qa/courses", frozenset({Role.QA_OFFICER})),
+    MenuItem(_l("Joint courses to consent to"), "/qa/consents", frozenset({Role.QA_OFFICER, Role.COURSE_DESIGNER})),
     MenuItem(_l("My courses"), "/designer/courses", frozenset({Role.COURSE_DESIGNER})),
     MenuItem(_l("Offerings"), "/registrar/offerings", frozenset({Role.REGISTRAR})),
     MenuItem(_l("Credentials issued"), "/registrar/credentials", frozenset({Role.REGISTRAR})),

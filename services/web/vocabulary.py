@@ -37,9 +37,18 @@ TERMS = {
     # a course version's state in the quality-assurance workflow
     "draft": _l("draft"),
     "submitted": _l("submitted"),
+    "awaiting-consent": _l("approved here, awaiting the partners' consent"),
     "approved": _l("approved"),
     "rejected": _l("sent back"),
     "retired": _l("retired"),
+    # a partner's consent to another member's joint course, at this node
+    "received": _l("received, not yet recommended"),
+    "recommended": _l("recommended, awaiting a QA officer"),
+    "consented": _l("consented"),
+    "declined": _l("declined"),
+    # at the lead's node: a partner university's answer
+    "requested": _l("asked, no answer yet"),
+    "given": _l("consented"),
     # applications
     "enrolled": _l("enrolled"),
     "waitlisted": _l("on the waitlist"),

@@ -170,6 +170,32 @@ class CourseRejected(CourseEvent):
     reasons: list[str] = Field(min_length=1)
 
 
+class JointCourseConsented(CourseEvent):
+    """An institution of this node consented, at this node (four eyes), to co-award a version of another member's
+    joint course: this node's certification endorses that version's credentials (services/certification/
+    endorsements.py). The course is the lead's (`lead_node`), so its id is the lead's."""
+
+    type: ClassVar[str] = "eu.microcredentials.catalogue.joint-course.consented.v1"
+    version: int = Field(ge=1)
+    lead_node: str = Field(min_length=1)
+    institution: str = Field(min_length=1)
+    # Every awarding institution's code, the lead first, as the request named them.
+    institutions: list[str] = Field(min_length=2)
+    consented_at: datetime
+
+
+class JointCourseConsentWithdrawn(CourseEvent):
+    """An institution of this node withdrew from another member's joint course from this version on: credentials
+    issued after `withdrawn_at` are no longer endorsed here; those issued before keep their endorsement."""
+
+    type: ClassVar[str] = "eu.microcredentials.catalogue.joint-course.withdrawn.v1"
+    version: int = Field(ge=1)
+    lead_node: str = Field(min_length=1)
+    institution: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=1000)
+    withdrawn_at: datetime
+
+
 class OfferingEvent(Event):
     topic: ClassVar[Topic] = Topic.OFFERINGS
     offering_id: str

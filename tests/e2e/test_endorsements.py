@@ -1,11 +1,12 @@
-"""A joint credential endorsed where the keys live, between two nodes as separate processes: each node a certification
-service and an alliance gateway (`python -m services.<name> serve`), with its own database, topic prefix and Kafka
-principals, the gateways on the alliance bus as their nodes' principals, following one signed registry. A's joint
-credential of A and B gets B's endorsement, signed at B with B's key (A holds none of B's); Digital Bazaar's verifier
+"""A joint credential endorsed where the keys live, between two nodes as separate processes: each node a catalogue, a
+certification service and an alliance gateway (`python -m services.<name> serve`), with its own database, topic prefix and Kafka
+principals, the gateways on the alliance bus as their nodes' principals, following one signed registry. The joint course is approved at A once B's
+people consented at B (deploy/alliance_journey.py consent_at, over HTTP); A's joint credential of A and B gets B's endorsement, signed at B with B's key (A holds none of B's); Digital Bazaar's verifier
 with the standard contexts accepts both, fetching A's and B's DID documents from their nodes; a duplicate request
 changes nothing. (The same exchange in one process, with its refusals: tests/integration/test_alliance_endorsements.py.)"""
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -17,6 +18,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from deploy.journey import Node as JourneyNode
 from deploy.kafka_security import read_credentials
 from shared.events import CloudEvent, Topic
 from shared.events.alliance import EndorsementRequested, EndorsementSigned
@@ -55,6 +57,7 @@ def two_nodes(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                "ALLIANCE_REGISTRY_POLL_SECONDS": "1"}
     processes: list[subprocess.Popen] = []
     nodes = {}
+    catalogues: dict[str, str] = {}
     try:
         for name, body in (("saarland", SAARLAND), ("silesia", SILESIA)):
             node_stack = with_kafka_principals(dataclasses.replace(
@@ -64,7 +67,9 @@ def two_nodes(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             own = os.environ | node_stack.env() | follows | {"NODE_URI": node_uri(name)}
             bus = read_credentials(folder / "bus" / f"{stack.topic_prefix}{name}.properties")
             gateway_url = f"http://127.0.0.1:{free_port()}"
+            catalogues[name] = f"http://127.0.0.1:{free_port()}"
             for service, url, env in (
+                ("catalogue", catalogues[name], node_stack.kafka_env("catalogue") | {"CONSENT_RETRY_SECONDS": "2"}),
                 ("certification", urls[name], node_stack.kafka_env("certification") | {
                     "PUBLIC_URL": urls[name], "ISSUER_KEYS_DIR": str(nodes[name].keys),
                     "ENDORSEMENT_RETRY_SECONDS": "2", "STATUS_LIST_CACHE_SECONDS": "1", "SIGNING_PROCESSES": "1",
@@ -82,7 +87,12 @@ def two_nodes(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 )
                 processes.append(process)
                 wait_ready(url, process, str(log))
-        yield SimpleNamespace(urls=urls, nodes=nodes)
+        journeys = {
+            name: JourneyNode(urls={"catalogue": url}, kafka=stack.kafka, maildir=folder / "mail",
+                              auth_key=stack.auth_private_key, timeout=WAIT)
+            for name, url in catalogues.items()
+        }
+        yield SimpleNamespace(urls=urls, nodes=nodes, catalogues=catalogues, journeys=journeys, stack=stack)
     finally:
         for process in processes:
             process.terminate()
@@ -94,8 +104,14 @@ def two_nodes(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 async def test_as_joint_credential_carries_bs_endorsement_signed_at_b_and_digital_bazaar_accepts_both(two_nodes, node):
-    async with httpx.AsyncClient(base_url=two_nodes.urls["saarland"], timeout=60) as a_client:
-        alliance = SimpleNamespace(nodes=two_nodes.nodes, saarland=a_client)
+    async with contextlib.AsyncExitStack() as clients:
+        a_client = await clients.enter_async_context(httpx.AsyncClient(base_url=two_nodes.urls["saarland"], timeout=60))
+        catalogues = {
+            name: await clients.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60))
+            for name, url in two_nodes.catalogues.items()
+        }
+        alliance = SimpleNamespace(nodes=two_nodes.nodes, saarland=a_client, catalogues=catalogues,
+                                   journeys=two_nodes.journeys, stack=two_nodes.stack)
         course_id = await course_approved_at_a(alliance, SAARLAND, SILESIA)
         who = await passed_at_a(alliance, course_id)
         credential = await credential_of(alliance, who, complete=True)

@@ -1,7 +1,8 @@
 """Messages addressed to one partner, and joint credentials endorsed where the keys live: two nodes on the real Kafka
 and PostgreSQL, each with its own topic prefix, database, Kafka principals (its services' on the node's side, the
 node's own on the alliance bus), certification service (served over HTTP at the node's base URL, where the other
-node fetches its DID documents and status lists) and gateway, following one signed registry. Node A (Saarbrücken)
+node fetches its DID documents and status lists), catalogue (joint courses are approved only with each partner's
+consent at its node) and gateway, following one signed registry. Node A (Saarbrücken)
 hosts Saarland University, node B (Katowice) the University of Silesia; a third member's node (Koper) is in the
 registry but never answers.
 
@@ -27,15 +28,25 @@ from aiokafka.admin import AIOKafkaAdminClient
 from deploy.kafka_security import read_credentials
 from services.alliance.app import create_service as create_gateway
 from services.alliance.settings import AllianceSettings
+from deploy.alliance_journey import consent_at
+from deploy.journey import Node as JourneyNode
+from services.catalogue.app import create_service as create_catalogue
+from services.catalogue.settings import CatalogueSettings
 from services.certification.app import create_service as create_certification
 from services.certification.settings import CertificationSettings
 from services.certification.signing_keys import ForeignKey, InstitutionProfile, create_key, save_profile
 from services.certification.tests.test_domain import alliance_course
 from shared.auth import Role
 from shared.events import CloudEvent, Topic, dead_letter_topic
-from shared.events.alliance import EndorsementDeclined, EndorsementRequested, EndorsementSigned
+from shared.events.alliance import (
+    AddressedMessage,
+    ConsentGiven,
+    EndorsementDeclined,
+    EndorsementRequested,
+    EndorsementSigned,
+)
 from shared.events.assessment import GradeRecorded
-from shared.events.catalogue import AwardingBody, CourseApproved
+from shared.events.catalogue import AwardingBody
 from shared.events.common import LearnerIdentity
 from shared.events.topics import addressed_topic
 from shared.kafka import client_options
@@ -110,6 +121,9 @@ async def alliance(stack: Stack, tmp_path_factory: pytest.TempPathFactory):
                    verify_processes=0, endorsement_retry_seconds=1.0, status_list_cache_seconds=0) | overrides,
         ))
 
+    def catalogue(name: str) -> Any:
+        return create_catalogue(nodes[name].settings(CatalogueSettings, consent_retry_seconds=1.0))
+
     def gateway(name: str) -> Any:
         bus = read_credentials(bus_credentials / f"{stack.topic_prefix}{name}.properties")
         return create_gateway(nodes[name].settings(
@@ -118,9 +132,18 @@ async def alliance(stack: Stack, tmp_path_factory: pytest.TempPathFactory):
         ))
 
     async with contextlib.AsyncExitStack() as running_nodes:
-        world = SimpleNamespace(stack=stack, urls=urls, nodes=nodes, folder=folder, certification=certification)
+        world = SimpleNamespace(stack=stack, urls=urls, nodes=nodes, folder=folder, certification=certification,
+                                catalogues={}, journeys={})
         for name in ("saarland", "silesia"):
             setattr(world, name, await running_nodes.enter_async_context(served(certification(name), ports[name])))
+            catalogue_port = free_port()
+            world.catalogues[name] = await running_nodes.enter_async_context(served(catalogue(name), catalogue_port))
+            # The node as deploy/alliance_journey.py drives it over HTTP (consent_at), its users' tokens signed with
+            # the session's key.
+            world.journeys[name] = JourneyNode(
+                urls={"catalogue": f"http://127.0.0.1:{catalogue_port}"}, kafka=stack.kafka, maildir=folder / "mail",
+                auth_key=stack.auth_private_key, timeout=WAIT,
+            )
             await running_nodes.enter_async_context(running(gateway(name)))
         yield world
 
@@ -185,18 +208,70 @@ async def test_an_addressed_message_under_another_name_or_for_another_node_is_de
 # --- joint credentials ---
 
 
-async def course_approved_at_a(alliance, *bodies: AwardingBody) -> str:
-    course_id = f"course-{uuid.uuid4().hex[:8]}"
-    description = alliance_course().model_copy(update={"awarding_bodies": list(bodies), "title": f"Just Transition {course_id[-4:]}"})
-    event = CourseApproved(course_id=course_id, version=1, description=description, approved_by="qa@uni-saarland.de",
-                           approved_at=NOW)
+def staff(alliance, node: str, role: Role, institution: str, who: str = "") -> dict[str, str]:
+    return alliance.nodes[node].stack.bearer(f"{who or role.value}@{institution}", role, institution=institution)
+
+
+async def course_submitted_at_a(alliance, *bodies: AwardingBody, title: str = "") -> dict[str, Any]:
+    """A course of the bodies (Saarland University leading), designed and submitted at A's catalogue over HTTP."""
+    description = alliance_course().model_copy(
+        update={"awarding_bodies": list(bodies), "title": title or f"Just Transition {uuid.uuid4().hex[:4]}"}
+    )
+    client = alliance.catalogues["saarland"]
+    designer = staff(alliance, "saarland", Role.COURSE_DESIGNER, "uni-saarland")
+    response = await client.post("/courses", json={"description": description.model_dump(mode="json")}, headers=designer)
+    assert response.status_code == 201, response.text
+    course = response.json()
+    submitted = await client.post(f"/courses/{course['id']}/submit", headers=designer)
+    assert submitted.status_code == 200, submitted.text
+    return submitted.json()
+
+
+async def approved_by_as_qa(alliance, course_id: str) -> dict[str, Any]:
+    response = await alliance.catalogues["saarland"].post(
+        f"/courses/{course_id}/approve", headers=staff(alliance, "saarland", Role.QA_OFFICER, "uni-saarland")
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def status_at_a(alliance, course_id: str, status: str, version: int = 1) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        course = (await alliance.catalogues["saarland"].get(f"/courses/{course_id}/versions/{version}")).json()
+        return course if course["status"] == status else None
+
+    return await eventually(probe, timeout=WAIT)
+
+
+async def known_to_as_certification(alliance, course_id: str) -> None:
+    """A's certification has taken in the course's approval before a grade comes (on another topic)."""
     a = alliance.nodes["saarland"].stack
-    await produce(a, Topic.COURSES, CloudEvent.wrap(event, source=node_uri("saarland")).to_bytes(), event.key)
-    # A's certification knows the course before its grade comes (on another topic). Whether B has its listing yet
-    # does not matter: B declines until it has, and A asks again.
-    [record] = await arrived(a, Topic.COURSES, event.key)
-    await eventually(lambda: committed_past(a, "mc-certification", record), timeout=WAIT)
+    records = await arrived(a, Topic.COURSES, course_id, count=2)  # submitted, approved
+    await eventually(lambda: committed_past(a, "mc-certification", records[-1]), timeout=WAIT)
+
+
+async def course_approved_at_a(alliance, *bodies: AwardingBody) -> str:
+    """A joint course approved as the alliance does it: A's QA approves, Silesia's people consent at B (through HTTP,
+    as deploy/alliance_journey.py's consent_at does), and Primorska's node, which never answers otherwise, consents
+    on the bus (the test writes its answer as that node's gateway would)."""
+    course = await course_submitted_at_a(alliance, *bodies)
+    course_id = course["id"]
+    assert (await approved_by_as_qa(alliance, course_id))["status"] == "awaiting-consent"
+    if SILESIA in bodies:
+        await asyncio.to_thread(consent_at, alliance.journeys["silesia"], course_id)
+    if PRIMORSKA in bodies:
+        await answered_by_primorska(alliance, ConsentGiven(
+            sender="primorska", recipient="saarland", course_id=course_id, course_version=1, institution="upr",
+            given_at=datetime.now(UTC),
+        ))
+    await status_at_a(alliance, course_id, "approved")
+    await known_to_as_certification(alliance, course_id)
     return course_id
+
+
+async def answered_by_primorska(alliance, answer: AddressedMessage) -> None:
+    await produce(alliance.stack, addressed_topic("primorska", "saarland"),
+                  CloudEvent.wrap(answer, source=node_uri("primorska")).to_bytes(), answer.key)
 
 
 async def passed_at_a(alliance, course_id: str) -> LearnerIdentity:

@@ -171,6 +171,21 @@ TABLE: list[Entry] = [
     Entry("catalogue", "POST", "/courses/{course_id}/retire", "qa admin", 409,
           "QA or the node administrator of the governing version's lead (this course is retired already)",
           at={"course_id": "retired_course"}),
+    public("catalogue", "GET", "/courses/{course_id}/consents", "the catalogue is open: which partners consented"),
+    # A partner's node: other members' requests to consent to their joint courses. This node follows no registry, so
+    # no request ever came: the people who may act are told there is no such case (404), the others 403.
+    public("catalogue", "GET", "/consents", "the catalogue is open: joint courses this node was asked to co-award"),
+    public("catalogue", "GET", "/consents/{case_id}", "the catalogue is open (no such case here)", status=404),
+    Entry("catalogue", "POST", "/consents/{case_id}/recommend", "designer designer@B qa qa@B", 404,
+          "a designer or QA officer of the institution asked recommends (its institution is checked on the case)"),
+    Entry("catalogue", "POST", "/consents/{case_id}/consent", "qa qa@B", 404,
+          "a QA officer of the institution asked consents, not who recommended it (checked on the case)"),
+    Entry("catalogue", "POST", "/consents/{case_id}/decline", "qa qa@B", 404,
+          "a QA officer of the institution asked declines, with a reason",
+          request=lambda s: {"json": {"reason": "no staff for it"}}),
+    Entry("catalogue", "POST", "/consents/{case_id}/withdraw", "qa qa@B", 404,
+          "a QA officer of the institution asked withdraws, with a reason",
+          request=lambda s: {"json": {"reason": "the agreement ended"}}),
     Entry("catalogue", "POST", "/programmes", "designer", 422,
           "a designer of an awarding institution; then the stacking rule is checked (an unknown course here)",
           request=lambda s: {"json": {"title": "Green Skills Certificate", "awarding_bodies": [s["body_a"]],
@@ -297,6 +312,7 @@ DEFAULT_AT = {
     "course_id": "course", "version": "version", "programme_id": "programme", "offering_id": "offering",
     "learner_id": "learner", "application_id": "application", "grade_id": "grade", "credential_id": "credential",
     "institution": "institution", "purpose": "purpose", "token": "share_token", "delivery_id": "delivery",
+    "case_id": "consent_case",
 }
 
 
@@ -383,7 +399,8 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}")
             )
         seeds: dict[str, Any] = {"learner": f"learner-{uuid.uuid4().hex[:8]}",
-                                 "other_learner": f"learner-{uuid.uuid4().hex[:8]}"}
+                                 "other_learner": f"learner-{uuid.uuid4().hex[:8]}",
+                                 "consent_case": f"case-{uuid.uuid4().hex[:8]}"}
         headers = {caller: token_header(stack, principal(caller, seeds)) for caller in CALLERS}
         world = World(apps, clients, seeds, headers)
         await make_data_set(world)

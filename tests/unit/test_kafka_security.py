@@ -55,7 +55,11 @@ def test_the_rights_follow_what_each_service_publishes_and_consumes() -> None:
         "WRITE topic mc.catalogue.courses", "WRITE topic mc.catalogue.offerings", "WRITE topic mc.catalogue.programmes",
         "WRITE topic mc.catalogue.dead-letter", "READ  group mc-catalogue",
         "READ  topic mc.enrolment.availability", "READ  topic mc.alliance.listings",
-    }, "catalogue reads the places of its offerings and the members' listings, nothing else"
+        "WRITE topic mc.alliance.outgoing", "READ  topic mc.alliance.incoming",
+    }, (
+        "catalogue reads the places of its offerings and the members' listings, and asks and answers partners' "
+        "consent to joint courses through the gateway; nothing else"
+    )
     assert set(map(str, grants["alliance"])) == {
         "WRITE topic mc.alliance.listings", "WRITE topic mc.alliance.dead-letter", "READ  group mc-alliance",
         "READ  topic mc.catalogue.courses", "READ  topic mc.catalogue.offerings", "READ  topic mc.catalogue.programmes",
@@ -66,7 +70,7 @@ def test_the_rights_follow_what_each_service_publishes_and_consumes() -> None:
         "and writes what partners address to it: nothing else about learners"
     )
     assert set(map(str, grants["certification"])) >= {
-        "WRITE topic mc.alliance.outgoing", "READ  topic mc.alliance.incoming", "READ  topic mc.alliance.listings",
+        "WRITE topic mc.alliance.outgoing", "READ  topic mc.alliance.incoming",
     }, "certification asks partners for endorsements and answers theirs through the gateway"
 
 

@@ -1,6 +1,7 @@
 """The rules of joint credentials across nodes: a node signs only for the institutions it hosts (no university's key
 at another's node), what a co-awarding node endorses, and which endorsements the lead attaches."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -45,20 +46,22 @@ def test_the_lead_asks_the_node_that_hosts_the_co_awarding_institution(registry)
 
 def credential(issuer: str = SAARLAND_DID, achievement: str = "urn:microcredentials:course:c-1:v2") -> dict[str, Any]:
     return {"id": "https://mc.uni-saarland.de/credentials/1", "issuer": {"id": issuer},
-            "credentialSubject": {"achievement": {"id": achievement}}}
+            "validFrom": "2026-05-04T10:00:00+00:00", "credentialSubject": {"achievement": {"id": achievement}}}
 
 
 def refusal(registry: AllianceRegistry, **changes: Any) -> str | None:
     request: dict[str, Any] = dict(
         registry=registry, own_node="silesia", sender="saarland", institution="uni-silesia", own_did=SILESIA_DID,
         lead_institution="uni-saarland", credential=credential(), course_id="c-1", course_version=2,
-        listed_institutions=["uni-saarland", "uni-silesia"],
+        consented_institutions=["uni-saarland", "uni-silesia"],
     )
     return domain.endorsement_refusal(**(request | changes))
 
 
-def test_a_co_awarding_node_endorses_a_listed_joint_course_of_the_lead(registry) -> None:
+def test_a_co_awarding_node_endorses_a_joint_course_of_the_lead_it_consented_to(registry) -> None:
     assert refusal(registry) is None
+    # Withdrawn after the credential was issued: what was issued before keeps its endorsement.
+    assert refusal(registry, withdrawn_at=datetime(2026, 5, 5, tzinfo=UTC)) is None
 
 
 @pytest.mark.parametrize(("changes", "reason"), [
@@ -69,9 +72,10 @@ def test_a_co_awarding_node_endorses_a_listed_joint_course_of_the_lead(registry)
     ({"lead_institution": "uni-mars"}, "'uni-mars' is not a member of"),
     ({"credential": credential(issuer="did:key:z6Mkmallory")}, "issuer 'did:key:z6Mkmallory' is not a DID of uni-saarland"),
     ({"credential": credential(achievement="urn:microcredentials:course:c-9:v1")}, "awards 'urn:microcredentials:course:c-9:v1', not course c-1 version 2"),
-    ({"listed_institutions": None}, "node saarland lists no course c-1 version 2 on the alliance bus"),
-    ({"listed_institutions": ["uni-saarland"]}, "awarded by uni-saarland: not by uni-saarland with uni-silesia"),
-    ({"listed_institutions": ["uni-silesia", "uni-saarland"]}, "not by uni-saarland with uni-silesia"),
+    ({"consented_institutions": None}, "uni-silesia has not consented, at this node, to co-award course c-1 version 2"),
+    ({"consented_institutions": ["uni-saarland"]}, "awarded by uni-saarland: not by uni-saarland with uni-silesia"),
+    ({"consented_institutions": ["uni-silesia", "uni-saarland"]}, "not by uni-saarland with uni-silesia"),
+    ({"withdrawn_at": datetime(2026, 5, 3, tzinfo=UTC)}, "uni-silesia withdrew from course c-1 version 2 on 2026-05-03"),
 ])
 def test_a_co_awarding_node_declines_with_the_reason(registry, changes: dict[str, Any], reason: str) -> None:
     assert reason in (refusal(registry, **changes) or "")

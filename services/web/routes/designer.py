@@ -19,7 +19,7 @@ router = APIRouter(tags=["course designer"])
 
 COURSES = "/designer/courses"
 # The order "my courses" shows the states in.
-STATES = ("draft", "submitted", "rejected", "approved", "retired")
+STATES = ("draft", "submitted", "awaiting-consent", "rejected", "approved", "retired")
 
 
 @router.get(COURSES)
@@ -100,8 +100,11 @@ async def course(view: PageView, course_id: str) -> Response:
     newest = versions[-1]
     if newest["status"] == "draft":
         return _form_page(view, action=f"{COURSES}/{course_id}", description=newest["description"], course=newest)
+    # A joint course's partners hosted by other nodes: asked to consent to which version, and what they answered.
+    consents = [asked for asked in await view.api.get("catalogue", f"/courses/{course_id}/consents")
+                if asked["version"] == newest["version"]]
     return view.render("designer/course.html", title=newest["description"]["title"], course=newest,
-                       d=newest["description"], versions=versions)
+                       d=newest["description"], versions=versions, consents=consents)
 
 
 @router.post(COURSES + "/{course_id}")

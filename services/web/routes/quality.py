@@ -91,6 +91,10 @@ async def approve(view: PageView, course_id: str) -> Response:
     except ServiceRefused as refused:
         return view.redirect(f"{QUEUE}/{course_id}", view._("Not approved: %(reason)s", reason=refused.detail),
                              tone="error")
+    if course["status"] == "awaiting-consent":
+        return view.redirect(QUEUE, view._(
+            "“%(title)s”, version %(version)s, is approved here: it is in the catalogue once every partner university "
+            "has consented at its own node.", title=course["description"]["title"], version=course["version"]))
     return view.redirect(QUEUE, view._("“%(title)s”, version %(version)s, is approved: it is in the catalogue now.",
                                        title=course["description"]["title"], version=course["version"]))
 
