@@ -17,6 +17,8 @@ from shared.events.alliance import (
     CourseListed,
     OfferingDelisted,
     OfferingListed,
+    PartReliedOn,
+    PartRevoked,
     ProgrammeListed,
 )
 from shared.events.catalogue import CourseApproved, CourseRetired, OfferingOpened, ProgrammeApproved
@@ -24,7 +26,11 @@ from shared.events.enrolment import OfferingAvailabilityChanged
 
 
 # Every message type addressed to one partner.
-ADDRESSED = (EndorsementRequested, EndorsementSigned, EndorsementDeclined)
+ADDRESSED = (
+    EndorsementRequested, EndorsementSigned, EndorsementDeclined,
+    # Stacking across nodes (services/certification/presented_parts.py).
+    PartReliedOn, PartRevoked,
+)
 
 
 def node_handlers(node: str | None, registry: Callable[[], AllianceRegistry | None]) -> dict[type[Event], Handler]:
