@@ -4,8 +4,14 @@ where their presentation stands (presented_parts.py holds the rules)."""
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from services.certification.domain import PartRefused
-from services.certification.models import Presentation
-from services.certification.presented_parts import NoSuchProgramme, NotYours, PresentedParts, presentation_of
+from services.certification.models import Presentation, PresentedPartPublic
+from services.certification.presented_parts import (
+    NoSuchProgramme,
+    NotYours,
+    PresentedParts,
+    presentation_of,
+    public_part,
+)
 from services.certification.routes import SettingsDep
 from services.certification.verify_page import read_json, size_in_words
 from shared.auth import CurrentPrincipal, Role, require_role
@@ -70,6 +76,26 @@ def presentation_routes(parts: PresentedParts) -> APIRouter:
         if issued:
             response.status_code = status.HTTP_201_CREATED
         return found
+
+    @router.post("/presentations", openapi_extra={"requestBody": _PRESENTATION})
+    async def present_credentials(
+        request: Request, principal: CurrentPrincipal, uow: UnitOfWorkDep, settings: SettingsDep
+    ) -> list[PresentedPartPublic]:
+        """The calling learner presents micro-credentials they hold (of any member's node) so that they count at this
+        node: as a course's prerequisite when they apply (enrolment learns of them: CredentialPresented), and as
+        parts of its programmes. The same rules and answers as for a programme's parts, for any course of this
+        platform."""
+        require_role(principal, Role.LEARNER)
+        body = await read_json(request, settings.presentation_max_bytes, _too_large)
+        async with uow:
+            try:
+                taken = await parts.take(uow, principal, body)
+            except NotYours as refusal:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, str(refusal)) from None
+            except PartRefused as refusal:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(refusal)) from None
+            await uow.commit()
+        return [public_part(part) for part in taken]
 
     @router.get("/programmes/{programme_id}/presentations/mine")
     async def mine(

@@ -49,6 +49,7 @@ from shared.consumer import Handler, Unprocessable
 from shared.db import UnitOfWork, utcnow
 from shared.events import CloudEvent, Event, Topic
 from shared.events.alliance import PartReliedOn, PartRevoked
+from shared.events.certification import CredentialPresented
 from shared.events.catalogue import StackingRule
 from shared.events.common import LearnerIdentity
 from shared.failures import Backoff
@@ -88,6 +89,31 @@ class PresentedParts:
         whether a programme credential was issued now (in the unit of work)."""
         programme = await _programme(uow, programme_id)
         rule = StackingRule.model_validate(programme.rule)
+
+        def stacked(which: str, document: Mapping[str, Any], course: tuple[str, int] | None) -> None:
+            if course is None or course[0] not in rule.course_ids:
+                raise PartRefused(
+                    f"{which} awards {claims.achievement_id(document)!r}, not a course programme {programme.title!r} "
+                    f"stacks (its courses: {', '.join(rule.course_ids)})"
+                )
+
+        await self.take(uow, principal, body, stacked, programme_id)
+        before = await _programme_credential(uow, principal.subject, programme_id)
+        await stacking.award_programmes(uow, self.issuer, principal.subject, [programme])
+        after = await _programme_credential(uow, principal.subject, programme_id)
+        return before is None and after is not None
+
+    async def take(
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        body: Any,
+        course_check: Callable[[str, Mapping[str, Any], tuple[str, int] | None], None] = lambda *_: None,
+        programme_id: str | None = None,
+    ) -> list[PresentedPart]:
+        """Check every part the learner presents (theirs, of a course `course_check` lets through, VALID here), then
+        keep those new here: each counts for them at this node (CredentialPresented) and its issuer's node is told
+        that this node relies on it (PartReliedOn). Raises PartRefused or NotYours, keeping nothing."""
         if not principal.email:
             raise NotYours("your token attests no e-mail address: the parts' subjects cannot be matched to you")
         learner = LearnerIdentity(
@@ -97,7 +123,7 @@ class PresentedParts:
         registry = self.alliance.registry()
         documents = domain.presented_credentials(body)
         parts = [
-            await self._checked(uow, number, document, learner, principal, programme, rule, registry)
+            await self._checked(uow, number, document, learner, principal, course_check, registry)
             for number, document in enumerate(documents, start=1)
         ]
         own_node = self.alliance.own_node(registry)
@@ -105,16 +131,19 @@ class PresentedParts:
             inserted = await uow.session.execute(
                 insert(PresentedPart).values(**part.model_dump()).on_conflict_do_nothing().returning(PresentedPart.node)
             )
-            if inserted.first() is not None and part.node is not None and own_node is not None:
+            if inserted.first() is None:
+                continue  # Presented before: nothing changes.
+            uow.publish(CredentialPresented(
+                credential_id=part.credential_id, learner_id=part.learner_id, course_id=part.course_id,
+                course_version=part.course_version, issuer_did=part.issuer, presented_at=part.presented_at,
+            ))
+            if part.node is not None and own_node is not None:
                 uow.publish(
                     PartReliedOn(sender=own_node, recipient=part.node, credential_id=part.credential_id,
                                  institution=part.institution or "", programme_id=programme_id),
                     topic=Topic.ALLIANCE_OUTGOING,
                 )
-        before = await _programme_credential(uow, learner.learner_id, programme_id)
-        await stacking.award_programmes(uow, self.issuer, learner.learner_id, [programme])
-        after = await _programme_credential(uow, learner.learner_id, programme_id)
-        return before is None and after is not None
+        return parts
 
     async def _checked(
         self,
@@ -123,11 +152,10 @@ class PresentedParts:
         document: Mapping[str, Any],
         learner: LearnerIdentity,
         principal: Principal,
-        programme: Programme,
-        rule: StackingRule,
+        course_check: Callable[[str, Mapping[str, Any], tuple[str, int] | None], None],
         registry: AllianceRegistry | None,
     ) -> PresentedPart:
-        """The part as kept, once it is the learner's, of a course the programme stacks, and VALID here."""
+        """The part as kept, once it is the learner's, of a course `course_check` lets through, and VALID here."""
         which = f"part {number} ({document['id']})"
         if mismatch := domain.not_the_learners(document, principal.email, principal.esi):
             raise NotYours(
@@ -135,11 +163,9 @@ class PresentedParts:
                 "European Student Identifier, else the same e-mail address as your token's)"
             )
         course = domain.awarded_course(document)
-        if course is None or course[0] not in rule.course_ids:
-            raise PartRefused(
-                f"{which} awards {claims.achievement_id(document)!r}, not a course programme {programme.title!r} stacks "
-                f"(its courses: {', '.join(rule.course_ids)})"
-            )
+        course_check(which, document, course)
+        if course is None:
+            raise PartRefused(f"{which} awards {claims.achievement_id(document)!r}, not a course of this platform")
         ects = claims.credits(document)
         if ects is None:
             raise PartRefused(f"{which} states no ECTS credits (creditsEarned)")
@@ -266,7 +292,7 @@ async def presentation(uow: UnitOfWork, settings: CertificationSettings, learner
     return Presentation(
         programme_id=programme.programme_id,
         rule=programme.rule,
-        parts=[_public(part) for part in rows.all()],
+        parts=[public_part(part) for part in rows.all()],
         complete=credential is not None,
         credential=public(credential, settings) if credential is not None else None,
     )
@@ -276,7 +302,7 @@ async def presentation_of(uow: UnitOfWork, settings: CertificationSettings, lear
     return await presentation(uow, settings, learner_id, await _programme(uow, programme_id))
 
 
-def _public(part: PresentedPart) -> PresentedPartPublic:
+def public_part(part: PresentedPart) -> PresentedPartPublic:
     return PresentedPartPublic(
         credential_id=part.credential_id, course_id=part.course_id, title=part.record["title"],
         ects=part.record["workload_ects"], issuer=part.issuer, institution=part.institution, node=part.node,
