@@ -87,6 +87,7 @@ class PresentedParts:
     ) -> bool:
         """Take the parts the learner presents for the programme (raises PartRefused, NotYours, NoSuchProgramme);
         whether a programme credential was issued now (in the unit of work)."""
+        documents = domain.presented_credentials(body)  # What is not a presentation is refused before anything else.
         programme = await _programme(uow, programme_id)
         rule = StackingRule.model_validate(programme.rule)
 
@@ -97,7 +98,7 @@ class PresentedParts:
                     f"stacks (its courses: {', '.join(rule.course_ids)})"
                 )
 
-        await self.take(uow, principal, body, stacked, programme_id)
+        await self.take(uow, principal, documents, stacked, programme_id)
         before = await _programme_credential(uow, principal.subject, programme_id)
         await stacking.award_programmes(uow, self.issuer, principal.subject, [programme])
         after = await _programme_credential(uow, principal.subject, programme_id)
@@ -114,6 +115,7 @@ class PresentedParts:
         """Check every part the learner presents (theirs, of a course `course_check` lets through, VALID here), then
         keep those new here: each counts for them at this node (CredentialPresented) and its issuer's node is told
         that this node relies on it (PartReliedOn). Raises PartRefused or NotYours, keeping nothing."""
+        documents = domain.presented_credentials(body)
         if not principal.email:
             raise NotYours("your token attests no e-mail address: the parts' subjects cannot be matched to you")
         learner = LearnerIdentity(
@@ -121,7 +123,6 @@ class PresentedParts:
             home_institution=principal.institution, esi=principal.esi,
         )
         registry = self.alliance.registry()
-        documents = domain.presented_credentials(body)
         parts = [
             await self._checked(uow, number, document, learner, principal, course_check, registry)
             for number, document in enumerate(documents, start=1)
