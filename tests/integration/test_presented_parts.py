@@ -3,24 +3,30 @@ served at its base URL and a gateway, on the real Kafka and PostgreSQL, followin
 presents a credential of node A (Saarbrücken) for a programme of node B (Katowice); B checks it is hers and VALID,
 and issues the programme credential listing it; refusals name the part and the rule; presenting again changes
 nothing; A's revocation of the part reaches B as a message (B's schedule reads statuses only hourly here), and B
-revokes the programme credential, naming the part."""
+revokes the programme credential, naming the part; a part revoked without a word is found by the schedule."""
 
 import uuid
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
+from services.certification.tests.test_domain import alliance_course
 from shared.auth import Role
 from shared.events import CloudEvent, Topic
-from shared.events.catalogue import ProgrammeApproved, StackingRule, StackingRuleKind
-from tests.integration.conftest import eventually
+from shared.events.assessment import GradeRecorded
+from shared.events.catalogue import CourseApproved, ProgrammeApproved, StackingRule, StackingRuleKind
+from shared.events.common import LearnerIdentity
+from tests.integration.conftest import eventually, running
 from tests.integration.test_alliance_endorsements import (  # noqa: F401 (alliance: the fixture)
     NOW,
     SAARLAND,
     SILESIA,
     WAIT,
     alliance,
+    arrived,
+    committed_past,
     course_approved_at_a,
     credential_of,
     node_uri,
@@ -113,3 +119,46 @@ async def test_a_credential_of_a_presented_at_b_completes_bs_programme_until_a_r
     assert found["revocation_reason"].startswith(f"its part {vc['name']} ({vc['id']}), issued by "), found
     mine = (await client.get(f"{path}/mine", headers=hers)).json()
     assert (mine["complete"], [p["status"] for p in mine["parts"]]) == (False, ["revoked"])
+
+
+async def test_a_part_revoked_without_a_word_is_found_by_the_schedule(alliance):  # noqa: F811
+    """A credential of B itself, presented at B by the learner under another account: no node is told anything when
+    B revokes it; B's schedule (an instance re-reading every half second) finds the bit set and revokes the programme
+    credential."""
+    b, course_id = alliance.nodes["silesia"].stack, f"course-{uuid.uuid4().hex[:8]}"
+    course = CourseApproved(course_id=course_id, version=1, approved_by="qa@us.edu.pl", approved_at=NOW,
+                            description=alliance_course().model_copy(update={"awarding_bodies": [SILESIA]}))
+    await produce(b, Topic.COURSES, CloudEvent.wrap(course, source=node_uri("silesia")).to_bytes(), course.key)
+    [record] = await arrived(b, Topic.COURSES, course.key)
+    await eventually(lambda: committed_past(b, "mc-certification", record), timeout=WAIT)
+    who = LearnerIdentity(learner_id=f"learner-{uuid.uuid4().hex[:8]}", name="Ola Nowak", email="ola@us.edu.pl")
+    grade = GradeRecorded(grade_id=str(uuid.uuid4()), enrolment_id=str(uuid.uuid4()), course_id=course_id,
+                          course_version=1, learner_id=who.learner_id, learner=who, grade="2.0", passed=True,
+                          assessed_on=date.today(), submission_id=str(uuid.uuid4()))
+    await produce(b, Topic.GRADES, CloudEvent.wrap(grade, source=node_uri("silesia")).to_bytes(), who.learner_id)
+    client = alliance.silesia
+    as_issued = b.bearer(who.learner_id, Role.LEARNER, name=who.name, email=who.email)
+    [issued] = await eventually(lambda: _listed(client, as_issued), timeout=WAIT)
+    programme_id = await programme_at_b(alliance, [course_id])
+    other_account = b.bearer("ola-elsewhere", Role.LEARNER, name=who.name, email=who.email)
+    response = await presented(client, f"/programmes/{programme_id}/presentations", other_account, issued["credential"])
+    assert response.status_code == 201, response.text
+    programme_credential = response.json()["credential"]
+    assert response.json()["parts"][0]["node"] is None  # this node's own: nobody to tell
+
+    async with running(alliance.certification("silesia", presented_parts_recheck_seconds=0.5)):
+        registrar = b.bearer("registrar", Role.REGISTRAR, institution="uni-silesia")
+        revoked = await client.post(f"/credentials/{issued['id']}/revoke", headers=registrar,
+                                    json={"reason": "issued to the wrong learner"})
+        assert revoked.status_code == 200, revoked.text
+
+        async def programme_revoked() -> dict[str, Any] | None:
+            found = (await client.get(f"/credentials/{programme_credential['id']}")).json()
+            return found if found["status"] == "revoked" else None
+
+        found = await eventually(programme_revoked, timeout=WAIT)
+    assert issued["credential"]["id"] in found["revocation_reason"], found
+
+
+async def _listed(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]] | None:
+    return (await client.get("/wallet", headers=headers)).json() or None
