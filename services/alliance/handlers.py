@@ -17,9 +17,9 @@ from shared.events.alliance import (
     CourseListed,
     OfferingDelisted,
     OfferingListed,
-    PartReliedOn,
     PartRevoked,
     ProgrammeListed,
+    RelianceDeclared,
 )
 from shared.events.catalogue import CourseApproved, CourseRetired, OfferingOpened, ProgrammeApproved
 from shared.events.enrolment import OfferingAvailabilityChanged
@@ -29,7 +29,7 @@ from shared.events.enrolment import OfferingAvailabilityChanged
 ADDRESSED = (
     EndorsementRequested, EndorsementSigned, EndorsementDeclined,
     # Stacking across nodes (services/certification/presented_parts.py).
-    PartReliedOn, PartRevoked,
+    RelianceDeclared, PartRevoked,
 )
 
 

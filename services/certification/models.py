@@ -285,7 +285,7 @@ class PresentedPart(CertificationTable, table=True):
 
 class Reliance(CertificationTable, table=True):
     """Another node relies on a credential this node issued (it was presented there as a part of a programme,
-    PartReliedOn): that node is told when the credential is revoked, and no other node is."""
+    RelianceDeclared): that node is told when the credential is revoked, and no other node is."""
 
     __tablename__ = "reliances"
 

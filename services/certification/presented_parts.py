@@ -11,7 +11,7 @@ learner is who their token says; what binds a part to them is its subject. The p
 with this node's own credentials of the learner, wherever stacking decides (stacking.award_programmes); the same part
 presented again changes nothing.
 
-Relying: this node tells each part's issuer node that it relies on it (PartReliedOn), so that node tells it when it
+Relying: this node tells each part's issuer node that it relies on it (RelianceDeclared), so that node tells it when it
 revokes the part (PartRevoked, reliances.py); told, this node reads the issuer's status list again at once, and
 believes the list, not the message. Every part not revoked is also read again every PRESENTED_PARTS_RECHECK_SECONDS.
 A part revoked at its node revokes the programme credentials standing on it, the reason naming the part.
@@ -30,7 +30,7 @@ from sqlmodel import select
 from starlette.datastructures import State
 
 from services.certification import claims, domain, issuing, reliances, stacking, status_publication, verification
-from services.certification.domain import PartRefused, StatusAction
+from services.certification.domain import PartRefused
 from services.certification.endorsements import Endorsing
 from services.certification.issuing import Issuer
 from services.certification.models import (
@@ -48,7 +48,7 @@ from shared.auth import Principal
 from shared.consumer import Handler, Unprocessable
 from shared.db import UnitOfWork, utcnow
 from shared.events import CloudEvent, Event, Topic
-from shared.events.alliance import PartReliedOn, PartRevoked
+from shared.events.alliance import RelianceDeclared, PartRevoked
 from shared.events.certification import CredentialPresented
 from shared.events.catalogue import StackingRule
 from shared.events.common import LearnerIdentity
@@ -63,7 +63,7 @@ RECHECK_BATCH = 100
 
 
 class NoSuchProgramme(LookupError):
-    pass
+    """No programme of that id was approved at this node."""
 
 
 class NotYours(PartRefused):
@@ -114,7 +114,7 @@ class PresentedParts:
     ) -> list[PresentedPart]:
         """Check every part the learner presents (theirs, of a course `course_check` lets through, VALID here), then
         keep those new here: each counts for them at this node (CredentialPresented) and its issuer's node is told
-        that this node relies on it (PartReliedOn). Raises PartRefused or NotYours, keeping nothing."""
+        that this node relies on it (RelianceDeclared). Raises PartRefused or NotYours, keeping nothing."""
         documents = domain.presented_credentials(body)
         if not principal.email:
             raise NotYours("your token attests no e-mail address: the parts' subjects cannot be matched to you")
@@ -140,7 +140,7 @@ class PresentedParts:
             ))
             if part.node is not None and own_node is not None:
                 uow.publish(
-                    PartReliedOn(sender=own_node, recipient=part.node, credential_id=part.credential_id,
+                    RelianceDeclared(sender=own_node, recipient=part.node, credential_id=part.credential_id,
                                  institution=part.institution or "", programme_id=programme_id),
                     topic=Topic.ALLIANCE_OUTGOING,
                 )
@@ -257,7 +257,8 @@ async def part_revoked(uow: UnitOfWork, settings: CertificationSettings, part: P
             f"{bodies[0].get('name', part.issuer)}, was revoked by its issuer"
         )
         log.info("revoking programme credential %s: %s", programme.id, because)
-        issuing.change_status(uow, settings, programme, StatusAction.REVOKE, because, RECHECKED_BY)
+        # As any revocation: the nodes relying on the programme credential are told too.
+        await issuing.revoke(uow, settings, programme, because, RECHECKED_BY)
 
 
 async def part_revoked_at_its_node(
@@ -342,6 +343,6 @@ def event_handlers(parts: PresentedParts) -> dict[type[Event], Handler]:
     """The addressed messages of stacking across nodes: at the issuer's node, a node relying on its credential; at the
     stacking node, the issuer's node saying it revoked a part."""
     return {
-        PartReliedOn: functools.partial(reliances.part_relied_on, public_url=parts.settings.public_url),
+        RelianceDeclared: functools.partial(reliances.part_relied_on, public_url=parts.settings.public_url),
         PartRevoked: functools.partial(part_revoked_at_its_node, parts=parts),
     }

@@ -1,5 +1,5 @@
 """Other nodes that rely on credentials this node issued: a learner presented one there as a part of a programme,
-and that node said so (PartReliedOn). When the credential is revoked here, each node relying on it, and only those,
+and that node said so (RelianceDeclared). When the credential is revoked here, each node relying on it, and only those,
 is told (PartRevoked); the relying node then reads this node's status list again (presented_parts.py).
 
 What the issuer's node learns is only that some node relies on one of its credentials, which the learner chose to
@@ -15,7 +15,7 @@ from services.certification.models import Credential, Reliance
 from shared.consumer import Unprocessable
 from shared.db import UnitOfWork, utcnow
 from shared.events import CloudEvent, Topic
-from shared.events.alliance import PartReliedOn, PartRevoked
+from shared.events.alliance import RelianceDeclared, PartRevoked
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def own_credential_id(credential_url: str, public_url: str) -> str | None:
     return credential_id if credential_url.startswith(prefix) and credential_id and "/" not in credential_id else None
 
 
-async def part_relied_on(event: PartReliedOn, envelope: CloudEvent, uow: UnitOfWork, *, public_url: str) -> None:
+async def part_relied_on(event: RelianceDeclared, envelope: CloudEvent, uow: UnitOfWork, *, public_url: str) -> None:
     """Keep who relies on which credential; a credential revoked already is said to be at once."""
     credential_id = own_credential_id(event.credential_id, public_url)
     credential = await uow.session.get(Credential, credential_id) if credential_id else None

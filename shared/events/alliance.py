@@ -250,12 +250,12 @@ class RelianceMessage(AddressedMessage):
         return f"reliance/{self.credential_id}"
 
 
-class PartReliedOn(RelianceMessage):
+class RelianceDeclared(RelianceMessage):
     """The relying node tells the issuer's node that it relies on one of its credentials (a learner presented it there
-    as a part of a programme, or for a prerequisite): the issuer's node then tells it when that credential is revoked. Nothing about the
-    learner travels but the credential's id, which the issuer knows already."""
+    as a part of a programme, or for a prerequisite): the issuer's node then tells it when that credential is revoked.
+    Nothing about the learner travels but the credential's id, which the issuer knows already."""
 
-    type: ClassVar[str] = "eu.microcredentials.alliance.part.relied-on.v1"
+    type: ClassVar[str] = "eu.microcredentials.alliance.reliance.declared.v1"
     # The programme of the relying node it was presented for (None: presented for a course's prerequisites).
     programme_id: str | None = Field(default=None, min_length=1, max_length=200)
 
