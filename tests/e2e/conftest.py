@@ -208,6 +208,17 @@ def a_node(stack: Stack, folder: Path, name: str, base: int) -> Node:
     return each
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules that use the alliance run last, one after the other: its nodes, started once for the session and
+    stopped when it ends, then run only while they are needed, not beside the other end-to-end tests."""
+    here = Path(__file__).parent
+    theirs = {
+        item.path for item in items
+        if item.path.is_relative_to(here) and "alliance" in getattr(item, "fixturenames", ())
+    }
+    items[:] = [item for item in items if item.path not in theirs] + [item for item in items if item.path in theirs]
+
+
 @pytest.fixture(scope="session")
 def alliance(stack: Stack) -> Iterator[Alliance]:
     """Started once for the session (it takes minutes): test_alliance_demo.py and test_joint_and_stacked.py share it
