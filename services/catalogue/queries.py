@@ -92,7 +92,8 @@ async def listing(session: AsyncSession, model: type[R], status: Status | None, 
 
 
 async def approved_ects(session: AsyncSession, course_ids: Sequence[str]) -> tuple[set[str], dict[str, float]]:
-    """Which of these courses exist, and the ECTS of the newest approved version of those that have one."""
+    """Which of these courses exist (this node's, or listed by another member), and the ECTS of the newest approved
+    version of those that have one."""
     rows = await session.exec(
         select(Course.id, Course.status, Course.description["ects"].as_float())
         .where(Course.id.in_(list(course_ids)))
@@ -104,6 +105,17 @@ async def approved_ects(session: AsyncSession, course_ids: Sequence[str]) -> tup
         existing.add(course_id)
         if status == Status.APPROVED:
             ects[course_id] = credits
+    # Courses the other members list on the alliance bus stack too (their credentials are presented by the learner:
+    # services/certification/presented_parts.py); a listing is always of an approved version.
+    listed = await session.exec(
+        select(MemberCourse.course_id, MemberCourse.description["ects"].as_float()).where(
+            MemberCourse.course_id.in_([course_id for course_id in course_ids if course_id not in existing]),
+            MemberCourse.delisted_at.is_(None),
+        )
+    )
+    for course_id, credits in listed.all():
+        existing.add(course_id)
+        ects[course_id] = credits
     return existing, ects
 
 

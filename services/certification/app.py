@@ -14,6 +14,9 @@ from services.certification.signing import CredentialSigner
 from services.certification.proof_checks import ProofChecker
 from services.certification.resolver import MemberResolver
 from services.certification.endorsements import Endorsing
+from services.certification import presented_parts
+from services.certification.presented_parts import PresentedParts
+from services.certification.presentations import presentation_routes
 from services.certification.signing_keys import refuse_foreign_keys
 from shared import service
 from shared.alliance import RegistryInUse
@@ -27,6 +30,8 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
     resolver = MemberResolver(settings, checker.check)
     registry = RegistryInUse()
     endorsing = Endorsing(settings, registry, checker, resolver)
+    issuer = Issuer(settings, signer, endorsing=endorsing)
+    parts = PresentedParts(issuer, endorsing)
     return service.Service(
         settings=settings,
         title="Certification",
@@ -36,10 +41,13 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
             "Joint credentials carry each co-awarding university's endorsement, signed at that university's node."
         ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, verify_routes(checker, resolver), wallet_router],
-        handlers=event_handlers(Issuer(settings, signer, endorsing=endorsing), endorsing),
+        routers=[router, verify_routes(checker, resolver), wallet_router, presentation_routes(parts)],
+        handlers=event_handlers(issuer, endorsing) | presented_parts.event_handlers(parts),
         consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES, Topic.ALLIANCE_INCOMING],
-        background=[registry.bind, signer.run, checker.run, resolver.run, endorsing.ask_again_on_schedule],
+        background=[
+            registry.bind, signer.run, checker.run, resolver.run, endorsing.ask_again_on_schedule,
+            parts.recheck_on_schedule,
+        ],
         startup_checks=[refuse_foreign_keys],
     )
 

@@ -77,3 +77,42 @@ def status_entries(credential: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The `credentialStatus` entries (one object or a list), with the suspension entry a credential of this platform
     implies at its revocation entry's index (status_lists.with_implied_suspension)."""
     return status_lists.with_implied_suspension(_objects(credential.get("credentialStatus")))
+
+
+# --- what stacking reads of a presented part (services/certification/presented_parts.py) ---
+
+
+def types(document: Mapping[str, Any]) -> list[str]:
+    value = document.get("type")
+    return [value] if isinstance(value, str) else [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def achievement_id(credential: Mapping[str, Any]) -> str | None:
+    """The IRI of what it awards (this platform's: `urn:microcredentials:course:<id>:v<version>`)."""
+    return _text(_object(_object(credential.get("credentialSubject")).get("achievement")).get("id"))
+
+
+def credits(credential: Mapping[str, Any]) -> float | None:
+    """The ECTS credits earned (`creditsEarned`), else those the achievement makes available."""
+    subject = _object(credential.get("credentialSubject"))
+    for value in (subject.get("creditsEarned"), _object(subject.get("achievement")).get("creditsAvailable")):
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+    return None
+
+
+def subject_identifiers(credential: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The learner's IdentityObjects (name, hashed e-mail address, system id, European Student Identifier)."""
+    return _objects(_object(credential.get("credentialSubject")).get("identifier"))
+
+
+def alignments(credential: Mapping[str, Any], target_type: str) -> list[Mapping[str, Any]]:
+    """The achievement's alignments of one `targetType` (an Annex I element, e.g. `ext:LearningOutcome`)."""
+    achievement = _object(_object(credential.get("credentialSubject")).get("achievement"))
+    return [item for item in _objects(achievement.get("alignment")) if item.get("targetType") == target_type]
+
+
+def result_value(credential: Mapping[str, Any]) -> str | None:
+    """The grade achieved (the first result's value)."""
+    results = _objects(_object(credential.get("credentialSubject")).get("result"))
+    return _text(results[0].get("value")) if results else None

@@ -1,12 +1,14 @@
 """The certification rules, as plain functions: when a grade earns a credential, and what the credential holds."""
 
+import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from services.certification import claims
 from services.certification.models import MicroCredentialRecord
+from services.certification.vc import credential as credential_vc
 from shared.alliance import AllianceRegistry, NotAMember
 from shared.events.assessment import GradeAmended, GradeRecorded
 from shared.events.catalogue import (
@@ -17,6 +19,7 @@ from shared.events.catalogue import (
     StackingRule,
     StackingRuleKind,
 )
+from shared.events.common import LearnerIdentity
 
 
 def earns_credential(grade: GradeRecorded) -> bool:
@@ -278,3 +281,129 @@ def received_endorsement_refusal(
     if issuer_id not in endorser_dids:
         return f"its issuer {issuer_id!r} is not a DID the registry gives the co-awarding institution"
     return None
+
+
+# --- stacking across nodes: the parts a learner presents (presented_parts.py) ---
+
+# The most credentials one presentation may carry: more than any programme stacks.
+MAX_PRESENTED_PARTS = 20
+_COURSE_ACHIEVEMENT = re.compile(r"^urn:microcredentials:course:(?P<course>.+):v(?P<version>[1-9][0-9]*)$")
+
+
+class PartRefused(ValueError):
+    """A presented part this node does not take; the message names the part and the rule it breaks."""
+
+
+def presented_credentials(body: Any) -> list[Mapping[str, Any]]:
+    """The credentials a learner presents: one OpenBadgeCredential, a JSON list of them, or a W3C
+    VerifiablePresentation carrying them in `verifiableCredential` (raises PartRefused)."""
+    if isinstance(body, Mapping) and "VerifiablePresentation" in claims.types(body):
+        carried = body.get("verifiableCredential")
+        credentials = [carried] if isinstance(carried, Mapping) else carried
+        if not isinstance(credentials, list) or not credentials:
+            raise PartRefused("the VerifiablePresentation carries no credential in verifiableCredential")
+    elif isinstance(body, list):
+        credentials = body
+    else:
+        credentials = [body]
+    if not credentials:
+        raise PartRefused("no credential presented")
+    if len(credentials) > MAX_PRESENTED_PARTS:
+        raise PartRefused(f"{len(credentials)} credentials presented; at most {MAX_PRESENTED_PARTS} at once")
+    for number, credential in enumerate(credentials, start=1):
+        if not isinstance(credential, Mapping):
+            raise PartRefused(f"part {number} is not a credential (a JSON object), but a {type(credential).__name__}")
+        if "OpenBadgeCredential" not in claims.types(credential):
+            raise PartRefused(f"part {number} is not an OpenBadgeCredential (its type: {claims.types(credential)})")
+        if not isinstance(credential.get("id"), str):
+            raise PartRefused(f"part {number} has no id, so nothing could ever tell whether it was revoked")
+    return list(credentials)
+
+
+def awarded_course(credential: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The course version a credential of this platform awards (`urn:microcredentials:course:<id>:v<version>`)."""
+    found = _COURSE_ACHIEVEMENT.match(claims.achievement_id(credential) or "")
+    return (found["course"], int(found["version"])) if found else None
+
+
+def not_the_learners(credential: Mapping[str, Any], email: str | None, esi: str | None) -> str | None:
+    """Why the credential is not the presenting learner's, or None. Its subject names the learner by identifiers (no
+    holder key); the token's identity provider attests the learner's e-mail address and European Student Identifier.
+    The rule: when both carry an ESI, the ESIs are equal; otherwise the e-mail address the token attests, hashed with
+    the credential's salt, is its hashed `emailAddress` identifier (the learner id is not compared: each node knows a
+    visiting learner under its own name, `<institution>:<sub>`)."""
+    identifiers = claims.subject_identifiers(credential)
+    esis = [i.get("identityHash") for i in identifiers
+            if i.get("identityType") == "ext:europeanStudentIdentifier" and not i.get("hashed")]
+    if esi and esis:
+        if any(isinstance(value, str) and value.lower() == esi.lower() for value in esis):
+            return None
+        return "its subject's European Student Identifier is not the one your identity provider attests"
+    emails = [i for i in identifiers if i.get("identityType") == "emailAddress"]
+    if not emails:
+        return "its subject carries no e-mail address (nor a European Student Identifier) to match you by"
+    if not email:
+        return "your token attests no e-mail address to match the credential's subject by"
+    for identifier in emails:
+        value, salt = identifier.get("identityHash"), identifier.get("salt")
+        if not isinstance(value, str):
+            continue
+        if identifier.get("hashed"):
+            if isinstance(salt, str) and value == credential_vc.hashed_email(email, salt):
+                return None
+        elif value.strip().lower() == email.strip().lower():
+            return None
+    return "its subject's e-mail address is not the one your identity provider attests"
+
+
+def _target_codes(credential: Mapping[str, Any], target_type: str) -> list[str]:
+    return [str(item["targetCode"]) for item in claims.alignments(credential, target_type) if item.get("targetCode")]
+
+
+def _target_names(credential: Mapping[str, Any], target_type: str) -> list[str]:
+    return [str(item["targetName"]) for item in claims.alignments(credential, target_type) if item.get("targetName")]
+
+
+def _hours(code: str) -> float | None:
+    found = re.fullmatch(r"PT([0-9]+(?:\.[0-9]+)?)H", code)
+    return float(found[1]) if found else None
+
+
+def part_record(
+    credential: Mapping[str, Any], learner: LearnerIdentity, issued_on: date, ects: float
+) -> MicroCredentialRecord:
+    """The Annex I elements of a presented part, as its Open Badges alignments carry them (what a programme record is
+    made of), for the learner who presented it."""
+    bodies = []
+    for alignment in claims.alignments(credential, "ext:AwardingBody"):
+        country = str(alignment.get("targetDescription") or "").rpartition(", ")[2]
+        code = alignment.get("targetCode")
+        bodies.append(AwardingBody(
+            id=code if isinstance(code, str) and re.fullmatch(r"[a-z0-9][a-z0-9.-]*", code) else None,
+            name=str(alignment.get("targetName") or claims.issuer_name(credential) or "unnamed"),
+            country=country if re.fullmatch(r"[A-Z]{2}", country) else "ZZ",
+        ))
+    modes = [code for code in _target_codes(credential, "ext:ModeOfLearningAndAssessment") if code in set(FormOfParticipation)]
+    hours = [_hours(code) for code in _target_codes(credential, "ext:NotionalWorkload")]
+    levels = [int(code) for code in _target_codes(credential, "ext:EQFLevel") if code.isdigit()]
+    issuer = claims.issuer_name(credential) or "its issuer"
+    return MicroCredentialRecord(
+        identification_of_the_learner=learner,
+        title=claims.achievement_title(credential) or "a micro-credential",
+        countries_of_the_issuer=_target_codes(credential, "ext:IssuerCountry"),
+        awarding_bodies=bodies or [AwardingBody(name=issuer, country="ZZ")],
+        date_of_issuing=issued_on,
+        learning_outcomes=_target_names(credential, "ext:LearningOutcome"),
+        languages=_target_codes(credential, "ext:Language") or ["en"],
+        workload_ects=ects,
+        workload_hours=hours[0] if hours else None,
+        eqf_level=levels[0] if levels else None,
+        type_of_assessment=next(iter(_target_names(credential, "ext:AssessmentType")), f"as assessed by {issuer}"),
+        form_of_participation=FormOfParticipation(modes[0]) if modes else FormOfParticipation.BLENDED,
+        type_of_quality_assurance=next(iter(_target_names(credential, "ext:QualityAssurance")), f"that of {issuer}"),
+        grade_achieved=claims.result_value(credential),
+        prerequisites=None,
+        identity_verification=None,
+        stackability=Stackability.STACKABLE,
+        contact=None,
+    )

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import select
 
-from services.certification import domain, status_lists, status_publication
+from services.certification import domain, reliances, status_lists, status_publication
 from services.certification.domain import CredentialStatus, NotIssuable, StatusAction
-from services.certification.models import Credential, MicroCredentialRecord
+from services.certification.models import Credential, MicroCredentialRecord, PresentedPart
 from services.certification.settings import CertificationSettings
 from services.certification.signing import CredentialSigner, SigningRequest
 from services.certification.signing_keys import NodeIdentity, identity_of
@@ -136,8 +136,14 @@ class Award:
     description: str | None = None
     skills: Sequence[str] = ()
     programme: bool = False
-    # For a programme: the learner's credentials it stacks.
+    # For a programme: the learner's credentials it stacks, this node's and those they presented of other nodes.
     parts: Sequence[Credential] = ()
+    presented: Sequence[PresentedPart] = ()
+
+    @property
+    def part_ids(self) -> list[str]:
+        """This node's parts by credential id, presented parts by the id their issuer signed them with."""
+        return [part.id for part in self.parts] + [part.credential_id for part in self.presented]
 
     @property
     def achievement_id(self) -> str:
@@ -145,8 +151,10 @@ class Award:
         return f"urn:microcredentials:{kind}:{self.course_id}:v{self.course_version}"
 
 
-def _evidence(settings: CertificationSettings, parts: Sequence[Credential]) -> list[dict[str, Any]]:
-    return [
+def _evidence(
+    settings: CertificationSettings, parts: Sequence[Credential], presented: Sequence[PresentedPart] = ()
+) -> list[dict[str, Any]]:
+    own = [
         {
             "id": links(settings, part.id).credential_url,
             "type": ["Evidence"],
@@ -154,6 +162,16 @@ def _evidence(settings: CertificationSettings, parts: Sequence[Credential]) -> l
             "narrative": f"The micro-credential {part.record['title']}, issued {part.issued_at.date().isoformat()}.",
         }
         for part in parts
+    ]
+    return own + [
+        {
+            "id": part.credential_id,
+            "type": ["Evidence"],
+            "name": part.record["title"],
+            "narrative": f"The micro-credential {part.record['title']}, issued {part.record['date_of_issuing']} by "
+            f"{part.record['awarding_bodies'][0]['name']}, presented by the learner and verified here.",
+        }
+        for part in presented
     ]
 
 
@@ -188,7 +206,7 @@ async def award(
         status_lists.status_entry(settings.public_url, lead.id, index, StatusPurpose.REVOCATION),
         description=awarded.description,
         skills=awarded.skills,
-        evidence=_evidence(settings, awarded.parts),
+        evidence=_evidence(settings, awarded.parts, awarded.presented),
     )
     signing = issuer.signer.sign(
         SigningRequest.of(identity, settings.issuer_keys_dir, record, unsigned, urls.credential_url, issued_at)
@@ -200,7 +218,7 @@ async def award(
         course_version=awarded.course_version,
         grade_id=awarded.grade_id,
         programme=awarded.programme,
-        parts=[part.id for part in awarded.parts],
+        parts=awarded.part_ids,
         record=record.model_dump(mode="json"),
         issued_at=issued_at,
         issuer_institution=lead.id,
@@ -233,7 +251,7 @@ async def award(
             verify_url=urls.verify_url,
             issuer_did=identity.did(lead.id),
             programme=awarded.programme,
-            parts=[part.id for part in awarded.parts],
+            parts=awarded.part_ids,
         )
     )
     return credential
@@ -322,6 +340,7 @@ async def revoke(
     """Revoke a credential (raises domain.TransitionRefused), and the programme credentials that stack it: a
     programme credential stands on its parts. (A suspended part leaves them be: suspension is temporary.)"""
     change_status(uow, settings, credential, StatusAction.REVOKE, reason, changed_by, **event_fields)
+    await reliances.tell_relying_nodes(uow, links(settings, credential.id).credential_url, credential)
     stacking_it = select(Credential).where(
         Credential.programme.is_(True), Credential.revoked_at.is_(None), Credential.parts.contains([credential.id])
     )

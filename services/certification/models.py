@@ -262,4 +262,67 @@ class ConsentedCourse(CertificationTable, table=True):
     withdrawal_reason: str | None = None
 
 
+
+class PresentedPart(CertificationTable, table=True):
+    """A credential (of any member's node, this one's too) a learner presented as a part of a programme of this node,
+    verified here when presented (presented_parts.py). A programme credential it helps earn relies on it: its status
+    is read again on a schedule, and when its issuer's node says it was revoked."""
+
+    __tablename__ = "presented_parts"
+
+    learner_id: str = Field(primary_key=True)
+    # The credential's `id` as its issuer signed it (the URL of its record at the issuer's node).
+    credential_id: str = Field(primary_key=True, index=True)
+    course_id: str
+    course_version: int
+    # The issuer's DID, its institution and node in the alliance registry (None: this node's own).
+    issuer: str
+    institution: str | None = None
+    node: str | None = None
+    # The part's Annex I elements, for the presenting learner (domain.part_record).
+    record: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    # The signed credential, exactly as presented: its status entries are read again from it.
+    credential: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    presented_at: datetime = Field(sa_column=timestamp_column())
+    # When its status was last read (at presentation, then on the schedule).
+    checked_at: datetime = Field(sa_column=timestamp_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+
+
+class Reliance(CertificationTable, table=True):
+    """Another node relies on a credential this node issued (it was presented there as a part of a programme,
+    RelianceDeclared): that node is told when the credential is revoked, and no other node is."""
+
+    __tablename__ = "reliances"
+
+    credential_id: str = Field(primary_key=True, foreign_key="credentials.id")
+    node: str = Field(primary_key=True)
+    # This node's id, as the relying node addressed it (the sender of the notice).
+    own_node: str
+    relied_on_at: datetime = Field(sa_column=timestamp_column())
+
+
+class PresentedPartPublic(SQLModel):
+    credential_id: str
+    course_id: str
+    title: str
+    ects: float
+    issuer: str
+    institution: str | None
+    node: str | None
+    status: str  # valid or revoked
+
+
+class Presentation(SQLModel):
+    """What presenting parts for a programme came to: the parts this node holds for it, whether its rule is met, and
+    the programme credential when it is."""
+
+    programme_id: str
+    # all-of / n-of / min-ects, and the courses it names.
+    rule: dict[str, Any]
+    parts: list[PresentedPartPublic]
+    complete: bool
+    credential: CredentialPublic | None
+
+
 CredentialPublic.model_rebuild()

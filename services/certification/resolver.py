@@ -178,8 +178,13 @@ class MemberResolver:
 
     # Status lists.
 
-    async def status_list(self, url: str, issuer: str, registry: AllianceRegistry | None) -> dict[str, Any]:
-        """The issuer's status list credential at `url`, verified with the issuer's key (raises Refused)."""
+    async def status_list(
+        self, url: str, issuer: str, registry: AllianceRegistry | None, *, fresh: bool = False
+    ) -> dict[str, Any]:
+        """The issuer's status list credential at `url`, verified with the issuer's key (raises Refused); `fresh`:
+        fetched now, not taken from the cache (the issuer's node said it changed)."""
+        if fresh:
+            self._status_lists.pop(url, None)
         try:
             node_url = self._issuer_node(issuer, registry)
             if _origin(url) != _origin(node_url):

@@ -48,3 +48,10 @@ class CertificationSettings(ServiceSettings):
     # Joint credentials (services/certification/endorsements.py): an endorsement asked of a co-awarding institution's
     # node and not yet received is asked again after this long.
     endorsement_retry_seconds: float = Field(default=300.0, gt=0)
+    # Stacking across nodes (services/certification/presented_parts.py): how often the status of each part a learner
+    # presented (another node's credential) is read again; a programme credential standing on a part revoked since is
+    # revoked. The issuer's node also says when it revokes one (PartRevoked), which is acted on at once.
+    presented_parts_recheck_seconds: float = Field(default=3600.0, gt=0)
+    # The largest presentation (one or more credentials, or a Verifiable Presentation) POST
+    # /programmes/{id}/presentations accepts (bytes).
+    presentation_max_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -1,8 +1,10 @@
 """Stacking: when a learner holds the micro-credentials a programme requires, the programme credential is issued,
 listing its parts (as Open Badges `evidence`, each the URL of a part's credential).
 
-Checked when a programme is approved (for learners who already hold parts) and whenever a credential is issued.
-Only credentials issued by this node count so far: parts held at other nodes need cross-node exchange (future work).
+Checked when a programme is approved (for learners who already hold parts), whenever a credential is issued, and
+when a learner presents parts. The parts are the learner's credentials issued by this node and those they presented
+of other members' nodes (or of this one), verified here when presented (presented_parts.py); a course held both ways
+counts this node's own credential.
 """
 
 import logging
@@ -13,7 +15,7 @@ from sqlmodel import select
 from services.certification import domain, issuing
 from services.certification.issuing import Issuer
 from services.certification.domain import NotIssuable
-from services.certification.models import Credential, MicroCredentialRecord, Programme
+from services.certification.models import Credential, MicroCredentialRecord, PresentedPart, Programme
 from shared.db import UnitOfWork, utcnow
 from shared.events import CloudEvent
 from shared.events.catalogue import AwardingBody, ProgrammeApproved, StackingRule
@@ -37,24 +39,31 @@ async def _live(uow: UnitOfWork, learner_id: str, programme: bool) -> list[Crede
     return list((await uow.session.exec(query.order_by(Credential.issued_at))).all())
 
 
+async def _presented(uow: UnitOfWork, learner_id: str) -> list[PresentedPart]:
+    query = select(PresentedPart).where(PresentedPart.learner_id == learner_id, PresentedPart.revoked_at.is_(None))
+    return list((await uow.session.exec(query.order_by(PresentedPart.presented_at))).all())
+
+
 async def award_programmes(
     uow: UnitOfWork, issuer: Issuer, learner_id: str, programmes: list[Programme]
 ) -> None:
     await uow.session.flush()  # The learner's credentials of this transaction count too.
     held = {credential.course_id: credential for credential in await _live(uow, learner_id, programme=False)}
+    presented = {part.course_id: part for part in await _presented(uow, learner_id) if part.course_id not in held}
     awarded = {credential.course_id for credential in await _live(uow, learner_id, programme=True)}
+    records = {course: held_as.record for course, held_as in (presented | held).items()}
     for programme in programmes:
         if programme.programme_id in awarded:
             continue
         rule = StackingRule.model_validate(programme.rule)
-        courses = domain.stacked_courses(rule, {course: c.record["workload_ects"] for course, c in held.items()})
+        courses = domain.stacked_courses(rule, {course: record["workload_ects"] for course, record in records.items()})
         if courses is None:
             continue
-        parts = [held[course] for course in courses]
+        parts = [held[course] for course in courses if course in held]
         record = domain.programme_record(
             programme.title,
             [AwardingBody.model_validate(body) for body in programme.awarding_bodies],
-            [MicroCredentialRecord.model_validate(part.record) for part in parts],
+            [MicroCredentialRecord.model_validate(records[course]) for course in courses],
             utcnow(),
         )
         stack = issuing.Award(
@@ -65,6 +74,7 @@ async def award_programmes(
             description=programme.description,
             programme=True,
             parts=parts,
+            presented=[presented[course] for course in courses if course not in held],
         )
         try:
             await issuing.award(uow, issuer, stack)

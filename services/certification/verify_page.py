@@ -51,20 +51,26 @@ def _too_large(limit: int) -> HTTPException:
     )
 
 
-async def read_credential(request: Request, limit: int) -> dict[str, Any]:
-    """The body as a JSON object, read no further than `limit` bytes (raises HTTPException: 413, 422)."""
+async def read_json(request: Request, limit: int, too_large: Callable[[int], HTTPException] | None = None) -> Any:
+    """The body as JSON, read no further than `limit` bytes (raises HTTPException: 413, 422)."""
     declared = request.headers.get("content-length", "")
+    refusal = too_large or _too_large
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise refusal(limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise _too_large(limit)
+            raise refusal(limit)
     try:
-        document = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError) as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the body is not JSON: {error}") from None
+
+
+async def read_credential(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object, read no further than `limit` bytes (raises HTTPException: 413, 422)."""
+    document = await read_json(request, limit)
     if not isinstance(document, dict):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"a credential is a JSON object, not a {type(document).__name__}"
@@ -91,17 +97,7 @@ async def judge(
     """The verdict on a credential, as /verify gives it: proofs checked in `checker`'s workers, members' DID documents
     and status lists fetched by `resolver` from the nodes `registry` lists, this node's own lists read locally."""
     directory = trust.issuer_directory(settings, registry)
-    issuer = claims.issuer_id(document) or ""
-
-    async def status_list(url: str) -> dict[str, Any]:
-        own = await own_status_list(url)
-        if own is not None:
-            return own
-        try:
-            return await resolver.status_list(url, issuer, registry)
-        except Refused as refusal:
-            raise verification.StatusListUnavailable(str(refusal)) from None
-
+    status_list = status_lists_of(document, registry, resolver, own_status_list)
     return await verification.check(
         document,
         directory,
@@ -109,6 +105,30 @@ async def judge(
         checker.check,
         lambda credential: verification.check_status(credential, status_list),
     )
+
+
+def status_lists_of(
+    document: Mapping[str, Any],
+    registry: AllianceRegistry | None,
+    resolver: MemberResolver,
+    own_status_list: Callable[[str], Awaitable[dict[str, Any] | None]],
+    *,
+    fresh: bool = False,
+) -> verification.StatusListSource:
+    """Where the credential's status lists are read: this node's own locally, a member's from its node (`fresh`: not
+    from the cache)."""
+    issuer = claims.issuer_id(document) or ""
+
+    async def status_list(url: str) -> dict[str, Any]:
+        own = await own_status_list(url)
+        if own is not None:
+            return own
+        try:
+            return await resolver.status_list(url, issuer, registry, fresh=fresh)
+        except Refused as refusal:
+            raise verification.StatusListUnavailable(str(refusal)) from None
+
+    return status_list
 
 
 def _institution_names(institutions: list[str], registry: AllianceRegistry | None) -> list[str]:

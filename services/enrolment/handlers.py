@@ -13,7 +13,7 @@ from shared.consumer import Handler
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, Event
 from shared.events.catalogue import CourseApproved, CourseRetired, OfferingOpened
-from shared.events.certification import CredentialIssued
+from shared.events.certification import CredentialIssued, CredentialPresented
 
 
 async def remember(uow: UnitOfWork, table: type[SQLModel], **values: object) -> None:
@@ -66,10 +66,22 @@ async def credential_issued(event: CredentialIssued, envelope: CloudEvent, uow: 
     )
 
 
+async def credential_presented(event: CredentialPresented, envelope: CloudEvent, uow: UnitOfWork) -> None:
+    """A credential of another node the learner presented at this node's certification, which verified it: it meets
+    prerequisites like one issued here."""
+    await remember(
+        uow,
+        HeldCredential,
+        issued_at=event.presented_at,
+        **event.model_dump(include={"credential_id", "learner_id", "course_id", "course_version"}),
+    )
+
+
 def event_handlers() -> dict[type[Event], Handler]:
     return {
         CourseApproved: course_approved,
         CourseRetired: course_retired,
         OfferingOpened: offering_opened,
         CredentialIssued: credential_issued,
+        CredentialPresented: credential_presented,
     }

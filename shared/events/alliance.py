@@ -234,3 +234,35 @@ class ConsentWithdrawn(ConsentMessage):
     type: ClassVar[str] = "eu.microcredentials.alliance.consent.withdrawn.v1"
     reason: str = Field(min_length=1, max_length=1000)
     withdrawn_at: datetime
+
+
+# --- stacking across nodes: a node relies on another's credential for a programme, and is told when it is revoked ---
+
+
+class RelianceMessage(AddressedMessage):
+    # The credential relied on, by its `id` as its issuer signed it (the URL of its public record at the issuer's
+    # node), and the institution that issued it (one the issuer's node hosts).
+    credential_id: str = Field(min_length=1, max_length=500)
+    institution: str = Field(min_length=1, max_length=100)
+
+    @property
+    def key(self) -> str:
+        return f"reliance/{self.credential_id}"
+
+
+class RelianceDeclared(RelianceMessage):
+    """The relying node tells the issuer's node that it relies on one of its credentials (a learner presented it there
+    as a part of a programme, or for a prerequisite): the issuer's node then tells it when that credential is revoked.
+    Nothing about the learner travels but the credential's id, which the issuer knows already."""
+
+    type: ClassVar[str] = "eu.microcredentials.alliance.reliance.declared.v1"
+    # The programme of the relying node it was presented for (None: presented for a course's prerequisites).
+    programme_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class PartRevoked(RelianceMessage):
+    """The issuer's node tells a node that relies on its credential that the credential was revoked. The relying
+    node believes its issuer's status list, not this message: it reads the list again at once."""
+
+    type: ClassVar[str] = "eu.microcredentials.alliance.part.revoked.v1"
+    revoked_at: datetime

@@ -75,3 +75,16 @@ class CredentialReinstated(CredentialStatusChanged):
     """A suspension lifted: the credential is valid again."""
 
     type: ClassVar[str] = "eu.microcredentials.certification.credential.reinstated.v1"
+
+
+class CredentialPresented(CredentialEvent):
+    """A learner presented a micro-credential they hold, issued by another node (or by this one), and it verified here
+    (services/certification/presented_parts.py): it counts for them at this node like one issued here (a programme's
+    part, a course's prerequisite)."""
+
+    type: ClassVar[str] = "eu.microcredentials.certification.credential.presented.v1"
+    # credential_id: the credential's `id` as its issuer signed it (the URL of its record at the issuer's node).
+    course_id: str
+    course_version: int
+    issuer_did: str
+    presented_at: datetime

@@ -3,15 +3,19 @@
 import contextlib
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from deploy import alliance_journey
 from deploy.journey import Node
 from tests.stack import ROOT, Stack, free_port, with_kafka_principals
 
@@ -175,3 +179,63 @@ def node_processes(
         yield processes
     finally:
         processes.stop()
+
+
+# --- the alliance of deploy/alliance.sh: three nodes as separate processes, started once for the session ---
+
+ALLIANCE_SH = ["bash", str(ROOT / "deploy" / "alliance.sh")]
+# This run's alliance, apart from earlier ones on the same Kafka and PostgreSQL (topics, principals, databases).
+RUN = f"e2e{uuid.uuid4().hex[:6]}"
+BUS = f"{RUN}.t4eu."
+BASES = {"saarland": 8100, "silesia": 8200, "primorska": 8300}
+TOKEN_ISSUER = "urn:microcredentials:node:{}:accounts"  # as deploy/alliance.sh names each node's
+
+
+@dataclass
+class Alliance:
+    folder: Path
+    environment: dict[str, str]
+    started: str  # what `alliance.sh start` printed
+    nodes: dict[str, Node]
+
+
+def a_node(stack: Stack, folder: Path, name: str, base: int) -> Node:
+    """A node of this run's alliance, as deploy/alliance_journey.py addresses it, on the session's Kafka."""
+    _, each = alliance_journey.node(
+        f"{name}={base}={folder / name / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format(name)}", RUN
+    )
+    each.kafka, each.maildir = stack.kafka, stack.maildir
+    return each
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules that use the alliance run last, one after the other: its nodes, started once for the session and
+    stopped when it ends, then run only while they are needed, not beside the other end-to-end tests."""
+    here = Path(__file__).parent
+    theirs = {
+        item.path for item in items
+        if item.path.is_relative_to(here) and "alliance" in getattr(item, "fixturenames", ())
+    }
+    items[:] = [item for item in items if item.path not in theirs] + [item for item in items if item.path in theirs]
+
+
+@pytest.fixture(scope="session")
+def alliance(stack: Stack) -> Iterator[Alliance]:
+    """Started once for the session (it takes minutes): test_alliance_demo.py and test_joint_and_stacked.py share it
+    (the demo's fourth node, once it joined, runs on beside the three until the session ends)."""
+    # In the state folder, not a temporary one: the nodes' logs stay there for a look after a failure.
+    folder = ROOT / ".run" / "e2e-alliance"
+    shutil.rmtree(folder, ignore_errors=True)
+    environment = os.environ | {
+        "MC_ALLIANCE_DIR": str(folder), "MC_KEEP_INFRA": "1", "MC_ALLIANCE_PREFIX": RUN,
+        # A revocation shows at the other nodes within this; the registry is re-read this often.
+        "STATUS_LIST_CACHE_SECONDS": "2", "ALLIANCE_REGISTRY_POLL_SECONDS": "3",
+    }
+    try:
+        started = subprocess.run(ALLIANCE_SH + ["start"], env=environment, capture_output=True, text=True, timeout=900)
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        nodes = {name: a_node(stack, folder, name, base) for name, base in BASES.items()}
+        (folder / "started.out").write_text(started.stdout)
+        yield Alliance(folder, environment, started.stdout, nodes)
+    finally:
+        subprocess.run(ALLIANCE_SH + ["stop"], env=environment, capture_output=True, timeout=300)

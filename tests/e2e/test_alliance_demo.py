@@ -8,33 +8,24 @@ signed by a key outside the registry is not valid at any node; a fourth universi
 commands (`alliance.sh add-node`) and its node, started empty, shows the whole catalogue."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from deploy.alliance_journey import FEE, credential_for_a_visitor, listed_at, node, settled_verdict, verdict
+from deploy.alliance_journey import FEE, credential_for_a_visitor, listed_at, settled_verdict, verdict
 from deploy.journey import REGISTRAR, Node, Person, sample_course
 from services.certification.tests.test_verification import forged_credential
 from tests.e2e.test_alliance_bus import REFUSED
 from tests.e2e.test_verification import shown_on_the_verify_page
-from tests.stack import ROOT, Stack
+from tests.e2e.conftest import ALLIANCE_SH, BASES, BUS, TOKEN_ISSUER, Alliance, a_node
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-ALLIANCE_SH = ["bash", str(ROOT / "deploy" / "alliance.sh")]
-# This run's alliance, apart from earlier ones on the same Kafka and PostgreSQL (topics, principals, databases).
-RUN = f"e2e{uuid.uuid4().hex[:6]}"
-BUS = f"{RUN}.t4eu."
-BASES = {"saarland": 8100, "silesia": 8200, "primorska": 8300}
-TOKEN_ISSUER = "urn:microcredentials:node:{}:accounts"  # as deploy/alliance.sh names each node's
 A_MEMBER = "Universität des Saarlandes, a member of Transform4Europe"
 # The fourth university, joining once the three run.
 JOINER = ("tartu", "uni-tartu", "Tartu Ülikool", "EE", "8400")
@@ -45,41 +36,6 @@ SILESIAN_STAFF = {
     for role, name in (("course-designer", "Dr Anna Nowak"), ("qa-officer", "Prof. Piotr Zieliński"),
                        ("assessor", "Dr hab. Ewa Lis"))
 }
-
-
-@dataclass
-class Alliance:
-    folder: Path
-    environment: dict[str, str]
-    started: str  # what `alliance.sh start` printed
-    nodes: dict[str, Node]
-
-
-def a_node(stack: Stack, folder: Path, name: str, base: int) -> Node:
-    """A node of this run's alliance, as deploy/alliance_journey.py addresses it, on the session's Kafka."""
-    _, each = node(f"{name}={base}={folder / name / 'keys' / 'auth-private.pem'}={TOKEN_ISSUER.format(name)}", RUN)
-    each.kafka = stack.kafka
-    return each
-
-
-@pytest.fixture(scope="module")
-def alliance(stack: Stack) -> Iterator[Alliance]:
-    # In the state folder, not a temporary one: the nodes' logs stay there for a look after a failure.
-    folder = ROOT / ".run" / "e2e-alliance"
-    shutil.rmtree(folder, ignore_errors=True)
-    environment = os.environ | {
-        "MC_ALLIANCE_DIR": str(folder), "MC_KEEP_INFRA": "1", "MC_ALLIANCE_PREFIX": RUN,
-        # A revocation shows at the other nodes within this; the registry is re-read this often.
-        "STATUS_LIST_CACHE_SECONDS": "2", "ALLIANCE_REGISTRY_POLL_SECONDS": "3",
-    }
-    try:
-        started = subprocess.run(ALLIANCE_SH + ["start"], env=environment, capture_output=True, text=True, timeout=900)
-        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
-        nodes = {name: a_node(stack, folder, name, base) for name, base in BASES.items()}
-        (folder / "started.out").write_text(started.stdout)
-        yield Alliance(folder, environment, started.stdout, nodes)
-    finally:
-        subprocess.run(ALLIANCE_SH + ["stop"], env=environment, capture_output=True, timeout=300)
 
 
 def test_one_command_starts_an_alliance_of_three_nodes_whose_catalogues_show_each_others_courses(alliance: Alliance):

@@ -286,6 +286,13 @@ TABLE: list[Entry] = [
     Entry("certification", "POST", "/credentials/{credential_id}/shares/{token}/revoke", "learner", 409,
           "only the holder takes a link back (revoked already)", at={"token": "revoked_share_token"}),
     public("certification", "GET", "/shared/{token}", "the share link is the permission, until it expires"),
+    Entry("certification", "POST", "/programmes/{programme_id}/presentations", LEARNERS, 422,
+          "a learner presents parts they hold (each must be theirs: checked against its subject; none presented here)",
+          request=lambda s: {"json": []}),
+    Entry("certification", "GET", "/programmes/{programme_id}/presentations/mine", LEARNERS, 200,
+          "a learner's own presented parts"),
+    Entry("certification", "POST", "/presentations", LEARNERS, 422,
+          "a learner presents credentials they hold (none presented here)", request=lambda s: {"json": []}),
     # --- notifications: deliveries, preferences, dashboards ---
     Entry("notifications", "GET", "/deliveries", f"{LEARNERS} registrar registrar@B {ADMINS}", 200,
           "a learner their own emails; a registrar those about their institution; the node administrator all",
