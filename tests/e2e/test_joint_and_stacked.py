@@ -1,11 +1,11 @@
 """Issue #12's "Done when", with the three nodes of deploy/alliance.sh as separate processes (the session's alliance,
-tests/e2e/conftest.py), driven only through HTTP and Kafka: Saarland (A, lead) and Silesia (B) make a joint course;
-a learner of B passes it at A; her credential carries A's proof and B's endorsement signed at B, and Digital Bazaar's
-verifier with the standard contexts accepts both. She also passes a course at B. A programme at Primorska (C) stacks
-A's course and B's; she presents both credentials at C (a Verifiable Presentation), C verifies each and issues the
-programme credential, listing them, and e-mails it; A's credential presented at C also meets the prerequisite of a
-course at C. B revokes its part; B tells C, which reads B's status list and
-revokes the programme credential. No node's key directory holds another university's private key."""
+tests/e2e/conftest.py), driven only through HTTP and Kafka: Saarland (A, lead) and Silesia (B) make a joint course,
+approved only after two people of B consent at B; a learner of B passes it at A; her credential carries A's proof and
+B's endorsement signed at B, and Digital Bazaar's verifier with the standard contexts accepts both. She also passes a
+course at B. A programme at Primorska (C) stacks A's course and B's; she presents both credentials at C (a Verifiable
+Presentation), C verifies each and issues the programme credential, listing them, and e-mails it; A's credential
+presented at C also meets the prerequisite of a course at C. B revokes its part; B tells C, which reads B's status
+list and revokes the programme credential. No node's key directory holds another university's private key."""
 
 import datetime
 import uuid
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from deploy.alliance_journey import credential_for_a_visitor, listed_at, visiting
+from deploy.alliance_journey import consent_at, credential_for_a_visitor, listed_at, visiting
 from deploy.journey import DESIGNER, GERMAN_SCHEME, QA_OFFICER, Node, Person, sample_course
 from tests.e2e.conftest import Alliance
 from tests.e2e.test_alliance_demo import SILESIA, SILESIAN_STAFF
@@ -37,15 +37,18 @@ def did_of(base: int, institution: str) -> str:
 
 
 def joint_course_of_a_and_b(a: Node, b: Node) -> dict[str, Any]:
-    """A's designer proposes a joint course of A (lead) and B, A's QA approves it; B's node will endorse it."""
+    """A's designer proposes a joint course of A (lead) and B, A's QA approves it, and it is approved only once two
+    people of B have consented at B's node; B's node will endorse it."""
     description = sample_course(f"Cross-Border Data Stewardship {uuid.uuid4().hex[:4]}") | {
         "awarding_bodies": [SAARLAND, SILESIA]
     }
     course = a.ok("POST", "catalogue", "/courses", json={"description": description}, by=DESIGNER)
     a.ok("POST", "catalogue", f"/courses/{course['id']}/submit", by=DESIGNER)
-    approved = a.ok("POST", "catalogue", f"/courses/{course['id']}/approve", by=QA_OFFICER, json={})
-    # After the joint-course consent (issue #12 item 1) is merged, B's QA consents at B here:
-    # consent_at(b, course["id"])
+    waiting = a.ok("POST", "catalogue", f"/courses/{course['id']}/approve", by=QA_OFFICER, json={})
+    assert waiting["status"] == "awaiting-consent", waiting
+    consent_at(b, course["id"])
+    approved = a.wait_for("A to approve the course once B consented", lambda: found if (
+        found := a.ok("GET", "catalogue", f"/courses/{course['id']}"))["status"] == "approved" else None)
     a.grading_scheme(approved["id"], GERMAN_SCHEME)
     return approved
 
