@@ -10,6 +10,7 @@ credentials, status lists and DID documents (judged by an independent verifier a
     run.py           the runner, and `Run`: what a check has at hand (HTTP, the event log, the LMS, test users)
     kafka.py         the auditor's event log and the LMS's producer
     steps.py         the exchanges the checks build on (course approved, offering opened, learner enrolled, grade sent)
+    partner.py       the kit as a partner node of the node (the `alliance` section): on the alliance bus, its DID document
     checks/          the checks, registered in checks/__init__.py
     report.py        the report: text and JSON
 """

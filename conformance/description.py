@@ -7,11 +7,13 @@ and README.md ("Checking a node: the conformance kit").
 import json
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from deploy.kafka_security import read_credentials
+from services.certification.vc.keys import did_web_location
 from shared.settings import ServiceSettings
 
 SERVICES = ("catalogue", "enrolment", "assessment", "certification", "notifications")
@@ -88,6 +90,48 @@ class Tokens(Strict):
         return self
 
 
+class Bus(Strict):
+    """The alliance's Kafka cluster, as the kit's own node reaches it: the principal the secretariat gave that node
+    (`python -m deploy.kafka_security alliance` writes its properties file), the bus's topic prefix."""
+
+    bootstrap_servers: str | None = None
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "SASL_SSL"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    ssl_cafile: Path | None = None
+    topic_prefix: str = ""
+    principal: Principal
+
+
+class Alliance(Strict):
+    """The kit as a partner node of the node under test, for the joint-course and endorsement exchanges: a node of the
+    alliance registry the node under test follows (`node`, `event_source`, `base_url` as the registry lists them),
+    hosting one member institution (`institution`, whose `credential_dids` in the registry name `did`), whose
+    endorsements the kit signs with `signing_key` (an Ed25519 PEM) and whose DID document it serves at `base_url`."""
+
+    node: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    event_source: str = Field(min_length=1)
+    base_url: str = Field(pattern=r"^https?://")
+    institution: Institution
+    did: str = Field(pattern=r"^did:web:")
+    signing_key: Path
+    # The node under test's id in the registry (its `event_source` is the description's `source`).
+    node_under_test: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    bus: Bus
+    # Where the kit's HTTP server listens, when not at base_url's own host and port (behind a proxy, say).
+    listen: str | None = Field(default=None, pattern=r"^[^:]+:[0-9]{1,5}$")
+
+    @model_validator(mode="after")
+    def _did_at_base_url(self) -> "Alliance":
+        # The node under test fetches the DID document from the kit's node, which the registry says is at base_url.
+        try:
+            host, _ = did_web_location(self.did)
+        except ValueError as error:
+            raise ValueError(f"`did`: {error}") from None
+        if host != urlsplit(self.base_url).netloc:
+            raise ValueError(f"`did` {self.did} is not served at `base_url` {self.base_url} (its host is {host})")
+        return self
+
+
 class NodeDescription(Strict):
     # The node's CloudEvents `source` (its NODE_URI): every event it publishes must carry it.
     source: str = Field(min_length=1)
@@ -96,6 +140,8 @@ class NodeDescription(Strict):
     kafka: Kafka
     institution: Institution
     tokens: Tokens
+    # Optional: without it the joint-course and endorsement checks are not applicable.
+    alliance: Alliance | None = None
 
     @model_validator(mode="after")
     def _every_service(self) -> "NodeDescription":
@@ -106,16 +152,18 @@ class NodeDescription(Strict):
     def url(self, service: str, path: str) -> str:
         return self.services[service].rstrip("/") + path
 
-    def kafka_settings(self, principal: Principal) -> ServiceSettings:
-        """A principal's connection as the project's Kafka settings (shared.kafka.client_options takes them)."""
+    def kafka_settings(self, principal: Principal, cluster: "Kafka | Bus | None" = None) -> ServiceSettings:
+        """A principal's connection (to the node's cluster, or to `cluster`: the alliance bus) as the project's Kafka
+        settings (shared.kafka.client_options takes them)."""
+        cluster = cluster or self.kafka
         fields: dict[str, object] = {
-            "kafka_bootstrap_servers": self.kafka.bootstrap_servers,
-            "kafka_security_protocol": self.kafka.security_protocol,
-            "kafka_sasl_mechanism": self.kafka.sasl_mechanism,
-            "kafka_ssl_cafile": str(self.kafka.ssl_cafile) if self.kafka.ssl_cafile else None,
+            "kafka_bootstrap_servers": cluster.bootstrap_servers,
+            "kafka_security_protocol": cluster.security_protocol,
+            "kafka_sasl_mechanism": cluster.sasl_mechanism,
+            "kafka_ssl_cafile": str(cluster.ssl_cafile) if cluster.ssl_cafile else None,
             "kafka_username": principal.username,
             "kafka_password": principal.password,
-            "topic_prefix": self.kafka.topic_prefix,
+            "topic_prefix": cluster.topic_prefix,
         }
         if principal.properties is not None:
             fields |= read_credentials(principal.properties)
@@ -158,9 +206,23 @@ def _resolved(description: NodeDescription, base: Path) -> NodeDescription:
     def path(value: Path | None) -> Path | None:
         return value if value is None or value.is_absolute() else base / value
 
-    kafka = description.kafka
+    kafka, alliance = description.kafka, description.alliance
+    if alliance is not None:
+        bus = alliance.bus
+        alliance = alliance.model_copy(
+            update={
+                "signing_key": path(alliance.signing_key),
+                "bus": bus.model_copy(
+                    update={
+                        "ssl_cafile": path(bus.ssl_cafile),
+                        "principal": bus.principal.model_copy(update={"properties": path(bus.principal.properties)}),
+                    }
+                ),
+            }
+        )
     return description.model_copy(
         update={
+            "alliance": alliance,
             "kafka": kafka.model_copy(
                 update={
                     "ssl_cafile": path(kafka.ssl_cafile),

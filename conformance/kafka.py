@@ -1,5 +1,6 @@
-"""The kit's two Kafka roles: the auditor, who reads everything the node publishes from the moment the run starts
-(its topics and its dead-letter topics), and the LMS, who sends grade submissions onto its own topic."""
+"""The kit's Kafka roles: the auditor, who reads everything the node publishes from the moment the run starts (its
+topics and its dead-letter topics), the LMS, who sends grade submissions onto its own topic, and, on the alliance bus,
+the partner node (conformance/partner.py), who reads what the node addresses to it and answers."""
 
 import asyncio
 import json
@@ -134,8 +135,8 @@ class EventLog:
             return None
 
 
-class LmsProducer:
-    """Sends as the LMS: its own principal, onto its own topic."""
+class Producer:
+    """Sends as one principal onto one topic: the LMS onto its own, the kit's partner node onto its topic to the node."""
 
     def __init__(self, settings: ServiceSettings, topic: str) -> None:
         self.principal = settings.kafka_username or "(no principal)"

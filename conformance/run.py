@@ -17,9 +17,12 @@ import httpx
 
 from conformance import contract
 from conformance.description import NodeDescription
-from conformance.kafka import EventLog, LmsProducer, Message
+from conformance.kafka import EventLog, Producer, Message
+from conformance.partner import Partner
 from conformance.people import People, Person
 from conformance.report import Exchange, Report, Result, Status
+from shared.events import CloudEvent
+from shared.events.alliance import AddressedMessage
 from shared.events.topics import lms_topic
 
 # The node's dead-letter topics: `mc.<service>.dead-letter`, the reason in this header.
@@ -58,7 +61,7 @@ class Run:
         description: NodeDescription,
         http: httpx.AsyncClient,
         events: EventLog,
-        lms: LmsProducer,
+        lms: Producer,
         timeout: float,
         api_examples: int | None = None,
     ) -> None:
@@ -73,6 +76,62 @@ class Run:
         self.contract = contract.events()
         self.facts: dict[str, Any] = {}
         self.result = Result("", "")
+        self._partner: Partner | None = None
+
+    # --- the kit as a partner node (the exchanges between nodes) ---
+
+    async def partner(self) -> Partner:
+        """The kit's partner node on the alliance bus, started at its first use; NotApplicable without the node
+        description's `alliance` section, Failed when it cannot connect or serve."""
+        if self.description.alliance is None:
+            raise NotApplicable(
+                "the node description has no `alliance` section: the kit cannot act as a partner node of this node "
+                "(README.md, \"Checking a node: the conformance kit\", says how to give one)"
+            )
+        if self._partner is None:
+            partner = Partner(self.description)
+            alliance = self.description.alliance
+            sent = (
+                f"serve {partner.did_document_url()}; Kafka (alliance bus): read {partner.inbox_topic} and write "
+                f"{partner.outbox.topic} as {partner.outbox.principal}"
+            )
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await partner.start()
+            except Exception as error:
+                await partner.stop()
+                self.record(sent, f"{type(error).__name__}: {error}")
+                raise Failed(f"the kit cannot act as partner node {alliance.node}: {type(error).__name__}: {error}") from error
+            self.record(sent, f"serving {alliance.did}; reading from the end of the topic")
+            self._partner = partner
+        return self._partner
+
+    async def addressed(self, event_type: str, **fields: Any) -> Message:
+        """The first message of this type whose data has these values that the node under test addressed to the kit's
+        partner node on the alliance bus since it started; Failed when none comes in time."""
+        partner = await self.partner()
+        wanted = {f"data.{name}": value for name, value in fields.items()}
+        described = f"{event_type} with {', '.join(f'{k}={v}' for k, v in wanted.items())}"
+        message = await partner.inbox.wait_for(
+            lambda m: m.field("type") == event_type and all(m.field(k) == v for k, v in wanted.items()), self.timeout
+        )
+        if message is None:
+            self.record(f"Kafka (alliance bus): wait for {described}", f"nothing within {self.timeout:.0f} s")
+            raise Failed(f"the node addressed no {described} to the kit's node within {self.timeout:.0f} s")
+        self.record(f"Kafka (alliance bus): wait for {described}", f"{message.where}: {message.text}")
+        return message
+
+    async def answer(self, message: AddressedMessage, envelope: CloudEvent | None = None) -> CloudEvent:
+        """Send a message as the kit's partner node (a new CloudEvent, or `envelope` again); recorded."""
+        partner = await self.partner()
+        envelope, where = await partner.send(message, envelope)
+        self.record(f"Kafka (alliance bus): produce onto {partner.outbox.topic}: {envelope.to_bytes().decode()}",
+                    f"stored at {where}")
+        return envelope
+
+    async def close(self) -> None:
+        if self._partner is not None:
+            await self._partner.stop()
 
     # --- what a check reports ---
 
@@ -111,14 +170,20 @@ class Run:
             self.record(sent, f"{response.status_code} {response.text}")
         return response
 
-    async def fetch(self, url: str) -> httpx.Response:
-        """An anonymous GET of an absolute URL the node gave (a credential, a status list, a DID document); recorded."""
+    async def fetch(self, url: str, *, by: Person | None = None, quiet: bool = False) -> httpx.Response:
+        """A GET of an absolute URL the node gave (a credential, a status list, a DID document), anonymous or as `by`;
+        recorded unless `quiet`."""
+        headers = {"Accept": "application/json, application/ld+json"}
+        if by is not None:
+            headers["Authorization"] = f"Bearer {by.token}"
+        sent = f"GET {url}" + (f" as {by.role} {by.subject}" if by else "")
         try:
-            response = await self.http.get(url, headers={"Accept": "application/json, application/ld+json"})
+            response = await self.http.get(url, headers=headers)
         except httpx.HTTPError as error:
-            self.record(f"GET {url}", f"no answer: {type(error).__name__}: {error}")
+            self.record(sent, f"no answer: {type(error).__name__}: {error}")
             raise Failed(f"GET {url} got no answer: {error}") from error
-        self.record(f"GET {url}", f"{response.status_code} {response.text}")
+        if not quiet:
+            self.record(sent, f"{response.status_code} {response.text}")
         return response
 
     async def ok(self, method: str, service: str, path: str, *, expect: int = 200, **kwargs: Any) -> Any:
@@ -178,7 +243,7 @@ async def run_checks(
         description.kafka_settings(description.kafka.auditor), contract.events().node_topics(), DEAD_LETTER_TOPICS
     )
     lms_settings = description.kafka_settings(description.kafka.lms)
-    lms = LmsProducer(lms_settings, lms_topic(description.kafka.lms.id, description.kafka.topic_prefix))
+    lms = Producer(lms_settings, lms_topic(description.kafka.lms.id, description.kafka.topic_prefix))
     results = []
     async with httpx.AsyncClient(timeout=30.0, follow_redirects=False) as http:
         run = Run(description, http, events, lms, timeout, api_examples)
@@ -191,7 +256,7 @@ async def run_checks(
                 else:
                     results.append(Result(check.name, check.title, Status.SKIPPED, ["the kit could not reach the node's Kafka"]))
         finally:
-            await asyncio.gather(events.stop(), lms.stop(), return_exceptions=True)
+            await asyncio.gather(events.stop(), lms.stop(), run.close(), return_exceptions=True)
     return Report(description.source, results)
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conformance import types
+from conformance.description import Institution
 from conformance.run import Failed, Run, Skipped
 from conformance.people import Person
 from deploy.journey import GERMAN_SCHEME, Lms, grade_submission, open_offering, sample_course
@@ -26,15 +27,30 @@ async def the_offering(run: Run) -> dict[str, Any]:
 async def approved_course(run: Run) -> dict[str, Any]:
     """A course of the test institution, described by its designer, approved by its QA officer (another person), and
     graded on the German scale; assessment knows it."""
+    course = await proposed_course(run)
+    await run.event(types.COURSE_APPROVED, course_id=course["id"])
+    await ready_for_grading(run, course["id"])
+    return course
+
+
+async def proposed_course(run: Run, *partners: Institution) -> dict[str, Any]:
+    """A course of the test institution (lead), with `partners` as co-awarding institutions, described by its designer,
+    submitted, and approved by its QA officer (another person): what the node does next is the caller's to see."""
     designer, qa_officer = run.people.staff("course-designer"), run.people.staff("qa-officer")
-    institution = run.description.institution
     description = sample_course(f"Conformance check {datetime.now(UTC):%Y-%m-%d %H:%M:%S} {uuid.uuid4().hex[:4]}")
-    description["awarding_bodies"] = [{"id": institution.id, "name": institution.name, "country": institution.country}]
+    description["awarding_bodies"] = [
+        {"id": institution.id, "name": institution.name, "country": institution.country}
+        for institution in (run.description.institution, *partners)
+    ]
     course = await run.ok("POST", "catalogue", "/courses", by=designer, json={"description": description}, expect=201)
     course_id = course["id"]
     await run.ok("POST", "catalogue", f"/courses/{course_id}/submit", by=designer)
     await run.ok("POST", "catalogue", f"/courses/{course_id}/approve", by=qa_officer, json={})
-    await run.event(types.COURSE_APPROVED, course_id=course_id)
+    return course
+
+
+async def ready_for_grading(run: Run, course_id: str) -> None:
+    """Assessment knows the approved course, and its assessor set the German grading scheme."""
 
     async def assessment_knows_it() -> bool | None:
         response = await run.call("GET", "assessment", f"/courses/{course_id}", quiet=True)
@@ -45,7 +61,6 @@ async def approved_course(run: Run) -> dict[str, Any]:
         "PUT", "assessment", f"/courses/{course_id}/grading-scheme", by=run.people.staff("assessor"),
         json={"scheme": GERMAN_SCHEME},
     )
-    return course
 
 
 async def opened_offering(run: Run, course: dict[str, Any]) -> dict[str, Any]:

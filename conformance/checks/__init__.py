@@ -16,8 +16,8 @@ CHECKS = [
     Check("status-lists", credentials.status_lists),
     Check("did-documents", credentials.did_documents),
     Check("http-apis", http_apis.http_apis),
-    Check("joint-course", alliance.joint_course),
-    Check("endorsement", alliance.endorsement),
+    Check("joint-course-consent", alliance.joint_course_consent),
+    Check("endorsement-exchange", alliance.endorsement_exchange),
     Check("published-events", events.published_events),
     Check("no-stray-dead-letters", events.no_stray_dead_letters),
 ]

@@ -31,6 +31,7 @@ from starlette.datastructures import State
 
 from services.certification import claims, domain, status_publication, verification
 from services.certification.models import ConsentedCourse, Credential, EndorsementRequest, GivenEndorsement
+from services.certification.issuing import links
 from services.certification.proof_checks import ProofChecker
 from services.certification.resolver import MemberResolver
 from services.certification.settings import CertificationSettings
@@ -45,6 +46,8 @@ from shared.events import CloudEvent
 from shared.events import Topic
 from shared.events.alliance import AddressedMessage, EndorsementDeclined, EndorsementRequested, EndorsementSigned
 from shared.events.catalogue import AwardingBody, JointCourseConsented, JointCourseConsentWithdrawn
+from shared.events.certification import CredentialCompleted
+from shared.events.common import LearnerIdentity
 from shared.failures import Backoff
 
 log = logging.getLogger(__name__)
@@ -196,6 +199,39 @@ async def endorsement_signed(
     if request is not None:
         request.endorsed_at, request.declined_reason = utcnow(), None
         uow.session.add(request)
+    if not credential.pending_endorsements:
+        _announce_complete(uow, endorsing.settings, credential, registry)
+
+
+def _announce_complete(
+    uow: UnitOfWork, settings: CertificationSettings, credential: Credential, registry: AllianceRegistry
+) -> None:
+    """Every co-awarding institution's endorsement is attached: the learner is told (notifications) that the copy they
+    hold is now complete."""
+    names = []
+    for endorsement in credential.verifiable_credential.get("endorsement", []):
+        did = str(claims.issuer_id(endorsement))
+        try:
+            names.append(registry.member_by_did(did).legal_name)
+        except NotAMember:  # Attached under an earlier registry that still listed it: named by its DID.
+            names.append(did)
+    urls = links(settings, credential.id)
+    uow.publish(
+        CredentialCompleted(
+            credential_id=credential.id,
+            learner_id=credential.learner_id,
+            learner=LearnerIdentity.model_validate(credential.record["identification_of_the_learner"]),
+            course_id=credential.course_id,
+            course_version=credential.course_version,
+            title=credential.record["title"],
+            awarding_bodies=credential.record["awarding_bodies"],
+            endorsed_by=names,
+            completed_at=utcnow(),
+            credential_url=urls.credential_url,
+            download_url=urls.download_url,
+            verify_url=urls.verify_url,
+        )
+    )
 
 
 def _attach(settings: CertificationSettings, credential: Credential, endorsement: dict[str, Any]) -> None:

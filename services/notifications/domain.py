@@ -15,7 +15,7 @@ import jinja2
 
 from shared.events import Event
 from shared.events.assessment import GradeRecorded
-from shared.events.certification import CredentialIssued, CredentialRevoked
+from shared.events.certification import CredentialCompleted, CredentialIssued, CredentialRevoked
 from shared.events.common import language_code
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled, LearnerWaitlisted
 
@@ -26,7 +26,8 @@ PARTS = ("subject.txt", "txt", "html")
 
 # The events a learner is told about; each names its learner in `event.learner`.
 LEARNER_FACING = (
-    LearnerEnrolled, LearnerWaitlisted, EnrolmentWithdrawn, GradeRecorded, CredentialIssued, CredentialRevoked
+    LearnerEnrolled, LearnerWaitlisted, EnrolmentWithdrawn, GradeRecorded, CredentialIssued, CredentialRevoked,
+    CredentialCompleted,
 )
 
 
@@ -54,6 +55,7 @@ def template_for(event: Event) -> str:
         GradeRecorded: "grade_recorded",
         CredentialIssued: "credential_issued",
         CredentialRevoked: "credential_revoked",
+        CredentialCompleted: "credential_completed",
     }[type(event)]
 
 

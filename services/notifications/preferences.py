@@ -1,6 +1,6 @@
 """Opting out of optional emails: the learner's preference, and the signed token of their unsubscribe link.
 
-Optional: every email but those about a credential itself (issued, revoked), which a learner must always get.
+Optional: every email but those about a credential itself (issued, revoked, completed), which a learner must always get.
 The token names the learner and is signed with HMAC-SHA256 under the node's unsubscribe secret (made by the
 migration, or UNSUBSCRIBE_SECRET); it does not expire, as RFC 8058 expects of one-click unsubscribe links.
 """
@@ -20,7 +20,10 @@ from services.notifications.settings import NotificationsSettings
 from shared.db import utcnow
 
 # Emails a learner cannot opt out of.
-ESSENTIAL_TEMPLATES = frozenset({"credential_issued", "programme_credential_issued", "credential_revoked"})
+# A joint credential's completion too: the copy the learner holds lacks endorsements until they fetch the new one.
+ESSENTIAL_TEMPLATES = frozenset(
+    {"credential_issued", "programme_credential_issued", "credential_revoked", "credential_completed"}
+)
 SECRET_NAME = "unsubscribe"
 
 

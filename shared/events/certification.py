@@ -88,3 +88,21 @@ class CredentialPresented(CredentialEvent):
     course_version: int
     issuer_did: str
     presented_at: datetime
+
+
+class CredentialCompleted(CredentialEvent):
+    """A joint credential's last pending endorsement is attached: every co-awarding institution has endorsed it at its
+    own node, and the lead signed it again so that its proof covers them (the learner's copy should be the new one)."""
+
+    type: ClassVar[str] = "eu.microcredentials.certification.credential.completed.v1"
+    learner: LearnerIdentity
+    course_id: str
+    course_version: int
+    title: str
+    awarding_bodies: list[AwardingBody]
+    # The co-awarding institutions that endorsed it (the registry's legal names), in the order they are attached.
+    endorsed_by: list[str] = Field(min_length=1)
+    completed_at: datetime
+    credential_url: str
+    download_url: str | None = None
+    verify_url: str | None = None

@@ -69,12 +69,13 @@ def node(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nod
 
 @contextlib.contextmanager
 def running_node(
-    stack: Stack, keys: Path, log_prefix: str = "e2e", replaced: Mapping[str, str] | None = None, **settings: str
+    stack: Stack, keys: Path, log_prefix: str = "e2e", replaced: Mapping[str, str] | None = None,
+    ports: Mapping[str, int] | None = None, **settings: str,
 ) -> Iterator[Node]:
-    """The five services as processes on free ports, against `stack`; `settings` are extra environment variables, and
-    `replaced` runs another module in a service's place (a stand-in, such as the conformance kit's broken node).
-    Their logs go to .run/logs/<log_prefix>-<service>.log."""
-    with node_processes(stack, keys, log_prefix, replaced=replaced, **settings) as processes:
+    """The five services as processes on free ports (or on `ports`, by service, where given), against `stack`;
+    `settings` are extra environment variables, and `replaced` runs another module in a service's place (a stand-in,
+    such as the conformance kit's broken node). Their logs go to .run/logs/<log_prefix>-<service>.log."""
+    with node_processes(stack, keys, log_prefix, replaced=replaced, ports=ports, **settings) as processes:
         yield processes.node
 
 
@@ -162,11 +163,15 @@ class NodeProcesses:
 @contextlib.contextmanager
 def node_processes(
     stack: Stack, keys: Path, log_prefix: str = "e2e", instances: dict[str, int] | None = None,
-    ready_timeout: float = 90.0, replaced: Mapping[str, str] | None = None, **settings: str,
+    ready_timeout: float = 90.0, replaced: Mapping[str, str] | None = None, ports: Mapping[str, int] | None = None,
+    **settings: str,
 ) -> Iterator[NodeProcesses]:
     """The node's processes (`instances`: how many of each service, one by default; `replaced`: a module run in a
-    service's place), stopped at the end."""
+    service's place; `ports`: the first instance's port of some services, known before they start), stopped at the
+    end."""
     processes = NodeProcesses(stack, keys, log_prefix, settings, ready_timeout=ready_timeout, replaced=replaced or {})
+    processes.ports.update(ports or {})
+    processes.node.urls.update({name: f"http://127.0.0.1:{port}" for name, port in (ports or {}).items()})
     for name in SERVICES:  # Logs start empty, as each run's own.
         processes.log(name).unlink(missing_ok=True)
     try:

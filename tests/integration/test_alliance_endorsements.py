@@ -47,6 +47,7 @@ from shared.events.alliance import (
 )
 from shared.events.assessment import GradeRecorded
 from shared.events.catalogue import AwardingBody
+from shared.events.certification import CredentialCompleted
 from shared.events.common import LearnerIdentity
 from shared.events.topics import addressed_topic
 from shared.kafka import client_options
@@ -332,6 +333,12 @@ async def test_a_joint_credential_of_a_and_b_carries_bs_endorsement_signed_at_b(
     for client in (alliance.saarland, alliance.silesia):
         verdict = (await client.post("/verify", json=vc)).json()
         assert verdict["valid"] and verdict["endorsed_by"] == ["University of Silesia in Katowice"], verdict
+    # A tells the learner (notifications emails them) that the credential is complete: issued, then completed.
+    told = [CloudEvent.model_validate_json(record.value) for record in await arrived(
+        alliance.nodes["saarland"].stack, Topic.CREDENTIALS, who.learner_id, count=2)]
+    assert [event.type.split(".")[-2] for event in told] == ["issued", "completed"]
+    completed = CredentialCompleted.model_validate(told[1].data)
+    assert (completed.credential_id, completed.endorsed_by) == (credential["id"], ["University of Silesia in Katowice"])
 
     # The same request again (A's retry after a lost answer, say): B answers with the same endorsement, and A's
     # credential does not change.

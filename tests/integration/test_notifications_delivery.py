@@ -34,7 +34,7 @@ from shared.auth import Role
 from shared.db import create_engine
 from shared.events import CloudEvent, Event, Topic
 from shared.events.catalogue import AwardingBody
-from shared.events.certification import CredentialIssued
+from shared.events.certification import CredentialCompleted, CredentialIssued
 from shared.events.common import LearnerCategory, LearnerIdentity
 from tests.integration.conftest import eventually, running
 from tests.integration.test_enrolment_applications import apply, learner_token, open_offering, registered
@@ -482,3 +482,30 @@ async def test_a_batch_longer_than_its_lease_is_never_taken_over_mid_send_by_ano
 
 async def _rows(client: httpx.AsyncClient, recipients: list[str]) -> list[dict]:
     return [row for recipient in recipients for row in await deliveries(client, recipient=recipient)]
+
+
+async def test_a_joint_credential_made_complete_is_emailed_to_its_learner_even_after_opting_out(stack, sink):
+    """Certification says a joint credential is complete (every co-awarding university's endorsement attached): the
+    learner is told to fetch the new copy, in their language, whatever their choice about optional emails."""
+    await sink.start()
+    marta = learner("Marta Nowak", language="de")
+    silesia = AwardingBody(id="uni-silesia", name="University of Silesia in Katowice", country="PL")
+    async with running(create_service(settings_for(stack, sink))) as client:
+        opted = await client.post("/preferences", json={"optional_emails": False},
+                                  headers=stack.bearer(marta.learner_id, Role.LEARNER, email=marta.email))
+        assert opted.status_code == 200, opted.text
+        credential_id = f"credential-{uuid.uuid4().hex[:8]}"
+        await publish(stack, CredentialCompleted(
+            credential_id=credential_id, learner_id=marta.learner_id, learner=marta, course_id="course-just-transition",
+            course_version=1, title="Just Transition", awarding_bodies=[SAARLAND, silesia],
+            endorsed_by=[silesia.name], completed_at=datetime.now(UTC),
+            credential_url=f"https://mc.uni-saarland.example/credentials/{credential_id}",
+            download_url=f"https://mc.uni-saarland.example/credentials/{credential_id}/credential.json",
+        ))
+        await eventually(lambda: all_sent(client, [marta.email]))
+
+    [email] = sink.emails_to(marta.email)
+    assert email["Subject"] == "Ihr Microcredential „Just Transition“ ist jetzt vollständig"
+    body = " ".join(email.get_body(("plain",)).get_content().split())
+    assert "University of Silesia in Katowice" in body and f"{credential_id}/credential.json" in body
+    assert "List-Unsubscribe" not in email, "about the credential itself: not an email one can opt out of"

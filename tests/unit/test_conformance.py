@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 
 from conformance import contract
+from conformance.checks.alliance import addressed_problems, attachment_problems
 from conformance.checks.credentials import _bit, did_document_problems, did_web_url
 from conformance.checks.events import event_problems
 from conformance.checks.http_apis import _failures
 from conformance.description import InvalidDescription, load
 from conformance.kafka import Message
 from conformance.report import Exchange, Report, Result, Status
+from shared.events import CloudEvent
+from shared.events.alliance import EndorsementRequested
 from tests.e2e.broken_assessment import grade_recorded
 
 SOURCE = "urn:microcredentials:node:test"
@@ -168,3 +171,88 @@ def test_the_report_says_which_check_failed_why_and_what_was_sent():
     assert text.endswith("DOES NOT CONFORM: 1 pass, 1 fail")
     skipped = Report("node.json", [Result("credential", "The credential verifies", Status.SKIPPED, ["needs it"])])
     assert skipped.passed and json.loads(skipped.json())["results"][0]["status"] == "skipped"
+
+
+# --- the exchanges between nodes: the kit as a partner node ---
+
+KIT_DID = "did:web:127.0.0.1%3A9100:institutions:uni-silesia"
+ALLIANCE = {
+    "node": "conformance", "event_source": "urn:microcredentials:node:conformance", "base_url": "http://127.0.0.1:9100",
+    "institution": {"id": "uni-silesia", "name": "University of Silesia in Katowice", "country": "PL"},
+    "did": KIT_DID, "signing_key": "kit.pem", "node_under_test": "saarland",
+    "bus": {"topic_prefix": "t.", "principal": {"properties": "bus/conformance.properties"}},
+}
+
+
+def test_an_alliance_section_resolves_its_paths_and_its_did_must_be_served_at_its_base_url(tmp_path: Path):
+    path = tmp_path / "node.json"
+    path.write_text(json.dumps(description(alliance=ALLIANCE)))
+    loaded = load(str(path)).alliance
+    assert loaded is not None
+    assert (loaded.signing_key, loaded.bus.principal.properties) == (tmp_path / "kit.pem", tmp_path / "bus" / "conformance.properties")
+
+    path.write_text(json.dumps(description(alliance=ALLIANCE | {"base_url": "http://127.0.0.1:9200"})))
+    with pytest.raises(InvalidDescription, match="is not served at `base_url` http://127.0.0.1:9200"):
+        load(str(path))
+
+
+def endorsement_requested(**changes) -> dict:
+    request = EndorsementRequested(
+        sender="saarland", recipient="conformance", credential_id="credential-1", institution="uni-silesia",
+        lead_institution="uni-saarland", course_id="course-1", course_version=1, credential={"id": "urn:uuid:1"},
+    )
+    return json.loads(CloudEvent.wrap(request, source=SOURCE).to_bytes()) | changes
+
+
+EXPECTED = {"sender": "saarland", "recipient": "conformance", "institution": "uni-silesia", "course_id": "course-1"}
+
+
+def test_an_endorsement_request_by_the_contract_addressed_to_the_kit_conforms():
+    bus = "t.alliance.saarland.to.conformance"
+    assert addressed_problems(message(endorsement_requested(), bus), contract.events(), SOURCE, EXPECTED) == []
+
+
+def test_an_endorsement_request_for_another_node_without_its_credential_or_under_another_name_is_named():
+    request = endorsement_requested(source="urn:microcredentials:node:elsewhere")
+    request["data"] |= {"recipient": "primorska"}
+    del request["data"]["credential"]
+    problems = addressed_problems(message(request), contract.events(), SOURCE, EXPECTED)
+    assert problems == [
+        "data: 'credential' is a required property (the type's JSON Schema)",
+        "source 'urn:microcredentials:node:elsewhere' is not the node's 'urn:microcredentials:node:test': a node sends "
+        "under its own name",
+        "data.recipient is 'primorska', not 'conformance'",
+    ]
+    # A node's own event is no message to a partner.
+    assert addressed_problems(message(conforming_grade()), contract.events(), SOURCE, {}) == [
+        "type 'eu.microcredentials.assessment.grade.recorded.v1' is not a message a node may address to a partner "
+        "(shared/events/topics.json)"
+    ]
+
+
+ENDORSEMENT = {"issuer": {"id": KIT_DID}, "credentialSubject": {"id": "urn:uuid:1"}, "proof": [{"proofValue": "z1"}]}
+
+
+def served(endorsements: list, **record) -> dict:
+    return {"credential": {"id": "urn:uuid:1", "proof": [{}], "endorsement": endorsements}} | record
+
+
+def test_a_credential_with_the_kits_endorsement_attached_and_complete_passes():
+    assert attachment_problems(served([ENDORSEMENT], complete=True, pending_endorsements=[]), KIT_DID, "uni-silesia",
+                               ENDORSEMENT) == []
+
+
+@pytest.mark.parametrize(
+    ("record", "named"),
+    [
+        (served([], complete=False, pending_endorsements=["uni-silesia"]), "carries 0 endorsements by"),
+        (served([ENDORSEMENT, ENDORSEMENT], complete=True), "carries 2 endorsements by"),
+        (served([ENDORSEMENT | {"proof": [{"proofValue": "z2"}]}]), "is not the one the kit signed and sent"),
+        (served([ENDORSEMENT], complete=False), "the node says the credential is not complete"),
+        (served([ENDORSEMENT], pending_endorsements=["uni-silesia"]), "still lists uni-silesia among its pending"),
+        ({"credential": {"id": "urn:uuid:1", "endorsement": [ENDORSEMENT]}}, "no signed credential"),
+    ],
+)
+def test_a_node_that_never_attaches_or_attaches_something_else_is_named(record: dict, named: str):
+    problems = attachment_problems(record, KIT_DID, "uni-silesia", ENDORSEMENT)
+    assert any(named in problem for problem in problems), problems

@@ -16,11 +16,12 @@ from services.notifications.domain import (
     to_message,
 )
 from shared.events.catalogue import AwardingBody
-from shared.events.certification import CredentialIssued, CredentialRevoked
+from shared.events.certification import CredentialCompleted, CredentialIssued, CredentialRevoked
 from shared.events.common import LearnerIdentity, Money, language_code
 from shared.events.enrolment import EnrolmentWithdrawn, FeeStatus, LearnerEnrolled, LearnerWaitlisted
 
 TEMPLATE_NAMES = (
+    "credential_completed",
     "credential_issued",
     "credential_revoked",
     "enrolment_withdrawn",
@@ -62,6 +63,23 @@ def events(language: str | None) -> dict[str, object]:
             issued_at=datetime(2025, 7, 1, tzinfo=UTC),
             grade="1.3",
             credential_url="https://cert.example/credentials/credential-42",
+        ),
+        "credential_completed": CredentialCompleted(
+            credential_id="credential-43",
+            learner_id=who.learner_id,
+            learner=who,
+            course_id="course-just-transition",
+            course_version=1,
+            title="Ethik der KI",
+            awarding_bodies=[
+                AwardingBody(name="Universität des Saarlandes", country="DE"),
+                AwardingBody(name="University of Silesia in Katowice", country="PL"),
+            ],
+            endorsed_by=["University of Silesia in Katowice"],
+            completed_at=datetime(2025, 7, 2, tzinfo=UTC),
+            credential_url="https://cert.example/credentials/credential-43",
+            download_url="https://cert.example/credentials/credential-43/credential.json",
+            verify_url="https://cert.example/verify?id=credential-43",
         ),
         "credential_revoked": CredentialRevoked(
             credential_id="credential-42",
@@ -119,6 +137,7 @@ def test_no_preference_or_a_language_without_templates_falls_back_to_english(pre
 EXPECTED = {
     # What each email must say in each language: the key fact and a word only that language uses.
     "de": {
+        "credential_completed": ("vollständig", "University of Silesia in Katowice", "gemeinsam mit Universität des Saarlandes"),
         "credential_issued": ("ausgestellt", "Note 1.3", "Guten Tag Léa Müller"),
         "credential_revoked": ("widerrufen", "Grund: Plagiat", "https://cert.example/verify/credential-42"),
         "learner_enrolled": ("eingeschrieben", "120,00 EUR", "Einschreibungsnummer: application-7"),
@@ -127,6 +146,7 @@ EXPECTED = {
         "enrolment_withdrawn": ("Abmeldung", "Einschreibung in das", "zurückgezogen"),
     },
     "fr": {
+        "credential_completed": ("complète", "University of Silesia in Katowice", "avec Universität des Saarlandes"),
         "credential_issued": ("délivrée", "note 1.3", "Bonjour Léa Müller"),
         "credential_revoked": ("révoquée", "Motif\u00a0: Plagiat", "https://cert.example/verify/credential-42"),
         "learner_enrolled": ("inscription", "120,00\u00a0EUR", "Référence de votre inscription"),
@@ -136,6 +156,7 @@ EXPECTED = {
     },
     # Draft translations (a native speaker reviews them): the same facts and links as the English.
     "bg": {
+        "credential_completed": ("пълен", "University of Silesia in Katowice", "заедно с Universität des Saarlandes"),
         "credential_issued": ("издаден", "оценка 1.3", "Здравейте, Léa Müller"),
         "credential_revoked": ("отменен", "Причина: Plagiat", "https://cert.example/verify/credential-42"),
         "learner_enrolled": ("записани", "120,00 EUR", "Номер на записването Ви: application-7"),
@@ -144,6 +165,7 @@ EXPECTED = {
         "enrolment_withdrawn": ("Оттеглихте се", "Записването Ви за", "оттеглено"),
     },
     "it": {
+        "credential_completed": ("completa", "University of Silesia in Katowice", "insieme a Universität des Saarlandes"),
         "credential_issued": ("rilasciata", "voto 1.3", "Gentile Léa Müller"),
         "credential_revoked": ("revocata", "Motivo: Plagiat", "https://cert.example/verify/credential-42"),
         "learner_enrolled": ("iscritto/a", "120,00 EUR", "Numero della tua iscrizione: application-7"),
@@ -152,6 +174,7 @@ EXPECTED = {
         "enrolment_withdrawn": ("ritirato/a", "La tua iscrizione alla micro-credenziale", "è stata ritirata"),
     },
     "lt": {
+        "credential_completed": ("išsamus", "University of Silesia in Katowice", "kartu su Universität des Saarlandes"),
         "credential_issued": ("išduotas", "įvertinimas 1.3", "Sveiki, Léa Müller"),
         "credential_revoked": ("atšauktas", "Priežastis: Plagiat", "https://cert.example/verify/credential-42"),
         "learner_enrolled": ("priimti", "120,00 EUR", "Jūsų registracijos numeris: application-7"),
