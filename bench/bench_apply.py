@@ -101,6 +101,19 @@ def wrk_phase(url: str, tokens: Path, phase: str, offering_id: str) -> Phase:
     return Phase(seconds, created, refused, refusal, requests, p50 / 1000, p90 / 1000, p99 / 1000, longest / 1000, errors)
 
 
+def wrk_floor(url: str, sampler: Processes, seconds: int = 5) -> tuple[float, float]:
+    """The enrolment service's own floor: requests/s and CPU ms per request of GET /health/live (its middleware, no
+    token, no database) under the same wrk load."""
+    sampler.mark("floor")
+    output = subprocess.run(
+        ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", f"{url}/health/live"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    sampler.mark("floored")
+    requests = int(next(line.split()[0] for line in output.splitlines() if "requests in" in line))
+    return requests / seconds, sampler.between("floor", "floored")["enrolment"] * 1000 / max(requests, 1)
+
+
 def cohort(size: int, run: str) -> list[Principal]:
     """Students of an alliance university (upr), each with their own subject and email."""
     learners = []
@@ -214,6 +227,7 @@ async def run(args: argparse.Namespace) -> int:
             applied = wrk_phase(node.urls["enrolment"], tokens, "apply", offering_id)
             sampler.mark("applied")
             load_after = os.getloadavg()
+            floor = wrk_floor(node.urls["enrolment"], sampler)
             bare = wrk_bare_endpoint()
             problems = await checks(databases, node, learners, offering_id, capacity)
             sampler.stop()
@@ -231,6 +245,8 @@ async def run(args: argparse.Namespace) -> int:
                     f"{phase.socket_errors} socket errors")
                 exit_code = 1
         say(f"  baseline: bare FastAPI endpoint (bench/bare_app.py), same wrk load  {bare:>8,.0f} req/s")
+        say(f"  the service's floor: GET /health/live (middleware only)  {floor[0]:>8,.0f} req/s, "
+            f"{floor[1]:.2f} ms CPU per request")
         say(f"CPU time per learner (from /proc), load average {load_before[0]:.2f} before, {load_after[0]:.2f} after:")
         register_cpu, apply_cpu = sampler.between("start", "registered"), sampler.between("registered", "applied")
         for name in ("enrolment", "postgresql"):

@@ -323,12 +323,6 @@ def taken(places: Places, application: Application) -> Places:
     return replace(places, taken_seats=frozenset(seats | {application.seat}))
 
 
-def places_after(places: Places, application: Application) -> tuple[int, int]:
-    """(enrolled, waitlisted) of the offering once a new application holds its seat or its place in line."""
-    enrolled = application.status == ApplicationStatus.ENROLLED
-    return len(places.taken_seats) + enrolled, places.waitlisted + (not enrolled)
-
-
 # --- what the others are told ---
 
 
