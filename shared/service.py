@@ -73,6 +73,8 @@ def create_app(service: Service) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.http_workers > 1:  # A worker process of `run`, which configured only its parent's logging.
+            configure_logging(settings.service_name, settings.log_format)
         for startup_check in service.startup_checks:
             await startup_check(settings)
         setup_tracing(settings)
