@@ -88,6 +88,7 @@ class Applications:
                 await task
 
     async def _decide(self, offering_id: str) -> None:
+        waiting: list[Request] = []
         try:
             while waiting := self._waiting.pop(offering_id, []):
                 if len(waiting) > PER_TRANSACTION:
@@ -96,8 +97,9 @@ class Applications:
                 await self._decide_together(offering_id, waiting)
         finally:
             del self._deciding[offering_id]
-            for request in self._waiting.pop(offering_id, []):  # Only when cancelled (shutdown).
-                request.answer.cancel()
+            for request in [*waiting, *self._waiting.pop(offering_id, [])]:  # Unanswered only when cancelled.
+                if not request.answer.done():
+                    request.answer.cancel()
 
     async def _decide_together(self, offering_id: str, requests: list[Request]) -> None:
         try:
@@ -152,6 +154,7 @@ async def apply_all(
         course = await session.get(CourseVersion, (offering.course_id, offering.course_version))
         outcomes: list[Application | domain.Refused] = []
         for request in requests:
+            learner = None
             try:
                 learner = domain.registered(people.get(request.principal.subject), request.principal.subject)
                 learners.follow_token(learner, request.principal, request.alliance)
@@ -167,6 +170,8 @@ async def apply_all(
                     now=utcnow(),
                 )
             except domain.Refused as refusal:
+                if learner is not None:
+                    await session.refresh(learner)  # A refusal writes nothing, not even what the token changed.
                 outcomes.append(refusal)
                 continue
             session.add(application)
