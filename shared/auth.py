@@ -53,6 +53,7 @@ import json
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -260,6 +261,21 @@ class _Token:
     issuer: str | None
 
 
+# A token accepted once is believed again, without checking its signature, until it expires (with the same clock
+# skew), but for no longer than this: a signing key an issuer withdraws stops vouching for the tokens it signed within
+# minutes. Each learner's token is used for several requests in a row (register, apply, read), and its signature check
+# is ~0.3 ms of CPU. At most this many are kept (the least recently used make room).
+ACCEPTED_TOKENS_KEPT_SECONDS = 300.0
+ACCEPTED_TOKENS_KEPT = 10_000
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    principal: Principal
+    kind: str
+    until: float
+
+
 # One registry per algorithm, so that a token is checked with exactly the algorithm its issuer's key is for.
 _ALGORITHMS = {algorithm: JWSRegistry(algorithms=[algorithm]) for algorithm in KEY_TYPES}
 _ED25519 = ("Ed25519", "EdDSA")
@@ -291,14 +307,32 @@ class TokenVerifier:
         self._pinned_registry: AllianceRegistry | None = None
         self._pinned: dict[str, tuple[Key, ...]] = {}
         self._logged: dict[str, tuple[float, int]] = {}
+        # Tokens accepted lately, by their exact text, for the registry they were accepted under (see verify).
+        self._accepted_registry: AllianceRegistry | None = None
+        self._accepted: OrderedDict[str, _Accepted] = OrderedDict()
 
     async def verify(self, token: str, registry: AllianceRegistry | None) -> Principal:
         """The principal a token names, or TokenRefused saying why not (counted, and logged now and then)."""
-        try:
-            principal, kind = await self._verify(token, registry)
-        except TokenRefused as refusal:
-            self._refused(refusal)
-            raise
+        if registry is not self._accepted_registry:  # A member the new registry drops is no issuer any more.
+            self._accepted_registry, self._accepted = registry, OrderedDict()
+        now = self.clock()
+        accepted = self._accepted.get(token)
+        if accepted is not None and now < accepted.until:
+            self._accepted.move_to_end(token)
+            principal, kind = accepted.principal, accepted.kind
+        else:
+            try:
+                principal, kind = await self._verify(token, registry)
+            except TokenRefused as refusal:
+                self._accepted.pop(token, None)
+                self._refused(refusal)
+                raise
+            expires = float(_parse(token).claims["exp"])
+            self._accepted[token] = _Accepted(
+                principal, kind, min(expires + CLOCK_SKEW_SECONDS, now + ACCEPTED_TOKENS_KEPT_SECONDS)
+            )
+            if len(self._accepted) > ACCEPTED_TOKENS_KEPT:
+                self._accepted.popitem(last=False)
         if self.metrics:
             self.metrics.accepted.labels(kind).inc()
         return principal

@@ -14,9 +14,10 @@ from types import TracebackType
 from typing import Any, Self
 
 import asyncpg
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, text
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -156,7 +157,17 @@ async def database_answers(sessionmaker: async_sessionmaker[AsyncSession], timeo
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
-    return create_async_engine(settings.service_database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(settings.service_database_url, pool_size=10, max_overflow=10)
+    event.listen(engine.sync_engine.pool, "checkout", _replace_if_closed)
+    return engine
+
+
+def _replace_if_closed(dbapi_connection: Any, record: object, proxy: object) -> None:
+    """A pooled connection the server closed (a PostgreSQL restart closes every one) is replaced before anyone uses
+    it, so that the first request after a restart does not fail. asyncpg notices the close as it happens, so this
+    costs no round trip, where pool_pre_ping's ping cost one per transaction (~5 % of an application's CPU)."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

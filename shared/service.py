@@ -73,6 +73,8 @@ def create_app(service: Service) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.http_workers > 1:  # A worker process of `run`, which configured only its parent's logging.
+            configure_logging(settings.service_name, settings.log_format)
         for startup_check in service.startup_checks:
             await startup_check(settings)
         setup_tracing(settings)
@@ -167,7 +169,9 @@ def run(service: Service, argv: Sequence[str]) -> None:
     if command == "serve":
         # No access log: shared.metrics logs each request once, with its trace id (a second line per request cost CPU).
         # uvloop and httptools: asyncio's own loop and h11's pure-Python parser cost a fifth of a request's CPU.
+        # Several workers need the app by name: each worker process makes its own from the environment's settings.
+        app = create_app(service) if settings.http_workers == 1 else f"services.{settings.service_name}.app:create_app"
         uvicorn.run(
-            create_app(service), host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
-            loop="uvloop", http="httptools",
+            app, factory=settings.http_workers > 1, workers=settings.http_workers, host=settings.http_host,
+            port=settings.http_port, log_config=None, access_log=False, loop="uvloop", http="httptools",
         )

@@ -65,6 +65,9 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # uvicorn worker processes, each with the whole service (HTTP, consumer, outbox relay): more than one lets HTTP use
+    # more than one core (bench/bench_apply.py measures 1 against 2 for enrolment).
+    http_workers: int = Field(default=1, ge=1)
     # The largest request body a route takes (413 beyond it); routes that take uploads have their own (shared.limits).
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
 

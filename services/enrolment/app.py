@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.enrolment import applications
 from services.enrolment.handlers import event_handlers
 from services.enrolment.routes import router
 from services.enrolment.settings import EnrolmentSettings
@@ -20,6 +21,7 @@ def create_service(settings: EnrolmentSettings | None = None) -> service.Service
         routers=[router],
         handlers=event_handlers(),
         consumes=[Topic.COURSES, Topic.OFFERINGS, Topic.CREDENTIALS],
+        background=[applications.serve],
     )
 
 

@@ -3,7 +3,7 @@ offering, who gets a place and who waits, what they pay, who moves up when someo
 the others. No I/O: the caller reads the state (under the offering's lock) and writes the result."""
 
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -310,10 +310,17 @@ def places_left(capacity: int | None, enrolled: int) -> int | None:
     return None if capacity is None else max(capacity - enrolled, 0)
 
 
-def places_after(places: Places, application: Application) -> tuple[int, int]:
-    """(enrolled, waitlisted) of the offering once a new application holds its seat or its place in line."""
-    enrolled = application.status == ApplicationStatus.ENROLLED
-    return len(places.taken_seats) + enrolled, places.waitlisted + (not enrolled)
+def taken(places: Places, application: Application) -> Places:
+    """The offering's places once a new application holds its seat or its place in line (the next application to the
+    same offering in the same transaction is decided with these)."""
+    if application.status == ApplicationStatus.WAITLISTED:
+        return replace(places, waitlisted=places.waitlisted + 1)
+    assert application.seat is not None
+    seats = places.taken_seats
+    if isinstance(seats, Seats):
+        highest = max(seats.highest, application.seat)
+        return replace(places, taken_seats=Seats(highest, frozenset(seats.free - {application.seat})))
+    return replace(places, taken_seats=frozenset(seats | {application.seat}))
 
 
 # --- what the others are told ---

@@ -12,6 +12,7 @@ students and staff, is the registry's answer (`Alliance`).
 
 from dataclasses import dataclass
 
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +26,8 @@ from shared.events.common import LearnerIdentity
 # Who reads a learner's record besides the learner: registrars of the institutions they applied to, and the node
 # administrator.
 READERS = (Role.REGISTRAR, Role.NODE_ADMIN)
+# Built once (building the statement cost more than executing it).
+REGISTER = insert(Learner).on_conflict_do_nothing().returning(Learner.id)
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,6 @@ async def register(session: AsyncSession, principal: Principal, body: LearnerCre
     """The learner's record, from their token and their choices; Conflict when they or their email are registered."""
     require_role(principal, Role.LEARNER)
     attested = identity(principal, alliance)
-    if await session.get(Learner, principal.subject):
-        raise domain.Conflict(f"{principal.subject} is registered already")
-    if (await session.exec(select(Learner).where(Learner.email == attested.email))).first():
-        raise domain.Conflict(f"another learner is registered with {attested.email}")
     learner = Learner(
         id=principal.subject,
         # The token's ESI wins over one the learner typed.
@@ -64,7 +63,11 @@ async def register(session: AsyncSession, principal: Principal, body: LearnerCre
         esi=attested.esi or body.esi,
         preferred_language=body.preferred_language,
     )
-    session.add(learner)
+    # One statement: the unique id and email decide, and only a refusal reads which of them it was.
+    if (await session.execute(REGISTER, learner.model_dump())).first() is None:
+        if await session.get(Learner, principal.subject):
+            raise domain.Conflict(f"{principal.subject} is registered already")
+        raise domain.Conflict(f"another learner is registered with {attested.email}")
     return learner
 
 

@@ -2,22 +2,29 @@
 
 Each write is one transaction: read, let `domain` decide, write the state and its events (outbox), commit. A refusal
 raises before anything is written. Everything that changes an offering's places first locks the offering's row, so
-concurrent applications and withdrawals on one offering take turns.
+concurrent applications and withdrawals on one offering take turns (applications that arrive together share one
+turn: services/enrolment/applications.py).
 """
 
 import contextlib
-import uuid
 from collections.abc import Iterator
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, status
 from sqlalchemy import and_, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from services.enrolment import domain, learners
+from services.enrolment.applications import (
+    Applications,
+    ChangedMeanwhile,
+    about,
+    held_course_ids,
+    locked_offering,
+    places,
+)
 from services.enrolment.models import (
     Application,
     ApplicationCreate,
@@ -25,7 +32,6 @@ from services.enrolment.models import (
     ApplicationStatus,
     CourseVersion,
     FeeUpdate,
-    HeldCredential,
     Learner,
     LearnerCreate,
     LearnerPublic,
@@ -42,19 +48,19 @@ from shared.auth import (
     require_role,
 )
 from shared.db import UnitOfWork, utcnow
-from shared.events import Event
 from shared.http import UnitOfWorkDep
 
 router = APIRouter()
-
-EventT = TypeVar("EventT", bound=Event)
 
 REFUSAL_STATUS = {
     domain.NotFound: status.HTTP_404_NOT_FOUND,
     domain.Conflict: status.HTTP_409_CONFLICT,
     domain.Forbidden: status.HTTP_403_FORBIDDEN,
 }
-ACTIVE = (ApplicationStatus.ENROLLED, ApplicationStatus.WAITLISTED)
+
+
+async def applications_of(request: Request) -> Applications:
+    return request.app.state.applications
 
 
 async def alliance_of(request: Request) -> learners.Alliance:
@@ -132,33 +138,22 @@ async def get_learner(
     },
 )
 async def apply(
-    body: ApplicationCreate, principal: CurrentPrincipal, uow: UnitOfWorkDep, response: Response, alliance: AllianceDep
+    body: ApplicationCreate,
+    principal: CurrentPrincipal,
+    response: Response,
+    alliance: AllianceDep,
+    applying: Annotated[Applications, Depends(applications_of)],
 ) -> ApplicationPublic:
     """Apply to an offering: 201 with a place (and the fee), or 202 on the waitlist (with the position). The
     learner's category is what their token attests now."""
     require_role(principal, Role.LEARNER)
-    async with uow:
-        session = uow.session
-        with refusals_as_http():
-            learner = await learners.current(session, principal, alliance)
-            held = await held_course_ids(session, learner.id)
-            offering = await locked_offering(session, body.offering_id)
-            current_places = await places(session, offering)
-            application = domain.apply(
-                application_id=str(uuid.uuid4()),
-                learner=learner,
-                offering=offering,
-                course=await session.get(CourseVersion, (offering.course_id, offering.course_version)),
-                held_course_ids=held,
-                declared_qualification=body.declared_qualification,
-                existing=await active_application(session, offering.offering_id, learner.id),
-                places=current_places,
-                now=utcnow(),
-            )
-        session.add(application)
-        uow.publish(about(learner, domain.placed(application, offering, learner)))
-        uow.publish(domain.availability(offering, *domain.places_after(current_places, application)))
-        await commit(uow, f"offering {offering.offering_id} changed at the same moment; apply again")
+    with refusals_as_http():
+        try:
+            application = await applying.apply(principal, body, alliance)
+        except ChangedMeanwhile as error:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"offering {body.offering_id} changed at the same moment; apply again"
+            ) from error
     if application.status == ApplicationStatus.WAITLISTED:
         response.status_code = status.HTTP_202_ACCEPTED
     return public(application)
@@ -287,52 +282,6 @@ async def get_offering(offering_id: str, uow: UnitOfWorkDep) -> OfferingPublic:
 
 
 # --- helpers ---
-
-
-async def locked_offering(session: AsyncSession, offering_id: str) -> Offering:
-    """The offering, its row locked until the transaction ends: applications to one offering take turns."""
-    return domain.found(await session.get(Offering, offering_id, with_for_update=True), f"offering {offering_id}")
-
-
-async def places(session: AsyncSession, offering: Offering) -> domain.Places:
-    """Counted in PostgreSQL: the seats themselves are read only when a withdrawal left gaps among them."""
-    enrolled, highest, waitlisted = (
-        await session.exec(
-            select(
-                func.count().filter(Application.status == ApplicationStatus.ENROLLED),
-                func.coalesce(func.max(Application.seat), 0),
-                func.count().filter(Application.status == ApplicationStatus.WAITLISTED),
-            ).where(Application.offering_id == offering.offering_id, col(Application.status).in_(ACTIVE))
-        )
-    ).one()
-    free: frozenset[int] = frozenset()
-    if highest != enrolled:
-        seats = await session.exec(
-            select(Application.seat).where(
-                Application.offering_id == offering.offering_id, Application.status == ApplicationStatus.ENROLLED
-            )
-        )
-        free = frozenset(range(1, highest + 1)) - set(seats.all())
-    return domain.Places(capacity=offering.capacity, taken_seats=domain.Seats(highest, free), waitlisted=waitlisted)
-
-
-async def active_application(session: AsyncSession, offering_id: str, learner_id: str) -> Application | None:
-    query = select(Application).where(
-        Application.offering_id == offering_id, Application.learner_id == learner_id, col(Application.status).in_(ACTIVE)
-    )
-    return (await session.exec(query)).first()
-
-
-async def held_course_ids(session: AsyncSession, learner_id: str) -> set[str]:
-    return set(
-        (await session.exec(select(HeldCredential.course_id).where(HeldCredential.learner_id == learner_id))).all()
-    )
-
-
-def about(learner: Learner, event: EventT) -> EventT:
-    """The event with everything the learner's identity holds here, their preferred language included."""
-    identity = event.learner.model_copy(update={"preferred_language": learner.preferred_language})
-    return event.model_copy(update={"learner": identity})
 
 
 def public(application: Application) -> ApplicationPublic:

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.alliance import AllianceRegistry, RegistryWatcher
 from shared.alliance.loader import FileSource
-from shared.auth import AUDIENCE, Role, TokenRefused, TokenVerifier, create_keys, public_key_set, read_key
+from shared.auth import AUDIENCE, CLOCK_SKEW_SECONDS, Role, TokenRefused, TokenVerifier, create_keys, public_key_set, read_key
 from shared.jwks import PublishedKeys
 from shared.settings import ServiceSettings
 from tests.alliance import TOKEN_KEY, alliance_key, publish, registry_data, trusted
@@ -333,6 +333,23 @@ async def test_an_expired_token_is_refused_naming_when_it_expired(node_keys, met
         when = datetime.fromtimestamp(expired_at, UTC).isoformat().replace("+00:00", "Z")
         assert problem.reason == "expired" and str(problem) == f"the token expired at {when}, 60 min ago"
     assert refused(metrics, "expired") == 2
+
+
+async def test_a_token_accepted_before_is_believed_again_only_as_it_is_and_until_it_expires(node_keys, metrics):
+    clock = Clock()
+    clock.now = time.time()
+    tokens = TokenVerifier(ServiceSettings(auth_public_key_file=str(node_keys[1])), metrics, clock=clock)
+    token = signed(read_key(node_keys[0].read_bytes()), "Ed25519", iss="urn:x", exp=int(clock.now) + 60)
+    for _ in range(3):  # Its signature is checked once; each request still counts.
+        assert (await tokens.verify(token, None)).subject == "ana"
+    assert accepted(metrics, "node-key") == 3
+    header, claims, signature = token.split(".")
+    forged = signed(read_key(node_keys[0].read_bytes()), "Ed25519", iss="urn:x", sub="eve").split(".")[1]
+    await refusal(tokens, f"{header}.{forged}.{signature}")  # Another text: checked, and refused.
+
+    clock.now += 60 + CLOCK_SKEW_SECONDS
+    problem = await refusal(tokens, token)
+    assert problem.reason == "expired" and "the token expired at" in str(problem)
 
 
 async def test_what_is_not_a_token_for_this_node_is_refused_saying_why(node_keys, metrics, clock):

@@ -280,9 +280,11 @@ def test_a_lowered_capacity_promotes_nobody_until_the_offering_is_below_it() -> 
 def test_the_places_an_offering_has_left_are_published_as_counts_after_each_change() -> None:
     """What the catalogue and the alliance are told: how many have a place and wait, never who."""
     placed = apply(places=Places(capacity=2, taken_seats=frozenset({1}), waitlisted=0))
-    assert domain.places_after(Places(2, frozenset({1}), 0), placed) == (2, 0)
+    after = domain.taken(Places(2, frozenset({1}), 0), placed)
+    assert (len(after.taken_seats), after.waitlisted) == (2, 0)
     waiting = apply(places=Places(capacity=2, taken_seats=frozenset({1, 2}), waitlisted=3))
-    assert domain.places_after(Places(2, frozenset({1, 2}), 3), waiting) == (2, 4)
+    after = domain.taken(Places(2, frozenset({1, 2}), 3), waiting)
+    assert (len(after.taken_seats), after.waitlisted) == (2, 4)
 
     the_offering, enrolled, waitlist = full_offering_with_waitlist()
     promoted = domain.withdraw(enrolled[0], the_offering, {1, 2}, waitlist, NOW)
@@ -371,3 +373,16 @@ def test_the_events_carry_the_offering_the_fee_and_the_position() -> None:
     waiting = apply(places=Places(2, frozenset({1, 2}), 6))
     waitlisted = domain.placed(waiting, the_offering, learner())
     assert isinstance(waitlisted, LearnerWaitlisted) and waitlisted.position == 7
+
+
+def test_applications_decided_together_each_take_the_places_the_ones_before_them_left() -> None:
+    """Applications that share a transaction (services/enrolment/applications.py): a seat a withdrawal freed first,
+    then the next seats, then the waitlist in order."""
+    places = Places(capacity=4, taken_seats=domain.Seats(3, frozenset({2})), waitlisted=0)
+    decided = []
+    for _ in range(4):
+        application = apply(places=places)
+        decided.append(application.seat or -application.position)
+        places = domain.taken(places, application)
+    assert decided == [2, 4, -1, -2]
+    assert (len(places.taken_seats), places.waitlisted) == (4, 2)
