@@ -162,6 +162,23 @@ class Backoff:
         self._next = self.first
 
 
+async def on_schedule(
+    settings: "ServiceSettings", step: Callable[[], Awaitable[int | bool]], pause: float, what: str
+) -> None:
+    """A background task: `step` again while it says there is more to do, then a pause, for ever. A failure (the
+    database away) is logged and tried again after a backoff: the work stays in the tables, the next round does it."""
+    backoff = Backoff.for_outages(settings)
+    while True:
+        try:
+            while await step():
+                pass
+            backoff.reset()
+            await asyncio.sleep(pause)
+        except Exception as error:
+            log.warning("%s not done yet: %r", what, error)
+            await asyncio.sleep(backoff.next())
+
+
 @dataclass
 class Outage:
     component: str

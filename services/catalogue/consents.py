@@ -18,7 +18,6 @@ certification, which endorses only what its node consented to. A request asked a
 same answer again (the first may have been lost).
 """
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -33,7 +32,7 @@ from services.catalogue import domain, queries
 from services.catalogue.access import CONSENT, RECOMMEND
 from services.catalogue.models import Answer, CaseState, ConsentCase, Course, PartnerConsent, Status
 from services.catalogue.settings import CatalogueSettings
-from shared.alliance import AllianceRegistry, NotAMember
+from shared.alliance import AllianceRegistry
 from shared.auth import Principal, require_role
 from shared.consumer import Unprocessable
 from shared.db import UnitOfWork, utcnow
@@ -52,7 +51,7 @@ from shared.events.catalogue import (
     JointCourseConsentWithdrawn,
     MicroCredentialDescription,
 )
-from shared.failures import Backoff
+from shared.failures import on_schedule
 
 log = logging.getLogger(__name__)
 
@@ -69,25 +68,12 @@ class Consenting:
 
     def own_node(self, registry: AllianceRegistry | None) -> str | None:
         """This node's id in the registry (the node whose event source is NODE_URI), or None."""
-        if registry is None:
-            return None
-        try:
-            return registry.node_by_event_source(self.settings.node_uri).id
-        except NotAMember:
-            return None
+        return registry.node_id_of(self.settings.node_uri) if registry is not None else None
 
     async def ask_again_on_schedule(self, state: State) -> None:
         """A `Service.background` task: ask again the partners that have not answered, every CONSENT_RETRY_SECONDS."""
-        backoff = Backoff.for_outages(self.settings)
-        while True:
-            try:
-                while await self.ask_again(state.unit_of_work):
-                    pass
-                backoff.reset()
-                await asyncio.sleep(self.settings.consent_retry_seconds / 2)
-            except Exception as error:  # The database away: try again later; nothing was lost.
-                log.warning("consent requests not asked again yet: %r", error)
-                await asyncio.sleep(backoff.next())
+        pause = self.settings.consent_retry_seconds / 2
+        await on_schedule(self.settings, lambda: self.ask_again(state.unit_of_work), pause, "consent requests asked again")
 
     async def ask_again(self, unit_of_work: Callable[[], UnitOfWork]) -> int:
         """Ask again up to RETRY_BATCH partners whose last request is older than the retry interval; how many."""

@@ -17,7 +17,6 @@ document and status list fetched from its node). The endorsement is signed once 
 the same request again gets the same endorsement. A refusal is answered with EndorsementDeclined and the reason.
 """
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ from shared.events.alliance import AddressedMessage, EndorsementDeclined, Endors
 from shared.events.catalogue import AwardingBody, JointCourseConsented, JointCourseConsentWithdrawn
 from shared.events.certification import CredentialCompleted
 from shared.events.common import LearnerIdentity
-from shared.failures import Backoff
+from shared.failures import on_schedule
 
 log = logging.getLogger(__name__)
 
@@ -68,25 +67,12 @@ class Endorsing:
 
     def own_node(self, registry: AllianceRegistry | None) -> str | None:
         """This node's id in the registry (the node whose event source is NODE_URI), or None."""
-        if registry is None:
-            return None
-        try:
-            return registry.node_by_event_source(self.settings.node_uri).id
-        except NotAMember:
-            return None
+        return registry.node_id_of(self.settings.node_uri) if registry is not None else None
 
     async def ask_again_on_schedule(self, state: State) -> None:
         """A `Service.background` task: ask again for the endorsements still pending, every ENDORSEMENT_RETRY_SECONDS."""
-        backoff = Backoff.for_outages(self.settings)
-        while True:
-            try:
-                while await self.ask_again(state.unit_of_work):
-                    pass
-                backoff.reset()
-                await asyncio.sleep(self.settings.endorsement_retry_seconds / 2)
-            except Exception as error:  # The database away: try again later; nothing was lost.
-                log.warning("endorsement requests not asked again yet: %r", error)
-                await asyncio.sleep(backoff.next())
+        pause = self.settings.endorsement_retry_seconds / 2
+        await on_schedule(self.settings, lambda: self.ask_again(state.unit_of_work), pause, "endorsement requests asked again")
 
     async def ask_again(self, unit_of_work: Callable[[], UnitOfWork]) -> int:
         """Ask again for up to RETRY_BATCH endorsements whose last request is older than the retry interval; how many."""

@@ -17,7 +17,6 @@ believes the list, not the message. Every part not revoked is also read again ev
 A part revoked at its node revokes the programme credentials standing on it, the reason naming the part.
 """
 
-import asyncio
 import functools
 import logging
 from collections.abc import Callable, Mapping
@@ -52,7 +51,7 @@ from shared.events.alliance import RelianceDeclared, PartRevoked
 from shared.events.certification import CredentialPresented
 from shared.events.catalogue import StackingRule
 from shared.events.common import LearnerIdentity
-from shared.failures import Backoff
+from shared.failures import on_schedule
 
 log = logging.getLogger(__name__)
 
@@ -193,17 +192,12 @@ class PresentedParts:
     async def recheck_on_schedule(self, state: State) -> None:
         """A `Service.background` task: read the status of the parts not revoked again, each every
         PRESENTED_PARTS_RECHECK_SECONDS."""
-        backoff = Backoff.for_outages(self.settings)
+
+        async def more() -> bool:
+            return await self.recheck(state.unit_of_work) == RECHECK_BATCH
+
         pause = max(min(self.settings.presented_parts_recheck_seconds / 4, 60.0), 0.5)
-        while True:
-            try:
-                while await self.recheck(state.unit_of_work) == RECHECK_BATCH:
-                    pass
-                backoff.reset()
-                await asyncio.sleep(pause)
-            except Exception as error:  # The database away: try again later; nothing was lost.
-                log.warning("presented parts not re-checked yet: %r", error)
-                await asyncio.sleep(backoff.next())
+        await on_schedule(self.settings, more, pause, "presented parts re-checked")
 
     async def recheck(self, unit_of_work: Callable[[], UnitOfWork]) -> int:
         """Read again the status of up to RECHECK_BATCH parts checked longest ago; how many were read."""

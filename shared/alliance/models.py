@@ -290,6 +290,11 @@ class AllianceRegistry(_Entry):
         except KeyError:
             raise NotAMember(f"{source} is not the event source of a node of {self._alliance_named()}") from None
 
+    def node_id_of(self, source: str) -> str | None:
+        """The id of the node whose event source this is (a node's own: its NODE_URI), or None if no member's."""
+        node = self._by_source.get(source)
+        return node.id if node is not None else None
+
     @property
     def hosts(self) -> frozenset[str]:
         """host[:port] of every node: the only hosts a node contacts for DID documents and status lists."""
