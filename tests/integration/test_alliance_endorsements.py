@@ -252,12 +252,14 @@ async def known_to_as_certification(alliance, course_id: str) -> None:
 
 
 async def course_approved_at_a(alliance, *bodies: AwardingBody) -> str:
-    """A joint course approved as the alliance does it: A's QA approves, Silesia's people consent at B (through HTTP,
-    as deploy/alliance_journey.py's consent_at does), and Primorska's node, which never answers otherwise, consents
-    on the bus (the test writes its answer as that node's gateway would)."""
+    """A course approved as the alliance does it: A's QA approves; for a joint course, Silesia's people consent at B
+    (through HTTP, as deploy/alliance_journey.py's consent_at does), and Primorska's node, which never answers
+    otherwise, consents on the bus (the test writes its answer as that node's gateway would). A course of A's alone
+    is approved by A's QA."""
     course = await course_submitted_at_a(alliance, *bodies)
     course_id = course["id"]
-    assert (await approved_by_as_qa(alliance, course_id))["status"] == "awaiting-consent"
+    joint = SILESIA in bodies or PRIMORSKA in bodies
+    assert (await approved_by_as_qa(alliance, course_id))["status"] == ("awaiting-consent" if joint else "approved")
     if SILESIA in bodies:
         await asyncio.to_thread(consent_at, alliance.journeys["silesia"], course_id)
     if PRIMORSKA in bodies:

@@ -180,7 +180,11 @@ async def test_a_withdrawal_stops_new_offerings_and_leaves_the_credential_issued
         verdict = (await client.post("/verify", json=issued["credential"])).json()
         assert verdict["valid"] and verdict["endorsed_by"] == ["University of Silesia in Katowice"], verdict
 
-    # A learner passing afterwards (on the offering already open) gets no endorsement of Silesia's: B declines.
+    # A learner passing afterwards (on the offering already open) gets no endorsement of Silesia's: B declines, once
+    # B's certification has taken in the withdrawal (B's catalogue: consented, then withdrawn, keyed by the course).
+    b = alliance.nodes["silesia"].stack
+    told = await arrived(b, Topic.COURSES, course_id, count=2)
+    await eventually(lambda: committed_past(b, "mc-certification", told[-1]), timeout=WAIT)
     later = await passed_at_a(alliance, course_id)
 
     async def declined_by_b() -> dict[str, Any] | None:
