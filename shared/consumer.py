@@ -244,6 +244,7 @@ class EventConsumer:
             try:
                 async with self._unit_of_work() as uow:
                     fresh = await uow.claim_all([delivery.envelope for delivery in deliveries if delivery.envelope])
+                    uow.events = [d.event for d in deliveries if d.envelope is not None and d.envelope.id in fresh]
                     for delivery in deliveries:
                         assert delivery.envelope is not None and delivery.handler is not None
                         if delivery.envelope.id not in fresh:
@@ -299,6 +300,7 @@ class EventConsumer:
         assert delivery.envelope is not None and delivery.handler is not None
         if not await uow.claim(delivery.envelope):
             return False
+        uow.events = [delivery.event]
         await delivery.handler(delivery.event, delivery.envelope, uow)
         return True
 

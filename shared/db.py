@@ -169,16 +169,18 @@ class UnitOfWork:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], source: str) -> None:
         self._sessionmaker = sessionmaker
         self._source = source
-        self._published = 0
 
     async def __aenter__(self) -> Self:
         self.session = self._sessionmaker()
         await self.session.begin()
-        self._published = 0
+        self._outbox: dict[type[OutboxBase], list[dict[str, Any]]] = {}
         self._notify: set[str] = set()
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
         # What a handler may keep for the rest of this transaction (e.g. a course that a batch of grades reads again).
         self.cache: dict[Any, Any] = {}
+        # The events this transaction handles (the consumer's batch, or the one event handled alone): a handler may
+        # read ahead for all of them in one query instead of one query each.
+        self.events: list[Event] = []
         return self
 
     async def __aexit__(
@@ -219,7 +221,10 @@ class UnitOfWork:
     async def commit(self) -> None:
         for step in self._before_commit:
             await step()
-        channels = sorted(self._notify | ({OUTBOX_CHANNEL} if self._published else set()))
+        # The outbox rows last (a step may publish), each table's in one statement, in the order they were published.
+        for table, rows in self._outbox.items():
+            await self.session.execute(insert(table.__table__), rows)
+        channels = sorted(self._notify | ({OUTBOX_CHANNEL} if self._outbox else set()))
         if channels:
             # Delivered by PostgreSQL only when the transaction commits: wakes the relay (and the delivery worker)
             # without polling.
@@ -245,8 +250,11 @@ class UnitOfWork:
         headers = {"content-type": "application/cloudevents+json", "ce_type": envelope.type, "ce_id": envelope.id}
         if envelope.traceparent:
             headers["traceparent"] = envelope.traceparent
-        self.session.add(outbox(topic=topic or event.topic, key=event.key, value=envelope.to_bytes(), headers=headers))
-        self._published += 1
+        # Rows, not ORM objects: written together on commit (a batch's events in one INSERT).
+        self._outbox.setdefault(outbox, []).append(
+            {"topic": topic or event.topic, "key": event.key, "value": envelope.to_bytes(), "headers": headers,
+             "created_at": utcnow()}
+        )
         return envelope
 
     async def claim(self, envelope: CloudEvent) -> bool:
