@@ -118,7 +118,10 @@ async def _credited(uow: UnitOfWork, event: GradeRecorded) -> Credited:
 
 async def _write_grades(uow: UnitOfWork, rows: list[dict]) -> None:
     if rows:
-        await uow.session.execute(insert(Grade.__table__).on_conflict_do_nothing(), rows)
+        # Without flushing the batch's credentials: their signed documents are stored by later steps of the commit,
+        # and a credential flushed now would be written twice (INSERT, then UPDATE with its document).
+        with uow.session.no_autoflush:
+            await uow.session.execute(insert(Grade.__table__).on_conflict_do_nothing(), rows)
         rows.clear()
 
 
