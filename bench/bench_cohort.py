@@ -358,7 +358,13 @@ class Maildir:
                     yield f"{sub}/{entry.name}"
 
     def count(self) -> int:
-        return sum(1 for name in self._names() if name not in self._before)
+        # Polled several times a second while the node works: the number of files only (nothing removes any during a
+        # run), not a look at each, so that the benchmark takes as little of the node's CPU as it can.
+        total = 0
+        for sub in ("new", "cur"):
+            with contextlib.suppress(FileNotFoundError):
+                total += len(os.listdir(self.folder / sub))
+        return total - len(self._before)
 
     def emails(self, domain: str) -> list[tuple[float, str, str]]:
         """(stored at, recipient, template) of every email to the cohort's domain since this was made."""

@@ -2,8 +2,8 @@
 
 import functools
 import uuid
+from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
@@ -77,16 +77,64 @@ async def grade_recorded(
     event: GradeRecorded, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
 ) -> None:
     # No autoflush: a batch's credentials and outbox rows are then written together (a few INSERTs for a hundred
-    # grades). A second pass for the same learner and course within one batch is not seen by the query below, but the
-    # unique index of live credentials refuses it at commit, and the batch is then handled one event at a time.
+    # grades). A second pass for the same learner and course within one batch is seen by the read-ahead (below), and
+    # the unique index of live credentials stands behind it.
     with uow.session.no_autoflush:
         await _grade_recorded(event, uow, issuer)
 
 
+# The transaction's grades waiting to be written (UnitOfWork.rows), and what its passing grades are already credited
+# with (read once for a batch of grades, not once per grade).
+GRADES = "grades"
+CREDITED = "credited"
+
+
+@dataclass
+class Credited:
+    """Of the grades asked about: those a credential was issued for, and the live credentials' (learner, course,
+    version)."""
+
+    asked: set[str] = field(default_factory=set)
+    grades: set[str] = field(default_factory=set)
+    live: set[tuple[str, str, int]] = field(default_factory=set)
+
+
+async def _credited(uow: UnitOfWork, event: GradeRecorded) -> Credited:
+    credited = uow.cache.get(CREDITED)
+    if credited is None or event.grade_id not in credited.asked:
+        batch = [e for e in uow.events if isinstance(e, GradeRecorded) and domain.earns_credential(e)]
+        if event.grade_id not in {e.grade_id for e in batch}:
+            batch = [event]
+        credited = Credited(asked={e.grade_id for e in batch})
+        query = select(
+            Credential.grade_id, Credential.learner_id, Credential.course_id, Credential.course_version,
+            Credential.revoked_at,
+        ).where(
+            Credential.learner_id.in_({e.learner_id for e in batch}),
+            Credential.course_id.in_({e.course_id for e in batch}),
+        )
+        for grade_id, learner_id, course_id, version, revoked_at in (await uow.session.execute(query)).all():
+            if grade_id is not None:
+                credited.grades.add(grade_id)
+            if revoked_at is None:
+                credited.live.add((learner_id, course_id, version))
+        uow.cache[CREDITED] = credited
+    return credited
+
+
+async def _write_grades(uow: UnitOfWork, rows: list[dict]) -> None:
+    if rows:
+        # Without flushing the batch's credentials: their signed documents are stored by later steps of the commit,
+        # and a credential flushed now would be written twice (INSERT, then UPDATE with its document).
+        with uow.session.no_autoflush:
+            await uow.session.execute(insert(Grade.__table__).on_conflict_do_nothing(), rows)
+        rows.clear()
+
+
 async def _grade_recorded(event: GradeRecorded, uow: UnitOfWork, issuer: Issuer) -> None:
-    await uow.session.execute(
-        insert(Grade)
-        .values(
+    # Written with the rest of the batch's grades when the transaction commits (one statement, not one each).
+    uow.rows(GRADES, functools.partial(_write_grades, uow)).append(
+        dict(
             grade_id=event.grade_id,
             learner_id=event.learner_id,
             course_id=event.course_id,
@@ -95,27 +143,27 @@ async def _grade_recorded(event: GradeRecorded, uow: UnitOfWork, issuer: Issuer)
             grade=event.grade,
             passed=event.passed,
         )
-        .on_conflict_do_nothing()
     )
     if not domain.earns_credential(event):
         return
     # The same pass delivered again, or submitted twice by the LMS: one credential. (Two instances racing on the same
     # learner and course: the unique index of live credentials refuses the second, whose retry then lands here.)
-    same_grade = Credential.grade_id == event.grade_id
-    same_course = and_(
-        Credential.learner_id == event.learner_id,
-        Credential.course_id == event.course_id,
-        Credential.course_version == event.course_version,
-        Credential.revoked_at.is_(None),
-    )
-    if (await uow.session.exec(select(Credential.id).where(or_(same_grade, same_course)).limit(1))).first():
+    credited = await _credited(uow, event)
+    course = (event.learner_id, event.course_id, event.course_version)
+    if event.grade_id in credited.grades or course in credited.live:
         return
     await _issue(uow, issuer, event, event.course_version)
+    credited.grades.add(event.grade_id)
+    credited.live.add(course)
 
 
 async def grade_amended(
     event: GradeAmended, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
 ) -> None:
+    # Grades of this transaction not written yet are written first, and what the batch's grades were credited with
+    # is read again after this amendment's changes.
+    await _write_grades(uow, uow.cache.get(GRADES, []))
+    uow.cache.pop(CREDITED, None)
     grade = await uow.session.get(Grade, event.grade_id, with_for_update=True)
     version = event.course_version or (grade.course_version if grade else None)
     if grade is not None:

@@ -7,12 +7,13 @@ unit of work). Revoking, suspending and reinstating set the credential's state, 
 from (and signed again before the transaction commits: status_publication.py), and announce it.
 """
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+import pydantic_core
 
 from sqlmodel import select
 
@@ -230,7 +231,7 @@ async def award(
     uow.session.add(credential)
 
     async def store_signed_document() -> None:
-        credential.verifiable_credential = json.loads(await signing)
+        credential.verifiable_credential = pydantic_core.from_json(await signing)
         uow.session.add(credential)
 
     uow.before_commit(store_signed_document)

@@ -10,7 +10,9 @@ credentials are signed in parallel with the rest.
 """
 
 import asyncio
-import json
+import functools
+
+import pydantic_core
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,13 +66,13 @@ class SigningRequest:
             if body.id is not None and identity.holds(body.id)
         )
         return cls(
-            identity.public_url, issuer_keys_dir, lead.id, json.dumps(unsigned), credential_url, issued_at, endorsers
+            identity.public_url, issuer_keys_dir, lead.id, pydantic_core.to_json(unsigned).decode(), credential_url, issued_at, endorsers
         )
 
     def sign(self) -> str:
         """The signed credential, as JSON text."""
         identity = node_identity(self.public_url, self.issuer_keys_dir)
-        unsigned = json.loads(self.unsigned_json)
+        unsigned = pydantic_core.from_json(self.unsigned_json)
         endorsements = [
             endorsement_credential(
                 self.credential_url,
@@ -87,11 +89,24 @@ class SigningRequest:
         signed = sign(
             unsigned, identity.private_key(self.lead), identity.verification_method(self.lead), created=self.issued_at
         )
-        return json.dumps(signed)
+        return pydantic_core.to_json(signed).decode()
 
 
-def _sign_in_worker(request: SigningRequest) -> str:
-    return request.sign()
+def _sign_in_worker(requests: list[SigningRequest]) -> list[str | Exception]:
+    """Each request's signed credential, or what went wrong with it (one bad request does not fail the others)."""
+    signed: list[str | Exception] = []
+    for request in requests:
+        try:
+            signed.append(request.sign())
+        except Exception as error:
+            signed.append(error)
+    return signed
+
+
+# Requests sent to a worker together: a job per credential cost the service's process more (pickling, the pool's
+# queues and threads, a wake-up per result) than building the credential did; a few dozen at a time keep the workers
+# busy while the rest of the batch is still being handled.
+CHUNK = 16
 
 
 class CredentialSigner(WorkerProcesses):
@@ -99,8 +114,46 @@ class CredentialSigner(WorkerProcesses):
 
     def __init__(self, processes: int) -> None:
         super().__init__(processes, "signing")
+        self._waiting: list[tuple[SigningRequest, asyncio.Future[str]]] = []
 
     def sign(self, request: SigningRequest) -> "asyncio.Future[str]":
         """The signed credential (JSON text), as a future: awaiting it lets the caller do other work first. If the
-        workers stop first (the service stops), the caller's transaction rolls back."""
-        return self.submit(_sign_in_worker, request)
+        workers stop first (the service stops), the caller's transaction rolls back.
+
+        The requests made before the caller next waits (a batch of grades handled one after another) go to the workers
+        together, in chunks."""
+        loop = asyncio.get_running_loop()
+        signed: asyncio.Future[str] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._send_waiting)
+        self._waiting.append((request, signed))
+        return signed
+
+    def _send_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for start in range(0, len(waiting), CHUNK):
+            chunk = waiting[start:start + CHUNK]
+            try:
+                job = self.submit(_sign_in_worker, [request for request, _ in chunk])
+            except Exception as error:
+                job = asyncio.get_running_loop().create_future()
+                job.set_exception(error)
+            job.add_done_callback(functools.partial(_hand_out, [signed for _, signed in chunk]))
+
+
+def _hand_out(futures: list["asyncio.Future[str]"], job: "asyncio.Future[list[str | Exception]]") -> None:
+    if job.cancelled():  # The workers stopped (the service stops): the callers' transactions roll back.
+        for future in futures:
+            future.cancel()
+        return
+    if (failure := job.exception()) is not None:
+        results: list[str | BaseException] = [failure] * len(futures)
+    else:
+        results = list(job.result())
+    for future, result in zip(futures, results):
+        if future.done():  # Its transaction gave up waiting.
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

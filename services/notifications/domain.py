@@ -67,6 +67,7 @@ def template_environment(folder: Path = TEMPLATES, override: Path | str | None =
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,  # A template naming a field the event lacks fails loudly, not blank.
         keep_trailing_newline=True,
+        auto_reload=False,  # Templates change with a deployment, not while it runs: no stat() of the file per email.
     )
     environment.filters["amount"] = amount
     return environment

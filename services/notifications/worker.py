@@ -124,16 +124,27 @@ class DeliveryWorker:
             raise
 
     async def work_once(self) -> int:
-        """Claim the due deliveries, send them, record the outcomes; how many were claimed."""
+        """Claim the due deliveries, send them, record the outcomes; how many were claimed.
+
+        Sent emails are recorded while the others of the batch are still being sent, each round recording all those
+        the relay accepted since the last: a worker that dies then sends again (after the lease) only the emails of
+        the last moments, not every email its batch had sent so far."""
         claims = await self.claim()
-        outcomes = await asyncio.gather(*(self.send(claim) for claim in claims))
-        sent = [(claim, traceparent) for claim, (error, traceparent) in zip(claims, outcomes) if error is None]
-        if sent:
-            await self._recording(f"{len(sent)} sent deliveries", lambda: self._record_sent(sent))
-        unsent = [claim for claim, (error, _) in zip(claims, outcomes) if isinstance(error, NoTimeLeft)]
+        sending = {asyncio.ensure_future(self.send(claim)): number for number, claim in enumerate(claims)}
+        outcomes: dict[int, tuple[BaseException | None, str | None]] = {}
+        pending = set(sending)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finished = {sending[task]: task.result() for task in done}
+            outcomes.update(finished)
+            sent = [(claims[number], traceparent) for number, (error, traceparent) in finished.items() if error is None]
+            if sent:
+                await self._recording(f"{len(sent)} sent deliveries", lambda sent=sent: self._record_sent(sent))
+        claims_and_outcomes = [(claim, outcomes[number]) for number, claim in enumerate(claims)]
+        unsent = [claim for claim, (error, _) in claims_and_outcomes if isinstance(error, NoTimeLeft)]
         if unsent:
             await self._recording(f"{len(unsent)} unsent deliveries", lambda: self._give_back(unsent))
-        for claim, (error, _) in zip(claims, outcomes):
+        for claim, (error, _) in claims_and_outcomes:
             if error is not None and not isinstance(error, NoTimeLeft):
                 await self._recording(f"delivery {claim.delivery_id}", lambda claim=claim, error=error: self._record_failure(claim, error))
         return len(claims)

@@ -22,6 +22,7 @@ accepted from the members.
 Another major version of a type a topic carries (a producer publishing `.v2` beside `.v1`) belongs there too.
 """
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -65,6 +66,12 @@ def _family(event_type: str) -> str:
 def _families(topic: Topic) -> frozenset[str]:
     """The types a topic carries: those whose contract names it, and those relayed on it (addressed messages leaving
     the node, whose contract names the topic they arrive on)."""
+    return _families_among(topic, len(EVENT_TYPES))
+
+
+@functools.lru_cache(maxsize=256)
+def _families_among(topic: Topic, known: int) -> frozenset[str]:
+    """Asked for every message consumed: computed once per topic (and again if more contracts were registered)."""
     return frozenset(
         _family(name)
         for name, event_class in EVENT_TYPES.items()

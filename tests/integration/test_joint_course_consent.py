@@ -187,12 +187,18 @@ async def test_a_withdrawal_stops_new_offerings_and_leaves_the_credential_issued
     await eventually(lambda: committed_past(b, "mc-certification", told[-1]), timeout=WAIT)
     later = await passed_at_a(alliance, course_id)
 
+    seen: dict[str, Any] = {}
+
     async def declined_by_b() -> dict[str, Any] | None:
-        current = await credential_of(alliance, later)
-        requests = current["endorsement_requests"]
+        seen.update(await credential_of(alliance, later))
+        requests = seen["endorsement_requests"]
         return requests[0] if requests and requests[0]["declined_reason"] else None
 
-    request = await eventually(declined_by_b, timeout=WAIT)
+    try:
+        request = await eventually(declined_by_b, timeout=WAIT)
+    except TimeoutError:
+        raise AssertionError(f"B did not decline: {seen.get('endorsement_requests')}, complete={seen.get('complete')}, "
+                             f"issued {seen.get('credential', {}).get('validFrom')}") from None
     assert "uni-silesia withdrew from course" in request["declined_reason"]
 
 

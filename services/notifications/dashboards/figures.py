@@ -30,7 +30,9 @@ def count(uow: UnitOfWork, envelope: CloudEvent, university: str | None) -> None
 
 async def save(session: AsyncSession, changes: FigureChanges) -> None:
     async def upsert(statement: str, rows: Iterable[dict[str, Any]]) -> None:
-        if rows := list(rows):
+        # In the order of their keys (the first columns): two instances counting into the same rows then wait for
+        # each other instead of deadlocking.
+        if rows := sorted(rows, key=lambda row: [str(value) for value in row.values()]):
             await session.execute(text(statement), rows)
 
     await upsert(
