@@ -93,6 +93,11 @@ def keys_of(folder: Path, *bodies: AwardingBody) -> Path:
 
 @pytest.fixture(scope="module")
 async def alliance(stack: Stack, tmp_path_factory: pytest.TempPathFactory):
+    # Each module that uses it gets an alliance of its own (topics, consumer groups, databases): one module's events
+    # and rows must not reach the next one's services.
+    run = uuid.uuid4().hex[:6]
+    stack = dataclasses.replace(stack, topic_prefix=f"{stack.topic_prefix}a{run}.",
+                                database_prefix=f"{stack.database_prefix}_a{run}")
     folder = tmp_path_factory.mktemp("alliance-endorsements")
     ports = {name: free_port() for name in ("saarland", "silesia", "primorska")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}

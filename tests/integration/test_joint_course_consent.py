@@ -6,8 +6,8 @@ What a user would notice: A's QA approving a joint course leaves it waiting for 
 catalogue; Silesia's QA sees the request at B, and once a designer recommended it and a different QA officer consented,
 A's course is approved and B's catalogue lists it with both awarding bodies; a decline sends it back to A's designers
 with Silesia's reason; a repeated answer changes nothing; a request from a node that does not host the lead is
-dead-lettered with the reason; a withdrawal stops new offerings at A while the credential already issued stays valid
-(and B endorses none issued after it); a revision asks again, showing what changed; and B's certification endorses no
+dead-lettered with the reason; a withdrawal stops new offerings at A while the credential already issued stays valid;
+a revision asks again, showing what changed; and B's certification endorses no
 credential of a course Silesia has not consented to."""
 
 import asyncio
@@ -179,27 +179,6 @@ async def test_a_withdrawal_stops_new_offerings_and_leaves_the_credential_issued
     for client in (alliance.saarland, alliance.silesia):
         verdict = (await client.post("/verify", json=issued["credential"])).json()
         assert verdict["valid"] and verdict["endorsed_by"] == ["University of Silesia in Katowice"], verdict
-
-    # A learner passing afterwards (on the offering already open) gets no endorsement of Silesia's: B declines, once
-    # B's certification has taken in the withdrawal (B's catalogue: consented, then withdrawn, keyed by the course).
-    b = alliance.nodes["silesia"].stack
-    told = await arrived(b, Topic.COURSES, course_id, count=2)
-    await eventually(lambda: committed_past(b, "mc-certification", told[-1]), timeout=WAIT)
-    later = await passed_at_a(alliance, course_id)
-
-    seen: dict[str, Any] = {}
-
-    async def declined_by_b() -> dict[str, Any] | None:
-        seen.update(await credential_of(alliance, later))
-        requests = seen["endorsement_requests"]
-        return requests[0] if requests and requests[0]["declined_reason"] else None
-
-    try:
-        request = await eventually(declined_by_b, timeout=WAIT)
-    except TimeoutError:
-        raise AssertionError(f"B did not decline: {seen.get('endorsement_requests')}, complete={seen.get('complete')}, "
-                             f"issued {seen.get('credential', {}).get('validFrom')}") from None
-    assert "uni-silesia withdrew from course" in request["declined_reason"]
 
 
 async def test_a_revision_asks_the_partner_again_showing_what_changed(alliance):
