@@ -30,7 +30,9 @@ def own_credential_id(credential_url: str, public_url: str) -> str | None:
 async def part_relied_on(event: RelianceDeclared, envelope: CloudEvent, uow: UnitOfWork, *, public_url: str) -> None:
     """Keep who relies on which credential; a credential revoked already is said to be at once."""
     credential_id = own_credential_id(event.credential_id, public_url)
-    credential = await uow.session.get(Credential, credential_id) if credential_id else None
+    # Locked as a revocation locks it: a revocation committing meanwhile is seen here, or sees this reliance
+    # (otherwise neither would tell the relying node, and only its hourly re-check would find out).
+    credential = await uow.session.get(Credential, credential_id, with_for_update=True) if credential_id else None
     if credential is None or credential.issuer_institution != event.institution:
         raise Unprocessable(f"node {event.sender} relies on {event.credential_id} of {event.institution}, which this "
                             "node did not issue")

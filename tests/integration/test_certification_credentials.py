@@ -9,11 +9,13 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import text
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.certification import issuing, reliances
 from services.certification.app import create_service
-from services.certification.models import Share
+from services.certification.models import Credential, Share
 from services.certification.settings import CertificationSettings
 from services.certification.status_lists import decode, get_bit
 from services.certification.tests.test_domain import alliance_course
@@ -23,6 +25,7 @@ from services.certification.vc.endorsement import verify_joint
 from shared.auth import Role
 from shared.db import UnitOfWork, create_engine, create_sessionmaker
 from shared.events import CloudEvent, Topic, dead_letter_topic
+from shared.events.alliance import PartRevoked, RelianceDeclared
 from shared.events.assessment import GradeAmended, GradeRecorded
 from shared.events.catalogue import (
     AwardingBody,
@@ -262,6 +265,50 @@ async def test_a_revoked_credential_is_said_to_be_revoked_and_its_status_list_bi
     assert events[-1]["type"] == "eu.microcredentials.certification.credential.revoked.v1"
     assert events[-1]["data"]["reason"] == reason["reason"]
     assert events[-1]["data"]["changed_by"] == "registrar@uni-saarland"
+
+
+async def test_a_node_declaring_its_reliance_while_the_credential_is_being_revoked_is_told(client, stack, keys_dir):
+    """Another node relies on the credential (a learner presented it there) just as a registrar revokes it here: the
+    two transactions overlap, and the relying node must still be told (else only its hourly re-check finds out)."""
+    who, credential = await issued(client, stack, SAARLAND)
+    settings = stack.settings(CertificationSettings, issuer_keys_dir=str(keys_dir), public_url=PUBLIC_URL)
+    credential_url = f"{PUBLIC_URL}/credentials/{credential['id']}"
+    reliance = RelianceDeclared(sender="silesia", recipient="saarland", credential_id=credential_url,
+                                institution="uni-saarland", programme_id="programme-just-transitions")
+    engine = create_engine(settings)
+    sessions = create_sessionmaker(engine)
+
+    async def relied_on() -> None:
+        async with UnitOfWork(sessions, NODE_URI) as uow:
+            await reliances.part_relied_on(reliance, CloudEvent.wrap(reliance, source="urn:test"), uow,
+                                           public_url=PUBLIC_URL)
+            await uow.commit()
+
+    async def waiting_for_a_lock() -> bool:
+        async with engine.connect() as connection:
+            waiting = await connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ))
+            return waiting.scalar_one() > 0
+
+    try:
+        async with UnitOfWork(sessions, NODE_URI) as revoking:
+            held = await revoking.session.get(Credential, credential["id"], with_for_update=True)
+            await issuing.revoke(revoking, settings, held, "the exam was annulled", "registrar@uni-saarland")
+            declaring = asyncio.create_task(relied_on())
+            await eventually(waiting_for_a_lock)
+            await revoking.commit()
+        await declaring
+    finally:
+        await engine.dispose()
+
+    records = await read_topic(stack, Topic.ALLIANCE_OUTGOING, until=lambda rs: any(
+        cloud_event(r)["type"] == PartRevoked.type and cloud_event(r)["data"]["credential_id"] == credential_url
+        for r in rs
+    ))
+    [told] = [cloud_event(r)["data"] for r in records if cloud_event(r)["type"] == PartRevoked.type
+              and cloud_event(r)["data"]["credential_id"] == credential_url]
+    assert (told["sender"], told["recipient"], told["institution"]) == ("saarland", "silesia", "uni-saarland")
 
 
 async def test_a_suspended_credential_is_not_valid_until_reinstated(client, stack):
