@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 # How often recording a send is retried when it fails for another reason than an outage (which is waited out).
 RECORD_ATTEMPTS = 4
 COMPONENT = "delivery worker"
+# A sent delivery's columns that its NotificationSent tells (DeliveryWorker._common).
+SENT_COLUMNS = (
+    "id", "about_event_id", "about_event_type", "recipient", "template", "message_id", "language", "attempts"
+)
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,8 @@ class DeliveryWorker:
                         deliveries.status == DeliveryStatus.SENDING,
                     )
                     .values(status=DeliveryStatus.SENT, sent_at=utcnow(), last_error=None)
-                    .returning(*Delivery.__table__.c)
+                    # What NotificationSent tells, not the bodies: every byte of both came back per email.
+                    .returning(*(deliveries[column] for column in SENT_COLUMNS))
                 )
             ).all()
             for delivery in recorded:
