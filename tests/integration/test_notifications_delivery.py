@@ -509,3 +509,37 @@ async def test_a_joint_credential_made_complete_is_emailed_to_its_learner_even_a
     body = " ".join(email.get_body(("plain",)).get_content().split())
     assert "University of Silesia in Katowice" in body and f"{credential_id}/credential.json" in body
     assert "List-Unsubscribe" not in email, "about the credential itself: not an email one can opt out of"
+
+
+async def test_a_batchs_sent_emails_are_recorded_while_the_rest_are_still_going_out(stack, sink):
+    """A worker killed in the middle of a batch must send again only the emails of its last moments: those the relay
+    accepted earlier are already recorded sent (and published) while the batch's last ones are still being sent."""
+    cohort = [learner(f"Recorded Early {number}") for number in range(4)]
+    recipients = [who.email for who in cohort]
+    # Four deliveries recorded while the relay is away, then all due at once: the worker claims them in one batch.
+    settings = settings_for(stack, sink, delivery_batch_size=4)
+    async with running(create_service(settings)) as client:
+        for who in cohort:
+            await publish(stack, credential_issued(who))
+        await eventually(lambda: _count_status(client, recipients, "pending", minimum_attempts=1))
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE deliveries SET next_attempt_at = now() WHERE recipient = ANY(:recipients)"),
+            {"recipients": recipients},
+        )
+    await engine.dispose()
+
+    await sink.start()
+    async with Hop(sink.port, delay=0.3) as slow:
+        slow_relay = settings.model_copy(update={"smtp_port": slow.port, "smtp_connections": 1})
+        async with running(create_service(slow_relay)) as client:
+
+            async def some_recorded_sent_while_the_others_are_sending() -> bool:
+                statuses = [row["status"] for row in await _rows(client, recipients)]
+                return "sent" in statuses and "sending" in statuses and "pending" not in statuses
+
+            await eventually(some_recorded_sent_while_the_others_are_sending, timeout=60)
+            await eventually(lambda: all_sent(client, recipients), timeout=60)
+    for recipient in recipients:
+        assert len(sink.emails_to(recipient)) == 1

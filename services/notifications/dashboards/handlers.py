@@ -50,7 +50,10 @@ def _logged(uow: UnitOfWork) -> list[dict]:
     async def write(rows: list[dict]) -> None:
         await _universities_of_events(uow, rows, uow.cache.pop(WAITING, []))
         if rows:
-            await uow.session.execute(insert(LoggedEvent).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+            # The table, not the ORM class: no per-row work of the ORM's bulk insert.
+            await uow.session.execute(
+                insert(LoggedEvent.__table__).on_conflict_do_nothing(index_elements=["event_id"]), rows
+            )
 
     return uow.rows(LOGGED, write)
 

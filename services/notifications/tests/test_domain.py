@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
+import pytest
+
 from services.notifications.domain import Email, render, template_environment, template_for, to_message
 from shared.events.assessment import GradeRecorded
 from shared.events.catalogue import AwardingBody
@@ -184,3 +186,29 @@ def test_a_subject_that_looks_like_an_encoded_word_reads_as_written() -> None:
         "no-reply@uni.example", "<m@uni.example>",
     )
     assert message_from_bytes(sent.data, policy=policy.default)["Subject"] == subject
+
+
+@pytest.mark.parametrize(
+    ("recipient", "to_header", "envelope"),
+    [
+        ("ada@example.org", "ada@example.org", "ada@example.org"),
+        ("o'brien+grades@mail.uni-saarland.example", "o'brien+grades@mail.uni-saarland.example",
+         "o'brien+grades@mail.uni-saarland.example"),
+        ("Ada Lovelace <ada@example.org>", "Ada Lovelace <ada@example.org>", "ada@example.org"),
+        ("Zoë Ξένη <zoe@example.org>", "Zoë Ξένη <zoe@example.org>", "zoe@example.org"),
+        ('"Lovelace, Ada" <ada@example.org>', '"Lovelace, Ada" <ada@example.org>', "ada@example.org"),
+        ("jürgen@example.de", "jürgen@example.de", "jürgen@example.de"),
+    ],
+)
+def test_each_kind_of_recipient_reaches_the_header_and_the_envelope_as_written(
+    recipient: str, to_header: str, envelope: str
+) -> None:
+    sent = to_message(
+        Email(recipient, "Grade", "text", "<p>html</p>", "grade_recorded"), "Micro-credentials <no-reply@uni.example>",
+        "<m@uni.example>",
+    )
+    message = message_from_bytes(sent.data, policy=policy.default)
+
+    assert (message["To"], sent.recipient) == (to_header, envelope)
+    assert message["From"] == "Micro-credentials <no-reply@uni.example>"
+    assert sent.smtputf8 == (not envelope.isascii())

@@ -1,0 +1,75 @@
+"""The development SMTP sink (deploy/smtp_mailbox.py): every accepted message is one Maildir file that Python's
+mailbox reads back, with the envelope in X-Envelope-From/To; a rejected recipient gets 550; the Maildir may be removed
+while it runs."""
+
+import asyncio
+import mailbox
+import shutil
+import smtplib
+from collections.abc import AsyncIterator
+from email import message_from_binary_file, policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.smtp import SMTP
+
+from deploy.smtp_mailbox import MaildirHandler
+
+MESSAGE = (
+    "From: Micro-credentials <no-reply@uni.example>\r\nTo: ada@example.org\r\n"
+    "Subject: =?utf-8?q?Zertifikat_f=C3=BCr_Ada?=\r\nMessage-ID: <m1@uni.example>\r\n\r\nHello Ada,\r\n.leading dot\r\n"
+)
+
+
+@pytest.fixture
+async def sink(tmp_path: Path) -> AsyncIterator[tuple[int, Path, MaildirHandler]]:
+    maildir = tmp_path / "mail"
+    handler = MaildirHandler(maildir, frozenset({"Gone@Example.org"}))
+    server = await asyncio.get_running_loop().create_server(lambda: SMTP(handler, hostname="mc-smtp"), "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1], maildir, handler
+    server.close()
+    await server.wait_closed()
+
+
+def read(maildir: Path) -> list:
+    box = mailbox.Maildir(maildir, factory=lambda f: message_from_binary_file(f, policy=policy.default), create=False)
+    return list(box)
+
+
+def send(port: int, recipients: list[str], message: str = MESSAGE) -> dict:
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        return client.sendmail("no-reply@uni.example", recipients, message.encode())
+
+
+async def test_each_message_is_one_maildir_file_with_its_envelope(sink) -> None:
+    port, maildir, handler = sink
+
+    await asyncio.to_thread(send, port, ["ada@example.org", "bcc@example.org"])
+    await asyncio.to_thread(send, port, ["ada@example.org"])
+
+    messages = read(maildir)
+    assert len(messages) == 2 and handler.stored == 2
+    both = next(m for m in messages if "bcc" in m["X-Envelope-To"])
+    assert (both["X-Envelope-From"], both["X-Envelope-To"]) == ("no-reply@uni.example", "ada@example.org, bcc@example.org")
+    assert both["Subject"] == "Zertifikat für Ada" and both["Message-ID"] == "<m1@uni.example>"
+    assert both.get_content() == "Hello Ada,\n.leading dot\n", "dot-stuffing undone, Unix line endings"
+    assert not any((maildir / "tmp").iterdir()), "nothing left half-written"
+
+
+async def test_a_rejected_recipient_gets_550_and_the_others_their_message(sink) -> None:
+    port, maildir, _ = sink
+
+    refused = await asyncio.to_thread(send, port, ["gone@example.org", "ada@example.org"])
+
+    assert refused == {"gone@example.org": (550, b"5.1.1 Mailbox unavailable")}
+    assert [m["X-Envelope-To"] for m in read(maildir)] == ["ada@example.org"]
+
+
+async def test_a_maildir_removed_while_the_sink_runs_is_made_again(sink) -> None:
+    port, maildir, _ = sink
+    await asyncio.to_thread(send, port, ["ada@example.org"])
+
+    shutil.rmtree(maildir)
+    await asyncio.to_thread(send, port, ["ada@example.org"])
+
+    assert len(read(maildir)) == 1
