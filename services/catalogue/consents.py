@@ -29,7 +29,7 @@ from sqlmodel import col, select
 from starlette.datastructures import State
 
 from services.catalogue import domain, queries
-from services.catalogue.access import CONSENT, RECOMMEND
+from services.catalogue.access import CONSENT, RECOMMEND, Permission
 from services.catalogue.models import Answer, CaseState, ConsentCase, Course, PartnerConsent, Status
 from services.catalogue.settings import CatalogueSettings
 from shared.alliance import AllianceRegistry
@@ -343,12 +343,18 @@ async def previous_case(uow: UnitOfWork, case: ConsentCase) -> ConsentCase | Non
     ).first()
 
 
+async def _case_to_decide(uow: UnitOfWork, case_id: str, person: Principal, permission: Permission) -> ConsentCase:
+    """The case, locked, once `person` may act on it for its institution (inside the caller's `async with uow`)."""
+    case = await case_of(uow, case_id, lock=True)
+    permission.check(person, [case.institution], f"course {case.course_id} version {case.version}")
+    return case
+
+
 async def recommend(uow: UnitOfWork, case_id: str, person: Principal) -> ConsentCase:
     """The first pair of eyes (nothing is sent yet)."""
     require_role(person, *RECOMMEND.roles)  # before the case is looked up: no role, no answer about it
     async with uow:
-        case = await case_of(uow, case_id, lock=True)
-        RECOMMEND.check(person, [case.institution], f"course {case.course_id} version {case.version}")
+        case = await _case_to_decide(uow, case_id, person, RECOMMEND)
         domain.recommend(case, person.subject, person.name)
         uow.session.add(case)
         await uow.commit()
@@ -359,8 +365,7 @@ async def give(uow: UnitOfWork, case_id: str, person: Principal) -> ConsentCase:
     """The second pair of eyes: consented, answered to the lead, and told to this node's certification."""
     require_role(person, *CONSENT.roles)  # before the case is looked up: no role, no answer about it
     async with uow:
-        case = await case_of(uow, case_id, lock=True)
-        CONSENT.check(person, [case.institution], f"course {case.course_id} version {case.version}")
+        case = await _case_to_decide(uow, case_id, person, CONSENT)
         domain.consent(case, person.subject, person.name)
         uow.session.add(case)
         _decided(uow, case)
@@ -376,8 +381,7 @@ async def give(uow: UnitOfWork, case_id: str, person: Principal) -> ConsentCase:
 async def decline(uow: UnitOfWork, case_id: str, person: Principal, reason: str) -> ConsentCase:
     require_role(person, *CONSENT.roles)  # before the case is looked up: no role, no answer about it
     async with uow:
-        case = await case_of(uow, case_id, lock=True)
-        CONSENT.check(person, [case.institution], f"course {case.course_id} version {case.version}")
+        case = await _case_to_decide(uow, case_id, person, CONSENT)
         domain.decline(case, person.subject, reason, person.name)
         uow.session.add(case)
         _decided(uow, case)
@@ -389,8 +393,7 @@ async def withdraw(uow: UnitOfWork, case_id: str, person: Principal, reason: str
     """No longer taking part from this version on: later versions consented to are withdrawn with it."""
     require_role(person, *CONSENT.roles)  # before the case is looked up: no role, no answer about it
     async with uow:
-        case = await case_of(uow, case_id, lock=True)
-        CONSENT.check(person, [case.institution], f"course {case.course_id} version {case.version}")
+        case = await _case_to_decide(uow, case_id, person, CONSENT)
         domain.withdraw(case, person.subject, reason, person.name)
         uow.session.add(case)
         later = (

@@ -219,7 +219,9 @@ def endorsement_refusal(
     be a member hosted by the node that asked; the credential must be issued with a DID of the lead and award the course
     version named; and `institution` must have consented, at this node, to that version of the lead's course with
     these awarding institutions, the lead first (`consented_institutions`, None without consent), and not have
-    withdrawn (`withdrawn_at`) before the credential was issued (its `validFrom`).
+    withdrawn (`withdrawn_at`) before the credential was issued (its `validFrom`). `validFrom` is written to the
+    second (cut down), so a withdrawal counts from the start of its second: a credential issued later in that same
+    second would otherwise read as issued before it, and be endorsed.
     Whether the credential verifies is checked after these (it needs the lead's node)."""
     try:
         member = registry.member(institution)
@@ -250,7 +252,7 @@ def endorsement_refusal(
         )
     if withdrawn_at is not None:
         issued = _moment(credential.get("validFrom"))
-        if issued is None or issued >= withdrawn_at:
+        if issued is None or issued >= withdrawn_at.replace(microsecond=0):
             return (
                 f"{institution} withdrew from course {course_id} version {course_version} on "
                 f"{withdrawn_at.isoformat()}, before this credential was issued ({credential.get('validFrom')})"

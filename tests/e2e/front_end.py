@@ -35,15 +35,20 @@ class FrontEnd:
     issuer: str
 
 
+def front_end_stack(stack: Stack, name: str = "web") -> Stack:
+    """The topics and databases of a front end's node (running_front_end's `name`)."""
+    return dataclasses.replace(stack, topic_prefix=f"{stack.topic_prefix}{name}.",
+                               database_prefix=f"{stack.database_prefix}_{name}")
+
+
 @contextlib.contextmanager
-def running_front_end(stack: Stack, keys: Path, issuer: str) -> Iterator[FrontEnd]:
-    """A node of its own (prefixes `web.`) whose services take the realm's tokens, and the front end before it."""
-    web_stack = with_kafka_principals(
-        dataclasses.replace(stack, topic_prefix=f"{stack.topic_prefix}web.", database_prefix=f"{stack.database_prefix}_web")
-    )
+def running_front_end(stack: Stack, keys: Path, issuer: str, name: str = "web", **settings: str) -> Iterator[FrontEnd]:
+    """A node of its own (prefixes `<name>.`) whose services take the realm's tokens, and the front end before it;
+    `settings` are extra environment variables of the node's services."""
+    web_stack = with_kafka_principals(front_end_stack(stack, name))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    extra = {"VERIFY_PAGE_URL": f"{url}/verify", "AUTH_OIDC_ISSUERS": issuer}
+    extra = {"VERIFY_PAGE_URL": f"{url}/verify", "AUTH_OIDC_ISSUERS": issuer} | settings
     with running_node(web_stack, keys, log_prefix="web", **extra) as node:
         env = os.environ | web_stack.env() | {
             "HTTP_PORT": str(port),

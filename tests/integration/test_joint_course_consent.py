@@ -6,8 +6,8 @@ What a user would notice: A's QA approving a joint course leaves it waiting for 
 catalogue; Silesia's QA sees the request at B, and once a designer recommended it and a different QA officer consented,
 A's course is approved and B's catalogue lists it with both awarding bodies; a decline sends it back to A's designers
 with Silesia's reason; a repeated answer changes nothing; a request from a node that does not host the lead is
-dead-lettered with the reason; a withdrawal stops new offerings at A while the credential already issued stays valid;
-a revision asks again, showing what changed; and B's certification endorses no
+dead-lettered with the reason; a withdrawal stops new offerings at A while the credential already issued stays valid,
+and one issued after it (on the offering still open) stays incomplete with Silesia's reason; a revision asks again, showing what changed; and B's certification endorses no
 credential of a course Silesia has not consented to."""
 
 import asyncio
@@ -179,6 +179,38 @@ async def test_a_withdrawal_stops_new_offerings_and_leaves_the_credential_issued
     for client in (alliance.saarland, alliance.silesia):
         verdict = (await client.post("/verify", json=issued["credential"])).json()
         assert verdict["valid"] and verdict["endorsed_by"] == ["University of Silesia in Katowice"], verdict
+
+    # A learner passing afterwards, on the offering already open, gets a credential naming both universities (the
+    # course she took) but not Silesia's endorsement: B's certification declines any credential issued from the second
+    # of the withdrawal on (validFrom has whole seconds; issued within the same second as the withdrawal, it was once
+    # endorsed). The learner sees it incomplete with B's reason; a verifier sees it valid, endorsed by no one.
+    # B's certification takes in the withdrawal from its own catalogue (consented, then withdrawn, keyed by the
+    # course) before the request comes: a request that overtook it would still be endorsed (README, Joint courses).
+    b = alliance.nodes["silesia"].stack
+    told = await arrived(b, Topic.COURSES, course_id, count=2)
+    await eventually(lambda: committed_past(b, "mc-certification", told[-1]), timeout=WAIT)
+    later = await passed_at_a(alliance, course_id)
+    seen: dict[str, Any] = {}
+
+    async def answered_by_b() -> dict[str, Any] | None:
+        seen.update(await credential_of(alliance, later))
+        requests = seen["endorsement_requests"]
+        return seen if seen["complete"] or (requests and requests[0]["declined_reason"]) else None
+
+    await eventually(answered_by_b, timeout=WAIT)
+    vc = seen["credential"]
+    assert (seen["complete"], seen["pending_endorsements"]) == (False, ["uni-silesia"]), (
+        f"issued {vc['validFrom']}, withdrawn {withdrawn.json()['withdrawn_at']}: {seen['endorsement_requests']}"
+    )
+    [request] = seen["endorsement_requests"]
+    assert f"uni-silesia withdrew from course {course_id} version 1" in request["declined_reason"]
+    assert "endorsement" not in vc
+    assert [body["id"] for body in seen["record"]["awarding_bodies"]] == ["uni-saarland", "uni-silesia"]
+    for client in (alliance.saarland, alliance.silesia):
+        verdict = (await client.post("/verify", json=vc)).json()
+        assert verdict["valid"] and verdict["endorsed_by"] == [], verdict
+    page = (await alliance.saarland.get("/verify", params={"id": seen["id"]})).text
+    assert "not complete yet" in page and "University of Silesia in Katowice" in page
 
 
 async def test_a_revision_asks_the_partner_again_showing_what_changed(alliance):

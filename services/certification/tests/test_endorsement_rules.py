@@ -81,6 +81,14 @@ def test_a_co_awarding_node_declines_with_the_reason(registry, changes: dict[str
     assert reason in (refusal(registry, **changes) or "")
 
 
+def test_a_credential_issued_in_the_second_of_the_withdrawal_is_declined(registry) -> None:
+    """validFrom has whole seconds: a credential issued 0.4 s after a withdrawal at 10:00:00.6 reads 10:00:00 (cut
+    down), and used to pass for one issued before it (endorsed after the partner withdrew)."""
+    withdrawn_at = datetime(2026, 5, 4, 10, 0, 0, 600_000, tzinfo=UTC)
+    assert "withdrew from course c-1 version 2" in (refusal(registry, withdrawn_at=withdrawn_at) or "")
+    assert refusal(registry, withdrawn_at=datetime(2026, 5, 4, 10, 0, 1, tzinfo=UTC)) is None
+
+
 def test_the_lead_attaches_only_an_endorsement_of_this_credential_by_the_co_awarding_institution() -> None:
     endorsement = {"type": ["VerifiableCredential", "EndorsementCredential"], "issuer": {"id": SILESIA_DID},
                    "credentialSubject": {"id": "urn:c:1"}}

@@ -44,44 +44,45 @@ async def request(view: PageView, case_id: str) -> Response:
     )
 
 
-async def _act(view: PageView, case_id: str, action: str, body: dict | None, done: str) -> Response:
+async def _act(view: PageView, case_id: str, action: str, done: str, reason: str | None = None) -> Response:
+    """Ask the catalogue to take a step on the case (with the `reason` a decline or withdrawal needs), and go back to
+    the case with what happened, or with why the catalogue refused it."""
+    back = f"{CASES}/{case_id}"
+    if reason is not None and not reason.strip():
+        return view.redirect(back, view._("Not done: say why, for the lead university."), tone="error")
     try:
-        case = await view.api.post("catalogue", f"/consents/{case_id}/{action}", body)
+        case = await view.api.post("catalogue", f"/consents/{case_id}/{action}",
+                                   None if reason is None else {"reason": reason.strip()})
     except ServiceRefused as refused:
-        return view.redirect(f"{CASES}/{case_id}", view._("Not done: %(reason)s", reason=refused.detail), tone="error")
-    return view.redirect(f"{CASES}/{case_id}", done % {"title": case["description"]["title"], "version": case["version"]})
+        return view.redirect(back, view._("Not done: %(reason)s", reason=refused.detail), tone="error")
+    return view.redirect(back, done % {"title": case["description"]["title"], "version": case["version"]})
 
 
 @router.post(CASES + "/{case_id}/recommend")
 async def recommend(view: PageView, case_id: str) -> Response:
     view.person_with(Role.QA_OFFICER, Role.COURSE_DESIGNER)
-    return await _act(view, case_id, "recommend", None, view._(
+    return await _act(view, case_id, "recommend", view._(
         "You recommend taking part in “%(title)s”, version %(version)s: another QA officer decides."))
 
 
 @router.post(CASES + "/{case_id}/consent")
 async def consent(view: PageView, case_id: str) -> Response:
     view.person_with(Role.QA_OFFICER)
-    return await _act(view, case_id, "consent", None, view._(
+    return await _act(view, case_id, "consent", view._(
         "Your institution takes part in “%(title)s”, version %(version)s: the lead university is told."))
-
-
-def _reason(view: PageView, case_id: str, reason: str) -> Response | None:
-    if not reason.strip():
-        return view.redirect(f"{CASES}/{case_id}", view._("Not done: say why, for the lead university."), tone="error")
-    return None
 
 
 @router.post(CASES + "/{case_id}/decline")
 async def decline(view: PageView, case_id: str, reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
     view.person_with(Role.QA_OFFICER)
-    return _reason(view, case_id, reason) or await _act(view, case_id, "decline", {"reason": reason.strip()}, view._(
-        "Your institution does not take part in “%(title)s”, version %(version)s: the lead university is told why."))
+    return await _act(view, case_id, "decline", view._(
+        "Your institution does not take part in “%(title)s”, version %(version)s: the lead university is told why."),
+        reason)
 
 
 @router.post(CASES + "/{case_id}/withdraw")
 async def withdraw(view: PageView, case_id: str, reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
     view.person_with(Role.QA_OFFICER)
-    return _reason(view, case_id, reason) or await _act(view, case_id, "withdraw", {"reason": reason.strip()}, view._(
+    return await _act(view, case_id, "withdraw", view._(
         "Your institution withdrew from “%(title)s” from version %(version)s on: no new offerings; credentials "
-        "issued stay."))
+        "issued stay."), reason)
