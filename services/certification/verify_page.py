@@ -18,9 +18,10 @@ from typing import Any
 import jinja2
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlmodel import select
 
 from services.certification import claims, status_publication, trust, verification
-from services.certification.models import Credential
+from services.certification.models import Credential, EndorsementRequest
 from services.certification.proof_checks import Busy, ProofChecker
 from services.certification.resolver import MemberResolver, Refused
 from services.certification.routes import SettingsDep
@@ -200,22 +201,31 @@ def verify_routes(checker: ProofChecker, resolver: MemberResolver) -> APIRouter:
         request: Request, uow: UnitOfWorkDep, settings: SettingsDep, id: str | None = None
     ) -> HTMLResponse:
         """The verify page: paste or upload a credential, or follow `?id=` (the QR code on a certificate)."""
-        verdict, missing, busy, pending = None, None, None, []
+        verdict, missing, busy, pending, declined = None, None, None, [], []
         if id:
             async with uow:
                 stored = await uow.session.get(Credential, id)
+                requests = (await uow.session.exec(
+                    select(EndorsementRequest).where(EndorsementRequest.credential_id == id)
+                )).all()
             if stored is None:
                 missing = id
             else:
-                # A joint credential of this node whose co-awarding universities' endorsements have not all arrived.
-                pending = _institution_names(stored.pending_endorsements, registry_in_use(request.app.state))
+                # A joint credential of this node whose co-awarding universities' endorsements have not all arrived:
+                # awaited, or declined by the partner's node (then with its reason, e.g. a withdrawal).
+                registry = registry_in_use(request.app.state)
+                reasons = {each.institution: each.declined_reason for each in requests if each.declined_reason}
+                awaited = [code for code in stored.pending_endorsements if code not in reasons]
+                declining = [code for code in stored.pending_endorsements if code in reasons]
+                pending = _institution_names(awaited, registry)
+                declined = list(zip(_institution_names(declining, registry), [reasons[code] for code in declining]))
                 try:
                     verdict = await judged(stored.verifiable_credential, request, uow, settings)
                 except Busy as error:
                     busy = str(error)
         page = _templates.get_template("verify.html").render(
             verdict=verdict, missing=missing, refused=busy, limit=size_in_words(settings.verify_max_bytes),
-            pending=pending,
+            pending=pending, declined=declined,
         )
         return HTMLResponse(page, status_code=404 if missing else 503 if busy else 200)
 

@@ -210,7 +210,8 @@ async def test_a_withdrawal_stops_new_offerings_and_leaves_the_credential_issued
         verdict = (await client.post("/verify", json=vc)).json()
         assert verdict["valid"] and verdict["endorsed_by"] == [], verdict
     page = (await alliance.saarland.get("/verify", params={"id": seen["id"]})).text
-    assert "not complete yet" in page and "University of Silesia in Katowice" in page
+    assert "not complete: University of Silesia in Katowice\ndeclined to endorse it (uni-silesia withdrew" in page, page
+    assert "still awaited" not in page
 
 
 async def test_a_revision_asks_the_partner_again_showing_what_changed(alliance):
