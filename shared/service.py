@@ -154,7 +154,7 @@ def create_app(service: Service) -> FastAPI:
 
     for router in service.routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health", exclude_spans=["receive", "send"])
     return app
 
 
