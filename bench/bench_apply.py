@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_apply.py --learners 3000
     .venv/bin/python bench/bench_apply.py --learners 3000 --workers 2 --capacity 1000
+    PY_SPY=/path/to/py-spy .venv/bin/python bench/bench_apply.py --learners 3000 --profile /tmp/apply-profile
 
 What it does, on the infrastructure `deploy/infra.sh` runs (under its own topic, database and principal prefix, dropped
 at the end): starts the catalogue and the enrolment service as processes (as `deploy/node.sh` would; enrolment with
