@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_apply.py --learners 3000
     .venv/bin/python bench/bench_apply.py --learners 3000 --workers 2 --capacity 1000
+    PY_SPY=/path/to/py-spy .venv/bin/python bench/bench_apply.py --learners 3000 --profile /tmp/apply-profile
 
 What it does, on the infrastructure `deploy/infra.sh` runs (under its own topic, database and principal prefix, dropped
 at the end): starts the catalogue and the enrolment service as processes (as `deploy/node.sh` would; enrolment with
@@ -44,6 +45,7 @@ from bench.bench_cohort import (  # noqa: E402
     Databases,
     Processes,
     pid_file,
+    profiling,
     rate,
     say,
     wrk_bare_endpoint,
@@ -222,9 +224,11 @@ async def run(args: argparse.Namespace) -> int:
                 f"{args.workers} worker(s); {os.cpu_count()} cores, load average {load_before[0]:.2f} "
                 f"(5 min {load_before[1]:.2f})")
             sampler.mark("start")
-            registered = wrk_phase(node.urls["enrolment"], tokens, "register", offering_id)
+            with profiling(args.profile, "register", processes, ("enrolment",)):
+                registered = wrk_phase(node.urls["enrolment"], tokens, "register", offering_id)
             sampler.mark("registered")
-            applied = wrk_phase(node.urls["enrolment"], tokens, "apply", offering_id)
+            with profiling(args.profile, "apply", processes, ("enrolment",)):
+                applied = wrk_phase(node.urls["enrolment"], tokens, "apply", offering_id)
             sampler.mark("applied")
             load_after = os.getloadavg()
             floor = wrk_floor(node.urls["enrolment"], sampler)
@@ -274,6 +278,8 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=3000)
     parser.add_argument("--capacity", type=int, help="the offering's places (default: three quarters of the learners)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the enrolment service (HTTP_WORKERS)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="record enrolment with py-spy (PY_SPY) while registering and applying (collapsed stacks in DIR)")
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 
