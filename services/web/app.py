@@ -15,7 +15,6 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -40,7 +39,7 @@ from shared.limits import BodyLimit, Limit
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
-from shared.tracing import setup_tracing
+from shared.tracing import request_spans, setup_tracing
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -133,6 +132,7 @@ def create_app(settings: WebSettings | None = None, service_token: ServiceToken 
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        telemetry=request_spans("/health", "/static"),
     )
     app.state.service_token = service_token
 
@@ -291,7 +291,6 @@ def create_app(settings: WebSettings | None = None, service_token: ServiceToken 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,static")
     return app
 
 

@@ -5,7 +5,8 @@ The front end runs on its real database with signed-in sessions as its sign-in l
 identity provider's claims); the services behind it are not running, so a page that let someone through tries to call
 one and says it is unavailable. What is checked is what a person sees: sent to sign in when nobody is signed in, "Not
 for your role" when signed in without a role the page is for, and let through otherwise. (The services check the
-person's token again: tests/integration/test_authorization.py.)"""
+person's token again: tests/integration/test_authorization.py.) Last, that a page's request is traced, and a probe's
+or a static file's not."""
 
 import asyncio
 import datetime as dt
@@ -18,6 +19,11 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi.routing import APIRoute
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from services.web import domain
 from services.web.app import HERE, create_app
@@ -176,3 +182,19 @@ async def test_a_page_is_opened_only_by_the_people_it_is_for(front_end, method: 
             assert not sent_to_sign_in(response) and not not_for_the_role(response), (who, response.status_code)
         else:
             assert not_for_the_role(response), (who, response.status_code, response.text[:300])
+
+
+async def test_a_page_is_traced_under_its_route_while_probes_and_static_files_are_not(front_end) -> None:
+    """The front end's requests are traced as the services' are (shared.tracing.request_spans)."""
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider), "the app installs the process's tracer provider"
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    try:
+        front_end.client.cookies = httpx.Cookies({BROWSER_COOKIE: domain.random_token()})
+        for path in ("/verify", "/health/live", "/static/site.css"):
+            assert (await front_end.client.get(path)).status_code == 200, path
+    finally:
+        spans.shutdown()
+    server_spans = [span for span in spans.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert [span.name for span in server_spans] == ["GET /verify"]
