@@ -205,9 +205,10 @@ def verify_routes(checker: ProofChecker, resolver: MemberResolver) -> APIRouter:
         if id:
             async with uow:
                 stored = await uow.session.get(Credential, id)
+                # Why a partner has not endorsed, asked only of a credential that still awaits one.
                 requests = (await uow.session.exec(
                     select(EndorsementRequest).where(EndorsementRequest.credential_id == id)
-                )).all()
+                )).all() if stored is not None and stored.pending_endorsements else []
             if stored is None:
                 missing = id
             else:
