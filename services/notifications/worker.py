@@ -6,7 +6,8 @@ Exactly one email per event and recipient, as far as SMTP allows:
    the consumed event's id; the unique (event, recipient) pair makes a second record impossible.
 2. The worker claims due deliveries with `FOR UPDATE SKIP LOCKED` (several instances share the work, none takes a
    row another holds), marks them `sending`, counts the attempt and sets `next_attempt_at` to a lease (longer than
-   any send may take), and commits, before talking to SMTP (one statement for a whole batch).
+   any send may take), and commits, before talking to SMTP (one statement for a whole batch; it claims again whenever
+   half of DELIVERY_BATCH_SIZE has gone out, so the connections never wait for a batch to end).
 3. It sends them over a few SMTP connections kept open (mailer.py); an email whose turn comes too late to be sent
    within its lease is not sent but given back (`pending`, the attempt not counted), so that no other worker can take
    it over while it is being sent. Then, in one new transaction, it marks those sent `sent` and publishes a

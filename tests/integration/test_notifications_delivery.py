@@ -465,6 +465,30 @@ async def test_a_batch_longer_than_its_lease_is_never_taken_over_mid_send_by_ano
     )
 
 
+async def test_the_worker_claims_more_as_its_emails_go_out_not_once_a_batch_is_over(stack, sink):
+    """Eight emails due, at most four claimed at a time, one slow connection: once two have gone out, two more are
+    claimed while the other two of the first four are still waiting, so the connection always has an email waiting."""
+    cohort = [learner(f"Kept Busy {number}") for number in range(8)]
+    recipients = [who.email for who in cohort]
+    settings, _ = await _all_due_at_once(stack, sink, cohort)
+    await sink.start()
+    async with Hop(sink.port, delay=0.3) as slow:
+        slow_relay = settings.model_copy(
+            update={"smtp_port": slow.port, "smtp_connections": 1, "delivery_batch_size": 4}
+        )
+        async with running(create_service(slow_relay)) as client:
+
+            async def claimed_again_before_the_first_four_are_out() -> bool:
+                statuses = [row["status"] for row in await _rows(client, recipients)]
+                sent, sending = statuses.count("sent"), statuses.count("sending")
+                return sent < 4 and sent + sending > 4
+
+            await eventually(claimed_again_before_the_first_four_are_out, timeout=60)
+            await eventually(lambda: all_sent(client, recipients), timeout=60)
+    for recipient in recipients:
+        assert len(sink.emails_to(recipient)) == 1
+
+
 async def _all_due_at_once(
     stack: Stack, sink: Sink, cohort: list[LearnerIdentity]
 ) -> tuple[NotificationsSettings, dict[str, int]]:
