@@ -128,6 +128,11 @@ class DeliveryWorker:
             now = time.monotonic()
             room = settings.delivery_batch_size - len(self._sending)
             may_claim = not self._stopping and room >= refill and now >= claim_after
+            if may_claim and any(task.done() for task in self._sending):
+                # Sends that ended meanwhile are recorded before claiming: a claim takes back deliveries whose lease
+                # ran out (as after a database outage), and one sent but not yet recorded would be sent again.
+                await self._record_what_ends(0, woken=False)
+                continue
             if may_claim and (more_due or self._wake.is_set() or now >= next_poll):
                 self._wake.clear()  # Before claiming: a NOTIFY that comes meanwhile means another round.
                 next_poll = now + settings.delivery_poll_seconds
