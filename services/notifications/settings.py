@@ -55,7 +55,8 @@ class NotificationsSettings(ServiceSettings):
     delivery_max_age_seconds: float = Field(default=24 * 3600, gt=0)
     delivery_backoff_seconds: float = Field(default=5.0, gt=0)
     delivery_backoff_max_seconds: float = Field(default=600.0, gt=0)
-    # How many deliveries one worker claims and sends at a time (each instance of the service runs one worker).
+    # How many deliveries one worker holds claimed and not yet recorded, at most (each instance runs one worker): it
+    # claims again whenever half of them have gone out, so that its connections always have emails waiting.
     delivery_batch_size: int = Field(default=100, ge=1)
     # The worker wakes up on NOTIFY when a delivery is recorded; this is the fallback poll, which also picks up retries.
     delivery_poll_seconds: float = Field(default=1.0, gt=0)

@@ -6,7 +6,8 @@ Exactly one email per event and recipient, as far as SMTP allows:
    the consumed event's id; the unique (event, recipient) pair makes a second record impossible.
 2. The worker claims due deliveries with `FOR UPDATE SKIP LOCKED` (several instances share the work, none takes a
    row another holds), marks them `sending`, counts the attempt and sets `next_attempt_at` to a lease (longer than
-   any send may take), and commits, before talking to SMTP (one statement for a whole batch).
+   any send may take), and commits, before talking to SMTP (one statement for a whole batch; it claims again whenever
+   half of DELIVERY_BATCH_SIZE has gone out, so the connections never wait for a batch to end).
 3. It sends them over a few SMTP connections kept open (mailer.py); an email whose turn comes too late to be sent
    within its lease is not sent but given back (`pending`, the attempt not counted), so that no other worker can take
    it over while it is being sent. Then, in one new transaction, it marks those sent `sent` and publishes a
@@ -27,7 +28,6 @@ send it again once its lease has passed). The outage is logged once and shown by
 """
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -95,73 +95,108 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._outages = outages or Outages()
         self._database_answers = database_answers
+        # The sends claimed and not yet recorded, each with its claim.
+        self._sending: dict[asyncio.Future, Claim] = {}
+        self._stopping = False
 
     async def run(self) -> None:
-        backoff = self._backoff()
+        """Keep every connection fed while deliveries are due: claim again whenever half of DELIVERY_BATCH_SIZE has
+        gone out (never more than a batch claimed and unrecorded), record the sends as they end; on an orderly
+        shutdown, claim no more and let the sends in flight finish and be recorded first."""
         async with Listener(self._settings, DELIVERIES_CHANNEL, self._wake.set):
-            while True:
-                self._wake.clear()  # Before claiming: a NOTIFY that comes meanwhile means another round.
-                try:
-                    claimed = await self._finishing_in_flight(self.work_once())
-                except Exception as error:  # The rows wait for the database to come back.
-                    if (dependency := await diagnose(error, self._database_answers)) is None:
-                        log.warning("delivery worker could not claim deliveries, will retry: %r", error)
-                        await asyncio.sleep(backoff.next())
-                    else:
-                        await self._outages.wait(COMPONENT, dependency, error, backoff)
-                    continue
-                self._outages.resumed(COMPONENT)
-                backoff.reset()
-                if claimed < self._settings.delivery_batch_size:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._settings.delivery_poll_seconds):
-                            await self._wake.wait()
+            task = asyncio.ensure_future(self._deliver())
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                self._stopping = True
+                self._wake.set()
+                await asyncio.wait({task}, timeout=self._settings.delivery_lease_seconds)
+                raise
 
     def _backoff(self) -> Backoff:
         return Backoff.for_outages(self._settings)
 
-    async def _finishing_in_flight(self, work) -> int:
-        """Run a batch; when the service stops meanwhile, let the sends in flight finish and be recorded first."""
-        task = asyncio.ensure_future(work)
+    async def _deliver(self) -> None:
+        settings = self._settings
+        backoff = self._backoff()
+        # Claimed in chunks of half a batch at least: a claim is a transaction; the other half keeps the connections
+        # busy meanwhile.
+        refill = max(1, settings.delivery_batch_size // 2)
+        more_due = True  # whether the last claim may have left due deliveries behind
+        claim_after = next_poll = time.monotonic()
+        while not (self._stopping and not self._sending):
+            now = time.monotonic()
+            room = settings.delivery_batch_size - len(self._sending)
+            may_claim = not self._stopping and room >= refill and now >= claim_after
+            if may_claim and any(task.done() for task in self._sending):
+                # Sends that ended meanwhile are recorded before claiming: a claim takes back deliveries whose lease
+                # ran out (as after a database outage), and one sent but not yet recorded would be sent again.
+                await self._record_what_ends(0, woken=False)
+                continue
+            if may_claim and (more_due or self._wake.is_set() or now >= next_poll):
+                self._wake.clear()  # Before claiming: a NOTIFY that comes meanwhile means another round.
+                next_poll = now + settings.delivery_poll_seconds
+                try:
+                    claims = await self.claim(room)
+                except Exception as error:  # The rows wait for the database to come back; the sends go on.
+                    if (dependency := await diagnose(error, self._database_answers)) is None:
+                        log.warning("delivery worker could not claim deliveries, will retry: %r", error)
+                    else:
+                        self._outages.waiting(COMPONENT, dependency, error)
+                    claim_after = time.monotonic() + backoff.next()
+                    continue
+                self._outages.resumed(COMPONENT)
+                backoff.reset()
+                more_due = len(claims) == room
+                for claim in claims:
+                    self._sending[asyncio.ensure_future(self.send(claim))] = claim
+                continue
+            if self._stopping or room < refill:
+                timeout = None  # Until a send ends (there are some).
+            else:
+                timeout = (claim_after if now < claim_after else next_poll) - now
+            await self._record_what_ends(timeout, woken=may_claim)
+
+    async def _record_what_ends(self, timeout: float | None, woken: bool) -> None:
+        """Wait for sends to end (or a NOTIFY, when `woken`, or `timeout`), and record those that ended.
+
+        The sends that end within RECORD_TOGETHER_SECONDS of the first are recorded in one transaction (one per email
+        cost more than the email, bench/bench_cohort.py): a worker that dies sends again (after the lease) only the
+        emails of its last moments, never all it has sent."""
+        waiting = set(self._sending)
+        wake = asyncio.ensure_future(self._wake.wait()) if woken else None
+        if not waiting and wake is None:
+            await asyncio.sleep(timeout or 0)
+            return
         try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            await asyncio.wait({task}, timeout=self._settings.delivery_lease_seconds)
-            raise
-
-    async def work_once(self) -> int:
-        """Claim the due deliveries, send them, record the outcomes; how many were claimed.
-
-        Sent emails are recorded while the others of the batch are still being sent, each round recording all those
-        the relay accepted since the last (and within RECORD_TOGETHER_SECONDS of the first of them): a worker that
-        dies then sends again (after the lease) only the emails of the last moments, not every email its batch had
-        sent so far."""
-        claims = await self.claim()
-        sending = {asyncio.ensure_future(self.send(claim)): number for number, claim in enumerate(claims)}
-        outcomes: dict[int, tuple[BaseException | None, str | None]] = {}
-        pending = set(sending)
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            if pending:
-                # The sends that end a moment later are recorded in the same transaction: one per email cost more than
-                # the email (bench/bench_cohort.py); a worker that dies repeats at most this moment's emails.
-                more, pending = await asyncio.wait(pending, timeout=RECORD_TOGETHER_SECONDS)
-                done |= more
-            finished = {sending[task]: task.result() for task in done}
-            outcomes.update(finished)
-            sent = [(claims[number], traceparent) for number, (error, traceparent) in finished.items() if error is None]
-            if sent:
-                await self._recording(f"{len(sent)} sent deliveries", lambda sent=sent: self._record_sent(sent))
-        claims_and_outcomes = [(claim, outcomes[number]) for number, claim in enumerate(claims)]
-        unsent = [claim for claim, (error, _) in claims_and_outcomes if isinstance(error, NoTimeLeft)]
+            done, pending = await asyncio.wait(
+                waiting | ({wake} if wake else set()), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            if wake is not None:
+                wake.cancel()
+        done &= waiting
+        if not done:
+            return
+        pending &= waiting
+        if pending:
+            more, _ = await asyncio.wait(pending, timeout=RECORD_TOGETHER_SECONDS)
+            done |= more
+        outcomes = [(self._sending.pop(task), *task.result()) for task in done]
+        sent = [(claim, traceparent) for claim, error, traceparent in outcomes if error is None]
+        if sent:
+            await self._recording(f"{len(sent)} sent deliveries", lambda: self._record_sent(sent))
+        unsent = [claim for claim, error, _ in outcomes if isinstance(error, NoTimeLeft)]
         if unsent:
             await self._recording(f"{len(unsent)} unsent deliveries", lambda: self._give_back(unsent))
-        for claim, (error, _) in claims_and_outcomes:
+        for claim, error, _ in outcomes:
             if error is not None and not isinstance(error, NoTimeLeft):
-                await self._recording(f"delivery {claim.delivery_id}", lambda claim=claim, error=error: self._record_failure(claim, error))
-        return len(claims)
+                await self._recording(
+                    f"delivery {claim.delivery_id}", lambda claim=claim, error=error: self._record_failure(claim, error)
+                )
 
-    async def claim(self) -> list[Claim]:
+    async def claim(self, limit: int) -> list[Claim]:
+        """Claim up to `limit` due deliveries (the lease starts now): mark them `sending`, count the attempt."""
         settings = self._settings
         now, deadline = utcnow(), time.monotonic() + settings.delivery_lease_seconds
         deliveries = Delivery.__table__.c
@@ -171,7 +206,7 @@ class DeliveryWorker:
                 deliveries.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]), deliveries.next_attempt_at <= now
             )
             .order_by(deliveries.next_attempt_at)
-            .limit(settings.delivery_batch_size)
+            .limit(limit)
             .with_for_update(skip_locked=True)
             .cte("due")
         )

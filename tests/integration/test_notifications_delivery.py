@@ -450,22 +450,7 @@ async def test_a_batch_longer_than_its_lease_is_never_taken_over_mid_send_by_ano
     The worker gives back what it cannot send within the lease instead."""
     cohort = [learner(f"Slow Relay {number}") for number in range(6)]
     recipients = [who.email for who in cohort]
-    # Six deliveries recorded while the relay is away, then all due at once: one worker claims the six in one batch.
-    settings = settings_for(stack, sink, delivery_batch_size=6)
-    async with running(create_service(settings)) as client:
-        for who in cohort:
-            await publish(stack, credential_issued(who))
-        await eventually(lambda: _count_status(client, recipients, "pending", minimum_attempts=1))
-    engine = create_engine(settings)
-    async with engine.begin() as connection:
-        before = dict((await connection.execute(
-            text(
-                "UPDATE deliveries SET next_attempt_at = now() WHERE recipient = ANY(:recipients) "
-                "RETURNING recipient, attempts"
-            ),
-            {"recipients": recipients},
-        )).all())
-    await engine.dispose()
+    settings, before = await _all_due_at_once(stack, sink, cohort)
 
     await sink.start()
     async with Hop(sink.port, delay=0.5) as slow:
@@ -478,6 +463,55 @@ async def test_a_batch_longer_than_its_lease_is_never_taken_over_mid_send_by_ano
     assert after == {recipient: attempts + 1 for recipient, attempts in before.items()}, (
         "one attempt each: an email given back is not counted"
     )
+
+
+async def test_the_worker_claims_more_as_its_emails_go_out_not_once_a_batch_is_over(stack, sink):
+    """Eight emails due, at most four claimed at a time, one slow connection: once two have gone out, two more are
+    claimed while the other two of the first four are still waiting, so the connection always has an email waiting."""
+    cohort = [learner(f"Kept Busy {number}") for number in range(8)]
+    recipients = [who.email for who in cohort]
+    settings, _ = await _all_due_at_once(stack, sink, cohort)
+    await sink.start()
+    async with Hop(sink.port, delay=0.3) as slow:
+        slow_relay = settings.model_copy(
+            update={"smtp_port": slow.port, "smtp_connections": 1, "delivery_batch_size": 4}
+        )
+        async with running(create_service(slow_relay)) as client:
+
+            async def claimed_again_before_the_first_four_are_out() -> bool:
+                statuses = [row["status"] for row in await _rows(client, recipients)]
+                sent, sending = statuses.count("sent"), statuses.count("sending")
+                return sent < 4 and sent + sending > 4
+
+            await eventually(claimed_again_before_the_first_four_are_out, timeout=60)
+            await eventually(lambda: all_sent(client, recipients), timeout=60)
+    for recipient in recipients:
+        assert len(sink.emails_to(recipient)) == 1
+
+
+async def _all_due_at_once(
+    stack: Stack, sink: Sink, cohort: list[LearnerIdentity]
+) -> tuple[NotificationsSettings, dict[str, int]]:
+    """A batch of pending deliveries all due at once: one email to each of `cohort`, recorded (and tried once) while
+    the relay is away, then made due together, so that a worker with these settings claims them all in one batch.
+    The settings, and each recipient's attempts so far."""
+    recipients = [who.email for who in cohort]
+    settings = settings_for(stack, sink, delivery_batch_size=len(cohort))
+    async with running(create_service(settings)) as client:
+        for who in cohort:
+            await publish(stack, credential_issued(who))
+        await eventually(lambda: _count_status(client, recipients, "pending", minimum_attempts=1))
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        attempts = dict((await connection.execute(
+            text(
+                "UPDATE deliveries SET next_attempt_at = now() WHERE recipient = ANY(:recipients) "
+                "RETURNING recipient, attempts"
+            ),
+            {"recipients": recipients},
+        )).all())
+    await engine.dispose()
+    return settings, attempts
 
 
 async def _rows(client: httpx.AsyncClient, recipients: list[str]) -> list[dict]:
@@ -516,19 +550,7 @@ async def test_a_batchs_sent_emails_are_recorded_while_the_rest_are_still_going_
     accepted earlier are already recorded sent (and published) while the batch's last ones are still being sent."""
     cohort = [learner(f"Recorded Early {number}") for number in range(4)]
     recipients = [who.email for who in cohort]
-    # Four deliveries recorded while the relay is away, then all due at once: the worker claims them in one batch.
-    settings = settings_for(stack, sink, delivery_batch_size=4)
-    async with running(create_service(settings)) as client:
-        for who in cohort:
-            await publish(stack, credential_issued(who))
-        await eventually(lambda: _count_status(client, recipients, "pending", minimum_attempts=1))
-    engine = create_engine(settings)
-    async with engine.begin() as connection:
-        await connection.execute(
-            text("UPDATE deliveries SET next_attempt_at = now() WHERE recipient = ANY(:recipients)"),
-            {"recipients": recipients},
-        )
-    await engine.dispose()
+    settings, _ = await _all_due_at_once(stack, sink, cohort)
 
     await sink.start()
     async with Hop(sink.port, delay=0.3) as slow:
