@@ -43,6 +43,11 @@ class ServiceSettings(BaseSettings):
     # The PostgreSQL server; each service uses its own database on it, named `<database_prefix>_<service_name>`.
     database_url: str = "postgresql+asyncpg://mc:mc@127.0.0.1:5433/postgres"
     database_prefix: str = "mc"
+    # Connections a process keeps open (DATABASE_POOL_SIZE) and how many more it opens, then closes again, when they
+    # are all in use (DATABASE_POOL_OVERFLOW). Kept connections should cover the requests and batches usually in
+    # flight: an overflow connection costs a connect (and a server process) each time it is opened.
+    database_pool_size: int = Field(default=10, ge=1)
+    database_pool_overflow: int = Field(default=10, ge=0)
 
     # Who signs the bearer tokens this node accepts (shared.auth): the node's own Ed25519 key (its public half), and
     # the node's own OpenID Connect providers (issuer URLs, comma-separated: keys from each one's discovery document);

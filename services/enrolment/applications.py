@@ -47,6 +47,12 @@ EventT = TypeVar("EventT", bound=Event)
 ACTIVE = (ApplicationStatus.ENROLLED, ApplicationStatus.WAITLISTED)
 # Applications decided in one transaction at most; the rest wait for the next.
 PER_TRANSACTION = 100
+# Before deciding, the applications whose requests are being read join for as long as more keep coming, every
+# GATHER_STEP_SECONDS, for GATHER_SECONDS at most. Without it a cohort's applications split into a large transaction
+# and a small one in turn (those that arrived while the large one ran, then the rest): each with the same round trips
+# under the lock, the small one interleaved with reading the others' requests.
+GATHER_STEP_SECONDS = 0.001
+GATHER_SECONDS = 0.02
 
 
 class ChangedMeanwhile(Exception):
@@ -90,7 +96,7 @@ class Applications:
     async def _decide(self, offering_id: str) -> None:
         waiting: list[Request] = []
         try:
-            while waiting := self._waiting.pop(offering_id, []):
+            while await self._gathered(offering_id) and (waiting := self._waiting.pop(offering_id, [])):
                 if len(waiting) > PER_TRANSACTION:
                     self._waiting[offering_id] = waiting[PER_TRANSACTION:] + self._waiting.get(offering_id, [])
                     waiting = waiting[:PER_TRANSACTION]
@@ -100,6 +106,16 @@ class Applications:
             for request in [*waiting, *self._waiting.pop(offering_id, [])]:  # Unanswered only when cancelled.
                 if not request.answer.done():
                     request.answer.cancel()
+
+    async def _gathered(self, offering_id: str) -> bool:
+        """Waits while more applications to the offering keep arriving (see GATHER_SECONDS); whether any wait."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + GATHER_SECONDS
+        seen = -1
+        while seen != (count := len(self._waiting.get(offering_id, ()))) and count < PER_TRANSACTION and loop.time() < until:
+            seen = count
+            await asyncio.sleep(GATHER_STEP_SECONDS)
+        return bool(self._waiting.get(offering_id))
 
     async def _decide_together(self, offering_id: str, requests: list[Request]) -> None:
         try:

@@ -12,15 +12,17 @@ students and staff, is the registry's answer (`Alliance`).
 
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.enrolment import domain
-from services.enrolment.models import Application, Learner, LearnerCreate, Offering
+from services.enrolment.models import Application, Learner, LearnerCreate, LearnerPublic, Offering
 from services.enrolment.settings import EnrolmentSettings
 from shared.alliance import AllianceRegistry
 from shared.auth import Principal, Role, require_learner_or_staff, require_role
+from shared.db import UnitOfWork, utcnow
 from shared.events.common import LearnerIdentity
 
 # Who reads a learner's record besides the learner: registrars of the institutions they applied to, and the node
@@ -30,6 +32,7 @@ READERS = (Role.REGISTRAR, Role.NODE_ADMIN)
 # went through the ORM's bulk persistence (~7 % of a registration's CPU).
 LEARNERS = Learner.__table__  # type: ignore[attr-defined]
 REGISTER = insert(LEARNERS).on_conflict_do_nothing().returning(LEARNERS.c.id)
+REGISTERED = select(LEARNERS.c.id).where(LEARNERS.c.id == bindparam("id"))
 
 
 @dataclass(frozen=True)
@@ -54,23 +57,27 @@ def identity(principal: Principal, alliance: Alliance) -> LearnerIdentity:
     return domain.attested(principal, alliance.is_member(principal.institution))
 
 
-async def register(session: AsyncSession, principal: Principal, body: LearnerCreate, alliance: Alliance) -> Learner:
-    """The learner's record, from their token and their choices; Conflict when they or their email are registered."""
+async def register(uow: UnitOfWork, principal: Principal, body: LearnerCreate, alliance: Alliance) -> LearnerPublic:
+    """The learner's record, from their token and their choices; Conflict when they or their email are registered.
+
+    One statement, a transaction of its own (registering publishes no event): the unique id and email decide, and
+    only a refusal reads which of them it was."""
     require_role(principal, Role.LEARNER)
     attested = identity(principal, alliance)
-    learner = Learner(
-        id=principal.subject,
-        # The token's ESI wins over one the learner typed.
+    row = {
+        "id": principal.subject,
         **attested.model_dump(include={"name", "email", "home_institution", "category"}),
-        esi=attested.esi or body.esi,
-        preferred_language=body.preferred_language,
-    )
-    # One statement: the unique id and email decide, and only a refusal reads which of them it was.
-    if (await session.execute(REGISTER, learner.model_dump())).first() is None:
-        if await session.get(Learner, principal.subject):
+        # The token's ESI wins over one the learner typed.
+        "esi": attested.esi or body.esi,
+        "preferred_language": body.preferred_language,
+        "registered_at": utcnow(),
+    }
+    if not await uow.alone(REGISTER, row):
+        if await uow.alone(REGISTERED, {"id": principal.subject}):
             raise domain.Conflict(f"{principal.subject} is registered already")
         raise domain.Conflict(f"another learner is registered with {attested.email}")
-    return learner
+    # Every value was validated on its way in (the token's claims as a LearnerIdentity, the body as a LearnerCreate).
+    return LearnerPublic.model_construct(**row)
 
 
 def follow_token(learner: Learner, principal: Principal, alliance: Alliance) -> None:

@@ -100,11 +100,8 @@ async def register_learner(
     """A learner registers themself: their learner id is their token's subject; their name, email, home institution
     and category (from the `affiliation` and `institution` claims) are what the token attests. The body, if any,
     holds what the learner chooses."""
-    async with uow:
-        with refusals_as_http():
-            learner = await learners.register(uow.session, principal, body or LearnerCreate(), alliance)
-        await commit(uow, f"{principal.subject} or {learner.email} was registered at the same moment")
-    return LearnerPublic.model_validate(learner, from_attributes=True)
+    with refusals_as_http():
+        return await learners.register(uow, principal, body or LearnerCreate(), alliance)
 
 
 @router.get("/learners/{learner_id}", tags=["learners"])
