@@ -586,6 +586,11 @@ def time_figures(node: Node, times: int = 20) -> list[float]:
 # --- profiles ---
 
 
+# The py-spy processes of --profile, counted apart from the benchmark's own CPU (at 50 Hz on four services they cost
+# more than the benchmark itself).
+PROFILERS: list[int] = []
+
+
 @contextlib.contextmanager
 def profiling(folder: Path | None, phase: str, processes: NodeProcesses, services: tuple[str, ...]) -> Iterator[None]:
     """py-spy (PY_SPY, or on PATH) records the services' first instances during a phase, as collapsed stacks in
@@ -603,6 +608,7 @@ def profiling(folder: Path | None, phase: str, processes: NodeProcesses, service
              "--pid", str(process.pid), "--output", str(folder / f"{phase}-{service}.txt")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))
+        PROFILERS.append(spies[-1].pid)
     try:
         yield
     finally:
@@ -720,6 +726,8 @@ async def run(args: argparse.Namespace) -> int:
             groups["postgresql"] = lambda: pid_file(state_dir / "pg" / "postmaster.pid")
             groups["smtp"] = lambda: pid_file(state_dir / "pids" / "smtp.pid")
             groups["benchmark, wrk"] = lambda: [os.getpid()]
+            if args.profile:
+                groups["py-spy"] = lambda: list(PROFILERS)
             sampler = Processes(groups)
             sampler.start()
 

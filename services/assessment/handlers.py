@@ -19,7 +19,7 @@ from shared.events.catalogue import CourseApproved
 from shared.events.enrolment import EnrolmentWithdrawn, LearnerEnrolled
 from shared.events.lms import GradeSubmitted
 from shared.events.topics import lms_of_source
-from shared.tracing import context_from_traceparent, tracer
+from shared.tracing import continuing
 
 
 # What a submission carries; `passed` is not among them, nor `lms`: which LMS sent it is known from its topic.
@@ -90,9 +90,7 @@ async def grade_submitted(event: GradeSubmitted, envelope: CloudEvent, uow: Unit
     # journey from the enrolling request to the credential's email (this consumption's own trace is linked).
     enrolment = await enrolment_of(uow, event.course_id, event.learner_id)
     own = trace.get_current_span().get_span_context()
-    with tracer(__name__).start_as_current_span(
-        "assessment record grade", context=context_from_traceparent(enrolment and enrolment.traceparent), links=[Link(own)]
-    ):
+    with continuing(enrolment and enrolment.traceparent, "assessment record grade", links=[Link(own)]):
         await record_or_reject(uow, submission, lms)
 
 
