@@ -6,8 +6,12 @@ credential never delays issuing, and a cohort's issuing never delays an employer
 """
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -16,6 +20,8 @@ from typing import Any, TypeVar
 from starlette.datastructures import State
 
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
 
 Result = TypeVar("Result")
 
@@ -26,6 +32,16 @@ def warm_up() -> None:
     from services.certification.vc.contexts import CREDENTIAL_CONTEXT
 
     proof.canonicalize({"@context": CREDENTIAL_CONTEXT, "type": ["VerifiableCredential", "OpenBadgeCredential"]})
+
+
+def _start(service: int) -> None:
+    """A worker's start: it ends with the service's process, even one killed with SIGKILL (no clean-up runs then, and
+    the pool's workers lived on as orphans, each with its own memory), then warms up."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != service:  # The service died before the line above.
+            os._exit(0)
+    warm_up()
 
 
 class WorkerProcesses:
@@ -58,7 +74,8 @@ class WorkerProcesses:
         if self._pool is None:
             # spawn, not fork: the service process has an event loop, sockets and possibly threads to not inherit.
             self._pool = ProcessPoolExecutor(
-                self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+                self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
