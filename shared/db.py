@@ -6,6 +6,7 @@ as the state change, and the processed-event ids make every consumer idempotent.
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,8 +16,10 @@ from typing import Any, Self
 
 import asyncpg
 import pydantic_core
-from sqlalchemy import BigInteger, Column, DateTime, Executable, Index, LargeBinary, MetaData, Row, event, text
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import (
+    BigInteger, Column, DateTime, Executable, Index, LargeBinary, MetaData, Row, Text, bindparam, event, func, select, text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -67,6 +70,24 @@ class ProcessedEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True)
     event_type: str
     processed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+@functools.cache
+def _claiming() -> Executable:
+    """Consumed events' ids recorded, those new returned: INSERT ... SELECT FROM unnest(ids, types), one statement
+    whatever the batch's size, so it is compiled once (a multi-row VALUES is a new statement for each number of rows,
+    compiled again each time: ~5 % of a consumer's CPU)."""
+    table = ProcessedEvent.__table__
+    ids, types = bindparam("ids", type_=ARRAY(Text)), bindparam("types", type_=ARRAY(Text))
+    consumed = func.unnest(ids, types).table_valued("event_id", "event_type").render_derived()
+    now = bindparam("now", type_=table.c.processed_at.type)
+    return (
+        insert(table)
+        .from_select([table.c.event_id, table.c.event_type, table.c.processed_at],
+                     select(consumed.c.event_id, consumed.c.event_type, now))
+        .on_conflict_do_nothing()
+        .returning(table.c.event_id)
+    )
 
 
 def service_table_base() -> type[SQLModel]:
@@ -298,9 +319,6 @@ class UnitOfWork:
         if not unique:
             return set()
         inserted = await self.session.execute(
-            insert(ProcessedEvent)
-            .values([{"event_id": e.id, "event_type": e.type, "processed_at": utcnow()} for e in unique.values()])
-            .on_conflict_do_nothing()
-            .returning(ProcessedEvent.event_id)
+            _claiming(), {"ids": list(unique), "types": [e.type for e in unique.values()], "now": utcnow()}
         )
         return set(inserted.scalars())
