@@ -45,8 +45,9 @@ class NotificationsSettings(ServiceSettings):
     # --- the delivery worker ---
     # How many connections to the relay a worker keeps open and sends on in parallel, each carrying one email after
     # another. Each email waits for round trips more than for CPU: a 10,000-learner cohort's emails went 244 -> 323/s
-    # from 4 to 16 (bench/bench_cohort.py). Lower it for a relay that limits a client's connections.
-    smtp_connections: int = Field(default=16, ge=1)
+    # from 4 to 16, and 365/s with 32 and a DELIVERY_BATCH_SIZE of 200 (bench/bench_cohort.py). Lower it for a relay
+    # that limits a client's connections (Postfix allows 50 by default).
+    smtp_connections: int = Field(default=32, ge=1)
     # A kept connection idle for longer than this is checked with a NOOP before it carries an email (mailer.py).
     smtp_idle_check_seconds: float = Field(default=2.0, ge=0)
     # A transient failure (connection refused, timeout, 4xx) is retried, backing off from delivery_backoff_seconds,
@@ -58,7 +59,8 @@ class NotificationsSettings(ServiceSettings):
     delivery_backoff_max_seconds: float = Field(default=600.0, gt=0)
     # How many deliveries one worker holds claimed and not yet recorded, at most (each instance runs one worker): it
     # claims again whenever half of them have gone out, so that its connections always have emails waiting.
-    delivery_batch_size: int = Field(default=100, ge=1)
+    # Keep it well above SMTP_CONNECTIONS.
+    delivery_batch_size: int = Field(default=200, ge=1)
     # The worker wakes up on NOTIFY when a delivery is recorded; this is the fallback poll, which also picks up retries.
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
 
