@@ -1,6 +1,6 @@
 """The development SMTP sink (deploy/smtp_mailbox.py): every accepted message is one Maildir file that Python's
 mailbox reads back, with the envelope in X-Envelope-From/To; a rejected recipient gets 550; the Maildir may be removed
-while it runs."""
+while it runs. Its cheaper session (Sink) stores and answers what aiosmtpd's own does: each test runs with both."""
 
 import asyncio
 import mailbox
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP
 
-from deploy.smtp_mailbox import MaildirHandler
+from deploy.smtp_mailbox import MaildirHandler, Sink
 
 MESSAGE = (
     "From: Micro-credentials <no-reply@uni.example>\r\nTo: ada@example.org\r\n"
@@ -21,11 +21,12 @@ MESSAGE = (
 )
 
 
-@pytest.fixture
-async def sink(tmp_path: Path) -> AsyncIterator[tuple[int, Path, MaildirHandler]]:
+@pytest.fixture(params=[Sink, SMTP], ids=["sink", "aiosmtpd"])
+async def sink(tmp_path: Path, request) -> AsyncIterator[tuple[int, Path, MaildirHandler]]:
     maildir = tmp_path / "mail"
     handler = MaildirHandler(maildir, frozenset({"Gone@Example.org"}))
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(handler, hostname="mc-smtp"), "127.0.0.1", 0)
+    session = request.param
+    server = await asyncio.get_running_loop().create_server(lambda: session(handler, hostname="mc-smtp"), "127.0.0.1", 0)
     yield server.sockets[0].getsockname()[1], maildir, handler
     server.close()
     await server.wait_closed()
@@ -73,3 +74,37 @@ async def test_a_maildir_removed_while_the_sink_runs_is_made_again(sink) -> None
     await asyncio.to_thread(send, port, ["ada@example.org"])
 
     assert len(read(maildir)) == 1
+
+
+async def test_long_messages_dotted_lines_and_empty_bodies_arrive_as_sent(sink) -> None:
+    port, maildir, _ = sink
+    # Far more than the session's reader holds at once (two lines' worth): it arrives in many chunks.
+    long_body = "".join(f".line {number} " + "x" * 900 + "\r\n" for number in range(300))
+
+    await asyncio.to_thread(send, port, ["long@example.org"], MESSAGE.split("\r\n\r\n")[0] + "\r\n\r\n" + long_body)
+    await asyncio.to_thread(send, port, ["dots@example.org"], ".\r\n..\r\n")
+    await asyncio.to_thread(send, port, ["empty@example.org"], "")
+
+    stored = {m["X-Envelope-To"]: m for m in read(maildir)}
+    assert stored["long@example.org"].get_content() == long_body.replace("\r\n", "\n")
+    with open(maildir / "new" / next(k for k, m in mailbox.Maildir(maildir, create=False).items()
+                                     if m["X-Envelope-To"] == "dots@example.org"), "rb") as file:
+        assert file.read().endswith(b"dots@example.org\n.\n..\n"), "each leading dot undoubled once"
+    assert "empty@example.org" in stored
+
+
+async def test_a_line_too_long_is_refused_and_the_connection_goes_on(sink) -> None:
+    port, maildir, _ = sink
+
+    def refused_then_sent() -> tuple[int, dict]:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.ehlo()
+            client.mail("no-reply@uni.example")
+            client.rcpt("ada@example.org")
+            code, _ = client.data(b"Subject: long\r\n\r\n" + b"y" * 1200 + b"\r\n")
+            return code, client.sendmail("no-reply@uni.example", ["ada@example.org"], MESSAGE.encode())
+
+    code, refusals = await asyncio.to_thread(refused_then_sent)
+
+    assert code == 500 and refusals == {}
+    assert [m["Subject"] for m in read(maildir)] == ["Zertifikat für Ada"]

@@ -19,8 +19,11 @@ def create_service(settings: NotificationsSettings | None = None) -> service.Ser
     emails = event_handlers(settings)
     # Every event the node's services publish goes into the dashboards' log (not the LMSs' raw, untrusted
     # submissions: assessment's verdicts on them are there; nor the other members' catalogues, which the gateway
-    # passes on to the catalogue); learner-facing ones then go on to their email.
-    topics = [topic for topic in Topic if topic not in (Topic.GRADE_SUBMISSIONS, Topic.ALLIANCE_LISTINGS)]
+    # passes on to the catalogue); learner-facing ones then go on to their email. The service's own events
+    # (NotificationSent, NotificationFailed) are logged by the delivery worker in the transaction that publishes them,
+    # not consumed back from Kafka.
+    elsewhere = (Topic.GRADE_SUBMISSIONS, Topic.ALLIANCE_LISTINGS, Topic.NOTIFICATIONS)
+    topics = [topic for topic in Topic if topic not in elsewhere]
     handlers = {cls: recording(emails.get(cls)) for cls in EVENT_TYPES.values() if cls.topic in topics}
     return service.Service(
         settings=settings,

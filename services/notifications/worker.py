@@ -12,7 +12,8 @@ Exactly one email per event and recipient, as far as SMTP allows:
    within its lease is not sent but given back (`pending`, the attempt not counted), so that no other worker can take
    it over while it is being sent. Then, in one new transaction, it marks those sent `sent` and publishes a
    NotificationSent (outbox) for each, fenced on the attempt it claimed: if a lease ran out and another worker took
-   the delivery over, that one is left alone.
+   the delivery over, that one is left alone. The same transaction logs the NotificationSent for the dashboards (the
+   service does not consume its own topic back: that cost a consumed event per email).
 4. A transient failure puts it back to `pending` with an exponential backoff; a permanent one (5xx to the recipient
    or the message), or running out of attempts or age, marks it `failed` and publishes NotificationFailed.
 
@@ -42,6 +43,7 @@ from sqlalchemy import tuple_, update
 from sqlmodel import select
 from starlette.datastructures import State
 
+from services.notifications.dashboards.handlers import record_event
 from services.notifications.domain import Email, Message, gives_up, retry_delay, to_message
 from services.notifications.handlers import DELIVERIES_CHANNEL
 from services.notifications.mailer import Mailer, NoTimeLeft, is_permanent
@@ -307,10 +309,9 @@ class DeliveryWorker:
                 )
             ).all()
             for delivery in recorded:
-                uow.publish(
-                    NotificationSent(**self._common(delivery)),
-                    traceparent=traceparents[(delivery.id, delivery.attempts)],
-                )
+                event = NotificationSent(**self._common(delivery))
+                envelope = uow.publish(event, traceparent=traceparents[(delivery.id, delivery.attempts)])
+                await record_event(event, envelope, uow)
             await uow.commit()
         for delivery_id, attempt in set(traceparents) - {(row.id, row.attempts) for row in recorded}:
             log.warning("delivery %s attempt %d was taken over by another worker", delivery_id, attempt)
@@ -358,7 +359,8 @@ class DeliveryWorker:
                     f"gave up after {delivery.attempts} attempts: {delivery.last_error}"
                 )
                 log.warning("delivery %s to %s failed: %s", delivery.id, delivery.recipient, reason)
-                uow.publish(NotificationFailed(**self._common(delivery), reason=reason, permanent=permanent))
+                event = NotificationFailed(**self._common(delivery), reason=reason, permanent=permanent)
+                await record_event(event, uow.publish(event), uow)
             else:
                 delivery.status = DeliveryStatus.PENDING
                 delivery.next_attempt_at = now + retry_delay(

@@ -167,14 +167,30 @@ async def notifications_about(stack: Stack, recipients: set[str], count: int) ->
     return mine(await read_topic(stack, Topic.NOTIFICATIONS, until=lambda rs: len(mine(rs)) >= count, timeout=30))
 
 
+async def logged_about(stack: Stack, settings: NotificationsSettings, about_event_id: str) -> list[str]:
+    """The types of the dashboards' event log's entries about an event (its emails' NotificationSent/Failed)."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT type FROM event_log WHERE data->>'about_event_id' = :about ORDER BY sequence"),
+                {"about": about_event_id},
+            )
+            return list(rows.scalars())
+    finally:
+        await engine.dispose()
+
+
 # --- the tests ---
 
 
 async def test_the_same_credential_issued_delivered_twice_is_one_email(stack, sink):
     await sink.start()
     ada, control = learner("Ada Lovelace"), learner("Grace Hopper")
-    async with running(create_service(settings_for(stack, sink))) as client:
-        duplicate = CloudEvent.wrap(credential_issued(ada), source=NODE_URI).to_bytes()
+    settings = settings_for(stack, sink)
+    async with running(create_service(settings)) as client:
+        issued = CloudEvent.wrap(credential_issued(ada), source=NODE_URI)
+        duplicate = issued.to_bytes()
         await produce(stack, Topic.CREDENTIALS, duplicate, key="same-partition")
         await produce(stack, Topic.CREDENTIALS, duplicate, key="same-partition")
         # Same key, same partition: once this one is sent, both copies before it were handled.
@@ -190,6 +206,8 @@ async def test_the_same_credential_issued_delivered_twice_is_one_email(stack, si
         assert delivery["message_id"].endswith("@uni-saarland.example>")
         sent = await notifications_about(stack, {ada.email}, 1)
         assert [e["type"].split(".")[-2] for e in sent] == ["sent"]
+        # The dashboards saw the email once.
+        assert await logged_about(stack, settings, issued.id) == [sent[0]["type"]]
 
 
 async def test_a_cohort_graded_while_the_mail_server_is_down_gets_every_email_exactly_once_when_it_returns(stack, sink):
@@ -307,13 +325,15 @@ async def test_two_instances_share_the_work_and_still_send_each_email_once(stack
 
 async def test_a_transient_failure_that_never_ends_is_given_up_after_the_attempts_allowed(stack, sink):
     who = learner("Patient Learner")
-    async with running(create_service(settings_for(stack, sink, delivery_max_attempts=3))) as client:
-        await publish(stack, credential_issued(who))
+    settings = settings_for(stack, sink, delivery_max_attempts=3)
+    async with running(create_service(settings)) as client:
+        issued = await publish(stack, credential_issued(who))
         [failed] = await eventually(lambda: deliveries(client, status="failed", recipient=who.email))
         # While the service runs: its outbox relay publishes NotificationFailed a moment after the row is written.
         [event] = await notifications_about(stack, {who.email}, 1)
     assert failed["attempts"] == 3
     assert event["data"]["permanent"] is False and "gave up after 3 attempts" in event["data"]["reason"]
+    assert await logged_about(stack, settings, issued.id) == [event["type"]]
 
 
 async def test_a_german_speaking_learner_registered_with_enrolment_gets_the_german_email(stack, sink):
