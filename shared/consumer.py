@@ -66,6 +66,10 @@ POLL_TIMEOUT_MS = 50
 COMPONENT = "consumer"
 
 
+async def _undecoded(message: Any) -> None:
+    return None
+
+
 class Unprocessable(Exception):
     """Raised by a handler for a message that no retry will fix; it goes straight to the dead-letter topic."""
 
@@ -185,6 +189,9 @@ class EventConsumer:
             max_records=self._settings.consumer_batch_size,
             batch_timeout_ms=POLL_TIMEOUT_MS,
             max_poll_interval_ms=int(self._settings.consumer_max_poll_interval_seconds * 1000),
+            # on_batch parses the records itself (_parse); FastStream's own decoding of the batch would parse each
+            # record's headers and JSON body once more, for nothing.
+            decoder=_undecoded,
         )(self.on_batch)
 
     async def on_batch(self, message: KafkaMessage) -> None:

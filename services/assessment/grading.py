@@ -97,9 +97,13 @@ async def record_or_reject(
         return _reject(uow, submission, verdict)
     assert enrolment is not None and scheme is not None
     grade = Grade(
-        **asdict(submission)
+        # vars, not asdict: the submission's values are plain, and asdict deep-copies each of them.
+        **vars(submission)
         | {
             "id": str(uuid.uuid4()),
+            # Given, not left to the field's default factory: SQLModel asks pydantic for that factory's signature
+            # (inspect.signature) on every object, a third of building a grade.
+            "recorded_at": utcnow(),
             "enrolment_id": enrolment.enrolment_id,
             "course_version": enrolment.course_version,
             "learner": enrolment.learner,

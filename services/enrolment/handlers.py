@@ -4,6 +4,8 @@ The consumer records each event id, so a redelivery never reaches these; they ar
 ignore what exists, upserts), because the catalogue may publish the same fact again under a new id.
 """
 
+import functools
+
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import SQLModel
@@ -59,22 +61,32 @@ async def offering_opened(event: OfferingOpened, envelope: CloudEvent, uow: Unit
 
 
 async def credential_issued(event: CredentialIssued, envelope: CloudEvent, uow: UnitOfWork) -> None:
-    await remember(
-        uow,
-        HeldCredential,
-        **event.model_dump(include={"credential_id", "learner_id", "course_id", "course_version", "issued_at"}),
+    _held_credentials(uow).append(
+        event.model_dump(include={"credential_id", "learner_id", "course_id", "course_version", "issued_at"})
     )
 
 
 async def credential_presented(event: CredentialPresented, envelope: CloudEvent, uow: UnitOfWork) -> None:
     """A credential of another node the learner presented at this node's certification, which verified it: it meets
     prerequisites like one issued here."""
-    await remember(
-        uow,
-        HeldCredential,
-        issued_at=event.presented_at,
-        **event.model_dump(include={"credential_id", "learner_id", "course_id", "course_version"}),
+    _held_credentials(uow).append(
+        {"issued_at": event.presented_at}
+        | event.model_dump(include={"credential_id", "learner_id", "course_id", "course_version"})
     )
+
+
+HELD = "enrolment held credentials"
+
+
+def _held_credentials(uow: UnitOfWork) -> list[dict]:
+    """The credentials this transaction learnt of, remembered together on commit: a cohort's credentials arrive by the
+    hundred, and one INSERT for a batch costs less than a statement each."""
+    return uow.rows(HELD, functools.partial(_remember_held, uow))
+
+
+async def _remember_held(uow: UnitOfWork, rows: list[dict]) -> None:
+    # Unless known, like remember(): a redelivered credential under a new event id inserts nothing.
+    await uow.session.execute(insert(HeldCredential).on_conflict_do_nothing(), rows)
 
 
 def event_handlers() -> dict[type[Event], Handler]:

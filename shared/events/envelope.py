@@ -4,6 +4,7 @@ Every message on every topic is one JSON document: the CloudEvents attributes, t
 extension, and `data`, whose shape is fixed by the event's type. Any Kafka client can produce one.
 """
 
+import functools
 import re
 import uuid
 from datetime import UTC, datetime
@@ -119,5 +120,12 @@ def parse_message(raw: bytes) -> tuple[CloudEvent, Event]:
 
 def is_known_kind(event_type: str) -> bool:
     """A registered type, or another major version of one (a producer may publish `.v2` beside `.v1`)."""
+    return _is_known_kind(event_type, len(EVENT_TYPES))
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_known_kind(event_type: str, known: int) -> bool:
+    """Asked for every event a consumer skips (another service's concern): answered once per type (and again if more
+    contracts were registered), not by a pattern substitution per registered type each time."""
     family = re.sub(r"\.v\d+$", "", event_type)
-    return any(re.sub(r"\.v\d+$", "", known) == family for known in EVENT_TYPES)
+    return any(re.sub(r"\.v\d+$", "", known_type) == family for known_type in EVENT_TYPES)

@@ -102,10 +102,16 @@ def provenance(topic: str, node_uri: str, registry: "AllianceRegistry | None" = 
     if (lms := lms_of_topic(topic)) is not None:
         # Only LMS x may write LMS x's topic (the broker's ACLs); its events must say they come from LMS x.
         return Provenance(f"the LMS {lms}", lms_source(lms), _families(Topic.GRADE_SUBMISSIONS))
-    if topic in {known.value for known in Topic if not is_family(known)}:
+    if topic in _node_topics():
         service = topic.split(".")[1]
         return Provenance(f"the {service} service of this node", node_uri, _families(Topic(topic)))
     return None
+
+
+@functools.cache
+def _node_topics() -> frozenset[str]:
+    """The node's own topics (not a family's): asked for every message consumed, so listed once."""
+    return frozenset(known.value for known in Topic if not is_family(known))
 
 
 def check(topic: str, envelope: CloudEvent, node_uri: str, registry: "AllianceRegistry | None" = None) -> None:

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from shared.events import EVENT_TYPES, CloudEvent, InvalidEvent, parse_message, snapshot
 from shared.events.catalogue import AwardingBody, CourseApproved, FormOfParticipation, MicroCredentialDescription
-from shared.events.common import Money
+from shared.events.common import LearnerIdentity, Money
 from shared.events.lms import GradeSubmitted
 from shared.events.snapshot import breaking_changes, current_schemas
 
@@ -268,3 +268,13 @@ def test_a_contract_number_is_finite(number: str) -> None:
     """JSON has no infinity, nor has PostgreSQL's jsonb: a body's 1e999 (which Python reads as inf) is refused."""
     with pytest.raises(ValueError, match="finite number"):
         Money.model_validate(json.loads(f'{{"amount": {number}, "currency": "EUR"}}'))
+
+
+def test_a_learners_email_is_checked_every_time_though_valid_addresses_are_remembered() -> None:
+    """Valid addresses are remembered (every service reads the learner of every event); a bad one never slips through
+    on a second reading, and a remembered one comes back normalized as before."""
+    learner = {"learner_id": "l-1", "name": "Ada"}
+    for _ in range(2):
+        assert LearnerIdentity(**learner, email="Ada@Uni-Saarland.DE").email == "Ada@uni-saarland.de"
+        with pytest.raises(ValueError, match="not a valid email address"):
+            LearnerIdentity(**learner, email="ada@@uni-saarland.de")
