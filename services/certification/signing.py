@@ -86,7 +86,8 @@ class SigningRequest:
         if endorsements:
             unsigned = with_endorsements(unsigned, endorsements)
         signed = sign(
-            unsigned, identity.private_key(self.lead), identity.verification_method(self.lead), created=self.issued_at
+            unsigned, identity.private_key(self.lead), identity.verification_method(self.lead), created=self.issued_at,
+            copy=False,  # Parsed from the request's text just now: nothing else holds it.
         )
         return pydantic_core.to_json(signed).decode()
 
