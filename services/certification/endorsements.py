@@ -29,7 +29,9 @@ from sqlmodel import select
 from starlette.datastructures import State
 
 from services.certification import claims, domain, status_publication, verification
-from services.certification.models import ConsentedCourse, Credential, EndorsementRequest, GivenEndorsement
+from services.certification.models import (
+    ConsentedCourse, Credential, EndorsementRequest, GivenEndorsement, as_document,
+)
 from services.certification.issuing import links
 from services.certification.proof_checks import ProofChecker
 from services.certification.resolver import MemberResolver
@@ -115,7 +117,7 @@ def _request(sender: str, recipient: str, institution: str, credential: Credenti
         lead_institution=credential.issuer_institution,
         course_id=credential.course_id,
         course_version=credential.course_version,
-        credential=credential.verifiable_credential,
+        credential=as_document(credential.verifiable_credential),
     )
 
 

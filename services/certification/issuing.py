@@ -13,19 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import pydantic_core
-
 from sqlmodel import select
 
 from services.certification import domain, reliances, status_lists, status_publication
 from services.certification.domain import CredentialStatus, NotIssuable, StatusAction
-from services.certification.models import Credential, MicroCredentialRecord, PresentedPart
+from services.certification.models import Credential, MicroCredentialRecord, PresentedPart, SerializedJson
 from services.certification.settings import CertificationSettings
 from services.certification.signing import CredentialSigner, SigningRequest
 from services.certification.signing_keys import NodeIdentity, identity_of
 from services.certification.status_indexes import StatusIndexes
 from services.certification.status_lists import StatusPurpose
-from services.certification.vc.credential import open_badge_credential
+from services.certification.vc.credential import open_badge_credential_json
 from shared.db import UnitOfWork, utcnow
 from shared.events.assessment import GradeAmended, GradeRecorded
 from shared.events.catalogue import MicroCredentialDescription
@@ -71,7 +69,7 @@ class Issuer:
     endorsing: "Endorsing | None" = None
 
 
-def unsigned_credential(
+def unsigned_credential_json(
     identity: NodeIdentity,
     record: MicroCredentialRecord,
     achievement_id: str,
@@ -82,8 +80,9 @@ def unsigned_credential(
     description: str | None = None,
     skills: Sequence[str] = (),
     evidence: Sequence[dict[str, Any]] = (),
-) -> dict[str, Any]:
-    """The OpenBadgeCredential the lead awarding institution will sign (raises NotIssuable when it cannot be)."""
+) -> str:
+    """The OpenBadgeCredential the lead awarding institution will sign, as JSON text (raises NotIssuable when it
+    cannot be)."""
     lead = domain.lead_awarding_body(record.awarding_bodies)
     if not identity.holds(lead.id):
         raise NotIssuable(
@@ -91,7 +90,7 @@ def unsigned_credential(
             f"(create one with: python -m services.certification keys --institution {lead.id} --dir <ISSUER_KEYS_DIR>)"
         )
     try:
-        unsigned = open_badge_credential(
+        return open_badge_credential_json(
             record,
             credential_url,
             identity.profile(lead),
@@ -103,12 +102,10 @@ def unsigned_credential(
             awarding_body_ids={
                 body.id: identity.did(body.id) for body in record.awarding_bodies if identity.holds(body.id)
             },
+            evidence=evidence,
         )
     except ValueError as error:
         raise NotIssuable(f"the description cannot become a credential: {error}") from error
-    if evidence:
-        unsigned["evidence"] = list(evidence)
-    return unsigned
 
 
 def pending_endorsements(identity: NodeIdentity, record: MicroCredentialRecord) -> list[str]:
@@ -198,7 +195,7 @@ async def award(
     issued_at = utcnow()
     record = record.model_copy(update={"date_of_issuing": issued_at.date()})
     index = await next_status_index(uow, issuer, lead.id, settings.status_list_length)
-    unsigned = unsigned_credential(
+    unsigned = unsigned_credential_json(
         identity,
         record,
         awarded.achievement_id,
@@ -231,8 +228,7 @@ async def award(
     uow.session.add(credential)
 
     async def store_signed_document() -> None:
-        credential.verifiable_credential = pydantic_core.from_json(await signing)
-        uow.session.add(credential)
+        credential.verifiable_credential = SerializedJson(await signing)  # type: ignore[assignment]
 
     uow.before_commit(store_signed_document)
     uow.publish(

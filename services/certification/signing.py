@@ -15,7 +15,6 @@ import functools
 import pydantic_core
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from services.certification import domain
 from services.certification.models import MicroCredentialRecord
@@ -54,7 +53,7 @@ class SigningRequest:
         identity: NodeIdentity,
         issuer_keys_dir: str | None,
         record: MicroCredentialRecord,
-        unsigned: dict[str, Any],
+        unsigned_json: str,
         credential_url: str,
         issued_at: datetime,
     ) -> "SigningRequest":
@@ -66,7 +65,7 @@ class SigningRequest:
             if body.id is not None and identity.holds(body.id)
         )
         return cls(
-            identity.public_url, issuer_keys_dir, lead.id, pydantic_core.to_json(unsigned).decode(), credential_url, issued_at, endorsers
+            identity.public_url, issuer_keys_dir, lead.id, unsigned_json, credential_url, issued_at, endorsers
         )
 
     def sign(self) -> str:
@@ -87,7 +86,8 @@ class SigningRequest:
         if endorsements:
             unsigned = with_endorsements(unsigned, endorsements)
         signed = sign(
-            unsigned, identity.private_key(self.lead), identity.verification_method(self.lead), created=self.issued_at
+            unsigned, identity.private_key(self.lead), identity.verification_method(self.lead), created=self.issued_at,
+            copy=False,  # Parsed from the request's text just now: nothing else holds it.
         )
         return pydantic_core.to_json(signed).decode()
 

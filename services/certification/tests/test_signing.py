@@ -11,7 +11,7 @@ import pytest
 from concurrent.futures.process import BrokenProcessPool
 
 from services.certification import domain, status_lists
-from services.certification.issuing import unsigned_credential
+from services.certification.issuing import unsigned_credential_json
 from services.certification.signing import CredentialSigner, SigningRequest
 from services.certification.signing_keys import InstitutionProfile, MissingKey, create_key, node_identity, save_profile
 from services.certification.tests.test_domain import alliance_course
@@ -48,7 +48,7 @@ def request(keys_dir: str, *bodies: AwardingBody) -> SigningRequest:
     record = domain.credential_record(grade, course, ISSUED_AT)
     url = f"{PUBLIC_URL}/credentials/c-1"
     identity = node_identity(PUBLIC_URL, keys_dir)
-    unsigned = unsigned_credential(
+    unsigned = unsigned_credential_json(
         identity, record, "urn:microcredentials:course:course-1:v1", url, ISSUED_AT,
         status_lists.status_entry(PUBLIC_URL, "uni-saarland", 3, status_lists.StatusPurpose.REVOCATION),
     )

@@ -343,6 +343,16 @@ def test_control_characters_are_replaced_so_other_verifiers_agree() -> None:
     ]
 
 
+
+def test_control_characters_in_evidence_are_replaced_too() -> None:
+    # A programme credential's evidence names its parts by their titles, which come from other credentials' records.
+    evidence = [{"id": "https://node.example/credentials/1", "type": ["Evidence"], "name": "Ethics\x07of AI"}]
+    credential = open_badge_credential(sample_record(), CREDENTIAL_ID, SAARLAND, ISSUED_AT, evidence=evidence)
+
+    assert credential["evidence"][0]["name"] == "Ethics of AI"
+    assert verify(sign(credential, SAARLAND_KEY, SAARLAND_METHOD, created=ISSUED_AT), RESOLVE).verified
+
+
 # Signing and verifying.
 
 
@@ -364,6 +374,14 @@ def test_the_signature_is_the_same_for_the_same_key_and_credential() -> None:
     # A golden value: a change here means the canonical form changed (a pyld upgrade, a context edited), which
     # would break every credential issued before. The integration tests check this credential with jsonld.js too.
     assert signed_credential()["proof"][0]["proofValue"] == GOLDEN_PROOF_VALUE
+
+
+def test_a_document_handed_over_without_a_copy_is_signed_the_same_and_left_as_it_was() -> None:
+    handed_over = unsigned_credential()
+    signed = sign(handed_over, SAARLAND_KEY, SAARLAND_METHOD, created=ISSUED_AT, copy=False)
+
+    assert signed == signed_credential()
+    assert handed_over == unsigned_credential()  # Canonicalizing it changed nothing in it.
 
 
 def tamper_grade(credential: dict[str, Any]) -> None:

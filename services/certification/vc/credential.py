@@ -41,7 +41,13 @@ class IssuerProfile:
         return _profile(self.id, self.name, self.url, self.country, self.email)
 
 
-def open_badge_credential(
+def open_badge_credential(*args: Any, **options: Any) -> dict[str, Any]:
+    """The unsigned OpenBadgeCredential for `record` as a dict (the arguments of `open_badge_credential_json`); sign it
+    with `proof.sign`."""
+    return pydantic_core.from_json(open_badge_credential_json(*args, **options))
+
+
+def open_badge_credential_json(
     record: MicroCredentialRecord,
     credential_id: str,
     issuer: IssuerProfile,
@@ -54,8 +60,10 @@ def open_badge_credential(
     awarding_body_ids: Mapping[str, str] | None = None,
     salt: str | None = None,
     valid_until: datetime | None = None,
-) -> dict[str, Any]:
-    """The unsigned OpenBadgeCredential for `record`; sign it with `proof.sign`.
+    evidence: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """The unsigned OpenBadgeCredential for `record`, as JSON text (what a signing worker takes: the issuing path
+    serializes the document once, not dict -> text -> dict -> text).
 
     - `credential_id`: an absolute IRI, e.g. `urn:uuid:<uuid>` or the URL the credential can be fetched at.
     - `issuer`: the lead awarding university; its `id` must be the DID whose key will sign.
@@ -67,6 +75,7 @@ def open_badge_credential(
     - `skills`: ESCO skill URIs (or URI -> preferred label), aligned with `alignment`.
     - `awarding_body_ids`: institution code -> identifier (a DID) for the awarding bodies.
     - `salt`: for the hashed e-mail identifier; random when absent (the hash then cannot be looked up in a table).
+    - `evidence`: Open Badges `Evidence` entries (a programme credential's parts).
     """
     _require_iri(credential_id, "credential_id")
     if issued_at.tzinfo is None:
@@ -118,7 +127,9 @@ def open_badge_credential(
         credential["validUntil"] = _xsd_datetime(valid_until)
     if status is not None:
         credential["credentialStatus"] = dict(status)
-    return without_control_characters(credential)
+    if evidence:
+        credential["evidence"] = [dict(entry) for entry in evidence]
+    return _control_free_json(credential).decode()
 
 
 # Control characters (other than tab, LF, CR) are replaced by a space: they carry no meaning in these texts, and
@@ -127,14 +138,19 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def without_control_characters(node: Any) -> Any:
-    """A copy of the document with those characters replaced. Most documents have none: serialized once, a search of
-    the JSON text tells (JSON writes them as escapes, and DEL as itself), and the copy is parsed back from it; walking
-    every string of a credential was a tenth of issuing's CPU in a cohort. A false alarm (an escaped backslash before
-    `b`, `f` or `u00`) only takes the slow path."""
+    """A copy of the document with those characters replaced."""
+    return pydantic_core.from_json(_control_free_json(node))
+
+
+def _control_free_json(node: Any) -> bytes:
+    """The document as JSON text, those characters replaced. Most documents have none: serialized once, a search of
+    the text tells (JSON writes them as escapes, and DEL as itself); walking every string of a credential was a tenth
+    of issuing's CPU in a cohort. A false alarm (an escaped backslash before `b`, `f` or `u00`) only takes the slow
+    path."""
     text = pydantic_core.to_json(node)
     if not any(mark in text for mark in (b"\\u00", b"\\b", b"\\f", b"\x7f")):
-        return pydantic_core.from_json(text)
-    return _replaced(node)
+        return text
+    return pydantic_core.to_json(_replaced(node))
 
 
 def _replaced(node: Any) -> Any:
