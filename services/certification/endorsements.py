@@ -29,9 +29,7 @@ from sqlmodel import select
 from starlette.datastructures import State
 
 from services.certification import claims, domain, status_publication, verification
-from services.certification.models import (
-    ConsentedCourse, Credential, EndorsementRequest, GivenEndorsement, as_document,
-)
+from services.certification.models import ConsentedCourse, Credential, EndorsementRequest, GivenEndorsement
 from services.certification.issuing import links
 from services.certification.proof_checks import ProofChecker
 from services.certification.resolver import MemberResolver
@@ -117,7 +115,7 @@ def _request(sender: str, recipient: str, institution: str, credential: Credenti
         lead_institution=credential.issuer_institution,
         course_id=credential.course_id,
         course_version=credential.course_version,
-        credential=as_document(credential.verifiable_credential),
+        credential=credential.verifiable_credential,
     )
 
 

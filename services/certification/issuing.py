@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import pydantic_core
+
 from sqlmodel import select
 
 from services.certification import domain, reliances, status_lists, status_publication
 from services.certification.domain import CredentialStatus, NotIssuable, StatusAction
-from services.certification.models import Credential, MicroCredentialRecord, PresentedPart, SerializedJson
+from services.certification.models import Credential, MicroCredentialRecord, PresentedPart
 from services.certification.settings import CertificationSettings
 from services.certification.signing import CredentialSigner, SigningRequest
 from services.certification.signing_keys import NodeIdentity, identity_of
@@ -228,7 +230,8 @@ async def award(
     uow.session.add(credential)
 
     async def store_signed_document() -> None:
-        credential.verifiable_credential = SerializedJson(await signing)  # type: ignore[assignment]
+        credential.verifiable_credential = pydantic_core.from_json(await signing)
+        uow.session.add(credential)
 
     uow.before_commit(store_signed_document)
     uow.publish(

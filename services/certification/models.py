@@ -3,11 +3,8 @@
 from datetime import date, datetime
 from typing import Any
 
-import pydantic_core
-
-from sqlalchemy import Column, Dialect, Index, UniqueConstraint, text
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from shared.db import service_table_base, timestamp_column
@@ -39,35 +36,6 @@ class Grade(CertificationTable, table=True):
     learner: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     grade: str
     passed: bool
-
-
-class SerializedJson(str):
-    """A JSON document already serialized: a signed credential as the signing worker returns it."""
-
-
-class JsonbDocument(TypeDecorator[Any]):
-    """JSONB that also takes a SerializedJson, written as it is: parsing a signed credential's text into a dict only
-    for the column to serialize it again was a tenth of the certification service's CPU in a cohort. Read back, the
-    column gives a dict, as JSONB does."""
-
-    impl = JSONB
-    cache_ok = True
-
-    # The impl's own processing (serializing a dict) stays for every other value; process_bind_param cannot skip it.
-    def bind_processor(self, dialect: Dialect) -> Any:
-        serialize = self.impl_instance.bind_processor(dialect)
-
-        def process(value: Any) -> Any:
-            if isinstance(value, SerializedJson) or serialize is None:
-                return value
-            return serialize(value)
-
-        return process
-
-
-def as_document(value: dict[str, Any] | SerializedJson) -> dict[str, Any]:
-    """A JsonbDocument column's value as a dict (a credential issued in this transaction holds its text)."""
-    return pydantic_core.from_json(value) if isinstance(value, SerializedJson) else value
 
 
 class MicroCredentialRecord(SQLModel):
@@ -125,9 +93,8 @@ class Credential(CertificationTable, table=True):
     # The lead awarding institution, whose key signed it.
     issuer_institution: str
     status_index: int
-    # The signed OpenBadgeCredential (W3C VC 2.0), exactly as issued. (Its text, SerializedJson, until the credential
-    # is written: read it with as_document in the transaction that issues it.)
-    verifiable_credential: dict[str, Any] = Field(sa_column=Column(JsonbDocument, nullable=False))
+    # The signed OpenBadgeCredential (W3C VC 2.0), exactly as issued.
+    verifiable_credential: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     # Co-awarding institutions whose endorsement this node could not add (it holds no key for them).
     pending_endorsements: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     # The credential this one replaces (after an amended grade).

@@ -17,7 +17,6 @@ from services.certification.models import (
     EndorsementRequestPublic,
     MicroCredentialRecord,
     StatusChange,
-    as_document,
 )
 from services.certification.settings import CertificationSettings
 from services.certification.signing_keys import NodeIdentity
@@ -70,7 +69,7 @@ def public(
         parts=credential.parts,
         status=issuing.status_of(credential),
         record=MicroCredentialRecord.model_validate(credential.record),
-        credential=as_document(credential.verifiable_credential),
+        credential=credential.verifiable_credential,
         pending_endorsements=credential.pending_endorsements,
         complete=not credential.pending_endorsements,
         endorsement_requests=[
