@@ -35,7 +35,7 @@ CONSUMERS = {
     Topic.ENROLMENTS: ("assessment", "notifications"),
     Topic.GRADES: ("certification", "notifications"),
     Topic.CREDENTIALS: ("enrolment", "notifications"),
-    Topic.NOTIFICATIONS: ("notifications",),
+    # Topic.NOTIFICATIONS: no service of the node reads it (notifications log their own events as they publish them).
 }
 
 
