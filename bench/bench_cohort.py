@@ -606,7 +606,8 @@ PROFILERS: list[int] = []
 @contextlib.contextmanager
 def profiling(folder: Path | None, phase: str, processes: NodeProcesses, services: tuple[str, ...]) -> Iterator[None]:
     """py-spy (PY_SPY, or on PATH) records the services' first instances during a phase, as collapsed stacks in
-    <folder>/<phase>-<service>.txt (py-spy is not a dependency of the project: install it where you like)."""
+    <folder>/<phase>-<service>.txt, at PY_SPY_RATE samples/s (50; py-spy is not a dependency of the project: install it
+    where you like)."""
     if folder is None:
         yield
         return
@@ -616,7 +617,7 @@ def profiling(folder: Path | None, phase: str, processes: NodeProcesses, service
         process = processes.processes[service][0]
         assert process is not None
         spies.append(subprocess.Popen(
-            [os.environ.get("PY_SPY", "py-spy"), "record", "--nonblocking", "--rate", "50", "--format", "raw",
+            [os.environ.get("PY_SPY", "py-spy"), "record", "--nonblocking", "--rate", os.environ.get("PY_SPY_RATE", "50"), "--format", "raw",
              "--pid", str(process.pid), "--output", str(folder / f"{phase}-{service}.txt")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))
@@ -724,10 +725,13 @@ async def run(args: argparse.Namespace) -> int:
     keys = issuer_keys(Path(tempfile.mkdtemp(prefix="mc-bench-keys-")))
     instances = dict(item.split("=") for item in args.instances)
     instances = {name: int(count) for name, count in instances.items()}
+    workers = {name: {"HTTP_WORKERS": count} for name, count in (item.split("=") for item in args.workers)}
     databases = Databases(stack)
     exit_code = 0
     try:
-        with node_processes(stack, keys, log_prefix="bench", instances=instances, ready_timeout=300) as processes:
+        with node_processes(
+            stack, keys, log_prefix="bench", instances=instances, ready_timeout=300, own_settings=workers
+        ) as processes:
             node = processes.node
             node.timeout = 120
             groups: dict[str, Callable[[], list[int]]] = {
@@ -744,7 +748,8 @@ async def run(args: argparse.Namespace) -> int:
             sampler.start()
 
             say(f"cohort of {args.learners:,} learners, one in {args.fail_every} failing; {os.cpu_count()} cores, "
-                f"load average {os.getloadavg()[0]:.2f}; instances: {instances or 'one of each'}"
+                f"load average {os.getloadavg()[0]:.2f}; instances: {instances or 'one of each'}; "
+                f"HTTP workers: {args.workers or 'one each'}"
                 f"{'; FAULTS injected' if args.fault else ''}")
             cohort = cohort_of(node, args.learners, args.fail_every, run_id)
             domain = f"@cohort-{run_id}.example.eu"
@@ -760,7 +765,7 @@ async def run(args: argparse.Namespace) -> int:
             maildir = Maildir(stack.maildir)
             sampler.mark("applying")
             enrolment_url = node.urls["enrolment"]
-            with profiling(args.profile, "applying", processes, ("enrolment", "notifications")):
+            with profiling(args.profile, "applying", processes, ("enrolment", "notifications", "assessment")):
                 registered = wrk_phase(enrolment_url, tokens, "register", cohort.offering_id)
                 applied = wrk_phase(enrolment_url, tokens, "apply", cohort.offering_id)
             sampler.mark("applied")
@@ -940,6 +945,8 @@ def main() -> None:
     parser.add_argument("--fail-every", type=int, default=5, help="one learner in this many fails (default 5)")
     parser.add_argument("--instances", action="append", default=[], metavar="SERVICE=N",
                         help="run N instances of a service (repeatable)")
+    parser.add_argument("--workers", action="append", default=[], metavar="SERVICE=N",
+                        help="N uvicorn workers for a service's HTTP (its HTTP_WORKERS; repeatable)")
     parser.add_argument("--fault", action="store_true", help="kill -9 services, Kafka and PostgreSQL in the middle")
     parser.add_argument("--dashboard-events", type=int, default=0, metavar="N",
                         help="pad the dashboards' event log to N events (and their figures) before timing "

@@ -8,7 +8,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import delete
 
 from services.assessment.domain import Submission
-from services.assessment.grading import enrolment_of, forget_enrolments, record_or_reject
+from services.assessment.grading import (
+    add_enrolment,
+    enrolment_of,
+    forget_enrolments,
+    record_or_reject,
+    write_enrolments,
+)
 from services.assessment.lms_registry import RegistryFile
 from services.assessment.models import Course, EnrolledLearner
 from services.assessment.settings import AssessmentSettings
@@ -44,24 +50,20 @@ async def course_approved(event: CourseApproved, envelope: CloudEvent, uow: Unit
 
 
 async def learner_enrolled(event: LearnerEnrolled, envelope: CloudEvent, uow: UnitOfWork) -> None:
-    await uow.session.execute(
-        insert(EnrolledLearner)
-        .values(
-            enrolment_id=event.enrolment_id,
-            course_id=event.course_id,
-            course_version=event.course_version,
-            learner_id=event.learner.learner_id,
-            learner=event.learner.model_dump(mode="json"),
-            enrolled_at=event.enrolled_at,
-            traceparent=envelope.traceparent,
-        )
-        .on_conflict_do_nothing()
-    )
-    forget_enrolments(uow)
+    add_enrolment(uow, {
+        "enrolment_id": event.enrolment_id,
+        "course_id": event.course_id,
+        "course_version": event.course_version,
+        "learner_id": event.learner.learner_id,
+        "learner": event.learner.model_dump(mode="json"),
+        "enrolled_at": event.enrolled_at,
+        "traceparent": envelope.traceparent,
+    })
 
 
 async def enrolment_withdrawn(event: EnrolmentWithdrawn, envelope: CloudEvent, uow: UnitOfWork) -> None:
     """A learner who withdrew can no longer be graded for that enrolment."""
+    await write_enrolments(uow)  # An enrolment of this same batch is removed too.
     await uow.session.execute(delete(EnrolledLearner).where(EnrolledLearner.enrolment_id == event.enrolment_id))
     forget_enrolments(uow)
 

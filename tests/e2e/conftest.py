@@ -95,6 +95,8 @@ class NodeProcesses:
     ready_timeout: float = 90.0
     # service -> the module run in its place (a stand-in, such as the conformance kit's broken node)
     replaced: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # service -> settings of its own, over `settings` (say, HTTP_WORKERS for enrolment alone)
+    own_settings: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     node: Node = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +125,7 @@ class NodeProcesses:
         env["UNSUBSCRIBE_BASE_URL"] = f"http://127.0.0.1:{self.ports['notifications']}"
         # Retry mail soon after an outage, so that the outage test need not wait minutes.
         env |= {"DELIVERY_BACKOFF_SECONDS": "0.5", "DELIVERY_BACKOFF_MAX_SECONDS": "2"} | self.settings
+        env |= self.own_settings.get(name, {})
         log = self.log(name, instance)
         log.parent.mkdir(parents=True, exist_ok=True)
         module = [self.replaced[name]] if name in self.replaced else [f"services.{name}", "serve"]
@@ -164,12 +167,15 @@ class NodeProcesses:
 def node_processes(
     stack: Stack, keys: Path, log_prefix: str = "e2e", instances: dict[str, int] | None = None,
     ready_timeout: float = 90.0, replaced: Mapping[str, str] | None = None, ports: Mapping[str, int] | None = None,
-    **settings: str,
+    own_settings: Mapping[str, Mapping[str, str]] | None = None, **settings: str,
 ) -> Iterator[NodeProcesses]:
     """The node's processes (`instances`: how many of each service, one by default; `replaced`: a module run in a
-    service's place; `ports`: the first instance's port of some services, known before they start), stopped at the
-    end."""
-    processes = NodeProcesses(stack, keys, log_prefix, settings, ready_timeout=ready_timeout, replaced=replaced or {})
+    service's place; `ports`: the first instance's port of some services, known before they start; `own_settings`:
+    a service's settings over `settings`), stopped at the end."""
+    processes = NodeProcesses(
+        stack, keys, log_prefix, settings, ready_timeout=ready_timeout, replaced=replaced or {},
+        own_settings=own_settings or {},
+    )
     processes.ports.update(ports or {})
     processes.node.urls.update({name: f"http://127.0.0.1:{port}" for name, port in (ports or {}).items()})
     for name in SERVICES:  # Logs start empty, as each run's own.

@@ -191,6 +191,34 @@ async def test_a_learner_who_withdrew_can_no_longer_be_graded(stack):
         assert await _json(stack, client, "/grades", learner_id=learner) == []
 
 
+async def test_enrolments_waiting_together_are_taken_in_order_whatever_the_batch(stack):
+    """Enrolments are written together, once per batch: an enrolment, its copy and its withdrawal waiting in one
+    batch leave no enrolment behind; another learner's enrolment beside them is kept, and can be graded."""
+    settings = stack.settings(AssessmentSettings)
+    course = f"course-{uuid.uuid4().hex[:6]}"
+    gone, kept = (f"learner-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    enrolment = enrolled(gone, course)
+    withdrawal = EnrolmentWithdrawn(
+        enrolment_id=enrolment.subject, course_id=course, course_title="Data Literacy",
+        learner=LearnerIdentity.model_validate(enrolment.data["learner"]), was_enrolled=True,
+        withdrawn_at=datetime.now(UTC),
+    )
+    # Waiting before the service starts, so that its first batch takes them together (one key: one partition, in order).
+    for event in (enrolment, enrolment, CloudEvent.wrap(withdrawal, source=NODE_URI), enrolled(kept, course)):
+        await produce(stack, Topic.ENROLMENTS, event.to_bytes(), key=enrolment.subject)
+    async with running(create_service(settings)) as client:
+        [known] = await eventually(lambda: _json(stack, client, "/enrolments", learner_id=kept))
+        assert known["course_id"] == course
+        assert await _json(stack, client, "/enrolments", learner_id=gone) == []
+
+        await gradable_course(stack, client, course)
+        await produce(stack, NODE_LMS.topic, grade(kept, course).to_bytes(), key=kept)
+        await produce(stack, NODE_LMS.topic, grade(gone, course).to_bytes(), key=kept)
+        [rejection] = await eventually(lambda: _json(stack, client, "/grade-rejections", learner_id=gone))
+        assert rejection["rule"] == "learner-not-enrolled"
+        assert [g["grade"] for g in await _json(stack, client, "/grades", learner_id=kept)] == ["1.7"]
+
+
 async def _empty(stack, client, path: str, **params) -> bool:
     return await _json(stack, client, path, **params) == []
 
