@@ -39,7 +39,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_cohort import (  # noqa: E402
-    LANGUAGES,
     WRK_CONNECTIONS,
     WRK_THREADS,
     Databases,
@@ -50,10 +49,11 @@ from bench.bench_cohort import (  # noqa: E402
     say,
     wrk_bare_endpoint,
 )
-from deploy.journey import DESIGNER, QA_OFFICER, Node, bearer_header, sample_course  # noqa: E402
-from shared.auth import Affiliation, Principal, Role  # noqa: E402
+from bench.cohort_setup import private_stack, students, token_file  # noqa: E402
+from deploy.journey import DESIGNER, QA_OFFICER, Node, sample_course  # noqa: E402
+from shared.auth import Principal  # noqa: E402
 from tests.e2e.conftest import NodeProcesses  # noqa: E402
-from tests.stack import clean_up, start_stack, with_kafka_principals  # noqa: E402
+from tests.stack import clean_up  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -116,19 +116,6 @@ def wrk_floor(url: str, sampler: Processes, seconds: int = 5) -> tuple[float, fl
     return requests / seconds, sampler.between("floor", "floored")["enrolment"] * 1000 / max(requests, 1)
 
 
-def cohort(size: int, run: str) -> list[Principal]:
-    """Students of an alliance university (upr), each with their own subject and email."""
-    learners = []
-    for number in range(size):
-        learner_id = str(uuid.uuid4())
-        learners.append(Principal(
-            subject=learner_id, name=f"Learner {number}", roles=frozenset({Role.LEARNER}), institution="upr",
-            email=f"learner.{number}.{learner_id[:8]}@apply-{run}.example.eu",
-            affiliation=frozenset({Affiliation.STUDENT}),
-        ))
-    return learners
-
-
 def open_offering(node: Node, title: str, capacity: int) -> str:
     """A course approved in the catalogue (no grading scheme: assessment is not running) and an offering of it."""
     course = node.ok("POST", "catalogue", "/courses", by=DESIGNER, json={"description": sample_course(title)})
@@ -187,10 +174,7 @@ async def run(args: argparse.Namespace) -> int:
     run_id = uuid.uuid4().hex[:6]
     capacity = args.capacity if args.capacity is not None else max(1, args.learners * 3 // 4)
     resources = contextlib.ExitStack()
-    base = start_stack(resources)
-    stack = await asyncio.to_thread(with_kafka_principals, dataclasses.replace(
-        base, topic_prefix=f"bench-apply-{run_id}.", database_prefix=f"bench_apply_{run_id}"
-    ))
+    stack = await private_stack(resources, "bench-apply", run_id)
     state_dir = Path(os.environ.get("MC_STATE_DIR", ROOT / ".run"))
     processes = NodeProcesses(
         stack, Path(tempfile.mkdtemp(prefix="mc-bench-keys-")), "bench-apply", settings={}, ready_timeout=300
@@ -211,14 +195,8 @@ async def run(args: argparse.Namespace) -> int:
             })
             sampler.start()
             offering_id = open_offering(node, f"Applications Benchmark {run_id}", capacity)
-            learners = cohort(args.learners, run_id)
-            tokens = Path(tempfile.mkdtemp(prefix="mc-bench-apply-")) / "learners.tsv"
-            private_key = node.auth_key.read_bytes()
-            tokens.write_text("".join(
-                f"{bearer_header(private_key, learner)['Authorization'].removeprefix('Bearer ')}\t"
-                f"{LANGUAGES[number % len(LANGUAGES)]}\n"
-                for number, learner in enumerate(learners)
-            ))
+            learners = students(args.learners, f"apply-{run_id}.example.eu")
+            tokens = token_file(node, learners, "mc-bench-apply-")
             load_before = os.getloadavg()
             say(f"{args.learners:,} learners register and apply to an offering of {capacity:,} places; enrolment with "
                 f"{args.workers} worker(s); {os.cpu_count()} cores, load average {load_before[0]:.2f} "

@@ -61,7 +61,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from deploy.journey import Node, Person, bearer_header, grade_submission, sample_course  # noqa: E402
 from deploy.kafka_security import read_credentials  # noqa: E402
-from shared.auth import Affiliation, Principal, Role  # noqa: E402
+from bench.cohort_setup import private_stack, students, token_file  # noqa: E402
+from shared.auth import Principal  # noqa: E402
 from shared.kafka import client_options  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
 from shared.topic_admin import ensure_topics  # noqa: E402
@@ -71,13 +72,10 @@ from tests.stack import (  # noqa: E402
     Stack,
     clean_up,
     free_port,
-    start_stack,
-    with_kafka_principals,
 )
 
 CONSUMING = ("enrolment", "assessment", "certification", "notifications")
 NODE_ADMIN = Person("admin@node.example", "Node Administrator", "node-admin")
-LANGUAGES = ("en", "de", "fr")
 WRK_THREADS, WRK_CONNECTIONS = 2, 32
 POLL_SECONDS = 0.2
 # A stage that makes no progress for this long is reported as stalled, and the run ends.
@@ -238,14 +236,7 @@ class Cohort:
 def cohort_of(node: Node, size: int, fail_every: int, run: str) -> Cohort:
     course = node.approved_course(sample_course(f"Cohort Benchmark {run}"))
     offering = node.opened_offering(course)
-    learners = []
-    for number in range(size):
-        learner_id = str(uuid.uuid4())
-        learners.append(Principal(
-            subject=learner_id, name=f"Learner {number}", roles=frozenset({Role.LEARNER}), institution="upr",
-            email=f"learner.{number}.{learner_id[:8]}@cohort-{run}.example.eu",
-            affiliation=frozenset({Affiliation.STUDENT}),
-        ))
+    learners = students(size, f"cohort-{run}.example.eu")
     passing = {learner.subject for number, learner in enumerate(learners) if number % fail_every}
     submissions = [
         grade_submission(course["id"], learner.subject, "2.0" if learner.subject in passing else "5.0",
@@ -484,9 +475,11 @@ async def relay_baseline(stack: Stack, count: int, size: int) -> float:
 
 def signing_baseline(count: int) -> float:
     """Building, canonicalizing (RDFC-1.0) and signing credentials in this process, one core: seconds for `count`."""
+    import pydantic_core
+
     from services.certification import domain
     from services.certification.tests.test_vc import SAARLAND, SAARLAND_KEY, SAARLAND_METHOD
-    from services.certification.vc.credential import open_badge_credential
+    from services.certification.vc.credential import open_badge_credential_json
     from services.certification.vc.proof import sign
     from shared.events.assessment import GradeRecorded
     from shared.events.catalogue import MicroCredentialDescription
@@ -499,13 +492,15 @@ def signing_baseline(count: int) -> float:
         learner_id=learner.learner_id, learner=learner, grade="1.7", passed=True, assessed_on=datetime.now(UTC).date(),
         submission_id=str(uuid.uuid4()),
     )
-    sign(open_badge_credential(domain.credential_record(grade, course, datetime.now(UTC)), "urn:uuid:warm", SAARLAND,
-                               datetime.now(UTC)), SAARLAND_KEY, SAARLAND_METHOD)  # contexts loaded and cached
+    warm = open_badge_credential_json(
+        domain.credential_record(grade, course, datetime.now(UTC)), "urn:uuid:warm", SAARLAND, datetime.now(UTC)
+    )
+    sign(pydantic_core.from_json(warm), SAARLAND_KEY, SAARLAND_METHOD)  # contexts loaded and cached
     started = time.perf_counter()
     for _ in range(count):
         record = domain.credential_record(grade, course, datetime.now(UTC))
-        credential = open_badge_credential(record, f"urn:uuid:{uuid.uuid4()}", SAARLAND, datetime.now(UTC))
-        sign(credential, SAARLAND_KEY, SAARLAND_METHOD)
+        credential = open_badge_credential_json(record, f"urn:uuid:{uuid.uuid4()}", SAARLAND, datetime.now(UTC))
+        sign(pydantic_core.from_json(credential), SAARLAND_KEY, SAARLAND_METHOD)
     return time.perf_counter() - started
 
 
@@ -717,10 +712,7 @@ async def run(args: argparse.Namespace) -> int:
         stack = infrastructure.stack
         state_dir = state
     else:
-        base = start_stack(resources)
-        stack = await asyncio.to_thread(with_kafka_principals, dataclasses.replace(
-            base, topic_prefix=f"bench-{run_id}.", database_prefix=f"bench_{run_id}"
-        ))
+        stack = await private_stack(resources, "bench", run_id)
         state_dir = Path(os.environ.get("MC_STATE_DIR", ROOT / ".run"))
     keys = issuer_keys(Path(tempfile.mkdtemp(prefix="mc-bench-keys-")))
     instances = dict(item.split("=") for item in args.instances)
@@ -753,13 +745,7 @@ async def run(args: argparse.Namespace) -> int:
                 f"{'; FAULTS injected' if args.fault else ''}")
             cohort = cohort_of(node, args.learners, args.fail_every, run_id)
             domain = f"@cohort-{run_id}.example.eu"
-            tokens = Path(tempfile.mkdtemp(prefix="mc-bench-wrk-")) / "learners.tsv"
-            private_key = node.auth_key.read_bytes()
-            tokens.write_text("".join(
-                f"{bearer_header(private_key, learner)['Authorization'].removeprefix('Bearer ')}\t"
-                f"{LANGUAGES[number % len(LANGUAGES)]}\n"
-                for number, learner in enumerate(cohort.learners)
-            ))
+            tokens = token_file(node, cohort.learners, "mc-bench-wrk-")
 
             # --- applications over HTTP ---
             maildir = Maildir(stack.maildir)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import pydantic_core  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from services.certification import domain  # noqa: E402
@@ -30,7 +31,7 @@ from services.certification.app import create_service  # noqa: E402
 from services.certification.settings import CertificationSettings  # noqa: E402
 from services.certification.signing_keys import create_key  # noqa: E402
 from services.certification.tests.test_vc import SAARLAND, SAARLAND_KEY, SAARLAND_METHOD  # noqa: E402
-from services.certification.vc.credential import open_badge_credential  # noqa: E402
+from services.certification.vc.credential import open_badge_credential_json  # noqa: E402
 from services.certification.vc.proof import sign  # noqa: E402
 from shared.events import CloudEvent, Topic  # noqa: E402
 from shared.events.assessment import GradeRecorded  # noqa: E402
@@ -67,8 +68,8 @@ def baselines(count: int, description: MicroCredentialDescription) -> tuple[floa
     started = time.perf_counter()
     for index in range(count):
         record = domain.credential_record(GradeRecorded.model_validate(record_event.data), description, datetime.now(UTC))
-        credential = open_badge_credential(record, f"urn:uuid:{uuid.uuid4()}", SAARLAND, datetime.now(UTC))
-        sign(credential, SAARLAND_KEY, SAARLAND_METHOD)
+        credential = open_badge_credential_json(record, f"urn:uuid:{uuid.uuid4()}", SAARLAND, datetime.now(UTC))
+        sign(pydantic_core.from_json(credential), SAARLAND_KEY, SAARLAND_METHOD)
     return raw, time.perf_counter() - started
 
 

@@ -175,6 +175,15 @@ class MaildirHandler:
             os.rename(temporary, self.maildir / "new" / key)
         return key
 
+    def close(self) -> None:
+        """Once the server takes no more messages: the messages being written are finished, the writers stop, and what
+        was stored since the last report is reported."""
+        self._writers.shutdown(wait=True)
+        if self._report_timer is not None:
+            self._report_timer.cancel()
+        if self.stored > self._reported:
+            self.report()
+
     def report(self) -> None:
         self._report_timer = None
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -197,8 +206,7 @@ async def serve(host: str, port: int, maildir: Path, reject: frozenset[str] = fr
     await stop.wait()
     server.close()
     await server.wait_closed()
-    if handler.stored > handler._reported:
-        handler.report()
+    handler.close()
 
 
 def main() -> None:

@@ -90,6 +90,12 @@ def _claiming() -> Executable:
     )
 
 
+@functools.cache
+def _inserting_unless_known(table: type[SQLModel], conflict: tuple[str, ...]) -> Executable:
+    # The table, not the ORM class: the ORM's bulk insert prepares every row again in Python (bench/bench_cohort.py).
+    return insert(table.__table__).on_conflict_do_nothing(index_elements=list(conflict) or None)
+
+
 def service_table_base() -> type[SQLModel]:
     """The base class of one service's tables, with metadata of its own.
 
@@ -264,6 +270,15 @@ class UnitOfWork:
             self.cache[key] = rows
             self.before_commit(lambda: write(rows))
         return self.cache[key]
+
+    async def insert_unless_known(
+        self, table: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str] | None = None
+    ) -> None:
+        """Insert `rows` in one statement, skipping those whose `conflict` columns (by default the primary key) match a
+        row already there: a fact told again, under a new event id or by another path, inserts nothing. The writer of
+        a batch's rows (`rows`) calls it once per transaction."""
+        if rows:
+            await self.session.execute(_inserting_unless_known(table, tuple(conflict or ())), rows)
 
     def notify(self, channel: str) -> None:
         """Wake whoever LISTENs on `channel` (shared.db.Listener) once this transaction commits: one NOTIFY per

@@ -6,6 +6,7 @@ import asyncio
 import mailbox
 import shutil
 import smtplib
+import threading
 from collections.abc import AsyncIterator
 from email import message_from_binary_file, policy
 from pathlib import Path
@@ -30,6 +31,7 @@ async def sink(tmp_path: Path, request) -> AsyncIterator[tuple[int, Path, Maildi
     yield server.sockets[0].getsockname()[1], maildir, handler
     server.close()
     await server.wait_closed()
+    handler.close()
 
 
 def read(maildir: Path) -> list:
@@ -55,6 +57,17 @@ async def test_each_message_is_one_maildir_file_with_its_envelope(sink) -> None:
     assert both["Subject"] == "Zertifikat für Ada" and both["Message-ID"] == "<m1@uni.example>"
     assert both.get_content() == "Hello Ada,\n.leading dot\n", "dot-stuffing undone, Unix line endings"
     assert not any((maildir / "tmp").iterdir()), "nothing left half-written"
+
+
+async def test_a_closed_sink_has_stored_what_it_accepted_stopped_its_writers_and_said_so(sink, capsys) -> None:
+    port, maildir, handler = sink
+    await asyncio.to_thread(send, port, ["ada@example.org"])
+
+    handler.close()
+
+    assert len(read(maildir)) == 1
+    assert not [thread.name for thread in threading.enumerate() if thread.name.startswith("maildir")]
+    assert "stored 1 messages (1 since start)" in capsys.readouterr().out
 
 
 async def test_a_rejected_recipient_gets_550_and_the_others_their_message(sink) -> None:

@@ -4,7 +4,6 @@ the others. No I/O: the caller reads the state (under the offering's lock) and w
 
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from datetime import datetime
 from typing import TypeVar
 
@@ -329,14 +328,12 @@ def identity(learner: Learner) -> LearnerIdentity:
     )
 
 
-@lru_cache(maxsize=10_000)
 def learner_identity(
     learner_id: str, name: str | None, email: str | None, home_institution: str | None, esi: str | None,
     category: LearnerCategory | None,
 ) -> LearnerIdentity:
-    """A learner's identity, validated once for the same values: it is built on each of the learner's requests and
-    for each event about them, and checking an email address costs ~50 µs. LearnerIdentity is frozen, so one
-    instance is shared safely; a ValidationError is raised every time (nothing is kept for it)."""
+    """A learner's identity, built on each of the learner's requests and for each event about them (an address
+    already found valid is not checked again: EmailAddress remembers it)."""
     return LearnerIdentity(
         learner_id=learner_id, name=name, email=email, home_institution=home_institution, esi=esi, category=category
     )

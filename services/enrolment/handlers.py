@@ -8,7 +8,6 @@ import functools
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import SQLModel
 
 from services.enrolment.models import CourseVersion, HeldCredential, Offering, OfferingBase
 from shared.consumer import Handler
@@ -18,22 +17,12 @@ from shared.events.catalogue import CourseApproved, CourseRetired, OfferingOpene
 from shared.events.certification import CredentialIssued, CredentialPresented
 
 
-async def remember(uow: UnitOfWork, table: type[SQLModel], **values: object) -> None:
-    """Insert a fact unless it is known: an approved version, or an issued credential, never changes."""
-    await uow.session.execute(insert(table).values(**values).on_conflict_do_nothing())
-
-
 async def course_approved(event: CourseApproved, envelope: CloudEvent, uow: UnitOfWork) -> None:
-    await remember(
-        uow,
-        CourseVersion,
-        course_id=event.course_id,
-        version=event.version,
-        approved_at=event.approved_at,
-        **event.description.model_dump(
-            include={"title", "prerequisite_course_ids", "accepts_declared_qualification", "target_groups"}
-        ),
+    version = event.model_dump(include={"course_id", "version", "approved_at"}) | event.description.model_dump(
+        include={"title", "prerequisite_course_ids", "accepts_declared_qualification", "target_groups"}
     )
+    # Unless known: an approved version never changes.
+    await uow.insert_unless_known(CourseVersion, [version])
 
 
 async def course_retired(event: CourseRetired, envelope: CloudEvent, uow: UnitOfWork) -> None:
@@ -79,14 +68,10 @@ HELD = "enrolment held credentials"
 
 
 def _held_credentials(uow: UnitOfWork) -> list[dict]:
-    """The credentials this transaction learnt of, remembered together on commit: a cohort's credentials arrive by the
-    hundred, and one INSERT for a batch costs less than a statement each."""
-    return uow.rows(HELD, functools.partial(_remember_held, uow))
-
-
-async def _remember_held(uow: UnitOfWork, rows: list[dict]) -> None:
-    # Unless known, like remember(): a redelivered credential under a new event id inserts nothing.
-    await uow.session.execute(insert(HeldCredential).on_conflict_do_nothing(), rows)
+    """The credentials this transaction learnt of, inserted together on commit unless known (a redelivered credential
+    under a new event id inserts nothing): a cohort's credentials arrive by the hundred, and one INSERT for a batch
+    costs less than a statement each."""
+    return uow.rows(HELD, functools.partial(uow.insert_unless_known, HeldCredential))
 
 
 def event_handlers() -> dict[type[Event], Handler]:

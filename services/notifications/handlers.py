@@ -9,7 +9,6 @@ import logging
 import uuid
 
 import jinja2
-from sqlalchemy.dialects.postgresql import insert
 
 from services.notifications.domain import LEARNER_FACING, message_id, render, template_environment, template_for
 from services.notifications.models import Delivery, DeliveryStatus
@@ -84,10 +83,7 @@ async def _record_deliveries(uow: UnitOfWork, rows: list[tuple[str | None, dict]
         return
     # One delivery per event and recipient (unique in the table): the same fact under the same id, delivered twice by
     # Kafka, stops at the consumer's claim; this stops anything else that would record it twice.
-    # The table, not the ORM class: the ORM's bulk insert prepared every row again in Python (bench/bench_cohort.py).
-    await uow.session.execute(
-        insert(Delivery.__table__).on_conflict_do_nothing(index_elements=["about_event_id", "recipient"]), kept
-    )
+    await uow.insert_unless_known(Delivery, kept, conflict=["about_event_id", "recipient"])
     uow.notify(DELIVERIES_CHANNEL)
 
 

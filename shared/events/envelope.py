@@ -8,7 +8,8 @@ import functools
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,6 +19,21 @@ CONTENT_TYPE = "application/cloudevents+json"
 
 # type name -> data class; filled as contract modules are imported (see shared.events.__init__).
 EVENT_TYPES: dict[str, type["Event"]] = {}
+
+_Answer = TypeVar("_Answer", bound=Callable[..., Any])
+_CACHES_OF_CONTRACTS: list[Any] = []
+
+
+def cached_until_a_contract_registers(maxsize: int) -> Callable[[_Answer], _Answer]:
+    """An lru_cache for answers read from the registered contracts (EVENT_TYPES), asked for every event consumed:
+    emptied whenever a contract is registered, so that no answer misses a contract imported since."""
+
+    def cached(function: _Answer) -> _Answer:
+        answer = functools.lru_cache(maxsize=maxsize)(function)
+        _CACHES_OF_CONTRACTS.append(answer)
+        return answer  # type: ignore[return-value]
+
+    return cached
 
 
 class Contract(BaseModel):
@@ -39,6 +55,8 @@ class Event(Contract):
             if cls.type in EVENT_TYPES:
                 raise TypeError(f"event type {cls.type} is defined twice")
             EVENT_TYPES[cls.type] = cls
+            for cache in _CACHES_OF_CONTRACTS:
+                cache.cache_clear()
 
     @property
     def key(self) -> str:
@@ -118,14 +136,11 @@ def parse_message(raw: bytes) -> tuple[CloudEvent, Event]:
     return envelope, parse_data(envelope)
 
 
+@cached_until_a_contract_registers(maxsize=1024)
 def is_known_kind(event_type: str) -> bool:
-    """A registered type, or another major version of one (a producer may publish `.v2` beside `.v1`)."""
-    return _is_known_kind(event_type, len(EVENT_TYPES))
+    """A registered type, or another major version of one (a producer may publish `.v2` beside `.v1`).
 
-
-@functools.lru_cache(maxsize=1024)
-def _is_known_kind(event_type: str, known: int) -> bool:
-    """Asked for every event a consumer skips (another service's concern): answered once per type (and again if more
-    contracts were registered), not by a pattern substitution per registered type each time."""
+    Asked for every event a consumer skips (another service's concern): answered once per type, not by a pattern
+    substitution per registered type each time."""
     family = re.sub(r"\.v\d+$", "", event_type)
     return any(re.sub(r"\.v\d+$", "", known_type) == family for known_type in EVENT_TYPES)

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.events.envelope import EVENT_TYPES, CloudEvent, InvalidEvent
+from shared.events.envelope import EVENT_TYPES, CloudEvent, InvalidEvent, cached_until_a_contract_registers
 from shared.events.topics import (
     Topic,
     addressed_of_topic,
@@ -63,15 +63,11 @@ def _family(event_type: str) -> str:
     return re.sub(r"\.v\d+$", "", event_type)
 
 
+@cached_until_a_contract_registers(maxsize=256)
 def _families(topic: Topic) -> frozenset[str]:
     """The types a topic carries: those whose contract names it, and those relayed on it (addressed messages leaving
-    the node, whose contract names the topic they arrive on)."""
-    return _families_among(topic, len(EVENT_TYPES))
-
-
-@functools.lru_cache(maxsize=256)
-def _families_among(topic: Topic, known: int) -> frozenset[str]:
-    """Asked for every message consumed: computed once per topic (and again if more contracts were registered)."""
+    the node, whose contract names the topic they arrive on). Asked for every message consumed: computed once per
+    topic."""
     return frozenset(
         _family(name)
         for name, event_class in EVENT_TYPES.items()

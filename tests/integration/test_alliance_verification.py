@@ -22,7 +22,7 @@ from services.certification.signing_keys import InstitutionProfile, NodeIdentity
 from services.certification.tests.test_signing import SOFIA, keys_dir  # noqa: F401 (keys_dir is a fixture)
 from services.certification.tests.test_vc import sample_record
 from services.certification.tests.test_verification import forged_credential
-from services.certification.vc.credential import IssuerProfile, open_badge_credential
+from services.certification.vc.credential import IssuerProfile, open_badge_credential_json
 from services.certification.vc.proof import sign
 from shared.auth import Role
 from tests.alliance import alliance_key, did_of, publish, registry_data, write_public_key
@@ -142,9 +142,9 @@ async def test_a_did_on_a_host_not_in_the_registry_is_refused_without_being_fetc
         identity = NodeIdentity(elsewhere.url, {"uni-saarland": key})
         elsewhere.documents["/institutions/uni-saarland/did.json"] = identity.document("uni-saarland")
         profile = IssuerProfile(id=identity.did("uni-saarland"), name="Universität des Saarlandes", country="DE")
-        unsigned = open_badge_credential(
+        unsigned = json.loads(open_badge_credential_json(
             sample_record(), f"{elsewhere.url}/credentials/1", profile, datetime.now(UTC), salt="0a"
-        )
+        ))
         credential = sign(unsigned, key, identity.verification_method("uni-saarland"))
 
         verdict = await verified(nodes.b, credential)

@@ -42,7 +42,7 @@ from services.certification.tests.test_vc import (
     tamper_one_byte_of_proof_value,
 )
 from services.certification.vc import keys
-from services.certification.vc.credential import IssuerProfile, open_badge_credential
+from services.certification.vc.credential import IssuerProfile, open_badge_credential_json
 from services.certification.vc.endorsement import endorsement_credential, with_endorsements
 from services.certification.vc.proof import canonicalize_fast, sign, verify
 
@@ -160,9 +160,9 @@ class Institution:
         )
 
     def issue(self, index: int = 94567, endorsers: tuple["Institution", ...] = (), **record: Any) -> dict[str, Any]:
-        unsigned = open_badge_credential(
+        unsigned = json.loads(open_badge_credential_json(
             sample_record(**record), CREDENTIAL_ID, self.profile, ISSUED_AT, self.status(index), salt="c0ffee"
-        )
+        ))
         endorsements = [
             endorsement_credential(
                 CREDENTIAL_ID,
@@ -287,9 +287,9 @@ def test_randomized_credentials_are_accepted(node: str, saarland, sofia, seed: i
     # learning outcomes and 5 awarding bodies: the bytes the fast canonicalization path signs are jsonld.js's too.
     rng = random.Random(seed)
     credential_id = f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128))}"
-    unsigned = open_badge_credential(
+    unsigned = json.loads(open_badge_credential_json(
         random_record(rng), credential_id, saarland.profile, ISSUED_AT, saarland.status(rng.randrange(131072))
-    )
+    ))
     endorsements = [
         endorsement_credential(
             credential_id, sofia.profile, text(rng, 50), private_key=sofia.key, verification_method=sofia.method,
@@ -343,9 +343,9 @@ def test_plain_http_is_used_for_this_machine_only(node: str) -> None:
 
 
 def test_a_credential_signed_by_digital_bazaars_libraries_verifies_in_python(node: str) -> None:
-    unsigned = open_badge_credential(
+    unsigned = json.loads(open_badge_credential_json(
         sample_record(), CREDENTIAL_ID, IssuerProfile(id="did:key:placeholder", name="Saarland University"), ISSUED_AT
-    )
+    ))
     code, signed = run(node, "issue.mjs", unsigned)
     assert code == 0, signed
     [proof] = signed["proof"] if isinstance(signed["proof"], list) else [signed["proof"]]

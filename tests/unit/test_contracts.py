@@ -4,13 +4,13 @@ import copy
 import json
 import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
 from pydantic import Field
 
-from shared.events import EVENT_TYPES, CloudEvent, InvalidEvent, parse_message, snapshot
+from shared.events import EVENT_TYPES, CloudEvent, Event, InvalidEvent, is_known_kind, parse_message, snapshot
 from shared.events.catalogue import AwardingBody, CourseApproved, FormOfParticipation, MicroCredentialDescription
 from shared.events.common import LearnerIdentity, Money
 from shared.events.lms import GradeSubmitted
@@ -215,6 +215,22 @@ def test_type_name_says_who_published_which_fact_in_which_version(event_type: st
     event_class = EVENT_TYPES[event_type]
     assert event_class.__module__ == f"shared.events.{service}", "declare an event in its producer's module"
     assert event_class.topic.startswith(f"mc.{service}."), "an event travels on a topic of its producer"
+
+
+def test_a_contract_registered_after_its_type_was_asked_about_is_known_at_once() -> None:
+    # A consumer asks about every type it skips, and the answers are cached: a contract imported later must count.
+    new_type = "eu.microcredentials.catalogue.test-contract.registered.v1"
+    assert not is_known_kind(new_type)
+    try:
+
+        class Registered(Event):
+            type: ClassVar[str] = new_type
+
+        assert is_known_kind(new_type)
+        assert is_known_kind(new_type.replace(".v1", ".v2"))
+    finally:
+        EVENT_TYPES.pop(new_type)
+        is_known_kind.cache_clear()
 
 
 # (d) parse_message.

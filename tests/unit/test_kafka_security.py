@@ -72,6 +72,14 @@ def test_the_rights_follow_what_each_service_publishes_and_consumes() -> None:
     assert set(map(str, grants["certification"])) >= {
         "WRITE topic mc.alliance.outgoing", "READ  topic mc.alliance.incoming",
     }, "certification asks partners for endorsements and answers theirs through the gateway"
+    notifications = set(map(str, grants["notifications"]))
+    assert "WRITE topic mc.notifications.deliveries" in notifications
+    assert not any(grant.startswith("READ  topic mc.notifications.") for grant in notifications), (
+        "notifications log their own NotificationSent/Failed as they publish them: they never read their topic back"
+    )
+    assert not [name for name, held in grants.items() if "READ  topic mc.notifications.deliveries" in map(str, held)], (
+        "no principal of the node's services reads the notifications topic (auditors do)"
+    )
 
 
 def test_under_a_prefix_every_name_is_prefixed() -> None:

@@ -36,7 +36,7 @@ from services.certification.tests.test_vc import (
 )
 from services.certification.vc import keys, rdfc
 from services.certification.vc.contexts import CREDENTIAL_CONTEXT, OB_V3, VC_V2, bundled_contexts
-from services.certification.vc.credential import IssuerProfile, open_badge_credential
+from services.certification.vc.credential import IssuerProfile, open_badge_credential_json
 from services.certification.vc.endorsement import endorsement_credential, verify_joint, with_endorsements
 from services.certification.vc.proof import (
     CanonicalizationError,
@@ -173,12 +173,12 @@ def random_credential(rng: random.Random) -> tuple[dict[str, Any], list[Ed25519P
     record = random_record(rng)
     credential_id = f"urn:uuid:{rng.getrandbits(128):032x}"
     skills = {f"http://data.europa.eu/esco/skill/{rng.randint(0, 99)}": text(rng, 8) for _ in range(rng.randint(0, 4))}
-    unsigned = open_badge_credential(
+    unsigned = json.loads(open_badge_credential_json(
         record, credential_id, SAARLAND, ISSUED_AT, status_entry(
             "https://node.example", "uni-saarland", rng.randrange(131072), StatusPurpose.REVOCATION
         ),
         skills=skills, description=rng.choice([None, text(rng, 60)]), salt=text(rng, 8),
-    )
+    ))
     partner_keys = [Ed25519PrivateKey.generate() for _ in range(rng.randint(0, 3))]
     endorsements = [
         endorsement_credential(
@@ -484,8 +484,8 @@ def test_a_number_other_verifiers_would_write_differently_is_not_signed(ects: fl
     # jsonld.js writes 1e-7 as "0" (it takes a number without "." for an integer), rounds 16-digit ties up where
     # pyld rounds to even, and reads integers beyond 2^53 as other numbers: such a signature would fail elsewhere.
     with pytest.raises(ValueError, match="written alike"):
-        open_badge_credential(random_record(random.Random(1)).model_copy(update={"workload_ects": ects}),
-                              "urn:uuid:1", SAARLAND, ISSUED_AT)
+        open_badge_credential_json(random_record(random.Random(1)).model_copy(update={"workload_ects": ects}),
+                                   "urn:uuid:1", SAARLAND, ISSUED_AT)
     document = unsecured(every_kind_of_credential()["single"])
     document["credentialSubject"]["creditsEarned"] = ects
     with pytest.raises(ValueError, match=r"numbers at \$\.credentialSubject\.creditsEarned"):

@@ -1,6 +1,7 @@
 """The rules of presented parts (stacking across nodes), as pure functions: what a presentation carries, whose a part
 is, which course it awards, and the Annex I elements a programme record takes from it."""
 
+import json
 from datetime import date
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from services.certification import domain
 from services.certification.domain import PartRefused
 from services.certification.tests.test_vc import ISSUED_AT, SAARLAND, sample_record, unsigned_credential
-from services.certification.vc.credential import open_badge_credential
+from services.certification.vc.credential import open_badge_credential_json
 from shared.events.catalogue import FormOfParticipation
 from shared.events.common import LearnerIdentity
 
@@ -71,8 +72,9 @@ def test_the_course_version_a_part_awards():
 
 def test_a_parts_annex_i_elements_come_back_from_its_alignments():
     record = sample_record()
-    credential = open_badge_credential(record, "https://b.example/credentials/1", SAARLAND, ISSUED_AT,
-                                       achievement_id=COURSE, salt="s")
+    unsigned = open_badge_credential_json(record, "https://b.example/credentials/1", SAARLAND, ISSUED_AT,
+                                          achievement_id=COURSE, salt="s")
+    credential = json.loads(unsigned)
     learner = LearnerIdentity(learner_id="uni-silesia:ada", name="Ada Lovelace", email="ada@example.org")
     read = domain.part_record(credential, learner, date(2025, 7, 1), 5.0)
     assert read.identification_of_the_learner == learner

@@ -1,6 +1,7 @@
 """Signed credentials: every Annex I element where MAPPING.md says; a proof that verifies, or fails for a reason."""
 
 import copy
+import json
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from services.certification.status_lists import StatusPurpose, status_entry, sta
 from services.certification.tests.ob_schemas import schema_problems
 from services.certification.vc import keys
 from services.certification.vc.contexts import CREDENTIAL_CONTEXT, UnknownContext, document_loader
-from services.certification.vc.credential import IssuerProfile, hashed_email, open_badge_credential
+from services.certification.vc.credential import IssuerProfile, hashed_email, open_badge_credential_json
 from services.certification.vc.endorsement import endorsement_credential, verify_joint, with_endorsements
 from services.certification.vc.proof import CanonicalizationError, canonicalize, sign, verify
 from shared.events.catalogue import AwardingBody, FormOfParticipation, IdentityVerification, Stackability
@@ -79,7 +80,8 @@ def sample_record(**changes: Any) -> MicroCredentialRecord:
 def unsigned_credential(record: MicroCredentialRecord | None = None, **options: Any) -> dict[str, Any]:
     options.setdefault("salt", "c0ffee")
     options.setdefault("skills", {"http://data.europa.eu/esco/skill/ethics-example": "apply ethics to AI"})
-    return open_badge_credential(record or sample_record(), CREDENTIAL_ID, SAARLAND, ISSUED_AT, **options)
+    unsigned = open_badge_credential_json(record or sample_record(), CREDENTIAL_ID, SAARLAND, ISSUED_AT, **options)
+    return json.loads(unsigned)
 
 
 def signed_credential(record: MicroCredentialRecord | None = None, **options: Any) -> dict[str, Any]:
@@ -231,7 +233,8 @@ def test_elements_the_record_lacks_are_left_out_not_emptied() -> None:
         identity_verification=None,
         contact=None,
     )
-    achievement = open_badge_credential(record, CREDENTIAL_ID, SAARLAND, ISSUED_AT)["credentialSubject"]["achievement"]
+    credential = json.loads(open_badge_credential_json(record, CREDENTIAL_ID, SAARLAND, ISSUED_AT))
+    achievement = credential["credentialSubject"]["achievement"]
     assert "resultDescription" not in achievement
     for absent in (
         "EQFLevel",
@@ -282,7 +285,7 @@ def programme_credential(
     record = domain.programme_record("Responsible AI Certificate", parts[0].awarding_bodies, parts, ISSUED_AT)
     credential_id = "urn:uuid:7d1f6a52-3c43-4a54-9a5e-1f6d0c7b8a90"
     status = status or status_entry("https://node.example", "uni-saarland", 9, StatusPurpose.REVOCATION)
-    unsigned = open_badge_credential(record, credential_id, issuer, ISSUED_AT, status)
+    unsigned = json.loads(open_badge_credential_json(record, credential_id, issuer, ISSUED_AT, status))
     unsigned["evidence"] = [
         {
             "id": f"https://node.example/credentials/part-{number}",
@@ -331,7 +334,7 @@ def test_the_schemas_catch_what_open_badges_does_not_allow() -> None:
 
 def test_a_credential_id_must_be_an_absolute_iri() -> None:
     with pytest.raises(ValueError, match="absolute IRI"):
-        open_badge_credential(sample_record(), "credential-7", SAARLAND, ISSUED_AT)
+        open_badge_credential_json(sample_record(), "credential-7", SAARLAND, ISSUED_AT)
 
 
 def test_control_characters_are_replaced_so_other_verifiers_agree() -> None:
@@ -347,7 +350,8 @@ def test_control_characters_are_replaced_so_other_verifiers_agree() -> None:
 def test_control_characters_in_evidence_are_replaced_too() -> None:
     # A programme credential's evidence names its parts by their titles, which come from other credentials' records.
     evidence = [{"id": "https://node.example/credentials/1", "type": ["Evidence"], "name": "Ethics\x07of AI"}]
-    credential = open_badge_credential(sample_record(), CREDENTIAL_ID, SAARLAND, ISSUED_AT, evidence=evidence)
+    unsigned = open_badge_credential_json(sample_record(), CREDENTIAL_ID, SAARLAND, ISSUED_AT, evidence=evidence)
+    credential = json.loads(unsigned)
 
     assert credential["evidence"][0]["name"] == "Ethics of AI"
     assert verify(sign(credential, SAARLAND_KEY, SAARLAND_METHOD, created=ISSUED_AT), RESOLVE).verified
@@ -608,7 +612,7 @@ def test_a_node_signs_with_did_web_and_its_published_document_verifies_it() -> N
 
     node = IssuerProfile(id=document["id"], name="Saarland University", country="DE")
     credential = sign(
-        open_badge_credential(sample_record(), CREDENTIAL_ID, node, ISSUED_AT),
+        json.loads(open_badge_credential_json(sample_record(), CREDENTIAL_ID, node, ISSUED_AT)),
         SAARLAND_KEY,
         keys.did_web_verification_method("certification.uni-saarland.example"),
         created=ISSUED_AT,

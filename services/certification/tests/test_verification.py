@@ -17,7 +17,7 @@ from services.certification.status_lists import StatusPurpose
 from services.certification.tests.test_vc import sample_record
 from services.certification.trust import Institution, IssuerDirectory
 from services.certification.vc import keys
-from services.certification.vc.credential import IssuerProfile, open_badge_credential
+from services.certification.vc.credential import IssuerProfile, open_badge_credential_json
 from services.certification.vc.endorsement import endorsement_credential, with_endorsements
 from services.certification.vc.proof import sign
 from services.certification.verification import (
@@ -57,7 +57,9 @@ DIRECTORY = IssuerDirectory([institution("uni-saarland"), institution("uni-sofia
 def node_credential(*, endorsements: list[dict[str, Any]] = (), status: bool = True, **options: Any) -> dict[str, Any]:
     """A credential this node's Saarland key signed, with its revocation entry (index 42; suspension implied there)."""
     profile = IssuerProfile(id=NODE.did("uni-saarland"), name="Saarland University", country="DE")
-    unsigned = open_badge_credential(sample_record(), CREDENTIAL_ID, profile, ISSUED_AT, salt="c0ffee", **options)
+    unsigned = json.loads(
+        open_badge_credential_json(sample_record(), CREDENTIAL_ID, profile, ISSUED_AT, salt="c0ffee", **options)
+    )
     if status:
         unsigned["credentialStatus"] = status_lists.status_entry(
             NODE.public_url, "uni-saarland", 42, status_lists.StatusPurpose.REVOCATION
@@ -73,9 +75,9 @@ def forged_credential(
     """Mallory's: a genuine signature by a did:key she just made, claiming a university's name (and, to make it
     heavy to check, endorsed by herself as many times as asked)."""
     did = keys.did_key(MALLORY_KEY.public_key())
-    unsigned = open_badge_credential(
+    unsigned = json.loads(open_badge_credential_json(
         record or sample_record(), CREDENTIAL_ID, IssuerProfile(id=did, name=claimed_name), ISSUED_AT, salt="c0ffee"
-    )
+    ))
     if endorsements:
         unsigned = with_endorsements(unsigned, [endorsement(None) for _ in range(endorsements)])
     return sign(unsigned, MALLORY_KEY, keys.did_key_verification_method(MALLORY_KEY.public_key()), created=ISSUED_AT)
@@ -232,10 +234,10 @@ def test_an_expired_credential_is_not_valid_now_and_an_unknown_issuers_stays_unc
     assert result.outcome is Outcome.NOT_VALID_NOW
     assert result.summary.startswith("NOT VALID NOW — Universität des Saarlandes issued this credential")
     did = keys.did_key(MALLORY_KEY.public_key())
-    unsigned = open_badge_credential(
+    unsigned = json.loads(open_badge_credential_json(
         sample_record(), CREDENTIAL_ID, IssuerProfile(id=did, name="Saarland University"), ISSUED_AT,
         salt="c0ffee", valid_until=datetime(2025, 8, 1, tzinfo=UTC),
-    )
+    ))
     forged = sign(unsigned, MALLORY_KEY, keys.did_key_verification_method(MALLORY_KEY.public_key()), created=ISSUED_AT)
     result = judged(forged)
     assert result.outcome is Outcome.UNKNOWN_ISSUER and "outside its period of validity" in result.summary
@@ -257,9 +259,9 @@ def test_an_endorsement_counts_only_by_an_issuer_the_node_knows() -> None:
 
 def test_a_universitys_endorsement_copied_into_a_forged_credential_counts_for_nothing() -> None:
     did = keys.did_key(MALLORY_KEY.public_key())
-    unsigned = open_badge_credential(
+    unsigned = json.loads(open_badge_credential_json(
         sample_record(), CREDENTIAL_ID, IssuerProfile(id=did, name="Saarland University"), ISSUED_AT, salt="c0ffee"
-    )
+    ))
     forged = sign(
         with_endorsements(unsigned, [endorsement("uni-sofia")]),  # Sofia's, of the genuine credential with this id
         MALLORY_KEY, keys.did_key_verification_method(MALLORY_KEY.public_key()), created=ISSUED_AT,

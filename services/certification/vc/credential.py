@@ -41,12 +41,6 @@ class IssuerProfile:
         return _profile(self.id, self.name, self.url, self.country, self.email)
 
 
-def open_badge_credential(*args: Any, **options: Any) -> dict[str, Any]:
-    """The unsigned OpenBadgeCredential for `record` as a dict (the arguments of `open_badge_credential_json`); sign it
-    with `proof.sign`."""
-    return pydantic_core.from_json(open_badge_credential_json(*args, **options))
-
-
 def open_badge_credential_json(
     record: MicroCredentialRecord,
     credential_id: str,
@@ -62,8 +56,8 @@ def open_badge_credential_json(
     valid_until: datetime | None = None,
     evidence: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The unsigned OpenBadgeCredential for `record`, as JSON text (what a signing worker takes: the issuing path
-    serializes the document once, not dict -> text -> dict -> text).
+    """The unsigned OpenBadgeCredential for `record`, as JSON text: what a signing worker takes (the issuing path
+    serializes the document once, not dict -> text -> dict -> text); to sign it here with `proof.sign`, parse it.
 
     - `credential_id`: an absolute IRI, e.g. `urn:uuid:<uuid>` or the URL the credential can be fetched at.
     - `issuer`: the lead awarding university; its `id` must be the DID whose key will sign.

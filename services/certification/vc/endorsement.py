@@ -6,7 +6,7 @@ Open Badges 3.0 `EndorsementCredential` whose subject is the credential (`creden
 `id`); the endorsements go into the credential's `endorsement` list *before* the lead university signs, so its proof
 covers them too. Order of work:
 
-    unsigned = open_badge_credential(record, credential_id, lead, issued_at)
+    unsigned = json.loads(open_badge_credential_json(record, credential_id, lead, issued_at))
     endorsements = [endorsement_credential(credential_id, partner, "...", ...) for partner in partners]
     signed = sign(with_endorsements(unsigned, endorsements), lead_key, lead_method)
     verify_joint(signed, resolver)   # issuer's proof and every endorsement's proof, each naming this credential

@@ -49,11 +49,7 @@ async def record_event(event: Event, envelope: CloudEvent, uow: UnitOfWork) -> N
 def _logged(uow: UnitOfWork) -> list[dict]:
     async def write(rows: list[dict]) -> None:
         await _universities_of_events(uow, rows, uow.cache.pop(WAITING, []))
-        if rows:
-            # The table, not the ORM class: no per-row work of the ORM's bulk insert.
-            await uow.session.execute(
-                insert(LoggedEvent.__table__).on_conflict_do_nothing(index_elements=["event_id"]), rows
-            )
+        await uow.insert_unless_known(LoggedEvent, rows, conflict=["event_id"])
 
     return uow.rows(LOGGED, write)
 
