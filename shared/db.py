@@ -225,6 +225,7 @@ class UnitOfWork:
         self._outbox: dict[type[OutboxBase], list[dict[str, Any]]] = {}
         self._notify: set[str] = set()
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
+        self._row_writers: dict[str, Callable[[list[Any]], Awaitable[None]]] = {}
         # What a handler may keep for the rest of this transaction (e.g. a course that a batch of grades reads again).
         self.cache: dict[Any, Any] = {}
         # The events this transaction handles (the consumer's batch, or the one event handled alone): a handler may
@@ -268,14 +269,23 @@ class UnitOfWork:
         if key not in self.cache:
             rows: list[Any] = []
             self.cache[key] = rows
-            self.before_commit(lambda: write(rows))
+            self._row_writers[key] = write
+            self.before_commit(lambda: self.write_rows(key))
         return self.cache[key]
+
+    async def write_rows(self, key: str) -> None:
+        """Write the rows gathered under `key` so far, now: before a read or a removal in this transaction that must
+        see them. The commit writes only those gathered after."""
+        rows = self.cache.get(key)
+        if rows:
+            await self._row_writers[key](rows)
+            rows.clear()
 
     async def insert_unless_known(
         self, table: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str] | None = None
     ) -> None:
-        """Insert `rows` in one statement, skipping those whose `conflict` columns (by default the primary key) match a
-        row already there: a fact told again, under a new event id or by another path, inserts nothing. The writer of
+        """Insert `rows` in one statement, skipping those whose `conflict` columns (by default: any unique constraint,
+        the primary key included) match a row already there: a fact told again, under a new event id or by another path, inserts nothing. The writer of
         a batch's rows (`rows`) calls it once per transaction."""
         if rows:
             await self.session.execute(_inserting_unless_known(table, tuple(conflict or ())), rows)

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
 from services.assessment.domain import SCHEMES, GradeOutOfScale, Rejection, Submission, passes, review_submission
@@ -80,25 +79,17 @@ ENROLMENTS = "assessment.enrolments"
 
 
 def add_enrolment(uow: UnitOfWork, row: dict[str, Any]) -> None:
-    """An enrolment this transaction learnt of, unless known: written with the others of the transaction in one
-    statement, when it commits or before anything reads or removes enrolments (write_enrolments). A cohort's
-    enrolments arrive by the hundred, and a statement each was a third of assessment's CPU while a cohort applied."""
-    uow.rows(ENROLMENTS, functools.partial(_insert_enrolments, uow)).append(row)
+    """An enrolment this transaction learnt of, unless known (a redelivered LearnerEnrolled inserts nothing): written
+    with the others of the transaction in one statement, when it commits or before anything reads or removes
+    enrolments (write_enrolments). A cohort's enrolments arrive by the hundred, and a statement each was a third of
+    assessment's CPU while a cohort applied."""
+    uow.rows(ENROLMENTS, functools.partial(uow.insert_unless_known, EnrolledLearner)).append(row)
     forget_enrolments(uow)
 
 
 async def write_enrolments(uow: UnitOfWork) -> None:
     """Write the enrolments added so far in this transaction, so that a read or a removal sees them."""
-    rows = uow.cache.get(ENROLMENTS)
-    if rows:
-        await _insert_enrolments(uow, rows)
-
-
-async def _insert_enrolments(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        # Unless known: a redelivered LearnerEnrolled inserts nothing.
-        await uow.session.execute(insert(EnrolledLearner).on_conflict_do_nothing(), rows)
-        rows.clear()
+    await uow.write_rows(ENROLMENTS)
 
 
 async def record_or_reject(

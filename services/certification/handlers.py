@@ -123,12 +123,10 @@ async def _credited(uow: UnitOfWork, event: GradeRecorded) -> Credited:
 
 
 async def _write_grades(uow: UnitOfWork, rows: list[dict]) -> None:
-    if rows:
-        # Without flushing the batch's credentials: their signed documents are stored by later steps of the commit,
-        # and a credential flushed now would be written twice (INSERT, then UPDATE with its document).
-        with uow.session.no_autoflush:
-            await uow.session.execute(insert(Grade.__table__).on_conflict_do_nothing(), rows)
-        rows.clear()
+    # Without flushing the batch's credentials: their signed documents are stored by later steps of the commit, and a
+    # credential flushed now would be written twice (INSERT, then UPDATE with its document).
+    with uow.session.no_autoflush:
+        await uow.insert_unless_known(Grade, rows)
 
 
 async def _grade_recorded(event: GradeRecorded, uow: UnitOfWork, issuer: Issuer) -> None:
@@ -162,7 +160,7 @@ async def grade_amended(
 ) -> None:
     # Grades of this transaction not written yet are written first, and what the batch's grades were credited with
     # is read again after this amendment's changes.
-    await _write_grades(uow, uow.cache.get(GRADES, []))
+    await uow.write_rows(GRADES)
     uow.cache.pop(CREDITED, None)
     grade = await uow.session.get(Grade, event.grade_id, with_for_update=True)
     version = event.course_version or (grade.course_version if grade else None)
