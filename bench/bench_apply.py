@@ -27,11 +27,9 @@ import contextlib
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -39,8 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_cohort import (  # noqa: E402
-    WRK_CONNECTIONS,
-    WRK_THREADS,
     Databases,
     Processes,
     pid_file,
@@ -49,7 +45,7 @@ from bench.bench_cohort import (  # noqa: E402
     say,
     wrk_bare_endpoint,
 )
-from bench.cohort_setup import private_stack, students, token_file  # noqa: E402
+from bench import cohort_setup  # noqa: E402
 from deploy.journey import DESIGNER, QA_OFFICER, Node, sample_course  # noqa: E402
 from shared.auth import Principal  # noqa: E402
 from tests.e2e.conftest import NodeProcesses  # noqa: E402
@@ -76,31 +72,17 @@ class Phase:
 
 
 def wrk_phase(url: str, tokens: Path, phase: str, offering_id: str) -> Phase:
-    """One phase of bench/wrk_apply.lua, until every learner's request is answered."""
-    for old in tokens.parent.glob(f"{tokens.name}.{phase}.*"):
-        old.unlink()
+    """One phase of bench/wrk_apply.lua (bench/wrk_cohort.lua with latency figures), until every learner's request is
+    answered."""
     figures = tokens.parent / f"{tokens.name}.{phase}.latency"
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", "-d600s", "--timeout", "30s",
-         "-s", str(ROOT / "bench" / "wrk_apply.lua"), url, "--", str(tokens), phase, offering_id, str(WRK_THREADS)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ | {"WRK_LATENCY_FILE": str(figures)},
+    answered = cohort_setup.wrk_learners(
+        url, tokens, phase, offering_id, "wrk_apply.lua", {"WRK_LATENCY_FILE": str(figures)}
     )
-    markers = [tokens.parent / f"{tokens.name}.{phase}.{number}.done" for number in range(WRK_THREADS)]
-    while not all(marker.exists() and marker.read_text().endswith("\n") for marker in markers):
-        if process.poll() is not None:
-            raise RuntimeError(f"wrk ended early: {process.stdout.read() if process.stdout else ''}")
-        time.sleep(0.01)
-    seconds = time.perf_counter() - started
-    process.send_signal(signal.SIGINT)  # wrk sleeps for its duration; its threads have stopped already.
-    process.communicate(timeout=30)
-    created = refused = 0
-    refusal = ""
-    for marker in markers:
-        made, failed, last = (marker.read_text().strip().split(" ", 2) + [""])[:3]
-        created, refused, refusal = created + int(made), refused + int(failed), refusal or last
     requests, p50, p90, p99, longest, errors = (int(value) for value in figures.read_text().split())
-    return Phase(seconds, created, refused, refusal, requests, p50 / 1000, p90 / 1000, p99 / 1000, longest / 1000, errors)
+    return Phase(
+        answered.seconds, answered.created, answered.refused, answered.refusal, requests,
+        p50 / 1000, p90 / 1000, p99 / 1000, longest / 1000, errors,
+    )
 
 
 def wrk_floor(url: str, sampler: Processes, seconds: int = 5) -> tuple[float, float]:
@@ -108,7 +90,8 @@ def wrk_floor(url: str, sampler: Processes, seconds: int = 5) -> tuple[float, fl
     token, no database) under the same wrk load."""
     sampler.mark("floor")
     output = subprocess.run(
-        ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", f"{url}/health/live"],
+        ["wrk", f"-t{cohort_setup.WRK_THREADS}", f"-c{cohort_setup.WRK_CONNECTIONS}", f"-d{seconds}s",
+         f"{url}/health/live"],
         capture_output=True, text=True, check=True,
     ).stdout
     sampler.mark("floored")
@@ -174,7 +157,7 @@ async def run(args: argparse.Namespace) -> int:
     run_id = uuid.uuid4().hex[:6]
     capacity = args.capacity if args.capacity is not None else max(1, args.learners * 3 // 4)
     resources = contextlib.ExitStack()
-    stack = await private_stack(resources, "bench-apply", run_id)
+    stack = await cohort_setup.private_stack(resources, "bench-apply", run_id)
     state_dir = Path(os.environ.get("MC_STATE_DIR", ROOT / ".run"))
     processes = NodeProcesses(
         stack, Path(tempfile.mkdtemp(prefix="mc-bench-keys-")), "bench-apply", settings={}, ready_timeout=300
@@ -195,8 +178,8 @@ async def run(args: argparse.Namespace) -> int:
             })
             sampler.start()
             offering_id = open_offering(node, f"Applications Benchmark {run_id}", capacity)
-            learners = students(args.learners, f"apply-{run_id}.example.eu")
-            tokens = token_file(node, learners, "mc-bench-apply-")
+            learners = cohort_setup.students(args.learners, f"apply-{run_id}.example.eu")
+            tokens = cohort_setup.token_file(node, learners, "mc-bench-apply-")
             load_before = os.getloadavg()
             say(f"{args.learners:,} learners register and apply to an offering of {capacity:,} places; enrolment with "
                 f"{args.workers} worker(s); {os.cpu_count()} cores, load average {load_before[0]:.2f} "
@@ -216,7 +199,8 @@ async def run(args: argparse.Namespace) -> int:
 
         say()
         total = registered.seconds + applied.seconds
-        say(f"register + apply over HTTP (wrk, {WRK_THREADS} threads, {WRK_CONNECTIONS} connections, each learner's own "
+        say(f"register + apply over HTTP (wrk, {cohort_setup.WRK_THREADS} threads, {cohort_setup.WRK_CONNECTIONS} "
+            "connections, each learner's own "
             "token):")
         say(f"  register + apply          {rate(args.learners, total, 'learners/s')}")
         for name, phase in (("POST /learners", registered), ("POST /applications", applied)):

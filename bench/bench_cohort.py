@@ -61,7 +61,14 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from deploy.journey import Node, Person, bearer_header, grade_submission, sample_course  # noqa: E402
 from deploy.kafka_security import read_credentials  # noqa: E402
-from bench.cohort_setup import private_stack, students, token_file  # noqa: E402
+from bench.cohort_setup import (  # noqa: E402
+    WRK_CONNECTIONS,
+    WRK_THREADS,
+    private_stack,
+    students,
+    token_file,
+    wrk_learners,
+)
 from shared.auth import Principal  # noqa: E402
 from shared.kafka import client_options  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
@@ -76,7 +83,6 @@ from tests.stack import (  # noqa: E402
 
 CONSUMING = ("enrolment", "assessment", "certification", "notifications")
 NODE_ADMIN = Person("admin@node.example", "Node Administrator", "node-admin")
-WRK_THREADS, WRK_CONNECTIONS = 2, 32
 POLL_SECONDS = 0.2
 # A stage that makes no progress for this long is reported as stalled, and the run ends.
 STALL_SECONDS = 180.0
@@ -249,32 +255,6 @@ def cohort_of(node: Node, size: int, fail_every: int, run: str) -> Cohort:
 
 
 # --- HTTP: the cohort applies, with wrk; and the bare endpoint beside it ---
-
-
-def wrk_phase(url: str, tokens: Path, phase: str, offering_id: str) -> tuple[float, int, int, str]:
-    """Run one phase of bench/wrk_cohort.lua until every learner's request is answered: seconds, created, refused."""
-    for old in tokens.parent.glob(f"{tokens.name}.{phase}.*.done"):
-        old.unlink()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", "-d600s", "--timeout", "30s",
-         "-s", str(ROOT / "bench" / "wrk_cohort.lua"), url, "--", str(tokens), phase, offering_id, str(WRK_THREADS)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    markers = [tokens.parent / f"{tokens.name}.{phase}.{number}.done" for number in range(WRK_THREADS)]
-    while not all(marker.exists() and marker.read_text().endswith("\n") for marker in markers):
-        if process.poll() is not None:
-            raise RuntimeError(f"wrk ended early: {process.stdout.read() if process.stdout else ''}")
-        time.sleep(0.02)
-    seconds = time.perf_counter() - started
-    process.send_signal(signal.SIGINT)  # wrk sleeps for its duration; its threads have stopped already.
-    process.communicate(timeout=30)
-    created = refused = 0
-    refusal = ""
-    for marker in markers:
-        made, failed, last = (marker.read_text().strip().split(" ", 2) + [""])[:3]
-        created, refused, refusal = created + int(made), refused + int(failed), refusal or last
-    return seconds, created, refused, refusal
 
 
 def wrk_bare_endpoint(seconds: int = 5) -> float:
@@ -752,14 +732,15 @@ async def run(args: argparse.Namespace) -> int:
             sampler.mark("applying")
             enrolment_url = node.urls["enrolment"]
             with profiling(args.profile, "applying", processes, ("enrolment", "notifications", "assessment")):
-                registered = wrk_phase(enrolment_url, tokens, "register", cohort.offering_id)
-                applied = wrk_phase(enrolment_url, tokens, "apply", cohort.offering_id)
+                registered = wrk_learners(enrolment_url, tokens, "register", cohort.offering_id)
+                applied = wrk_learners(enrolment_url, tokens, "apply", cohort.offering_id)
             sampler.mark("applied")
             applied_at = time.time()
-            applications_seconds = registered[0] + applied[0]
-            for phase, (_, created, refused, refusal) in (("register", registered), ("apply", applied)):
-                if refused or created != args.learners:
-                    say(f"  {phase}: {created} answered 201/202, {refused} refused, e.g. {refusal}")
+            applications_seconds = registered.seconds + applied.seconds
+            for phase, answered in (("register", registered), ("apply", applied)):
+                if answered.refused or answered.created != args.learners:
+                    say(f"  {phase}: {answered.created} answered 201/202, {answered.refused} refused, "
+                        f"e.g. {answered.refusal}")
                     exit_code = 1
             enrolled = await follow(
                 {
@@ -875,8 +856,8 @@ async def run(args: argparse.Namespace) -> int:
         say("applications over HTTP (wrk, "
             f"{WRK_THREADS} threads, {WRK_CONNECTIONS} connections, each learner's own token):")
         say(f"  register + apply                      {rate(args.learners, applications_seconds, 'learners/s')}")
-        say(f"    POST /learners                      {rate(args.learners, registered[0], 'req/s')}")
-        say(f"    POST /applications                  {rate(args.learners, applied[0], 'req/s')}")
+        say(f"    POST /learners                      {rate(args.learners, registered.seconds, 'req/s')}")
+        say(f"    POST /applications                  {rate(args.learners, applied.seconds, 'req/s')}")
         say(f"  baseline: bare FastAPI endpoint       {bare:>8,.0f} req/s")
         for stage in enrolled.values():
             done = f"{stage.done - applied_at:.1f} s" if stage.done else f"NOT REACHED {stage.count}/{stage.target}"

@@ -285,8 +285,8 @@ class UnitOfWork:
         self, table: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str] | None = None
     ) -> None:
         """Insert `rows` in one statement, skipping those whose `conflict` columns (by default: any unique constraint,
-        the primary key included) match a row already there: a fact told again, under a new event id or by another path, inserts nothing. The writer of
-        a batch's rows (`rows`) calls it once per transaction."""
+        the primary key included) match a row already there: a fact told again, under a new event id or by another
+        path, inserts nothing. A batch's rows gathered with `rows` are handed to it on commit (or by `write_rows`)."""
         if rows:
             await self.session.execute(_inserting_unless_known(table, tuple(conflict or ())), rows)
 

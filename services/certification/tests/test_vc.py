@@ -346,7 +346,6 @@ def test_control_characters_are_replaced_so_other_verifiers_agree() -> None:
     ]
 
 
-
 def test_control_characters_in_evidence_are_replaced_too() -> None:
     # A programme credential's evidence names its parts by their titles, which come from other credentials' records.
     evidence = [{"id": "https://node.example/credentials/1", "type": ["Evidence"], "name": "Ethics\x07of AI"}]
