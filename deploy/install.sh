@@ -28,6 +28,8 @@ command -v pdftotext >/dev/null || missing+=(poppler-utils)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+# The HTTP load of the benchmarks (bench/cohort_setup.py): a university reruns them on a machine set up by this script.
+command -v wrk >/dev/null || missing+=(wrk)
 # uv is bootstrapped with pip; Debian's python3 ships without it.
 if ! command -v uv >/dev/null && ! python3 -m pip --version >/dev/null 2>&1; then
   missing+=(python3-pip)
