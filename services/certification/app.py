@@ -17,7 +17,7 @@ from services.certification.endorsements import Endorsing
 from services.certification import presented_parts
 from services.certification.presented_parts import PresentedParts
 from services.certification.presentations import presentation_routes
-from services.certification.signing_keys import refuse_foreign_keys
+from services.certification.trust import refuse_foreign_keys
 from shared import service
 from shared.alliance import RegistryInUse
 from shared.events import Topic

@@ -21,7 +21,7 @@ from services.certification import domain, reliances, status_lists, status_publi
 from services.certification.domain import CredentialStatus, NotIssuable, StatusAction
 from services.certification.models import Credential, MicroCredentialRecord, PresentedPart
 from services.certification.settings import CertificationSettings
-from services.certification.signing import CredentialSigner, SigningRequest
+from services.certification.signing import CredentialSigner, signing_request
 from services.certification.signing_keys import NodeIdentity, identity_of
 from services.certification.status_indexes import StatusIndexes
 from services.certification.status_lists import StatusPurpose
@@ -209,7 +209,7 @@ async def award(
         evidence=_evidence(settings, awarded.parts, awarded.presented),
     )
     signing = issuer.signer.sign(
-        SigningRequest.of(identity, settings.issuer_keys_dir, record, unsigned, urls.credential_url, issued_at)
+        signing_request(identity, settings.issuer_keys_dir, record, unsigned, urls.credential_url, issued_at)
     )
     credential = Credential(
         id=credential_id,

@@ -6,101 +6,41 @@ the event loop that talks to PostgreSQL and Kafka. The issuing code builds the u
 signer and stores the signature before the unit of work commits (`UnitOfWork.before_commit`), so a cohort's
 credentials are signed in parallel with the rest.
 
-`SIGNING_PROCESSES=0` signs in the service's own process (the integration tests do, to start quickly).
+`SIGNING_PROCESSES=0` signs in the service's own process (the integration tests do, to start quickly). What travels to
+a worker, and what the worker runs, is signing_requests.py: kept apart so that workers load little.
 """
 
 import asyncio
 import functools
-
-import pydantic_core
-from dataclasses import dataclass
 from datetime import datetime
 
 from services.certification import domain
 from services.certification.models import MicroCredentialRecord
-from services.certification.signing_keys import NodeIdentity, node_identity
-from services.certification.vc.credential import IssuerProfile
-from services.certification.vc.endorsement import endorsement_credential, with_endorsements
-from services.certification.vc.proof import sign
+from services.certification.signing_keys import NodeIdentity
+from services.certification.signing_requests import Endorser, SigningRequest, sign_in_worker
 from services.certification.workers import WorkerProcesses
 
 
-@dataclass(frozen=True)
-class Endorser:
-    """A co-awarding institution that endorses the credential, and what its endorsement says."""
-
-    institution: str
-    profile: IssuerProfile
-    statement: str
-
-
-@dataclass(frozen=True)
-class SigningRequest:
-    """Everything a worker needs to sign one credential. The document travels as JSON text: pickling a large nested
-    dict in the service's process holds the interpreter lock long enough to slow its database and Kafka work."""
-
-    public_url: str
-    issuer_keys_dir: str | None
-    lead: str
-    unsigned_json: str
-    credential_url: str
-    issued_at: datetime
-    endorsers: tuple[Endorser, ...] = ()
-
-    @classmethod
-    def of(
-        cls,
-        identity: NodeIdentity,
-        issuer_keys_dir: str | None,
-        record: MicroCredentialRecord,
-        unsigned_json: str,
-        credential_url: str,
-        issued_at: datetime,
-    ) -> "SigningRequest":
-        lead = domain.lead_awarding_body(record.awarding_bodies)
-        assert lead.id is not None
-        endorsers = tuple(
-            Endorser(body.id, identity.profile(body), f"{body.name} co-awards this micro-credential ({record.title}) with {lead.name}.")
-            for body in domain.co_awarding_bodies(record.awarding_bodies)
-            if body.id is not None and identity.holds(body.id)
-        )
-        return cls(
-            identity.public_url, issuer_keys_dir, lead.id, unsigned_json, credential_url, issued_at, endorsers
-        )
-
-    def sign(self) -> str:
-        """The signed credential, as JSON text."""
-        identity = node_identity(self.public_url, self.issuer_keys_dir)
-        unsigned = pydantic_core.from_json(self.unsigned_json)
-        endorsements = [
-            endorsement_credential(
-                self.credential_url,
-                endorser.profile,
-                endorser.statement,
-                private_key=identity.private_key(endorser.institution),
-                verification_method=identity.verification_method(endorser.institution),
-                issued_at=self.issued_at,
-            )
-            for endorser in self.endorsers
-        ]
-        if endorsements:
-            unsigned = with_endorsements(unsigned, endorsements)
-        signed = sign(
-            unsigned, identity.private_key(self.lead), identity.verification_method(self.lead), created=self.issued_at,
-            copy=False,  # Parsed from the request's text just now: nothing else holds it.
-        )
-        return pydantic_core.to_json(signed).decode()
-
-
-def _sign_in_worker(requests: list[SigningRequest]) -> list[str | Exception]:
-    """Each request's signed credential, or what went wrong with it (one bad request does not fail the others)."""
-    signed: list[str | Exception] = []
-    for request in requests:
-        try:
-            signed.append(request.sign())
-        except Exception as error:
-            signed.append(error)
-    return signed
+def signing_request(
+    identity: NodeIdentity,
+    issuer_keys_dir: str | None,
+    record: MicroCredentialRecord,
+    unsigned_json: str,
+    credential_url: str,
+    issued_at: datetime,
+) -> SigningRequest:
+    """What a worker needs to sign this credential: the lead awarding body signs, and each co-awarding body this node
+    holds a key for endorses it."""
+    lead = domain.lead_awarding_body(record.awarding_bodies)
+    assert lead.id is not None
+    endorsers = tuple(
+        Endorser(body.id, identity.profile(body), f"{body.name} co-awards this micro-credential ({record.title}) with {lead.name}.")
+        for body in domain.co_awarding_bodies(record.awarding_bodies)
+        if body.id is not None and identity.holds(body.id)
+    )
+    return SigningRequest(
+        identity.public_url, issuer_keys_dir, lead.id, unsigned_json, credential_url, issued_at, endorsers
+    )
 
 
 # Requests sent to a worker together: a job per credential cost the service's process more (pickling, the pool's
@@ -134,7 +74,7 @@ class CredentialSigner(WorkerProcesses):
         for start in range(0, len(waiting), CHUNK):
             chunk = waiting[start:start + CHUNK]
             try:
-                job = self.submit(_sign_in_worker, [request for request, _ in chunk])
+                job = self.submit(sign_in_worker, [request for request, _ in chunk])
             except Exception as error:
                 job = asyncio.get_running_loop().create_future()
                 job.set_exception(error)

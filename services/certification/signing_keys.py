@@ -10,25 +10,24 @@ needs the network.
 
 import argparse
 import json
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.certification import domain
-from services.certification.settings import CertificationSettings
 from services.certification.vc import keys
 from services.certification.vc.credential import IssuerProfile
-from shared.alliance.loader import watcher_from_settings
-from shared.events.catalogue import AwardingBody
 
-log = logging.getLogger(__name__)
+# Names for annotations only: a signing worker loads this module, and the service's settings and events would bring
+# pydantic-settings and more into every worker (signing_requests.py).
+if TYPE_CHECKING:
+    from services.certification.settings import CertificationSettings
+    from shared.events.catalogue import AwardingBody
 
 KEY_ID = "key-1"
 INSTITUTION_CODE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -36,10 +35,6 @@ INSTITUTION_CODE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 class MissingKey(LookupError):
     """This node holds no signing key for the institution."""
-
-
-class ForeignKey(RuntimeError):
-    """The key directory holds the private key of an institution another node of the alliance hosts."""
 
 
 def key_file(folder: Path, institution: str) -> Path:
@@ -110,7 +105,7 @@ def did_document(did: str, public_key: Ed25519PublicKey) -> dict[str, Any]:
     return keys.multikey_document(did, f"{did}#{KEY_ID}", public_key, ("authentication", "assertionMethod"))
 
 
-def identity_of(settings: CertificationSettings) -> "NodeIdentity":
+def identity_of(settings: "CertificationSettings") -> "NodeIdentity":
     return node_identity(settings.public_url.rstrip("/"), settings.issuer_keys_dir)
 
 
@@ -168,7 +163,7 @@ class NodeIdentity:
             return None
         return did_document(self.node_did(), self.private_key(self.institutions[0]).public_key())
 
-    def profile(self, body: AwardingBody) -> IssuerProfile:
+    def profile(self, body: "AwardingBody") -> IssuerProfile:
         assert body.id is not None
         return IssuerProfile(id=self.did(body.id), name=body.name, url=body.url, country=body.country)
 
@@ -178,32 +173,6 @@ class NodeIdentity:
         documents = [self.document(institution) for institution in self.institutions]
         node_document = self.node_document()
         return keys.KeyResolver([*documents, *([node_document] if node_document else [])])
-
-
-async def refuse_foreign_keys(settings: CertificationSettings) -> None:
-    """A startup check: with an alliance registry, every key in ISSUER_KEYS_DIR must be of an institution this node
-    hosts (the registry gives it this node's DID), or of no member at all. Raises ForeignKey naming each other
-    member's key; a registry that cannot be read now is logged (the endorsement exchange checks again per request)."""
-    if not settings.alliance_registry_url:
-        return
-    watcher = watcher_from_settings(settings)
-    try:
-        registry = await watcher.refresh()
-    finally:
-        await watcher.source.close()
-    if registry is None:
-        log.error("the keys in ISSUER_KEYS_DIR were not checked against the alliance registry: it could not be read")
-        return
-    identity = identity_of(settings)
-    held = {institution: identity.did(institution) for institution in identity.institutions}
-    if problems := domain.foreign_keys(held, registry):
-        folder = settings.issuer_keys_dir
-        raise ForeignKey(
-            f"ISSUER_KEYS_DIR ({folder}) holds the signing key of another member of the alliance: "
-            + "; ".join(problems)
-            + ". A node signs only for the institutions it hosts: remove those keys (their universities sign their "
-            "endorsements at their own nodes)."
-        )
 
 
 def main(argv: list[str]) -> None:

@@ -14,16 +14,24 @@ of its own (a member's is fetched from its node: resolver.py).
   own DIDs, its statements (name, country, membership) are shown, and the node's own DID document is used.
 A `did:key` issuer is trusted only when TRUST_DID_KEY_ISSUERS is set (development): anyone can make a did:key, so it
 says nothing about who holds it.
+
+`refuse_foreign_keys`, a startup check, is the other side of that trust: with an alliance registry, the node holds no
+signing key of an institution another member hosts.
 """
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
+from services.certification import domain
 from services.certification.settings import CertificationSettings
-from services.certification.signing_keys import load_profiles, node_identity
+from services.certification.signing_keys import identity_of, load_profiles, node_identity
 from shared.alliance import AllianceRegistry
+from shared.alliance.loader import watcher_from_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,3 +127,34 @@ def issuer_directory(settings: CertificationSettings, registry: AllianceRegistry
 def _own_institutions(public_url: str, issuer_keys_dir: str | None) -> tuple[Institution, ...]:
     # Read once per process, like the keys (a new key or profile needs a restart).
     return tuple(own_institutions(public_url, issuer_keys_dir))
+
+
+class ForeignKey(RuntimeError):
+    """The key directory holds the private key of an institution another node of the alliance hosts."""
+
+
+
+async def refuse_foreign_keys(settings: CertificationSettings) -> None:
+    """A startup check: with an alliance registry, every key in ISSUER_KEYS_DIR must be of an institution this node
+    hosts (the registry gives it this node's DID), or of no member at all. Raises ForeignKey naming each other
+    member's key; a registry that cannot be read now is logged (the endorsement exchange checks again per request)."""
+    if not settings.alliance_registry_url:
+        return
+    watcher = watcher_from_settings(settings)
+    try:
+        registry = await watcher.refresh()
+    finally:
+        await watcher.source.close()
+    if registry is None:
+        log.error("the keys in ISSUER_KEYS_DIR were not checked against the alliance registry: it could not be read")
+        return
+    identity = identity_of(settings)
+    held = {institution: identity.did(institution) for institution in identity.institutions}
+    if problems := domain.foreign_keys(held, registry):
+        folder = settings.issuer_keys_dir
+        raise ForeignKey(
+            f"ISSUER_KEYS_DIR ({folder}) holds the signing key of another member of the alliance: "
+            + "; ".join(problems)
+            + ". A node signs only for the institutions it hosts: remove those keys (their universities sign their "
+            "endorsements at their own nodes)."
+        )

@@ -15,9 +15,11 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from starlette.datastructures import State
+# For annotations only: the workers load this module (their initializer is here), and need nothing of the web layer.
+if TYPE_CHECKING:
+    from starlette.datastructures import State
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ class WorkerProcesses:
             )
         return self._pool
 
-    async def run(self, state: State) -> None:
+    async def run(self, state: "State") -> None:
         """A background task of the service: starts the workers at once, and stops them when the service stops."""
         if self.processes == 0:
             return

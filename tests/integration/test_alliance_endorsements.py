@@ -34,7 +34,8 @@ from services.catalogue.app import create_service as create_catalogue
 from services.catalogue.settings import CatalogueSettings
 from services.certification.app import create_service as create_certification
 from services.certification.settings import CertificationSettings
-from services.certification.signing_keys import ForeignKey, InstitutionProfile, create_key, save_profile
+from services.certification.signing_keys import InstitutionProfile, create_key, save_profile
+from services.certification.trust import ForeignKey
 from services.certification.tests.test_domain import alliance_course
 from shared.auth import Role
 from shared.events import CloudEvent, Topic, dead_letter_topic

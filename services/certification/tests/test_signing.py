@@ -12,7 +12,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 from services.certification import domain, status_lists
 from services.certification.issuing import unsigned_credential_json
-from services.certification.signing import CredentialSigner, SigningRequest
+from services.certification.signing import CredentialSigner, signing_request
+from services.certification.signing_requests import SigningRequest
 from services.certification.signing_keys import InstitutionProfile, MissingKey, create_key, node_identity, save_profile
 from services.certification.tests.test_domain import alliance_course
 from services.certification.vc.endorsement import verify_joint
@@ -52,7 +53,7 @@ def request(keys_dir: str, *bodies: AwardingBody) -> SigningRequest:
         identity, record, "urn:microcredentials:course:course-1:v1", url, ISSUED_AT,
         status_lists.status_entry(PUBLIC_URL, "uni-saarland", 3, status_lists.StatusPurpose.REVOCATION),
     )
-    return SigningRequest.of(identity, keys_dir, record, unsigned, url, ISSUED_AT)
+    return signing_request(identity, keys_dir, record, unsigned, url, ISSUED_AT)
 
 
 @pytest.mark.parametrize("processes", [0, 1], ids=["in-process", "worker-process"])

@@ -8,6 +8,8 @@ the EU's controlled vocabularies, or to Annex I itself (`vocabularies.py`). The 
 Open Badges 3.0 JSON Schemas (`schemas/`). `MAPPING.md` beside this file lists where each element is.
 """
 
+from __future__ import annotations
+
 import hashlib
 import re
 import secrets
@@ -15,15 +17,19 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 
-from services.certification.models import MicroCredentialRecord
 from services.certification.vc import vocabularies
 from services.certification.vc.contexts import CREDENTIAL_CONTEXT
 from services.certification.vc.proof import number_written_differently
-from shared.events.catalogue import AwardingBody
+
+# For annotations only: the workers that sign and verify load this module, and the service's models would bring the
+# database layer into each of them (~60 MB a worker; services/certification/signing_requests.py).
+if TYPE_CHECKING:
+    from services.certification.models import MicroCredentialRecord
+    from shared.events.catalogue import AwardingBody
 
 
 @dataclass(frozen=True)
