@@ -24,6 +24,12 @@ from shared.events.common import LearnerIdentity
 from shared.events.lms import GradeSubmitted
 
 
+# The enrolments this transaction has read, by (course, learner); None: not enrolled.
+ENROLMENTS_READ = "assessment.enrolments read"
+# The enrolments a transaction learnt of and has not written yet (uow.rows).
+ENROLMENTS = "assessment.enrolments"
+
+
 async def grading_scheme(uow: UnitOfWork, course_id: str) -> GradingScheme | None:
     row = await uow.session.get(CourseGradingScheme, course_id)
     return SCHEMES.validate_python(row.scheme) if row else None
@@ -34,14 +40,14 @@ async def enrolment_of(uow: UnitOfWork, course_id: str, learner_id: str) -> Enro
 
     A batch of submissions from an LMS's topic reads the enrolments of all its learners, and their grades, at the
     first one: two queries for the batch instead of two per submission."""
-    key = ("enrolment", course_id, learner_id)
-    if key not in uow.cache:
+    key = (course_id, learner_id)
+    if key not in uow.cache.get(ENROLMENTS_READ, {}):
         await write_enrolments(uow)
         wanted = {(e.course_id, e.learner_id) for e in uow.events if isinstance(e, GradeSubmitted)}
-        if (course_id, learner_id) not in wanted:
-            wanted = {(course_id, learner_id)}
+        if key not in wanted:
+            wanted = {key}
         await _read_enrolments(uow, wanted)
-    return uow.cache[key]
+    return uow.cache[ENROLMENTS_READ][key]
 
 
 async def _read_enrolments(uow: UnitOfWork, wanted: set[tuple[str, str]]) -> None:
@@ -50,8 +56,9 @@ async def _read_enrolments(uow: UnitOfWork, wanted: set[tuple[str, str]]) -> Non
         col(EnrolledLearner.learner_id).in_({learner for _, learner in wanted}),
     )
     found = {(row.course_id, row.learner_id): row for row in (await uow.session.exec(query)).all()}
-    for course_id, learner_id in wanted:
-        uow.cache[("enrolment", course_id, learner_id)] = found.get((course_id, learner_id))
+    read = uow.cache.setdefault(ENROLMENTS_READ, {})
+    for key in wanted:
+        read[key] = found.get(key)
     unknown = [row.enrolment_id for row in found.values() if ("graded", row.enrolment_id) not in uow.cache]
     if unknown:
         graded = select(Grade).where(col(Grade.enrolment_id).in_(unknown))
@@ -70,12 +77,7 @@ async def _recorded_grade(uow: UnitOfWork, enrolment_id: str) -> Grade | None:
 
 def forget_enrolments(uow: UnitOfWork) -> None:
     """After an enrolment is added or removed in this transaction, read enrolments again."""
-    for key in [key for key in uow.cache if isinstance(key, tuple) and key[0] == "enrolment"]:
-        del uow.cache[key]
-
-
-# The enrolments a transaction learnt of and has not written yet (uow.rows).
-ENROLMENTS = "assessment.enrolments"
+    uow.cache.pop(ENROLMENTS_READ, None)
 
 
 def add_enrolment(uow: UnitOfWork, row: dict[str, Any]) -> None:
