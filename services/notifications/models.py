@@ -23,8 +23,8 @@ class DeliveryStatus(StrEnum):
 
 
 class DeliveryBase(SQLModel):
-    # The CloudEvent the learner was told about; with the recipient, what makes an email unique.
-    about_event_id: str = Field(index=True)
+    # The CloudEvent the learner was told about; with the recipient, what makes an email unique (and indexed).
+    about_event_id: str
     about_event_type: str
     recipient: str = Field(index=True)
     subject: str
