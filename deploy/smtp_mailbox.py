@@ -16,6 +16,11 @@ aiosmtpd reads a message line by line, in Python (`smtp_DATA`), and defines a cl
 (`_getaddr`): half of the sink's CPU per email. `Sink` reads the message in the chunks the socket delivers and parses
 addresses without the class, with the same replies.
 
+It offers PIPELINING (RFC 2920): a client may send MAIL, RCPT and DATA at once and read their replies together. aiosmtpd
+reads commands one line at a time from its buffer, so the replies come in order, and DATA after refused recipients is
+refused (503); `Sink` writes the replies to the commands already received in one write, not one write each.
+`--no-pipelining` offers it no more (a relay like many that does not).
+
 `--reject ADDRESS` (repeatable) makes it refuse a recipient for good ("550 5.1.1 mailbox unavailable"), so tests can
 see what a permanent failure does.
 """
@@ -34,6 +39,7 @@ from datetime import datetime, timezone
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from pathlib import Path
+from typing import Any, AnyStr
 
 import uvloop
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -50,6 +56,27 @@ END_OF_DATA = b"\r\n.\r\n"
 
 class Sink(SMTP):
     """aiosmtpd's SMTP session, cheaper per message: see the module's docstring."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._replies = bytearray()  # Replies not written yet: the client's next command is already here.
+
+    async def push(self, status: AnyStr) -> None:
+        """Write the reply, with those held back before it; or hold it back too while the client's next command is
+        already received (RFC 2920 4: the replies to a pipelined group go out together), unless the client waits for
+        it before going on (3xx) or the session ends after it (221, 421). A line of a reply that goes on is held too."""
+        if isinstance(status, str):
+            status = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        self._replies += status + b"\r\n"
+        # asyncio's StreamReader has no public way to tell what it holds; a complete line is a command read at once.
+        if status[3:4] == b"-" or (
+            status[:1] != b"3" and status[:3] not in (b"221", b"421") and b"\n" in self._reader._buffer
+        ):
+            return
+        replies = bytes(self._replies)
+        self._replies.clear()
+        self._writer.write(replies)
+        await self._writer.drain()
 
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
@@ -75,7 +102,7 @@ class Sink(SMTP):
                 del received[:searched]  # Not kept: the message is refused once its end has come.
                 searched, too_much = 0, True
         if after := bytes(received[end + len(END_OF_DATA):]):
-            # A client that did not wait for the reply (no PIPELINING is offered): its next command stays for later.
+            # A pipelined command after the message (RFC 2920 allows QUIT or the next MAIL): it stays for later.
             self._reader.feed_data(after)
         if too_much:
             await self.push("552 Error: Too much mail data")
@@ -108,9 +135,10 @@ class Sink(SMTP):
 
 
 class MaildirHandler:
-    def __init__(self, maildir: Path, reject: frozenset[str] = frozenset()) -> None:
+    def __init__(self, maildir: Path, reject: frozenset[str] = frozenset(), pipelining: bool = True) -> None:
         self.maildir = maildir
         self.reject = frozenset(address.lower() for address in reject)
+        self.pipelining = pipelining
         # Maildir names (https://cr.yp.to/proto/maildir.html): time, a sequence number of this process, its pid and
         # the host, unique without asking the filesystem.
         self._host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
@@ -126,6 +154,14 @@ class MaildirHandler:
     def _folders(self) -> None:
         for sub in ("tmp", "new", "cur"):
             (self.maildir / sub).mkdir(parents=True, exist_ok=True)
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves it to this hook (HELO/EHLO done).
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")  # Before the last line ("250 HELP"), which ends the reply.
+        return responses
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -192,8 +228,10 @@ class MaildirHandler:
         self._reported = self.stored
 
 
-async def serve(host: str, port: int, maildir: Path, reject: frozenset[str] = frozenset()) -> None:
-    handler = MaildirHandler(maildir, reject)
+async def serve(
+    host: str, port: int, maildir: Path, reject: frozenset[str] = frozenset(), pipelining: bool = True
+) -> None:
+    handler = MaildirHandler(maildir, reject, pipelining)
     loop = asyncio.get_running_loop()
     # A fixed hostname skips socket.getfqdn(), which can stall without DNS.
     server = await loop.create_server(
@@ -219,8 +257,11 @@ def main() -> None:
     parser.add_argument(
         "--reject", action="append", default=[], metavar="ADDRESS", help="refuse this recipient with 550 (repeatable)"
     )
+    parser.add_argument(
+        "--no-pipelining", dest="pipelining", action="store_false", help="do not offer PIPELINING (RFC 2920)"
+    )
     args = parser.parse_args()
-    uvloop.run(serve(args.host, args.port, args.maildir, frozenset(args.reject)))
+    uvloop.run(serve(args.host, args.port, args.maildir, frozenset(args.reject), args.pipelining))
 
 
 if __name__ == "__main__":

@@ -121,3 +121,52 @@ async def test_a_line_too_long_is_refused_and_the_connection_goes_on(sink) -> No
 
     assert code == 500 and refusals == {}
     assert [m["Subject"] for m in read(maildir)] == ["Zertifikat für Ada"]
+
+
+async def test_pipelining_is_offered_and_a_pipelined_group_is_answered_in_order(sink) -> None:
+    """RFC 2920: MAIL, RCPT and DATA written at once get their replies in order; DATA after a refused recipient (and no
+    other) is refused; the command after a message's end, sent with it, is answered after the message's 250."""
+    port, maildir, _ = sink
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def replies(count: int) -> list[str]:
+        lines = []
+        while len(lines) < count:
+            line = (await asyncio.wait_for(reader.readline(), 5)).decode()
+            if line[3:4] != "-":  # The last line of a reply.
+                lines.append(line[:3])
+        return lines
+
+    await replies(1)
+    writer.write(b"EHLO client.example\r\n")
+    ehlo = await asyncio.wait_for(reader.readuntil(b"250 HELP\r\n"), 5)
+    writer.write(b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<gone@example.org>\r\nRCPT TO:<ada@example.org>\r\nDATA\r\n")
+    accepted = await replies(4)
+    writer.write(b"Subject: piped\r\n\r\n..dotted\r\n.\r\n"
+                 b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<gone@example.org>\r\nDATA\r\nQUIT\r\n")
+    refused = await replies(5)
+    writer.close()
+
+    assert b"250-PIPELINING\r\n" in ehlo
+    assert accepted == ["250", "550", "250", "354"]
+    assert refused == ["250", "250", "550", "503", "221"], "the message kept; DATA refused without a recipient"
+    [message] = read(maildir)
+    assert message["X-Envelope-To"] == "ada@example.org" and message.get_content() == ".dotted\n"
+
+
+async def test_pipelining_is_not_offered_when_told_not_to(tmp_path: Path) -> None:
+    handler = MaildirHandler(tmp_path / "mail", pipelining=False)
+    server = await asyncio.get_running_loop().create_server(lambda: Sink(handler, hostname="mc-smtp"), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    def offered() -> bool:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.ehlo()
+            return client.has_extn("pipelining")
+
+    try:
+        assert not await asyncio.to_thread(offered)
+    finally:
+        server.close()
+        await server.wait_closed()
+        handler.close()
