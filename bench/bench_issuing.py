@@ -43,7 +43,9 @@ from shared.kafka import client_options  # noqa: E402
 from tests.stack import clean_up, read_topic, start_stack, with_kafka_principals  # noqa: E402
 
 
-def grades(course_id: str, count: int, first: int = 0) -> list[CloudEvent]:
+def grades(course_id: str, count: int, first: int = 0, source: str = "urn:bench:assessment") -> list[CloudEvent]:
+    """GradeRecorded events as this node's assessment publishes them (`source`: the node's URI, which certification
+    checks against the topic's producer)."""
     events = []
     for index in range(first, first + count):
         learner = LearnerIdentity(learner_id=f"learner-{index}", name=f"Learner {index}", email=f"l{index}@bench.example")
@@ -51,7 +53,7 @@ def grades(course_id: str, count: int, first: int = 0) -> list[CloudEvent]:
             grade_id=str(uuid.uuid4()), enrolment_id=str(uuid.uuid4()), course_id=course_id, course_version=1,
             learner_id=learner.learner_id, learner=learner, grade="1.7", passed=True, assessed_on=date.today(),
             submission_id=str(uuid.uuid4()),
-        ), source="urn:bench:assessment"))
+        ), source=source))
     return events
 
 
@@ -74,7 +76,8 @@ def baselines(count: int, description: MicroCredentialDescription) -> tuple[floa
 
 
 async def main(count: int) -> None:
-    stack = with_kafka_principals(start_stack())  # Certification runs as its own principal, as on a node.
+    # Certification runs as its own principal, as on a node (made with asyncio.run of its own: in a thread).
+    stack = await asyncio.to_thread(with_kafka_principals, start_stack())
     keys = Path(tempfile.mkdtemp(prefix="mc-bench-keys-"))
     create_key(keys, "uni-saarland")
     settings = stack.settings(CertificationSettings, issuer_keys_dir=str(keys))
@@ -82,7 +85,7 @@ async def main(count: int) -> None:
     course_id = f"course-{uuid.uuid4().hex[:6]}"
     approved = CloudEvent.wrap(CourseApproved(
         course_id=course_id, version=1, description=description, approved_by="qa", approved_at=datetime.now(UTC)
-    ), source="urn:bench:catalogue")
+    ), source=settings.node_uri)
     producer = AIOKafkaProducer(**client_options(stack.harness()), acks="all", linger_ms=5)
     try:
         raw, signed = baselines(min(count, 300), description)
@@ -92,7 +95,7 @@ async def main(count: int) -> None:
             await asyncio.sleep(2)  # The course reaches the service's read model before any grade, as in real life.
         deliveries = [
             await producer.send(f"{stack.topic_prefix}{Topic.GRADES}", event.to_bytes(), key=event.subject.encode())
-            for event in grades(course_id, count)
+            for event in grades(course_id, count, source=settings.node_uri)
         ]
         await asyncio.gather(*deliveries)
         started = time.perf_counter()
