@@ -2,8 +2,8 @@
 
 A worker process imports this module to unpickle its jobs, so it imports only what signing needs: the verifiable
 credential code (vc/) and the keys. The service's models, database, Kafka and web layers would add ~60 MB to every
-worker (services/certification/tests/test_workers.py keeps them out); building a request from the service's records is
-signing.py's `signing_request`.
+worker (services/certification/tests/test_workers.py keeps them out); building a request from the service's records
+is signing.py's `signing_request`.
 """
 
 from dataclasses import dataclass
