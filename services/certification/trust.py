@@ -133,7 +133,6 @@ class ForeignKey(RuntimeError):
     """The key directory holds the private key of an institution another node of the alliance hosts."""
 
 
-
 async def refuse_foreign_keys(settings: CertificationSettings) -> None:
     """A startup check: with an alliance registry, every key in ISSUER_KEYS_DIR must be of an institution this node
     hosts (the registry gives it this node's DID), or of no member at all. Raises ForeignKey naming each other
