@@ -6,29 +6,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from shared.annex import FormOfParticipation, IdentityVerification, Stackability
 from shared.events.common import LearnerCategory, Money
 from shared.events.envelope import Contract, Event
 from shared.events.topics import Topic
-
-
-class FormOfParticipation(StrEnum):
-    ONSITE = "onsite"
-    ONLINE = "online"
-    BLENDED = "blended"
-
-
-class IdentityVerification(StrEnum):
-    """Supervision and identity verification during assessment (an optional element of Annex I)."""
-
-    UNSUPERVISED_NO_VERIFICATION = "unsupervised-no-identity-verification"
-    SUPERVISED_NO_VERIFICATION = "supervised-no-identity-verification"
-    SUPERVISED_ONLINE = "supervised-online"
-    ONSITE_WITH_VERIFICATION = "onsite-with-identity-verification"
-
-
-class Stackability(StrEnum):
-    STAND_ALONE = "stand-alone"
-    STACKABLE = "stackable"
 
 
 class DeliveryMode(StrEnum):

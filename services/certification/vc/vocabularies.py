@@ -7,8 +7,8 @@ Council Recommendation. Sources of every IRI: MAPPING.md beside this file.
 
 from dataclasses import dataclass
 
+from shared.annex import FormOfParticipation, IdentityVerification, Stackability
 from shared.iso_codes import COUNTRIES, COUNTRY_ALPHA3, LANGUAGE_ALPHA3, LANGUAGES
-from shared.events.catalogue import FormOfParticipation, IdentityVerification, Stackability
 
 
 @dataclass(frozen=True)
