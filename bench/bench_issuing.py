@@ -7,7 +7,7 @@ certification service works through them: consume, build, canonicalize, sign, st
 published as many CredentialIssued. Printed: the time from the service's start (joining the consumer group and starting
 its signing worker included) and the rate while it drains the backlog (first to last CredentialIssued). In the same
 run, as baselines: raw Ed25519 signatures with the same key, and the same credentials built and signed without the
-service (canonicalization and signing alone). `SIGNING_PROCESSES` and `CONSUMER_BATCH_SIZE` change the service's
+service (canonicalization and signing alone). `PROOF_PROCESSES` and `CONSUMER_BATCH_SIZE` change the service's
 settings. A benchmark, not a test.
 """
 
@@ -107,7 +107,7 @@ async def main(count: int) -> None:
         published_at = sorted(record.timestamp for record in issued)  # when the relay published each, in ms
         draining = (published_at[-1] - published_at[0]) / 1000
         sample = min(count, 300)
-        print(f"{count} credentials (one instance of the service, {settings.signing_processes} signing processes, "
+        print(f"{count} credentials (one instance of the service, {settings.proof_processes} proof worker processes, "
               f"batches of up to {settings.consumer_batch_size}, {os.cpu_count()} cores); issued: {len(issued)}")
         print(f"  raw Ed25519 signature, same key               {rate(sample, raw)}")
         print(f"  build + canonicalize (RDFC-1.0) + sign         {rate(sample, signed)}")

@@ -18,6 +18,7 @@ from services.certification import presented_parts
 from services.certification.presented_parts import PresentedParts
 from services.certification.presentations import presentation_routes
 from services.certification.trust import refuse_foreign_keys
+from services.certification.workers import WorkerProcesses
 from shared import service
 from shared.alliance import RegistryInUse
 from shared.events import Topic
@@ -25,8 +26,9 @@ from shared.events import Topic
 
 def create_service(settings: CertificationSettings | None = None) -> service.Service:
     settings = settings or CertificationSettings()
-    signer = CredentialSigner(settings.signing_processes)
-    checker = ProofChecker(settings.verify_processes, settings.verify_max_in_flight)
+    proof_workers = WorkerProcesses(settings.proof_processes)
+    signer = CredentialSigner(proof_workers)
+    checker = ProofChecker(proof_workers, settings.verify_max_in_flight)
     resolver = MemberResolver(settings, checker.check)
     registry = RegistryInUse()
     endorsing = Endorsing(settings, registry, checker, resolver)
@@ -45,7 +47,7 @@ def create_service(settings: CertificationSettings | None = None) -> service.Ser
         handlers=event_handlers(issuer, endorsing) | presented_parts.event_handlers(parts),
         consumes=[Topic.COURSES, Topic.PROGRAMMES, Topic.GRADES, Topic.ALLIANCE_INCOMING],
         background=[
-            registry.bind, signer.run, checker.run, resolver.run, endorsing.ask_again_on_schedule,
+            registry.bind, proof_workers.run, resolver.run, endorsing.ask_again_on_schedule,
             parts.recheck_on_schedule,
         ],
         startup_checks=[refuse_foreign_keys],

@@ -2,8 +2,8 @@
 
 Anyone may send a credential to /verify; its canonicalization costs about 2 ms for an ordinary credential and seconds
 for one padded with endorsements. In the service's own process that time would stop everything else the service
-does, so it runs in a pool of its own (VERIFY_PROCESSES, workers.py), apart from the signing workers: a burst of
-verifications does not delay issuing, nor issuing an employer's check.
+does, so it runs in the service's proof workers (PROOF_PROCESSES, workers.py), taking turns with signing: a burst of
+verifications does not stop issuing, nor issuing an employer's check.
 """
 
 import json
@@ -39,12 +39,12 @@ class Busy(Exception):
     """As many checks as the node takes at once are waiting or running."""
 
 
-class ProofChecker(WorkerProcesses):
-    """Checks credentials' proofs in a pool of worker processes (VERIFY_PROCESSES), at most `max_in_flight` at once:
+class ProofChecker:
+    """Checks credentials' proofs in the service's proof workers (PROOF_PROCESSES), at most `max_in_flight` at once:
     each waiting check holds its document in memory, and anyone may send them."""
 
-    def __init__(self, processes: int, max_in_flight: int) -> None:
-        super().__init__(processes, "verifying")
+    def __init__(self, workers: WorkerProcesses, max_in_flight: int) -> None:
+        self.workers = workers
         self.max_in_flight = max_in_flight
         self.in_flight = 0
 
@@ -55,6 +55,6 @@ class ProofChecker(WorkerProcesses):
         self.in_flight += 1
         try:
             check = ProofCheck(json.dumps(credential), json.dumps([dict(d) for d in did_documents]))
-            return await self.submit(_check_in_worker, check)
+            return await self.workers.submit(_check_in_worker, check, "verifying")
         finally:
             self.in_flight -= 1

@@ -8,7 +8,6 @@ from fastapi.responses import JSONResponse, Response
 from sqlmodel import select
 
 from services.certification import issuing, status_publication
-from services.certification.certificate import certificate_pdf
 from services.certification.domain import StatusAction, TransitionRefused
 from services.certification.models import (
     Credential,
@@ -143,6 +142,10 @@ async def certificate(
     """The learner's certificate: one A4 PDF page with every Annex I element, the status, and a QR code to verify it.
 
     In `lang`, else in the learner's preferred language; English when the certificate has no words in it."""
+    # Imported for the first certificate asked for, not at start: the PDF and QR code libraries take ~13 MB that a
+    # node issuing and verifying has no use for.
+    from services.certification.certificate import certificate_pdf
+
     async with uow:
         credential = await find(uow, credential_id)
     pdf = certificate_pdf(

@@ -21,13 +21,12 @@ class CertificationSettings(ServiceSettings):
     issuer_keys_dir: str | None = None
     # Entries per status list (bits). The W3C Bitstring Status List needs at least 131072 (16 KB) for herd privacy.
     status_list_length: int = Field(default=131072, ge=131072)
-    # Worker processes that sign credentials beside the service's own (services/certification/signing.py); 0 signs in
-    # the service's process. By default one per core but one, which the service's own process needs: on 2 cores one
-    # worker issued 210 credentials/s, two 179/s, none 141/s (bench/bench_issuing.py).
-    signing_processes: int = Field(default_factory=lambda: max((os.cpu_count() or 1) - 1, 1), ge=0)
-    # Verification (POST /verify, the page GET /verify). The proof check runs in worker processes of its own, so that
-    # a large credential never holds up the service's event loop; 0 checks in the service's process (tests only).
-    verify_processes: int = Field(default=1, ge=0)
+    # Worker processes that sign credentials and check proofs (POST /verify, the page GET /verify, endorsements,
+    # members' credentials) beside the service's own process (services/certification/workers.py), the two kinds of work
+    # taking turns; 0 does both in the service's process (tests only, to start quickly). By default one per core but
+    # one, which the service's own process needs: on 2 cores one worker issued 210 credentials/s, two 179/s, none
+    # 141/s (bench/bench_issuing.py).
+    proof_processes: int = Field(default_factory=lambda: max((os.cpu_count() or 1) - 1, 1), ge=0)
     # The largest credential /verify accepts (bytes); larger bodies are answered 413 before they are read whole. A
     # joint credential with a few endorsements is 10-30 kB.
     verify_max_bytes: int = Field(default=256 * 1024, ge=1024)

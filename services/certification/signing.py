@@ -6,7 +6,7 @@ the event loop that talks to PostgreSQL and Kafka. The issuing code builds the u
 signer and stores the signature before the unit of work commits (`UnitOfWork.before_commit`), so a cohort's
 credentials are signed in parallel with the rest.
 
-`SIGNING_PROCESSES=0` signs in the service's own process (the integration tests do, to start quickly). What travels to
+`PROOF_PROCESSES=0` signs in the service's own process (the integration tests do, to start quickly). What travels to
 a worker, and what the worker runs, is signing_requests.py: kept apart so that workers load little.
 """
 
@@ -49,11 +49,11 @@ def signing_request(
 CHUNK = 16
 
 
-class CredentialSigner(WorkerProcesses):
-    """Signs credentials in a pool of worker processes (SIGNING_PROCESSES)."""
+class CredentialSigner:
+    """Signs credentials in the service's proof workers (PROOF_PROCESSES)."""
 
-    def __init__(self, processes: int) -> None:
-        super().__init__(processes, "signing")
+    def __init__(self, workers: WorkerProcesses) -> None:
+        self.workers = workers
         self._waiting: list[tuple[SigningRequest, asyncio.Future[str]]] = []
 
     def sign(self, request: SigningRequest) -> "asyncio.Future[str]":
@@ -74,7 +74,7 @@ class CredentialSigner(WorkerProcesses):
         for start in range(0, len(waiting), CHUNK):
             chunk = waiting[start:start + CHUNK]
             try:
-                job = self.submit(sign_in_worker, [request for request, _ in chunk])
+                job = self.workers.submit(sign_in_worker, [request for request, _ in chunk], "signing")
             except Exception as error:
                 job = asyncio.get_running_loop().create_future()
                 job.set_exception(error)

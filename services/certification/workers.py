@@ -1,12 +1,16 @@
 """Worker processes for proof work: canonicalizing a credential (RDFC-1.0) is pure Python and holds the interpreter
 for milliseconds to seconds, which in the service's own process would stop its event loop (HTTP, PostgreSQL, Kafka).
 
-Signing (signing.py) and verifying (proof_checks.py) each have a pool of their own, so that a public verifier's large
-credential never delays issuing, and a cohort's issuing never delays an employer's check.
+Signing (signing.py) and verifying (proof_checks.py) share one pool, each kind of work in a queue of its own, and the
+pool takes from the queues in turn: a cohort's issuing delays an employer's check by a job or two at most, and a
+burst of public verifications cannot stop issuing. (A pool each kept ~50 MB of a second idle interpreter on a node
+that mostly issues, and left one of them idle whenever the other was busy.)
 """
 
 import asyncio
+import collections
 import ctypes
+import functools
 import logging
 import multiprocessing
 import os
@@ -48,29 +52,63 @@ def _start(service: int) -> None:
 
 class WorkerProcesses:
     """A pool of worker processes, started on first use (or by `run`) and stopped by `run`; 0 processes runs each
-    job in the calling process (tests, to start quickly)."""
+    job in the calling process (tests, to start quickly).
 
-    def __init__(self, processes: int, purpose: str) -> None:
+    Jobs wait in a queue per kind of work, and only as many as keep the workers busy (one each, and one ready) are
+    handed to the pool at a time, taken from the kinds in turn."""
+
+    def __init__(self, processes: int) -> None:
         self.processes = processes
-        self.purpose = purpose
         self._pool: ProcessPoolExecutor | None = None
+        self._waiting: dict[str, collections.deque[tuple[Callable[[Any], Any], Any, asyncio.Future[Any]]]] = {}
+        self._last_kind = ""
+        self._handed_out = 0
 
-    def submit(self, job: Callable[[Any], Result], argument: Any) -> "asyncio.Future[Result]":
-        """The job's result, as a future: awaiting it lets the caller do other work first. `job` is a module-level
-        function and `argument` picklable (send large documents as JSON text: pickling nested dicts is slower)."""
+    def submit(self, job: Callable[[Any], Result], argument: Any, kind: str) -> "asyncio.Future[Result]":
+        """The job's result, as a future: awaiting it lets the caller do other work first; cancelling it before a
+        worker has taken the job withdraws the job. `job` is a module-level function and `argument` picklable (send
+        large documents as JSON text: pickling nested dicts is slower)."""
+        done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         if self.processes == 0:
-            done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
             try:
                 done.set_result(job(argument))
             except Exception as error:
                 done.set_exception(error)
             return done
-        try:
-            return asyncio.wrap_future(self._workers().submit(job, argument))
-        except BrokenProcessPool:  # A worker died (killed for memory, say): start new ones rather than fail forever.
-            log.warning("a %s worker died; starting new ones", self.purpose)
-            self.close()
-            return asyncio.wrap_future(self._workers().submit(job, argument))
+        self._waiting.setdefault(kind, collections.deque()).append((job, argument, done))
+        self._hand_out()
+        return done
+
+    def _hand_out(self) -> None:
+        while self._handed_out < self.processes + 1:
+            kinds = [kind for kind, jobs in self._waiting.items() if jobs]
+            if not kinds:
+                return
+            # The next kind after the last one served (in name order, round), so that the kinds take turns.
+            kind = min((later for later in kinds if later > self._last_kind), default=min(kinds))
+            self._last_kind = kind
+            job, argument, done = self._waiting[kind].popleft()
+            if done.done():  # Withdrawn by its caller.
+                continue
+            try:
+                running = asyncio.wrap_future(self._workers().submit(job, argument))
+            except BrokenProcessPool:  # A worker died (killed for memory, say): start new ones rather than fail forever.
+                log.warning("a worker process died; starting new ones")
+                self._stop_pool()
+                running = asyncio.wrap_future(self._workers().submit(job, argument))
+            self._handed_out += 1
+            running.add_done_callback(functools.partial(self._finished, done))
+
+    def _finished(self, done: "asyncio.Future[Any]", running: "asyncio.Future[Any]") -> None:
+        self._handed_out -= 1
+        if not done.done():
+            if running.cancelled():  # The workers stopped (the service stops): the caller's work rolls back.
+                done.cancel()
+            elif (error := running.exception()) is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(running.result())
+        self._hand_out()
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -88,13 +126,20 @@ class WorkerProcesses:
         pool = self._workers()
         try:
             await asyncio.gather(*(asyncio.wrap_future(pool.submit(warm_up)) for _ in range(self.processes)))
-            log.info("%s in %d worker processes", self.purpose, self.processes)
+            log.info("proof work (signing, verifying) in %d worker processes", self.processes)
             await asyncio.Event().wait()
         finally:
             self.close()
 
     def close(self) -> None:
         """Stop the workers; jobs not yet done fail their callers."""
+        waiting, self._waiting = self._waiting, {}
+        for jobs in waiting.values():
+            for _, _, done in jobs:
+                done.cancel()
+        self._stop_pool()
+
+    def _stop_pool(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -72,7 +72,7 @@ def two_nodes(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 ("catalogue", catalogues[name], node_stack.kafka_env("catalogue") | {"CONSENT_RETRY_SECONDS": "2"}),
                 ("certification", urls[name], node_stack.kafka_env("certification") | {
                     "PUBLIC_URL": urls[name], "ISSUER_KEYS_DIR": str(nodes[name].keys),
-                    "ENDORSEMENT_RETRY_SECONDS": "2", "STATUS_LIST_CACHE_SECONDS": "1", "SIGNING_PROCESSES": "1",
+                    "ENDORSEMENT_RETRY_SECONDS": "2", "STATUS_LIST_CACHE_SECONDS": "1", "PROOF_PROCESSES": "1",
                 }),
                 ("alliance", gateway_url, node_stack.kafka_env("alliance") | {
                     "ALLIANCE_NODE_ID": name, "ALLIANCE_TOPIC_PREFIX": stack.topic_prefix,

@@ -124,8 +124,8 @@ async def alliance(stack: Stack, tmp_path_factory: pytest.TempPathFactory):
     def certification(name: str, **overrides: Any) -> Any:
         return create_certification(nodes[name].settings(
             CertificationSettings,
-            **dict(public_url=urls[name], issuer_keys_dir=str(nodes[name].keys), signing_processes=0,
-                   verify_processes=0, endorsement_retry_seconds=1.0, status_list_cache_seconds=0) | overrides,
+            **dict(public_url=urls[name], issuer_keys_dir=str(nodes[name].keys), proof_processes=0,
+                   endorsement_retry_seconds=1.0, status_list_cache_seconds=0) | overrides,
         ))
 
     def catalogue(name: str) -> Any:

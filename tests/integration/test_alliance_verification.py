@@ -63,13 +63,12 @@ async def nodes(stack, keys_dir, tmp_path_factory):  # noqa: F811 (keys_dir)
         for node in urls
     }
     a = stacks["a"].settings(
-        CertificationSettings, public_url=urls["a"], issuer_keys_dir=str(keys_dir), signing_processes=0,
-        verify_processes=0, **follows,
+        CertificationSettings, public_url=urls["a"], issuer_keys_dir=str(keys_dir), proof_processes=0, **follows,
     )
     # B checks proofs in a worker process, as a node does: the DID documents are fetched before, in B's event loop.
     b = stacks["b"].settings(
-        CertificationSettings, public_url=urls["b"], issuer_keys_dir=str(b_keys), signing_processes=0,
-        verify_processes=1, status_list_cache_seconds=0.5, **follows,
+        CertificationSettings, public_url=urls["b"], issuer_keys_dir=str(b_keys), proof_processes=1,
+        status_list_cache_seconds=0.5, **follows,
     )
     async with contextlib.AsyncExitStack() as node_a, contextlib.AsyncExitStack() as node_b:
         clients = SimpleNamespace(

@@ -389,7 +389,7 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
         create_key(keys, institution)
     configured = services(
         stack,
-        certification={"issuer_keys_dir": str(keys), "public_url": PUBLIC_URL, "signing_processes": 0},
+        certification={"issuer_keys_dir": str(keys), "public_url": PUBLIC_URL, "proof_processes": 0},
         notifications={"unsubscribe_secret": UNSUBSCRIBE_SECRET, "smtp_host": stack.smtp_host,
                        "smtp_port": stack.smtp_port},
         # In no alliance here: the gateway keeps what it would list, and waits for a registry.

@@ -30,7 +30,7 @@ LIMIT = 256 * 1024
 @pytest.fixture(scope="module")
 async def client(stack, keys_dir):
     settings = stack.settings(
-        CertificationSettings, issuer_keys_dir=str(keys_dir), public_url=PUBLIC_URL, verify_processes=1,
+        CertificationSettings, issuer_keys_dir=str(keys_dir), public_url=PUBLIC_URL, proof_processes=1,
         verify_max_bytes=LIMIT, verify_max_in_flight=1,
     )
     async with running(create_service(settings)) as client:

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from services.certification import status_lists
 from services.certification.proof_checks import ProofChecker
+from services.certification.workers import WorkerProcesses
 from services.certification.resolver import MemberDocumentMetrics, MemberResolver, Refused
 from services.certification.settings import CertificationSettings
 from services.certification.signing_keys import NodeIdentity
@@ -83,7 +84,7 @@ class Resolver:
         self.prometheus = CollectorRegistry()
         self.clock = clock or Clock()
         self.resolver = MemberResolver(
-            CertificationSettings(**settings), ProofChecker(0, 4).check, clock=self.clock
+            CertificationSettings(**settings), ProofChecker(WorkerProcesses(0), 4).check, clock=self.clock
         )
         self.resolver.metrics = MemberDocumentMetrics(self.prometheus)
 

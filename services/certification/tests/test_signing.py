@@ -17,6 +17,7 @@ from services.certification.signing_requests import SigningRequest
 from services.certification.signing_keys import InstitutionProfile, MissingKey, create_key, node_identity, save_profile
 from services.certification.tests.test_domain import alliance_course
 from services.certification.vc.endorsement import verify_joint
+from services.certification.workers import WorkerProcesses
 from shared.events.assessment import GradeRecorded
 from shared.events.catalogue import AwardingBody
 from shared.events.common import LearnerIdentity
@@ -58,11 +59,11 @@ def request(keys_dir: str, *bodies: AwardingBody) -> SigningRequest:
 
 @pytest.mark.parametrize("processes", [0, 1], ids=["in-process", "worker-process"])
 async def test_a_joint_credential_signed_either_way_verifies_with_its_endorsement(keys_dir: str, processes: int) -> None:
-    signer = CredentialSigner(processes)
+    signer = CredentialSigner(WorkerProcesses(processes))
     try:
         document = json.loads(await signer.sign(request(keys_dir, SAARLAND, SOFIA)))
     finally:
-        signer.close()
+        signer.workers.close()
     identity = node_identity(PUBLIC_URL, keys_dir)
     result = verify_joint(document, identity.resolver, required_endorsers=[identity.did("uni-sofia")])
     assert result.verified, result.problems
@@ -72,16 +73,16 @@ async def test_a_joint_credential_signed_either_way_verifies_with_its_endorsemen
 @pytest.mark.parametrize("processes", [0, 1], ids=["in-process", "worker-process"])
 async def test_a_signature_that_cannot_be_made_fails_the_caller_not_silently(keys_dir: str, processes: int) -> None:
     without_keys = dataclasses.replace(request(keys_dir, SAARLAND), issuer_keys_dir=tempfile.mkdtemp())
-    signer = CredentialSigner(processes)
+    signer = CredentialSigner(WorkerProcesses(processes))
     try:
         with pytest.raises(MissingKey, match="uni-saarland"):
             await signer.sign(without_keys)
     finally:
-        signer.close()
+        signer.workers.close()
 
 
 async def test_a_signing_worker_that_dies_is_replaced(keys_dir: str) -> None:
-    signer = CredentialSigner(1)
+    signer = CredentialSigner(WorkerProcesses(1))
     try:
         await signer.sign(request(keys_dir, SAARLAND))
         for worker in multiprocessing.active_children():
@@ -96,4 +97,4 @@ async def test_a_signing_worker_that_dies_is_replaced(keys_dir: str) -> None:
                 continue
         assert document["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     finally:
-        signer.close()
+        signer.workers.close()

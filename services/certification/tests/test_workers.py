@@ -1,8 +1,9 @@
-"""The worker processes that sign and verify: they end with the service, even when it is killed with SIGKILL, and
-load none of the service's heavier layers.
+"""The worker processes that sign and verify: they end with the service, even when it is killed with SIGKILL, load
+none of the service's heavier layers, and serve signing and verifying in turns.
 
 This module's top-level imports stay light: a worker imports it to run `_layers_loaded`."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from services.certification.workers import WorkerProcesses
+
 ROOT = Path(__file__).resolve().parents[3]
 
 SERVICE = """
@@ -19,8 +22,8 @@ import asyncio, os
 from services.certification.workers import WorkerProcesses
 
 async def main():
-    workers = WorkerProcesses(1, "signing")
-    print(await workers.submit(_pid, None), flush=True)
+    workers = WorkerProcesses(1)
+    print(await workers.submit(_pid, None, "signing"), flush=True)
     await asyncio.Event().wait()
 
 def _pid(_):
@@ -84,15 +87,54 @@ async def test_the_workers_sign_and_verify_without_the_service_layers(tmp_path: 
 
     create_key(tmp_path, "uni-saarland")
     create_key(tmp_path, "uni-sofia")
-    signer, checker = CredentialSigner(1), ProofChecker(1, max_in_flight=4)
+    workers = WorkerProcesses(1)
+    signer, checker = CredentialSigner(workers), ProofChecker(workers, max_in_flight=4)
     try:
-        # A joint credential: the signing worker signs and endorses; the verifying worker checks both proofs.
+        # A joint credential: a worker signs and endorses, and checks both proofs.
         document = json.loads(await signer.sign(request(str(tmp_path), SAARLAND, SOFIA)))
         identity = node_identity(PUBLIC_URL, str(tmp_path))
         result = await checker.check(document, [identity.document("uni-saarland"), identity.document("uni-sofia")])
         assert result.verified, result.problems
-        assert await signer.submit(_layers_loaded, None) == []
-        assert await checker.submit(_layers_loaded, None) == []
+        assert await workers.submit(_layers_loaded, None, "signing") == []
     finally:
-        signer.close()
-        checker.close()
+        workers.close()
+
+
+def _slow_job(name: str) -> str:
+    """Run in a worker: a job that keeps it busy long enough for the others to queue up."""
+    time.sleep(0.1)
+    return name
+
+
+async def test_signing_and_verifying_take_turns_in_the_workers() -> None:
+    """A cohort's signatures queued first do not make an employer's check wait for all of them, nor does a burst of
+    checks stop issuing: with one worker, the two kinds of work alternate once the first jobs are out."""
+    workers = WorkerProcesses(1)
+    try:
+        finished: list[str] = []
+        jobs = [workers.submit(_slow_job, f"sign-{n}", "signing") for n in range(1, 5)]
+        jobs += [workers.submit(_slow_job, f"verify-{n}", "verifying") for n in range(1, 5)]
+        for job in asyncio.as_completed(jobs):
+            finished.append(await job)
+        # One job running and one ready were handed out before the checks arrived; then each kind in turn.
+        assert finished == ["sign-1", "sign-2", "verify-1", "sign-3", "verify-2", "sign-4", "verify-3", "verify-4"]
+    finally:
+        workers.close()
+
+
+async def test_a_job_withdrawn_before_a_worker_takes_it_is_not_run(tmp_path: Path) -> None:
+    workers = WorkerProcesses(1)
+    trace = tmp_path / "ran"
+    try:
+        first, second = (workers.submit(_slow_job, f"sign-{n}", "signing") for n in (1, 2))
+        waiting = workers.submit(_leave_a_trace, str(trace), "verifying")
+        waiting.cancel()  # The employer closed the page while the check waited.
+        assert await workers.submit(_slow_job, "sign-3", "signing") == "sign-3"
+        assert await asyncio.gather(first, second) == ["sign-1", "sign-2"]
+        assert not trace.exists(), "the withdrawn check ran anyway"
+    finally:
+        workers.close()
+
+
+def _leave_a_trace(path: str) -> None:
+    Path(path).touch()
