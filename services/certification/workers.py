@@ -91,13 +91,20 @@ class WorkerProcesses:
             if done.done():  # Withdrawn by its caller.
                 continue
             try:
-                running = asyncio.wrap_future(self._workers().submit(job, argument))
-            except BrokenProcessPool:  # A worker died (killed for memory, say): start new ones rather than fail forever.
-                log.warning("a worker process died; starting new ones")
-                self._stop_pool()
-                running = asyncio.wrap_future(self._workers().submit(job, argument))
+                running = self._start(job, argument)
+            except Exception as error:  # The pool could not take the job: its caller hears why, nobody waits forever.
+                done.set_exception(error)
+                continue
             self._handed_out += 1
             running.add_done_callback(functools.partial(self._finished, done))
+
+    def _start(self, job: Callable[[Any], Any], argument: Any) -> "asyncio.Future[Any]":
+        try:
+            return asyncio.wrap_future(self._workers().submit(job, argument))
+        except BrokenProcessPool:  # A worker died (killed for memory, say): start new ones rather than fail forever.
+            log.warning("a worker process died; starting new ones")
+            self._stop_pool()
+            return asyncio.wrap_future(self._workers().submit(job, argument))
 
     def _finished(self, done: "asyncio.Future[Any]", running: "asyncio.Future[Any]") -> None:
         self._handed_out -= 1
