@@ -39,6 +39,7 @@ from shared.events.common import LearnerCategory, LearnerIdentity
 from tests.integration.conftest import eventually, running
 from tests.integration.test_enrolment_applications import apply, learner_token, open_offering, registered
 from tests.stack import NODE_URI, ROOT, Stack, cloud_event, produce, read_topic
+from tests.tcp_hop import Hop
 
 pytestmark = pytest.mark.integration
 
@@ -371,49 +372,6 @@ async def test_a_german_speaking_learner_registered_with_enrolment_gets_the_germ
 
 
 # --- connections kept open to the relay ---
-
-
-class Hop:
-    """A TCP hop between the service and the sink: slow (each of the relay's replies `delay` seconds late), or gone
-    silent for the connections it carries, the way a relay that restarted behind a firewall or NAT looks to a kept
-    connection: open, but nothing ever answers."""
-
-    def __init__(self, upstream_port: int, delay: float = 0) -> None:
-        self.upstream_port = upstream_port
-        self.delay = delay
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._carried: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
-
-    async def __aenter__(self) -> "Hop":
-        self._server = await asyncio.start_server(self._carry, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        self.silence()
-        for client, _ in self._carried:
-            client.close()
-        assert self._server is not None
-        self._server.close()
-
-    def silence(self) -> None:
-        """The connections carried so far stop reaching the sink; the service's ends stay open. New ones work."""
-        for _, upstream in self._carried:
-            upstream.close()
-
-    async def _carry(self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        self._carried.append((client, upstream))
-
-        async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float = 0) -> None:
-            with contextlib.suppress(OSError):
-                while (data := await reader.read(65536)) and not upstream.is_closing():
-                    await asyncio.sleep(delay)
-                    writer.write(data)
-                    await writer.drain()
-
-        await asyncio.gather(pump(client_reader, upstream), pump(upstream_reader, client, self.delay))
 
 
 async def test_a_kept_connection_that_went_silent_is_replaced_before_an_email_goes_out_on_it(stack, sink):

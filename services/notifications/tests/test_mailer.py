@@ -16,47 +16,9 @@ from services.notifications.domain import Email, Message, to_message
 from services.notifications.mailer import Mailer, RelayConnection, is_permanent
 from services.notifications.settings import NotificationsSettings
 from services.notifications.worker import describe
+from tests.tcp_hop import Hop
 
 SENDER = "Saarland University <no-reply@uni-saarland.example>"
-
-
-class Hop:
-    """A TCP hop to the relay that counts what the mailer writes: each write is followed by a wait for the reply."""
-
-    def __init__(self, relay_port: int) -> None:
-        self.relay_port = relay_port
-        self.writes = 0
-        self.connections = 0
-        self._server: asyncio.Server | None = None
-        self.port = 0
-        self._carrying: list[tuple[asyncio.Task, asyncio.StreamWriter]] = []
-
-    async def __aenter__(self) -> "Hop":
-        self._server = await asyncio.start_server(self._carry, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for _, writer in self._carrying:
-            writer.close()
-        await asyncio.gather(*(task for task, _ in self._carrying), return_exceptions=True)
-
-    async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self._carrying.append((asyncio.current_task(), writer))
-        relay_reader, relay = await asyncio.open_connection("127.0.0.1", self.relay_port)
-
-        async def pump(source: asyncio.StreamReader, target: asyncio.StreamWriter, counted: bool) -> None:
-            with contextlib.suppress(OSError):
-                while data := await source.read(65536):
-                    self.writes += counted
-                    target.write(data)
-                    await target.drain()
-            target.close()
-
-        await asyncio.gather(pump(reader, relay, True), pump(relay_reader, writer, False))
 
 
 @contextlib.asynccontextmanager
