@@ -91,14 +91,14 @@ class WorkerProcesses:
             if done.done():  # Withdrawn by its caller.
                 continue
             try:
-                running = self._start(job, argument)
+                running = self._give_to_pool(job, argument)
             except Exception as error:  # The pool could not take the job: its caller hears why, nobody waits forever.
                 done.set_exception(error)
                 continue
             self._handed_out += 1
             running.add_done_callback(functools.partial(self._finished, done))
 
-    def _start(self, job: Callable[[Any], Any], argument: Any) -> "asyncio.Future[Any]":
+    def _give_to_pool(self, job: Callable[[Any], Any], argument: Any) -> "asyncio.Future[Any]":
         try:
             return asyncio.wrap_future(self._workers().submit(job, argument))
         except BrokenProcessPool:  # A worker died (killed for memory, say): start new ones rather than fail forever.
