@@ -31,7 +31,7 @@ from aiosmtplib.protocol import (
 from aiosmtplib.response import SMTPResponse
 from aiosmtplib.typing import Default, SMTPStatus
 
-from services.notifications.domain import Message
+from services.notifications.domain import PLAIN_ADDRESS, Message
 from services.notifications.settings import NotificationsSettings
 
 
@@ -181,8 +181,8 @@ class RelayConnection(aiosmtplib.SMTP):
         rcpt_words = [option.encode("ascii") for option in rcpt_options]
         # quote_address refuses an address that would break the command line (CR, LF, ...), before anything is sent.
         commands = [
-            (b"MAIL", b"FROM:" + quote_address(sender).encode(encoding), *(o.encode("ascii") for o in mail_options)),
-            *((b"RCPT", b"TO:" + quote_address(recipient).encode(encoding), *rcpt_words) for recipient in recipients),
+            (b"MAIL", b"FROM:" + _quoted(sender).encode(encoding), *(o.encode("ascii") for o in mail_options)),
+            *((b"RCPT", b"TO:" + _quoted(recipient).encode(encoding), *rcpt_words) for recipient in recipients),
             (b"DATA",),
         ]
         try:
@@ -231,6 +231,12 @@ class RelayConnection(aiosmtplib.SMTP):
         if not isinstance(self.protocol, PipeliningProtocol):
             raise aiosmtplib.SMTPServerDisconnected("Server not connected")
         return self.protocol
+
+
+def _quoted(address: str) -> str:
+    """The address as MAIL FROM and RCPT TO take it: a plain one (as to_message makes the envelope's) as it is, any
+    other parsed and checked by aiosmtplib (parsing both of every email was a tenth of its sending's CPU)."""
+    return f"<{address}>" if PLAIN_ADDRESS.fullmatch(address) else quote_address(address)
 
 
 class Mailer:
