@@ -98,12 +98,15 @@ async def main(count: int) -> None:
             for event in grades(course_id, count, source=settings.node_uri)
         ]
         await asyncio.gather(*deliveries)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         async with running(create_service(settings)):
             issued = await read_topic(
                 stack, Topic.CREDENTIALS, until=lambda records: len(records) >= count, timeout=max(120, count)
             )
             from_start = time.perf_counter() - started
+            # This process's CPU (the service's consumer, handlers, relay; and the reading of the topic above), not
+            # the signing processes'.
+            cpu = time.process_time() - cpu_started
         published_at = sorted(record.timestamp for record in issued)  # when the relay published each, in ms
         draining = (published_at[-1] - published_at[0]) / 1000
         sample = min(count, 300)
@@ -113,6 +116,7 @@ async def main(count: int) -> None:
         print(f"  build + canonicalize (RDFC-1.0) + sign         {rate(sample, signed)}")
         print(f"  through the service, draining the cohort       {rate(len(issued) - 1, draining)}")
         print(f"  through the service, from its start            {rate(len(issued), from_start)}")
+        print(f"  CPU of the service's process (signing processes apart) {cpu * 1000 / len(issued):6.2f} ms each")
         print(f"  -> 10,000 credentials: about {10_000 * draining / max(len(issued) - 1, 1):.0f} s of draining "
               "on one instance")
     finally:

@@ -59,6 +59,9 @@ async def _issue(
         credential = await issuing.issue(uow, issuer, grade, course_version, course, replaces, credential_id)
     except NotIssuable as error:
         raise Unprocessable(str(error)) from error
+    if credential.pending_endorsements:
+        # Its endorsement requests refer to its row, which must then be written first.
+        await uow.write_rows(issuing.CREDENTIALS)
     endorsements.ask_for_endorsements(uow, issuer.endorsing, credential)
     await stacking.after_issue(uow, issuer, credential)
     return credential
@@ -71,16 +74,6 @@ async def _live_credential(uow: UnitOfWork, learner_id: str, course_id: str, ver
     if version is not None:
         query = query.where(Credential.course_version == version)
     return (await uow.session.exec(query.with_for_update())).first()
-
-
-async def grade_recorded(
-    event: GradeRecorded, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
-) -> None:
-    # No autoflush: a batch's credentials and outbox rows are then written together (a few INSERTs for a hundred
-    # grades). A second pass for the same learner and course within one batch is seen by the read-ahead (below), and
-    # the unique index of live credentials stands behind it.
-    with uow.session.no_autoflush:
-        await _grade_recorded(event, uow, issuer)
 
 
 # The transaction's grades waiting to be written (UnitOfWork.rows), and what its passing grades are already credited
@@ -123,13 +116,15 @@ async def _credited(uow: UnitOfWork, event: GradeRecorded) -> Credited:
 
 
 async def _write_grades(uow: UnitOfWork, rows: list[dict]) -> None:
-    # Without flushing the batch's credentials: their signed documents are stored by later steps of the commit, and a
-    # credential flushed now would be written twice (INSERT, then UPDATE with its document).
-    with uow.session.no_autoflush:
-        await uow.insert_unless_known(Grade, rows)
+    await uow.insert_unless_known(Grade, rows)
 
 
-async def _grade_recorded(event: GradeRecorded, uow: UnitOfWork, issuer: Issuer) -> None:
+async def grade_recorded(
+    event: GradeRecorded, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
+) -> None:
+    # A batch's credentials are written together on commit (issuing.CREDENTIALS): a second pass for the same learner
+    # and course within one batch is seen by the read-ahead (below), and the unique index of live credentials stands
+    # behind it.
     # Written with the rest of the batch's grades when the transaction commits (one statement, not one each).
     uow.rows(GRADES, functools.partial(_write_grades, uow)).append(
         dict(
@@ -158,9 +153,10 @@ async def _grade_recorded(event: GradeRecorded, uow: UnitOfWork, issuer: Issuer)
 async def grade_amended(
     event: GradeAmended, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
 ) -> None:
-    # Grades of this transaction not written yet are written first, and what the batch's grades were credited with
-    # is read again after this amendment's changes.
+    # Grades and credentials of this transaction not written yet are written first, and what the batch's grades were
+    # credited with is read again after this amendment's changes.
     await uow.write_rows(GRADES)
+    await uow.write_rows(issuing.CREDENTIALS)
     uow.cache.pop(CREDITED, None)
     grade = await uow.session.get(Grade, event.grade_id, with_for_update=True)
     version = event.course_version or (grade.course_version if grade else None)

@@ -100,6 +100,7 @@ class PresentedParts:
         await self.take(uow, principal, documents, stacked, programme_id)
         before = await _programme_credential(uow, principal.subject, programme_id)
         await stacking.award_programmes(uow, self.issuer, principal.subject, [programme])
+        await uow.write_rows(issuing.CREDENTIALS)  # A programme credential just awarded is then found (below).
         after = await _programme_credential(uow, principal.subject, programme_id)
         return before is None and after is not None
 

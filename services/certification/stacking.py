@@ -47,7 +47,9 @@ async def _presented(uow: UnitOfWork, learner_id: str) -> list[PresentedPart]:
 async def award_programmes(
     uow: UnitOfWork, issuer: Issuer, learner_id: str, programmes: list[Programme]
 ) -> None:
-    await uow.session.flush()  # The learner's credentials of this transaction count too.
+    # The learner's credentials of this transaction count too.
+    await uow.write_rows(issuing.CREDENTIALS)
+    await uow.session.flush()
     held = {credential.course_id: credential for credential in await _live(uow, learner_id, programme=False)}
     presented = {part.course_id: part for part in await _presented(uow, learner_id) if part.course_id not in held}
     awarded = {credential.course_id for credential in await _live(uow, learner_id, programme=True)}
@@ -113,6 +115,7 @@ async def programme_approved(
         uow.cache.pop(("programmes counting", course_id), None)
     programme = await uow.session.get(Programme, (event.programme_id, event.version))
     assert programme is not None
+    await uow.write_rows(issuing.CREDENTIALS)  # Holders by this transaction's credentials too.
     holders = select(Credential.learner_id).where(
         Credential.course_id.in_(event.rule.course_ids), Credential.revoked_at.is_(None)
     )

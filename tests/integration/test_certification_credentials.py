@@ -15,16 +15,20 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.certification import issuing, reliances
 from services.certification.app import create_service
+from services.certification.handlers import event_handlers
+from services.certification.issuing import Issuer
 from services.certification.models import Credential, Share
 from services.certification.settings import CertificationSettings
+from services.certification.signing import CredentialSigner
 from services.certification.status_lists import decode, get_bit
 from services.certification.tests.test_domain import alliance_course
 from services.certification.tests.test_signing import SOFIA, keys_dir  # noqa: F401 (keys_dir is a fixture)
 from services.certification.vc import keys
 from services.certification.vc.endorsement import verify_joint
+from services.certification.workers import WorkerProcesses
 from shared.auth import Role
 from shared.db import UnitOfWork, create_engine, create_sessionmaker
-from shared.events import CloudEvent, Topic, dead_letter_topic
+from shared.events import CloudEvent, Topic, dead_letter_topic, parse_data
 from shared.events.alliance import PartRevoked, RelianceDeclared
 from shared.events.assessment import GradeAmended, GradeRecorded
 from shared.events.catalogue import (
@@ -398,6 +402,39 @@ async def test_an_amended_grade_revokes_the_credential_or_replaces_it(client, st
     )
     types = [cloud_event(r)["type"].split(".")[-2] for r in records if r.key == who.learner_id.encode()]
     assert types == ["issued", "revoked", "issued", "revoked"]
+
+
+async def handled_together(settings: CertificationSettings, *envelopes: CloudEvent) -> None:
+    """The events handled as the consumer handles a batch: one after another in one transaction, committed once.
+    (Through Kafka, a batch that fails is handled again one event at a time, which would hide a batch's failure.)"""
+    handlers = event_handlers(Issuer(settings, CredentialSigner(WorkerProcesses(0))), None)
+    engine = create_engine(settings)
+    try:
+        async with UnitOfWork(create_sessionmaker(engine), NODE_URI) as uow:
+            uow.events = [parse_data(envelope) for envelope in envelopes]
+            for event, envelope in zip(uow.events, envelopes, strict=True):
+                await handlers[type(event)](event, envelope, uow)
+            await uow.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pass_and_its_amendment_in_one_batch_issue_a_credential_then_its_signed_replacement(
+    client, stack, keys_dir
+):
+    who, course_id = learner(), await approved_course(stack, SAARLAND)
+    passed = recorded(who, course_id, grade="2.3")
+    settings = stack.settings(CertificationSettings, issuer_keys_dir=str(keys_dir), public_url=PUBLIC_URL)
+    # The amendment must find the credential the pass has just been issued in the same transaction.
+    await handled_together(settings, passed, amended(passed, "1.7", True))
+    credentials = await credentials_of(client, stack, who, count=2)
+    [first] = [c for c in credentials if c["replaces"] is None]
+    [replacement] = [c for c in credentials if c["replaces"] == first["id"]]
+    assert first["status"] == "revoked" and replacement["status"] == "valid"
+    assert first["record"]["grade_achieved"] == "2.3" and replacement["record"]["grade_achieved"] == "1.7"
+    assert (await client.post("/verify", json=first["credential"])).json()["outcome"] == "revoked"
+    verdict = (await client.post("/verify", json=replacement["credential"])).json()
+    assert verdict["valid"], verdict
 
 
 async def test_a_learner_sees_their_wallet_and_shares_a_credential_until_the_link_expires(client, stack):
