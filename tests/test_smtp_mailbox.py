@@ -170,3 +170,43 @@ async def test_pipelining_is_not_offered_when_told_not_to(tmp_path: Path) -> Non
         server.close()
         await server.wait_closed()
         handler.close()
+
+
+async def test_chunking_is_offered_and_bdat_chunks_make_one_message_as_sent(tmp_path: Path) -> None:
+    """RFC 3030 with PIPELINING: chunks are taken as they are (a leading dot stays single, no end line); a chunk behind
+    a transaction without recipients is read and refused, not taken for commands; DATA after BDAT is refused."""
+    handler = MaildirHandler(tmp_path / "mail", frozenset({"gone@example.org"}))
+    server = await asyncio.get_running_loop().create_server(lambda: Sink(handler, hostname="mc-smtp"), "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+
+    async def replies(count: int) -> list[str]:
+        lines = []
+        while len(lines) < count:
+            line = (await asyncio.wait_for(reader.readline(), 5)).decode()
+            if line[3:4] != "-":  # The last line of a reply.
+                lines.append(line[:3])
+        return lines
+
+    first, last = b"Subject: chunked\r\n\r\n.leading", b" dot\r\nQUIT\r\n"
+    try:
+        await replies(1)
+        writer.write(b"EHLO client.example\r\n")
+        ehlo = await asyncio.wait_for(reader.readuntil(b"250 HELP\r\n"), 5)
+        writer.write(b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<ada@example.org>\r\n"
+                     + b"BDAT %d\r\n" % len(first) + first + b"BDAT %d LAST\r\n" % len(last) + last)
+        accepted = await replies(4)
+        writer.write(b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<gone@example.org>\r\nBDAT 6 LAST\r\nRSET\r\n"
+                     b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<bob@example.org>\r\nBDAT 4\r\nHi\r\nDATA\r\nQUIT\r\n")
+        refused = await replies(8)
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        handler.close()
+
+    assert b"250-CHUNKING\r\n" in ehlo
+    assert accepted == ["250", "250", "250", "250"]
+    assert refused == ["250", "550", "503", "250", "250", "250", "503", "221"], "RSET read as the chunk, then DATA refused"
+    [message] = read(tmp_path / "mail")
+    assert message["X-Envelope-To"] == "ada@example.org" and message["Subject"] == "chunked"
+    assert message.get_content() == ".leading dot\nQUIT\n", "the chunk's QUIT is the message's, not a command"

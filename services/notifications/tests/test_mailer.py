@@ -1,6 +1,7 @@
 """The mailer against the development sink (deploy/smtp_mailbox.py, in process) over real connections: with PIPELINING
-an email takes two round trips and arrives as sent; refusals keep their meaning; a relay without it gets one command at
-a time. A hop between the two counts the mailer's writes, each of which waits for the relay's reply."""
+an email takes two round trips, with CHUNKING too one, and arrives as sent; refusals keep their meaning; a relay without
+PIPELINING gets one command at a time. A hop between the two counts the mailer's writes, each of which waits for the
+relay's reply."""
 
 import asyncio
 import contextlib
@@ -22,8 +23,10 @@ SENDER = "Saarland University <no-reply@uni-saarland.example>"
 
 
 @contextlib.asynccontextmanager
-async def relay(maildir: Path, session: type[SMTP] = Sink, pipelining: bool = True) -> AsyncIterator[Hop]:
-    handler = MaildirHandler(maildir, frozenset({"gone@example.eu"}), pipelining)
+async def relay(
+    maildir: Path, session: type[SMTP] = Sink, pipelining: bool = True, chunking: bool = True
+) -> AsyncIterator[Hop]:
+    handler = MaildirHandler(maildir, frozenset({"gone@example.eu"}), pipelining, chunking)
     server = await asyncio.get_running_loop().create_server(
         lambda: session(handler, hostname="mc-smtp", enable_SMTPUTF8=True), "127.0.0.1", 0
     )
@@ -70,12 +73,19 @@ def as_stored(message: Message) -> bytes:
     return data if data.endswith(b"\n") else data + b"\n"
 
 
-@pytest.mark.parametrize("session", [Sink, SMTP], ids=["sink", "aiosmtpd"])
-async def test_emails_through_a_pipelining_relay_take_two_round_trips_and_arrive_as_sent(tmp_path, session) -> None:
-    """aiosmtpd's own session answers a group with one write per reply, the sink's with one write for them all: the
-    mailer reads the replies whichever way they come."""
+@pytest.mark.parametrize(
+    ("session", "chunking", "writes_per_email"),
+    [(Sink, True, 1), (Sink, False, 2), (SMTP, True, 2)],
+    ids=["sink with CHUNKING", "sink without CHUNKING", "aiosmtpd, no CHUNKING"],
+)
+async def test_emails_through_a_pipelining_relay_take_one_round_trip_with_chunking_two_without_and_arrive_as_sent(
+    tmp_path, session, chunking, writes_per_email
+) -> None:
+    """With CHUNKING: MAIL, RCPT and BDAT with the message, in one write. Without: MAIL, RCPT and DATA, then the
+    message after DATA's 354. aiosmtpd's own session answers a group with one write per reply, the sink's with one
+    write for them all: the mailer reads the replies whichever way they come."""
     sent = emails()
-    async with relay(tmp_path / "mail", session) as hop:
+    async with relay(tmp_path / "mail", session, chunking=chunking) as hop:
         sender = mailer(hop)
         for message in sent:
             await sender.send(message)
@@ -83,17 +93,22 @@ async def test_emails_through_a_pipelining_relay_take_two_round_trips_and_arrive
         await sender.close()
 
     assert hop.connections == 1, "one connection kept for all three"
-    assert writes == 1 + 2 * len(sent), "EHLO, then MAIL+RCPT+DATA and the message for each email"
+    assert writes == 1 + writes_per_email * len(sent), "EHLO, then each email's writes"
     received = stored(tmp_path / "mail")
     assert set(received) == {message.recipient for message in sent}
     for message in sent:
-        assert received[message.recipient] == as_stored(message), "dots undoubled, nothing else changed"
+        assert received[message.recipient] == as_stored(message), "leading dots as sent, nothing else changed"
 
 
-async def test_a_refused_recipient_is_a_permanent_failure_and_the_connection_carries_the_next_email(tmp_path) -> None:
+@pytest.mark.parametrize("chunking", [True, False], ids=["BDAT", "DATA"])
+async def test_a_refused_recipient_is_a_permanent_failure_and_the_connection_carries_the_next_email(
+    tmp_path, chunking
+) -> None:
+    """With BDAT the refused transaction's message has gone with its commands: the relay reads it and refuses it, and
+    the connection goes on at the next command."""
     ada = emails()[1]
     gone = Message(ada.sender, "gone@example.eu", "<gone@uni-saarland.example>", ada.data)
-    async with relay(tmp_path / "mail") as hop:
+    async with relay(tmp_path / "mail", chunking=chunking) as hop:
         with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
             await mailer(hop).send(gone)
         connection = RelayConnection(hostname="127.0.0.1", port=hop.port, start_tls=False, timeout=5)
