@@ -39,6 +39,16 @@ def read(maildir: Path) -> list:
     return list(box)
 
 
+async def replies(reader: asyncio.StreamReader, count: int) -> list[str]:
+    """The codes of the next `count` replies (a reply of several lines counts once)."""
+    lines = []
+    while len(lines) < count:
+        line = (await asyncio.wait_for(reader.readline(), 5)).decode()
+        if line[3:4] != "-":  # The last line of a reply.
+            lines.append(line[:3])
+    return lines
+
+
 def send(port: int, recipients: list[str], message: str = MESSAGE) -> dict:
     with smtplib.SMTP("127.0.0.1", port) as client:
         return client.sendmail("no-reply@uni.example", recipients, message.encode())
@@ -129,22 +139,14 @@ async def test_pipelining_is_offered_and_a_pipelined_group_is_answered_in_order(
     port, maildir, _ = sink
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
-    async def replies(count: int) -> list[str]:
-        lines = []
-        while len(lines) < count:
-            line = (await asyncio.wait_for(reader.readline(), 5)).decode()
-            if line[3:4] != "-":  # The last line of a reply.
-                lines.append(line[:3])
-        return lines
-
-    await replies(1)
+    await replies(reader, 1)
     writer.write(b"EHLO client.example\r\n")
     ehlo = await asyncio.wait_for(reader.readuntil(b"250 HELP\r\n"), 5)
     writer.write(b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<gone@example.org>\r\nRCPT TO:<ada@example.org>\r\nDATA\r\n")
-    accepted = await replies(4)
+    accepted = await replies(reader, 4)
     writer.write(b"Subject: piped\r\n\r\n..dotted\r\n.\r\n"
                  b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<gone@example.org>\r\nDATA\r\nQUIT\r\n")
-    refused = await replies(5)
+    refused = await replies(reader, 5)
     writer.close()
 
     assert b"250-PIPELINING\r\n" in ehlo
@@ -179,25 +181,17 @@ async def test_chunking_is_offered_and_bdat_chunks_make_one_message_as_sent(tmp_
     server = await asyncio.get_running_loop().create_server(lambda: Sink(handler, hostname="mc-smtp"), "127.0.0.1", 0)
     reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
 
-    async def replies(count: int) -> list[str]:
-        lines = []
-        while len(lines) < count:
-            line = (await asyncio.wait_for(reader.readline(), 5)).decode()
-            if line[3:4] != "-":  # The last line of a reply.
-                lines.append(line[:3])
-        return lines
-
     first, last = b"Subject: chunked\r\n\r\n.leading", b" dot\r\nQUIT\r\n"
     try:
-        await replies(1)
+        await replies(reader, 1)
         writer.write(b"EHLO client.example\r\n")
         ehlo = await asyncio.wait_for(reader.readuntil(b"250 HELP\r\n"), 5)
         writer.write(b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<ada@example.org>\r\n"
                      + b"BDAT %d\r\n" % len(first) + first + b"BDAT %d LAST\r\n" % len(last) + last)
-        accepted = await replies(4)
+        accepted = await replies(reader, 4)
         writer.write(b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<gone@example.org>\r\nBDAT 6 LAST\r\nRSET\r\n"
                      b"MAIL FROM:<no-reply@uni.example>\r\nRCPT TO:<bob@example.org>\r\nBDAT 4\r\nHi\r\nDATA\r\nQUIT\r\n")
-        refused = await replies(8)
+        refused = await replies(reader, 8)
     finally:
         writer.close()
         server.close()
