@@ -117,18 +117,21 @@ class Sink(SMTP):
             # A pipelined command after the message (RFC 2920 allows QUIT or the next MAIL): it stays for later.
             self._reader.feed_data(after)
         if too_much:
-            await self.push("552 Error: Too much mail data")
-            self._set_post_data_state()
+            await self._end_transaction("552 Error: Too much mail data")
             return
         lines = bytes(received[2:end + 2]).split(b"\r\n")
         if max(map(len, lines)) + 2 > self.line_length_limit:
-            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
-            self._set_post_data_state()
+            await self._end_transaction("500 Line too long (see RFC5321 4.5.3.1.6)")
             return
         # A line's leading dot was doubled by the client (transparency, RFC 5321 4.5.2).
-        content = b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+        await self._take(b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines))
+
+    async def _take(self, content: bytes) -> None:
+        """The message of this transaction, whole (after DATA or the last BDAT): stored by the handler, answered."""
         self.envelope.content = self.envelope.original_content = content
-        status = await self._call_handler_hook("DATA")
+        await self._end_transaction(await self._call_handler_hook("DATA"))
+
+    async def _end_transaction(self, status: str) -> None:
         self._set_post_data_state()
         await self.push(status)
 
@@ -152,8 +155,7 @@ class Sink(SMTP):
                 if self._too_much:
                     self._chunks.clear()
         if not self.envelope.rcpt_tos:  # RFC 3030 2: the chunk is read, and refused like DATA would be.
-            self._set_post_data_state()
-            await self.push("503 5.5.1 Error: need RCPT command")
+            await self._end_transaction("503 5.5.1 Error: need RCPT command")
             return
         if not last:
             await self.push(f"250 2.0.0 {words[0]} octets received")
@@ -162,13 +164,9 @@ class Sink(SMTP):
         self._chunks_of = None
         self._chunks.clear()
         if too_much:
-            self._set_post_data_state()
-            await self.push("552 Error: Too much mail data")
-            return
-        self.envelope.content = self.envelope.original_content = content
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
-        await self.push(status)
+            await self._end_transaction("552 Error: Too much mail data")
+        else:
+            await self._take(content)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """An address from MAIL or RCPT and what follows it, as aiosmtpd parses it (None, None: not an address)."""

@@ -167,12 +167,13 @@ def to_message(email: Email, sender: str, message_id: str) -> Message:
     every header and re-encoded every part on each email, a third of the service's CPU in a cohort
     (bench/bench_cohort.py). Non-ASCII header text is encoded as RFC 2047 words, bodies as quoted-printable UTF-8, so
     the message is 7-bit whatever the language and the relay's extensions."""
-    address = email.recipient if PLAIN_ADDRESS.fullmatch(email.recipient) else parseaddr(email.recipient)[1]
+    plain = PLAIN_ADDRESS.fullmatch(email.recipient) is not None
+    address = email.recipient if plain else parseaddr(email.recipient)[1]
     smtputf8 = not (address.isascii() and _envelope_sender(sender).isascii())
     boundary = f"=_{uuid.uuid4().hex}"  # "=" never occurs in quoted-printable text: no body can contain it.
     headers = [
         ("From", _sender_header(sender)),
-        ("To", email.recipient if PLAIN_ADDRESS.fullmatch(email.recipient) else _address_header(email.recipient)),
+        ("To", email.recipient if plain else _address_header(email.recipient)),
         ("Subject", _text_header("Subject", email.subject)),
         ("Date", _date(int(time.time()))),
         # Stable per event and recipient: a mail system that sees it twice can tell it is the same email.
