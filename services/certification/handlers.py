@@ -59,10 +59,7 @@ async def _issue(
         credential = await issuing.issue(uow, issuer, grade, course_version, course, replaces, credential_id)
     except NotIssuable as error:
         raise Unprocessable(str(error)) from error
-    if credential.pending_endorsements:
-        # Its endorsement requests refer to its row, which must then be written first.
-        await uow.write_rows(issuing.CREDENTIALS)
-    endorsements.ask_for_endorsements(uow, issuer.endorsing, credential)
+    await endorsements.ask_for_endorsements(uow, issuer.endorsing, credential)
     await stacking.after_issue(uow, issuer, credential)
     return credential
 
@@ -73,7 +70,7 @@ async def _live_credential(uow: UnitOfWork, learner_id: str, course_id: str, ver
     )
     if version is not None:
         query = query.where(Credential.course_version == version)
-    return (await uow.session.exec(query.with_for_update())).first()
+    return (await issuing.read(uow, query.with_for_update())).first()
 
 
 # The transaction's grades waiting to be written (UnitOfWork.rows), and what its passing grades are already credited
@@ -106,7 +103,7 @@ async def _credited(uow: UnitOfWork, event: GradeRecorded) -> Credited:
             Credential.learner_id.in_({e.learner_id for e in batch}),
             Credential.course_id.in_({e.course_id for e in batch}),
         )
-        for grade_id, learner_id, course_id, version, revoked_at in (await uow.session.execute(query)).all():
+        for grade_id, learner_id, course_id, version, revoked_at in (await issuing.read(uow, query)).all():
             if grade_id is not None:
                 credited.grades.add(grade_id)
             if revoked_at is None:
@@ -153,10 +150,9 @@ async def grade_recorded(
 async def grade_amended(
     event: GradeAmended, envelope: CloudEvent, uow: UnitOfWork, *, issuer: Issuer
 ) -> None:
-    # Grades and credentials of this transaction not written yet are written first, and what the batch's grades were
-    # credited with is read again after this amendment's changes.
+    # Grades of this transaction not written yet are written first, and what the batch's grades were credited with is
+    # read again after this amendment's changes.
     await uow.write_rows(GRADES)
-    await uow.write_rows(issuing.CREDENTIALS)
     uow.cache.pop(CREDITED, None)
     grade = await uow.session.get(Grade, event.grade_id, with_for_update=True)
     version = event.course_version or (grade.course_version if grade else None)

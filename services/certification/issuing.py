@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-from sqlalchemy import Text, bindparam, cast, insert
+from sqlalchemy import Executable, Text, bindparam, cast, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import select
 
@@ -200,6 +200,14 @@ async def _store_credentials(uow: UnitOfWork, pending: list[tuple[Credential, Aw
     await uow.session.execute(_STORING, rows)
 
 
+async def read(uow: UnitOfWork, query: Executable) -> Any:
+    """`query` over credentials, run in the caller's transaction once the credentials it has awarded are written (they
+    wait for the commit, `award`): every read of credentials that a later event of the same batch may depend on goes
+    through here, so that none misses a credential awarded earlier in the batch."""
+    await uow.write_rows(CREDENTIALS)
+    return await uow.session.exec(query)
+
+
 async def award(
     uow: UnitOfWork,
     issuer: Issuer,
@@ -211,7 +219,7 @@ async def award(
 
     Its signature is made by the signer meanwhile; the credential is stored once, with its signed document, with the
     rest of the transaction's credentials when the unit of work commits, or earlier when a later event of the
-    transaction must see it (`uow.write_rows(CREDENTIALS)`). The object returned is not in the session.
+    transaction reads credentials (`read`). The object returned is not in the session.
     """
     settings = issuer.settings
     identity = identity_of(settings)
@@ -364,6 +372,6 @@ async def revoke(
     stacking_it = select(Credential).where(
         Credential.programme.is_(True), Credential.revoked_at.is_(None), Credential.parts.contains([credential.id])
     )
-    for programme in (await uow.session.exec(stacking_it.with_for_update())).all():
+    for programme in (await read(uow, stacking_it.with_for_update())).all():
         because = f"its part {credential.record['title']} ({credential.id}) was revoked: {reason}"
         change_status(uow, settings, programme, StatusAction.REVOKE, because, changed_by)

@@ -100,7 +100,6 @@ class PresentedParts:
         await self.take(uow, principal, documents, stacked, programme_id)
         before = await _programme_credential(uow, principal.subject, programme_id)
         await stacking.award_programmes(uow, self.issuer, principal.subject, [programme])
-        await uow.write_rows(issuing.CREDENTIALS)  # A programme credential just awarded is then found (below).
         after = await _programme_credential(uow, principal.subject, programme_id)
         return before is None and after is not None
 
@@ -245,7 +244,7 @@ async def part_revoked(uow: UnitOfWork, settings: CertificationSettings, part: P
         Credential.programme.is_(True), Credential.revoked_at.is_(None), Credential.learner_id == part.learner_id,
         Credential.parts.contains([part.credential_id]),
     )
-    for programme in (await uow.session.exec(standing.with_for_update())).all():
+    for programme in (await issuing.read(uow, standing.with_for_update())).all():
         bodies = part.record.get("awarding_bodies") or [{}]
         because = (
             f"its part {part.record.get('title')} ({part.credential_id}), issued by "
@@ -320,7 +319,7 @@ async def _programme_credential(uow: UnitOfWork, learner_id: str, programme_id: 
         Credential.learner_id == learner_id, Credential.course_id == programme_id,
         Credential.programme.is_(True), Credential.revoked_at.is_(None),
     )
-    return (await uow.session.exec(query.limit(1))).first()
+    return (await issuing.read(uow, query.limit(1))).first()  # One just awarded too.
 
 
 def _issuer_of(issuer: str, registry: AllianceRegistry | None, own_node: str | None) -> tuple[str | None, str | None]:

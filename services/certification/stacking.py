@@ -36,7 +36,7 @@ async def _live(uow: UnitOfWork, learner_id: str, programme: bool) -> list[Crede
     query = select(Credential).where(
         Credential.learner_id == learner_id, Credential.revoked_at.is_(None), Credential.programme.is_(programme)
     )
-    return list((await uow.session.exec(query.order_by(Credential.issued_at))).all())
+    return list((await issuing.read(uow, query.order_by(Credential.issued_at))).all())
 
 
 async def _presented(uow: UnitOfWork, learner_id: str) -> list[PresentedPart]:
@@ -47,9 +47,7 @@ async def _presented(uow: UnitOfWork, learner_id: str) -> list[PresentedPart]:
 async def award_programmes(
     uow: UnitOfWork, issuer: Issuer, learner_id: str, programmes: list[Programme]
 ) -> None:
-    # The learner's credentials of this transaction count too.
-    await uow.write_rows(issuing.CREDENTIALS)
-    await uow.session.flush()
+    # The learner's credentials of this transaction count too (issuing.read).
     held = {credential.course_id: credential for credential in await _live(uow, learner_id, programme=False)}
     presented = {part.course_id: part for part in await _presented(uow, learner_id) if part.course_id not in held}
     awarded = {credential.course_id for credential in await _live(uow, learner_id, programme=True)}
@@ -115,9 +113,9 @@ async def programme_approved(
         uow.cache.pop(("programmes counting", course_id), None)
     programme = await uow.session.get(Programme, (event.programme_id, event.version))
     assert programme is not None
-    await uow.write_rows(issuing.CREDENTIALS)  # Holders by this transaction's credentials too.
+    # Holders by this transaction's credentials too (issuing.read).
     holders = select(Credential.learner_id).where(
         Credential.course_id.in_(event.rule.course_ids), Credential.revoked_at.is_(None)
     )
-    for learner_id in sorted(set((await uow.session.exec(holders.distinct())).all())):
+    for learner_id in sorted(set((await issuing.read(uow, holders.distinct())).all())):
         await award_programmes(uow, issuer, learner_id, _latest([programme]))
