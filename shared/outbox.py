@@ -88,6 +88,8 @@ class OutboxRelay:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self._settings.outbox_poll_seconds):
                             await self._wake.wait()
+                    if self._wake.is_set() and self._settings.outbox_gather_seconds:
+                        await asyncio.sleep(self._settings.outbox_gather_seconds)
 
     async def _dependency(self, error: Exception) -> Dependency:
         """Whom the relay waits for: the one the error names, else the database if it does not answer, else Kafka

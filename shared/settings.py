@@ -92,6 +92,9 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(default=100, ge=1)
     # The outbox relay wakes up on NOTIFY; this is only the fallback poll interval.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Woken, the relay waits this long before reading, so that the events of transactions committing close together
+    # (HTTP requests, consumer batches) go to Kafka in one produce request and reach each consumer in one fetch.
+    outbox_gather_seconds: float = Field(default=0.01, ge=0)
     # Published outbox rows are deleted after this long (the events live on in Kafka); the relay prunes hourly.
     outbox_retention_hours: float = Field(default=168.0, gt=0)
 

@@ -1,5 +1,6 @@
 """The catalogue publishes through its outbox onto the real Kafka: structured CloudEvents, keyed, with trace context."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -127,3 +128,28 @@ async def test_published_outbox_rows_are_deleted_after_the_retention_and_unpubli
     finally:
         await engine.dispose()
     assert kept == {"published an hour ago", "never published"}
+
+
+async def test_events_committed_close_together_go_to_kafka_in_one_batch_of_the_relay(stack):
+    settings = stack.settings(CatalogueSettings, outbox_gather_seconds=0.5)
+    saarland = university("Saarland University")
+    ana = designer(stack, saarland["id"], "ana@uni-saarland.de")
+    async with running(create_service(settings)) as client:
+        courses = [
+            (await client.post("/courses", json={"description": description(saarland)}, headers=ana)).json()["id"]
+            for _ in range(2)
+        ]
+        for course_id in courses:  # Two transactions, a tenth of a second apart: each wakes the relay.
+            assert (await client.post(f"/courses/{course_id}/submit", headers=ana)).status_code == 200
+            await asyncio.sleep(0.1)
+        await read_topic(stack, Topic.COURSES, until=lambda rs: {r.key.decode() for r in rs} >= set(courses))
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            published = (await session.execute(
+                select(OutboxMessage.key, OutboxMessage.published_at).where(OutboxMessage.key.in_(courses))
+            )).all()
+    finally:
+        await engine.dispose()
+    # Woken by the first commit, the relay waited for the second and published both with one read and one mark.
+    assert len(published) == 2 and published[0].published_at == published[1].published_at is not None
