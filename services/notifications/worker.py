@@ -52,7 +52,7 @@ from services.notifications.settings import NotificationsSettings
 from shared.db import Listener, utcnow
 from shared.events.notifications import NotificationFailed, NotificationSent
 from shared.failures import Backoff, Outages, diagnose
-from shared.tracing import context_from_traceparent, current_traceparent, tracer
+from shared.tracing import continuing, current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +249,9 @@ class DeliveryWorker:
 
     async def send(self, claim: Claim) -> tuple[BaseException | None, str | None]:
         """Send one email: the error, if it failed, and the trace context its NotificationSent continues."""
-        # Sending and recording continue the trace of the event the email is about (NotificationSent carries it on).
-        with tracer(__name__).start_as_current_span(
-            "notifications send email", context=context_from_traceparent(claim.traceparent), kind=SpanKind.CLIENT
-        ):
+        # Sending and recording continue the trace of the event the email is about (NotificationSent carries it on),
+        # in a span of their own when spans are exported.
+        with continuing(claim.traceparent, "notifications send email", kind=SpanKind.CLIENT):
             try:
                 await self._mailer.send(claim.message, claim.deadline)
             except Exception as error:
