@@ -182,7 +182,7 @@ class RelayConnection(aiosmtplib.SMTP):
             raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
         encoding = "utf-8" if utf8 else "ascii"
         # CRLF line ends; the message's octets, as SIZE (RFC 1870) and BDAT count them.
-        lines = normalize_message_line_endings(message.encode("ascii") if isinstance(message, str) else message)
+        lines = _crlf(message.encode("ascii") if isinstance(message, str) else message)
         if self.supports_extension("size"):
             mail_options.insert(0, f"size={len(lines)}")
         chunked = self.supports_extension("chunking")
@@ -240,6 +240,14 @@ class RelayConnection(aiosmtplib.SMTP):
         if not isinstance(self.protocol, PipeliningProtocol):
             raise aiosmtplib.SMTPServerDisconnected("Server not connected")
         return self.protocol
+
+
+def _crlf(message: bytes) -> bytes:
+    """The message with CRLF line ends, the last line ended too. Those to_message makes are so already: counted in C,
+    not rewritten by aiosmtplib's regular expression (2 % of notifications' CPU in a cohort)."""
+    if message.endswith(b"\r\n") and message.count(b"\n") == message.count(b"\r") == message.count(b"\r\n"):
+        return message
+    return normalize_message_line_endings(message)
 
 
 def _quoted(address: str) -> str:

@@ -5,16 +5,18 @@ relay's reply."""
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosmtplib
 import pytest
+from aiosmtplib.protocol import normalize_message_line_endings
 from aiosmtpd.smtp import SMTP
 
 from deploy.smtp_mailbox import MaildirHandler, Sink
 from services.notifications.domain import Email, Message, to_message
-from services.notifications.mailer import Mailer, RelayConnection, is_permanent
+from services.notifications.mailer import Mailer, RelayConnection, _crlf, is_permanent
 from services.notifications.settings import NotificationsSettings
 from services.notifications.worker import describe
 from tests.tcp_hop import Hop
@@ -157,3 +159,13 @@ async def test_an_address_with_a_line_break_adds_no_command_to_the_group(tmp_pat
 
     assert refusals == {}
     assert set(stored(tmp_path / "mail")) == {"ada@example.eu"}, "nothing for eve@example.org"
+
+
+def test_line_ends_are_made_crlf_as_aiosmtplib_makes_them_whatever_the_message():
+    for length in range(7):
+        for parts in itertools.product([b"a", b"\r", b"\n"], repeat=length):
+            message = b"".join(parts)
+            assert _crlf(message) == normalize_message_line_endings(message), message
+    email = to_message(Email("ana@example.eu", "Issued", "one\ntwo\r\n", "<p>one</p>", "credential_issued"),
+                       "no-reply@example.eu", "<1@example.eu>")
+    assert _crlf(email.data) is email.data, "to_message's lines end in CRLF already: nothing rewritten"
