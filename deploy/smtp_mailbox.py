@@ -14,7 +14,8 @@ cohort's thousands of emails made the log, and parsing each message for its subj
 
 aiosmtpd reads a message line by line, in Python (`smtp_DATA`), and defines a class each time it parses an address
 (`_getaddr`): half of the sink's CPU per email. `Sink` reads the message in the chunks the socket delivers and parses
-addresses without the class, with the same replies.
+addresses without the class, with the same replies; a plain `<local@domain>` it takes as it is, without the `email`
+package's parser, which still cost half of its CPU per email (bench/bench_mail.py: 800-883 -> 400-483 µs).
 
 It offers PIPELINING (RFC 2920): a client may send MAIL, RCPT and DATA at once and read their replies together. aiosmtpd
 reads commands one line at a time from its buffer, so the replies come in order, and DATA after refused recipients is
@@ -36,6 +37,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import re
 import signal
 import socket
 import time
@@ -54,6 +56,11 @@ REPORT_SECONDS = 1.0
 # How many messages are written and synced to disk at once.
 WRITERS = 32
 
+
+# `<local@domain>` with a dot-atom local part and a plain domain, in ASCII: taken as it is, as the `email` package's
+# parser would read it (a test compares them).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_ANGLE_ADDRESS = re.compile(rf"[ \t]*<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 
 # The end of a message's data (RFC 5321 4.1.1.4): a line with a lone dot, after the CRLF that ended the last line.
 END_OF_DATA = b"\r\n.\r\n"
@@ -172,14 +179,18 @@ class Sink(SMTP):
         """An address from MAIL or RCPT and what follows it, as aiosmtpd parses it (None, None: not an address)."""
         if not arg:
             return "", ""
-        try:
-            address, rest = (get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec)(arg)
-        except HeaderParseError:
+        plain = PLAIN_ANGLE_ADDRESS.match(arg)
+        if plain and not (rest := arg[plain.end():].lstrip(" \t")).startswith("("):  # A comment: the parser's.
+            address = plain[1]
+        else:
+            try:
+                parsed, rest = (get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec)(arg)
+            except HeaderParseError:
+                return None, None
+            address = parsed.addr_spec
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
-        local_part = address.addr_spec.rpartition("@")[0]
-        if self.local_part_limit and len(local_part) > self.local_part_limit:
-            return None, None
-        return address.addr_spec, rest
+        return address, rest
 
 
 class MaildirHandler:

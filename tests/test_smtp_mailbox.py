@@ -9,6 +9,8 @@ import smtplib
 import threading
 from collections.abc import AsyncIterator
 from email import message_from_binary_file, policy
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,18 @@ async def test_chunking_is_offered_and_bdat_chunks_make_one_message_as_sent(tmp_
     [message] = read(tmp_path / "mail")
     assert message["X-Envelope-To"] == "ada@example.org" and message["Subject"] == "chunked"
     assert message.get_content() == ".leading dot\nQUIT\n", "the chunk's QUIT is the message's, not a command"
+
+
+@pytest.mark.parametrize("argument", [
+    "<ana@example.eu>", " <ana@example.eu>", "<ana@example.eu> SIZE=100", "<ana@example.eu>\tSIZE=1 BODY=8BITMIME",
+    "<a.b-c+d@x-y.example.eu> SMTPUTF8", "<ana@example.eu> (a comment) SIZE=1", "<ana@example.eu>(x)", "<a..b@c>",
+    '<"quoted local"@example.eu>', "<ana@[192.0.2.1]>", "<ana@example.eu>>", "<ana@example.eu>x", "<ané@example.eu>",
+    "ana@example.eu", "<ana@>", "<>",
+])
+def test_an_address_is_read_from_mail_and_rcpt_as_the_email_packages_parser_reads_it(argument: str, tmp_path: Path) -> None:
+    try:
+        parsed, rest = (get_angle_addr if argument.lstrip().startswith("<") else get_addr_spec)(argument)
+        expected = (parsed.addr_spec, rest)
+    except HeaderParseError:
+        expected = (None, None)
+    assert Sink(MaildirHandler(tmp_path))._getaddr(argument) == expected
