@@ -276,16 +276,10 @@ class MaildirHandler:
                     self._writer, self.store, [data for data, _ in group]
                 )
             except Exception as error:  # Each connection answers its message's failure (aiosmtpd: 451).
-                outcomes: list[str | Exception] = [error] * len(group)
-            else:
-                outcomes = list(keys)
-            for (_, stored), outcome in zip(group, outcomes):
-                if stored.done():  # The connection went away meanwhile.
-                    continue
-                if isinstance(outcome, Exception):
-                    stored.set_exception(outcome)
-                else:
-                    stored.set_result(outcome)
+                keys = [error] * len(group)
+            for (_, stored), key in zip(group, keys):
+                if not stored.done():  # Else the connection went away meanwhile.
+                    (stored.set_exception if isinstance(key, Exception) else stored.set_result)(key)
 
     def store(self, messages: list[bytes]) -> list[str]:
         """Write the messages to tmp/, sync them, and move them into new/ (where readers see them whole); their keys."""
