@@ -247,10 +247,13 @@ class MaildirHandler:
         recipients = ", ".join(envelope.rcpt_tos)
         head = f"X-Envelope-From: {envelope.mail_from}\nX-Envelope-To: {recipients}\n".encode()
         body = envelope.original_content or b""
-        # Stored with Unix line endings, like any other Maildir writer; in a thread, so that the messages of several
-        # connections are synced to disk together instead of one after another in the event loop (the file system
-        # commits them in one journal write).
-        key = await self._stored(head + body.replace(b"\r\n", b"\n"))
+        # Stored with Unix line endings, like any other Maildir writer; in a thread, with the messages of other
+        # connections (see the module's docstring).
+        try:
+            key = await self._stored(head + body.replace(b"\r\n", b"\n"))
+        except OSError as error:  # Not the message's fault: the client should try again later, as with any MTA.
+            print(f"could not store a message from={envelope.mail_from} to={recipients}: {error}", flush=True)
+            return f"451 4.3.0 Requested action aborted: the message could not be stored ({error.strerror})"
         self.stored += 1
         self._last = f"last {key} from={envelope.mail_from} to={recipients}"
         if self._report_timer is None:

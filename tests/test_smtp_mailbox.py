@@ -221,3 +221,23 @@ def test_an_address_is_read_from_mail_and_rcpt_as_the_email_packages_parser_read
     except HeaderParseError:
         expected = (None, None)
     assert Sink(MaildirHandler(tmp_path))._getaddr(argument) == expected
+
+
+async def test_messages_of_many_connections_at_once_are_each_stored_once_and_a_failed_write_refuses_them_all(
+    sink,
+) -> None:
+    port, maildir, handler = sink
+    senders = [asyncio.to_thread(send, port, [f"learner-{n}@example.org"]) for n in range(12)]
+    await asyncio.gather(*senders)
+    assert sorted(m["X-Envelope-To"] for m in read(maildir)) == sorted(f"learner-{n}@example.org" for n in range(12))
+    assert not any((maildir / "tmp").iterdir()) and handler.stored == 12
+
+    shutil.rmtree(maildir)
+    maildir.write_text("not a folder")  # Nothing can be written now: every message of the group is refused.
+    refused = await asyncio.gather(
+        *(asyncio.to_thread(send, port, [f"late-{n}@example.org"]) for n in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(error, smtplib.SMTPDataError) and error.smtp_code == 451 for error in refused), refused
+    maildir.unlink()
+    await asyncio.to_thread(send, port, ["ada@example.org"])  # The sink goes on once the disk takes messages again.
+    assert [m["X-Envelope-To"] for m in read(maildir)] == ["ada@example.org"] and handler.stored == 13
