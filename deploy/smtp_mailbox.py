@@ -7,10 +7,11 @@ X-Envelope-To headers, because Bcc recipients appear nowhere else.
 
 Like a real mail server's queue, a message is synced to disk before the sink answers 250. The messages of several
 connections are written and synced together, in groups (a group commit): those that arrive while groups are being
-synced make the next, and a few groups may be on their way to the disk at once. Synced one after another in the event loop, every connection waited for every other's
-`fsync`, and the sink took ~240 messages/s whether 1, 4 or 16 connections sent; synced each in a thread of its own, the
-threads' `fsync`s on a disk cost the sink ~1.8-2.1 ms of CPU per email (bench/bench_mail.py with its Maildir on disk).
-Written first and synced after, a group's files mostly go to disk in the journal commit that the first `fsync` makes.
+synced make the next, and up to WRITERS groups may be on their way to the disk at once. Synced one after another in
+the event loop, every connection waited for every other's `fsync`, and the sink took ~240 messages/s whether 1, 4 or
+16 connections sent; synced each in a thread of its own, the threads' `fsync`s on a disk cost the sink ~1.8-2.4 ms of
+CPU per email (bench/bench_mail.py with its Maildir on disk). Written first and synced after, a group's files mostly
+go to disk in the journal commit that the group's first `fsync` makes.
 It logs one line per second in which messages arrived (how many, and the last one's envelope), not one per message: a
 cohort's thousands of emails made the log, and parsing each message for its subject, a visible share of the sink's CPU
 (bench/bench_cohort.py).
@@ -215,8 +216,8 @@ class MaildirHandler:
         self._reported = 0
         self._last = ""
         self._report_timer: asyncio.TimerHandle | None = None
-        # The messages waiting for the next group, each with its connection's wait for its key; the thread that writes
-        # the groups, and the task that hands them to it while any wait.
+        # The messages waiting for the next group, each with its connection's wait for its key; the threads that write
+        # groups, and the tasks that hand groups to them while any message waits.
         self._waiting: list[tuple[bytes, asyncio.Future[str]]] = []
         self._writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="maildir")
         self._writing: set[asyncio.Task[None]] = set()
@@ -247,7 +248,7 @@ class MaildirHandler:
         recipients = ", ".join(envelope.rcpt_tos)
         head = f"X-Envelope-From: {envelope.mail_from}\nX-Envelope-To: {recipients}\n".encode()
         body = envelope.original_content or b""
-        # Stored with Unix line endings, like any other Maildir writer; in a thread, with the messages of other
+        # Stored with Unix line endings, like any other Maildir writer; in a group with the messages of other
         # connections (see the module's docstring).
         try:
             key = await self._stored(head + body.replace(b"\r\n", b"\n"))
@@ -278,7 +279,7 @@ class MaildirHandler:
                 keys = await asyncio.get_running_loop().run_in_executor(
                     self._writer, self.store, [data for data, _ in group]
                 )
-            except Exception as error:  # Each connection answers its message's failure (aiosmtpd: 451).
+            except Exception as error:  # Each message of the group fails with it (handle_DATA: 451 for an OSError).
                 keys = [error] * len(group)
             for (_, stored), key in zip(group, keys):
                 if not stored.done():  # Else the connection went away meanwhile.
