@@ -23,14 +23,20 @@ def universities_named(event: Event) -> dict[str, str]:
     return {}
 
 
+AGGREGATE_FIELDS = ("offering_id", "course_id", "programme_id")
+
+
 def aggregate_ids(event: Event) -> list[str]:
     """The ids whose university tells the event's university, most specific first."""
-    return [value for name in ("offering_id", "course_id", "programme_id") if (value := getattr(event, name, None))]
+    # Asked of the contract's fields: a pydantic model answers a missing attribute by raising, which cost a cohort's
+    # dashboards 3 % of notifications' CPU.
+    fields = type(event).model_fields
+    return [value for name in AGGREGATE_FIELDS if name in fields and (value := getattr(event, name))]
 
 
 def about_event_id(event: Event) -> str | None:
     """The event an email was about (NotificationSent, NotificationFailed): its university is the email's."""
-    return getattr(event, "about_event_id", None)
+    return getattr(event, "about_event_id") if "about_event_id" in type(event).model_fields else None
 
 
 # What in an event's data tells who a learner is: their identity (name, email, ESI, home institution), their id, and
