@@ -9,7 +9,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -17,7 +17,8 @@ from typing import Any, Self
 import asyncpg
 import pydantic_core
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Executable, Index, LargeBinary, MetaData, Row, Text, bindparam, event, func, select, text,
+    BigInteger, Column, ColumnElement, DateTime, Executable, Index, LargeBinary, MetaData, Row, Text, bindparam, event, func,
+    select, text, tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.engine import make_url
@@ -94,6 +95,19 @@ def _claiming() -> Executable:
 def _inserting_unless_known(table: type[SQLModel], conflict: tuple[str, ...]) -> Executable:
     # The table, not the ORM class: the ORM's bulk insert prepares every row again in Python (bench/bench_cohort.py).
     return insert(table.__table__).on_conflict_do_nothing(index_elements=list(conflict) or None)
+
+
+def among(columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> ColumnElement[bool]:
+    """`columns` holding one of `rows`: `(a, b) IN (SELECT * FROM unnest(:as, :bs))`, one array per column.
+
+    One statement whatever the number of rows (compiled once), which PostgreSQL plans as a look-up of each row. An IN
+    list per column (`a IN (...) AND b IN (...)`) is not the same question, and PostgreSQL, with statistics from before
+    the table filled, checked every row of an `a` against the whole list of `b`s: 15 ms a batch of 100 enrolments at
+    3,000 learners, and growing with the table (bench/bench_cohort.py, PostgreSQL's auto_explain)."""
+    values = list(zip(*rows)) or [() for _ in columns]
+    arrays = [bindparam(None, list(column_values), type_=ARRAY(column.type)) for column, column_values in zip(columns, values)]
+    listed = func.unnest(*arrays).table_valued(*(f"v{i}" for i in range(len(columns)))).render_derived()
+    return tuple_(*columns).in_(select(listed))
 
 
 def service_table_base() -> type[SQLModel]:

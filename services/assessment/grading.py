@@ -18,7 +18,7 @@ from services.assessment.models import (
     GradeAmendment,
     GradeRejection,
 )
-from shared.db import UnitOfWork, utcnow
+from shared.db import UnitOfWork, among, utcnow
 from shared.events.assessment import GradeAmended, GradeRecorded, GradeRejected, GradingScheme
 from shared.events.common import LearnerIdentity
 from shared.events.lms import GradeSubmitted
@@ -51,10 +51,7 @@ async def enrolment_of(uow: UnitOfWork, course_id: str, learner_id: str) -> Enro
 
 
 async def _read_enrolments(uow: UnitOfWork, wanted: set[tuple[str, str]]) -> None:
-    query = select(EnrolledLearner).where(
-        col(EnrolledLearner.course_id).in_({course for course, _ in wanted}),
-        col(EnrolledLearner.learner_id).in_({learner for _, learner in wanted}),
-    )
+    query = select(EnrolledLearner).where(among((col(EnrolledLearner.course_id), col(EnrolledLearner.learner_id)), wanted))
     found = {(row.course_id, row.learner_id): row for row in (await uow.session.exec(query)).all()}
     read = uow.cache.setdefault(ENROLMENTS_READ, {})
     for key in wanted:
