@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from sqlalchemy import Executable, Text, bindparam, cast, insert
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 from sqlmodel import select
 
 from services.certification import domain, reliances, status_lists, status_publication
@@ -180,10 +180,10 @@ def _evidence(
 # The transaction's credentials waiting for their signatures to be stored (UnitOfWork.rows): each with its signing.
 CREDENTIALS = "credentials"
 
-# The signed document as the signer returned it (JSON text), cast to JSONB by PostgreSQL: parsing it here only for
-# SQLAlchemy to serialise it again was ~7 % of issuing's CPU.
+# The signed document as the signer returned it (JSON text), stored as that text: parsing it here only for SQLAlchemy
+# to serialise it again was ~7 % of issuing's CPU.
 _STORING = insert(Credential.__table__).values(
-    verifiable_credential=cast(bindparam("signed_document", type_=Text), JSONB)
+    verifiable_credential=cast(bindparam("signed_document", type_=Text), JSON)
 )
 _STORED_COLUMNS = [column.name for column in Credential.__table__.columns if column.name != "verifiable_credential"]
 
