@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import func, literal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 EventT = TypeVar("EventT", bound=Event)
 
 ACTIVE = (ApplicationStatus.ENROLLED, ApplicationStatus.WAITLISTED)
+# The same applications (ACTIVE) in the words of the unique index on (offering, learner), with the status written
+# into the statement: only then does PostgreSQL know the index covers them. With ACTIVE as parameters, it read every
+# application of the offering and compared each with the batch's learners (bench/bench_cohort.py: 7-12 ms a batch
+# at 10,000 learners, growing with the offering).
+LIVE = col(Application.status) != literal(ApplicationStatus.WITHDRAWN.value, literal_execute=True)
 # Applications decided in one transaction at most; the rest wait for the next.
 PER_TRANSACTION = 100
 # Before deciding, the applications whose requests are being read join for as long as more keep coming, every
@@ -163,7 +168,7 @@ async def apply_all(
                 select(Application).where(
                     Application.offering_id == offering_id,
                     col(Application.learner_id).in_(subjects),
-                    col(Application.status).in_(ACTIVE),
+                    LIVE,
                 )
             )
         }
