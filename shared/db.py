@@ -239,6 +239,7 @@ class UnitOfWork:
         self._outbox: dict[type[OutboxBase], list[dict[str, Any]]] = {}
         self._notify: set[str] = set()
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
+        self._after_commit: list[Callable[[], None]] = []
         self._row_writers: dict[str, Callable[[list[Any]], Awaitable[None]]] = {}
         # What a handler may keep for the rest of this transaction (e.g. a course that a batch of grades reads again).
         self.cache: dict[Any, Any] = {}
@@ -276,6 +277,11 @@ class UnitOfWork:
         after it.
         """
         self._before_commit.append(step)
+
+    def after_commit(self, step: Callable[[], None]) -> None:
+        """Something to tell this process once the transaction has committed, and only if it has: what it wrote can
+        be acted on from then on (the deliveries a consumer recorded, handed to the worker that sends them)."""
+        self._after_commit.append(step)
 
     def rows(self, key: str, write: Callable[[list[Any]], Awaitable[None]]) -> list[Any]:
         """A list that this transaction's events append rows to, handed to `write` once on commit (before_commit):
@@ -324,6 +330,9 @@ class UnitOfWork:
                 text(f"SELECT {calls}"), {f"channel_{number}": channel for number, channel in enumerate(channels)}
             )
         await self.session.commit()
+        steps, self._after_commit = self._after_commit, []
+        for step in steps:
+            step()
 
     def publish(
         self,

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.notifications.dashboards.handlers import recording
 from services.notifications.dashboards.routes import router as dashboards_router
 from services.notifications.handlers import event_handlers
+from services.notifications.recorded import RecordedDeliveries
 from services.notifications.routes import preferences_router, router
 from services.notifications.settings import NotificationsSettings
 from services.notifications.worker import delivery_worker
@@ -16,7 +17,9 @@ from shared.events import EVENT_TYPES, Topic
 
 def create_service(settings: NotificationsSettings | None = None) -> service.Service:
     settings = settings or NotificationsSettings()
-    emails = event_handlers(settings)
+    # What the consumer records, the worker of the same process claims by id.
+    recorded = RecordedDeliveries()
+    emails = event_handlers(settings, recorded)
     # Every event the node's services publish goes into the dashboards' log (not the LMSs' raw, untrusted
     # submissions: assessment's verdicts on them are there; nor the other members' catalogues, which the gateway
     # passes on to the catalogue); learner-facing ones then go on to their email. The service's own events
@@ -38,7 +41,7 @@ def create_service(settings: NotificationsSettings | None = None) -> service.Ser
         handlers=handlers,
         consumes=topics,
         # The Kafka handlers only record deliveries; this worker sends them.
-        background=[delivery_worker(settings)],
+        background=[delivery_worker(settings, recorded)],
     )
 
 

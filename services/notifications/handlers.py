@@ -1,7 +1,8 @@
 """Kafka handlers of the notifications service: each learner-facing event becomes one pending delivery.
 
 Nothing here talks to SMTP: the handler renders the email and records it, in the consumer's transaction (with the
-event's id), so the partition moves on at once whether or not the mail relay is up; the delivery worker sends it.
+event's id), so the partition moves on at once whether or not the mail relay is up; the delivery worker sends it,
+told of it by id once the transaction commits (recorded.py), or by a NOTIFY when no worker runs in this process.
 """
 
 import functools
@@ -12,6 +13,7 @@ import jinja2
 
 from services.notifications.domain import LEARNER_FACING, message_id, render, template_environment, template_for
 from services.notifications.models import Delivery, DeliveryStatus
+from services.notifications.recorded import RecordedDeliveries
 from services.notifications.preferences import is_optional, opted_out, signing_secret, unsubscribe_url
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import Handler
@@ -35,6 +37,7 @@ async def tell_the_learner(
     *,
     templates: jinja2.Environment,
     settings: NotificationsSettings,
+    recorded: RecordedDeliveries | None = None,
 ) -> None:
     template = template_for(event)
     optional = is_optional(template)
@@ -64,13 +67,16 @@ async def tell_the_learner(
         next_attempt_at=now,
     )
     # Written with the rest of the batch's deliveries when the transaction commits (one statement, not one each).
-    uow.rows(DELIVERIES, functools.partial(_record_deliveries, uow)).append(
+    uow.rows(DELIVERIES, functools.partial(_record_deliveries, uow, recorded)).append(
         (event.learner.learner_id if optional else None, delivery)
     )
 
 
-async def _record_deliveries(uow: UnitOfWork, rows: list[tuple[str | None, dict]]) -> None:
-    """The batch's deliveries, but those optional emails whose learner opted out."""
+async def _record_deliveries(
+    uow: UnitOfWork, recorded: RecordedDeliveries | None, rows: list[tuple[str | None, dict]]
+) -> None:
+    """The batch's deliveries, but those optional emails whose learner opted out; handed to this process's worker
+    once they are committed, or announced by a NOTIFY to whichever worker listens."""
     opted = await opted_out(uow.session, {learner for learner, _ in rows if learner})
     kept = []
     for learner, delivery in rows:
@@ -84,11 +90,19 @@ async def _record_deliveries(uow: UnitOfWork, rows: list[tuple[str | None, dict]
     # One delivery per event and recipient (unique in the table): the same fact under the same id, delivered twice by
     # Kafka, stops at the consumer's claim; this stops anything else that would record it twice.
     await uow.insert_unless_known(Delivery, kept, conflict=["about_event_id", "recipient"])
-    uow.notify(DELIVERIES_CHANNEL)
+    if recorded is None:
+        uow.notify(DELIVERIES_CHANNEL)
+    else:
+        # One not inserted (its event and recipient were recorded before, under another id) is not found by its id.
+        ids = [delivery["id"] for delivery in kept]
+        uow.after_commit(lambda: recorded.add(ids))
 
 
-def event_handlers(settings: NotificationsSettings) -> dict[type[Event], Handler]:
+def event_handlers(
+    settings: NotificationsSettings, recorded: RecordedDeliveries | None = None
+) -> dict[type[Event], Handler]:
     handler = functools.partial(
-        tell_the_learner, templates=template_environment(override=settings.templates_dir), settings=settings
+        tell_the_learner, templates=template_environment(override=settings.templates_dir), settings=settings,
+        recorded=recorded,
     )
     return {event_class: handler for event_class in LEARNER_FACING}

@@ -7,7 +7,9 @@ Exactly one email per event and recipient, as far as SMTP allows:
 2. The worker claims due deliveries with `FOR UPDATE SKIP LOCKED` (several instances share the work, none takes a
    row another holds), marks them `sending`, counts the attempt and sets `next_attempt_at` to a lease (longer than
    any send may take), and commits, before talking to SMTP (one statement for a whole batch; it claims again whenever
-   half of DELIVERY_BATCH_SIZE has gone out, so the connections never wait for a batch to end).
+   half of DELIVERY_BATCH_SIZE has gone out, so the connections never wait for a batch to end). Those the consumer of
+   its own process recorded it claims by id (recorded.py); it scans the due-deliveries index for the rest when a
+   NOTIFY comes, when its last scan filled the batch, and every DELIVERY_POLL_SECONDS.
 3. It sends them over a few SMTP connections kept open (mailer.py); an email whose turn comes too late to be sent
    within its lease is not sent but given back (`pending`, the attempt not counted), so that no other worker can take
    it over while it is being sent. Then, in one new transaction, it marks those sent `sent` and publishes a
@@ -35,11 +37,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiosmtplib
 from opentelemetry.trace import SpanKind
-from sqlalchemy import tuple_, update
+from sqlalchemy import Executable, Text, any_, bindparam, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import select
 from starlette.datastructures import State
 
@@ -48,6 +51,7 @@ from services.notifications.domain import Email, Message, gives_up, retry_delay,
 from services.notifications.handlers import DELIVERIES_CHANNEL
 from services.notifications.mailer import Mailer, NoTimeLeft, is_permanent
 from services.notifications.models import Delivery, DeliveryStatus
+from services.notifications.recorded import RecordedDeliveries
 from services.notifications.settings import NotificationsSettings
 from shared.db import Listener, utcnow
 from shared.events.notifications import NotificationFailed, NotificationSent
@@ -89,12 +93,16 @@ def describe(error: BaseException) -> str:
 class DeliveryWorker:
     def __init__(
         self, settings: NotificationsSettings, unit_of_work, mailer: Mailer, outages: Outages | None = None,
-        database_answers=None,
+        database_answers=None, recorded: RecordedDeliveries | None = None,
     ) -> None:
         self._settings = settings
         self._unit_of_work = unit_of_work
         self._mailer = mailer
         self._wake = asyncio.Event()
+        # Whether a NOTIFY came since the last scan (the wake may also be ids handed over, which need no scan).
+        self._notified = False
+        self._recorded = recorded if recorded is not None else RecordedDeliveries()
+        self._recorded.when_added(self._wake.set)
         self._outages = outages or Outages()
         self._database_answers = database_answers
         # The sends claimed and not yet recorded, each with its claim.
@@ -105,7 +113,7 @@ class DeliveryWorker:
         """Keep every connection fed while deliveries are due: claim again whenever half of DELIVERY_BATCH_SIZE has
         gone out (never more than a batch claimed and unrecorded), record the sends as they end; on an orderly
         shutdown, claim no more and let the sends in flight finish and be recorded first."""
-        async with Listener(self._settings, DELIVERIES_CHANNEL, self._wake.set):
+        async with Listener(self._settings, DELIVERIES_CHANNEL, self._on_notify):
             task = asyncio.ensure_future(self._deliver())
             try:
                 await asyncio.shield(task)
@@ -114,6 +122,10 @@ class DeliveryWorker:
                 self._wake.set()
                 await asyncio.wait({task}, timeout=self._settings.delivery_lease_seconds)
                 raise
+
+    def _on_notify(self) -> None:
+        self._notified = True
+        self._wake.set()
 
     def _backoff(self) -> Backoff:
         return Backoff.for_outages(self._settings)
@@ -135,11 +147,14 @@ class DeliveryWorker:
                 # ran out (as after a database outage), and one sent but not yet recorded would be sent again.
                 await self._record_what_ends(0, woken=False)
                 continue
-            if may_claim and (more_due or self._wake.is_set() or now >= next_poll):
-                self._wake.clear()  # Before claiming: a NOTIFY that comes meanwhile means another round.
-                next_poll = now + settings.delivery_poll_seconds
+            scan = more_due or self._notified or now >= next_poll
+            if may_claim and (scan or self._recorded):
+                # Before claiming: a NOTIFY or ids that come meanwhile mean another round.
+                self._wake.clear()
+                if scan:
+                    self._notified, next_poll = False, now + settings.delivery_poll_seconds
                 try:
-                    claims = await self.claim(room)
+                    claims = await self.claim(room, scan=scan)
                 except Exception as error:  # The rows wait for the database to come back; the sends go on.
                     if (dependency := await diagnose(error, self._database_answers)) is None:
                         log.warning("delivery worker could not claim deliveries, will retry: %r", error)
@@ -149,7 +164,7 @@ class DeliveryWorker:
                     continue
                 self._outages.resumed(COMPONENT)
                 backoff.reset()
-                more_due = len(claims) == room
+                more_due = scan and len(claims) == room
                 for claim in claims:
                     self._sending[asyncio.ensure_future(self.send(claim))] = claim
                 continue
@@ -197,33 +212,36 @@ class DeliveryWorker:
                     f"delivery {claim.delivery_id}", lambda claim=claim, error=error: self._record_failure(claim, error)
                 )
 
-    async def claim(self, limit: int) -> list[Claim]:
-        """Claim up to `limit` due deliveries (the lease starts now): mark them `sending`, count the attempt."""
+    async def claim(self, limit: int, scan: bool = True) -> list[Claim]:
+        """Claim up to `limit` due deliveries (the lease starts now): mark them `sending`, count the attempt. First
+        those handed over by id; then, when `scan`, the others that are due, oldest first."""
         settings = self._settings
         now, deadline = utcnow(), time.monotonic() + settings.delivery_lease_seconds
         deliveries = Delivery.__table__.c
-        due = (
-            select(deliveries.id, deliveries.status.label("was"))
-            .where(
-                deliveries.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]), deliveries.next_attempt_at <= now
-            )
-            .order_by(deliveries.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-        )
-        claiming = (
-            update(Delivery.__table__)
-            .where(deliveries.id == due.c.id)
-            .values(
-                status=DeliveryStatus.SENDING,
-                attempts=deliveries.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=settings.delivery_lease_seconds),
-            )
-            .returning(*Delivery.__table__.c, due.c.was)
-        )
+        rows: list[Mapping] = []
         async with self._unit_of_work() as uow:
-            rows = (await uow.session.execute(claiming)).mappings().all()
+            if ids := self._recorded.take(limit):
+                handed = (
+                    select(deliveries.id, deliveries.status.label("was"))
+                    .where(deliveries.id == any_(bindparam("ids", type_=ARRAY(Text))),
+                           deliveries.status == DeliveryStatus.PENDING)
+                    .with_for_update(skip_locked=True)
+                    .cte("handed")
+                )
+                rows += (await uow.session.execute(self._claiming(handed, now), {"ids": ids})).mappings().all()
+            if scan and len(rows) < limit:
+                due = (
+                    select(deliveries.id, deliveries.status.label("was"))
+                    .where(
+                        deliveries.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+                        deliveries.next_attempt_at <= now,
+                    )
+                    .order_by(deliveries.next_attempt_at)
+                    .limit(limit - len(rows))
+                    .with_for_update(skip_locked=True)
+                    .cte("due")
+                )
+                rows += (await uow.session.execute(self._claiming(due, now))).mappings().all()
             await uow.commit()
         claims = []
         for row in rows:
@@ -234,6 +252,21 @@ class DeliveryWorker:
                 )
             claims.append(Claim(row["id"], row["attempts"], self._message(row), row["traceparent"], deadline))
         return claims
+
+    def _claiming(self, due: Any, now: datetime) -> Executable:
+        """Mark the `due` deliveries `sending` until the lease ends, counting the attempt; each row as it is now, and
+        what its status was."""
+        deliveries = Delivery.__table__.c
+        return (
+            update(Delivery.__table__)
+            .where(deliveries.id == due.c.id)
+            .values(
+                status=DeliveryStatus.SENDING,
+                attempts=deliveries.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=self._settings.delivery_lease_seconds),
+            )
+            .returning(*Delivery.__table__.c, due.c.was)
+        )
 
     def _message(self, delivery: Mapping) -> Message:
         email = Email(
@@ -372,14 +405,18 @@ class DeliveryWorker:
             await uow.commit()
 
 
-async def run_delivery_worker(state: State, *, settings: NotificationsSettings) -> None:
+async def run_delivery_worker(
+    state: State, *, settings: NotificationsSettings, recorded: RecordedDeliveries | None = None
+) -> None:
     """The background task of the service (see shared.service.Service.background)."""
     mailer = Mailer(settings)
     try:
-        await DeliveryWorker(settings, state.unit_of_work, mailer, state.outages, state.database_answers).run()
+        await DeliveryWorker(
+            settings, state.unit_of_work, mailer, state.outages, state.database_answers, recorded
+        ).run()
     finally:
         await mailer.close()
 
 
-def delivery_worker(settings: NotificationsSettings):
-    return functools.partial(run_delivery_worker, settings=settings)
+def delivery_worker(settings: NotificationsSettings, recorded: RecordedDeliveries | None = None):
+    return functools.partial(run_delivery_worker, settings=settings, recorded=recorded)

@@ -211,6 +211,49 @@ async def test_the_same_credential_issued_delivered_twice_is_one_email(stack, si
         assert await logged_about(stack, settings, issued.id) == [sent[0]["type"]]
 
 
+async def test_a_delivery_the_consumer_records_goes_out_at_once_without_waiting_for_the_workers_next_scan(stack, sink):
+    """The worker scans for due deliveries at start and then only every minute here: the email comes within seconds
+    because the consumer hands what it recorded to the worker of its process, by id, once committed."""
+    await sink.start()
+    ada = learner("Ada Lovelace")
+    async with running(create_service(settings_for(stack, sink, delivery_poll_seconds=60))) as client:
+        await asyncio.sleep(1)  # The scan at start is over.
+        await publish(stack, credential_issued(ada))
+        await eventually(lambda: all_sent(client, [ada.email]), timeout=20)
+    assert len(sink.emails_to(ada.email)) == 1
+
+
+async def test_a_delivery_another_process_recorded_is_sent_when_its_notify_comes(stack, sink):
+    """A delivery no consumer of this process recorded (another instance's, with no worker of its own) is announced
+    by a NOTIFY, which makes the worker scan at once instead of at its next poll, a minute later."""
+    await sink.start()
+    recipient, event_id = f"other-{uuid.uuid4().hex[:8]}@example.eu", str(uuid.uuid4())
+    settings = settings_for(stack, sink, delivery_poll_seconds=60)
+    async with running(create_service(settings)):
+        await asyncio.sleep(1)  # The scan at start is over.
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO deliveries (id, about_event_id, about_event_type, recipient, subject, template, "
+                        "language, message_id, status, attempts, created_at, next_attempt_at, text_body, html_body) "
+                        "VALUES (:id, :event, 'CredentialIssued', :recipient, 'Recorded elsewhere', 'credential_issued', "
+                        "'en', :message_id, 'pending', 0, now(), now(), 'Hello', '<p>Hello</p>')"
+                    ),
+                    {"id": str(uuid.uuid4()), "event": event_id, "recipient": recipient,
+                     "message_id": f"<{event_id}@uni-saarland.example>"},
+                )
+                await connection.execute(text("SELECT pg_notify('deliveries', '')"))
+        finally:
+            await engine.dispose()
+
+        async def sent() -> bool:
+            return len(sink.emails_to(recipient)) == 1
+
+        await eventually(sent, timeout=20)
+
+
 async def test_a_cohort_graded_while_the_mail_server_is_down_gets_every_email_exactly_once_when_it_returns(stack, sink):
     cohort = [learner(f"Learner {number}") for number in range(10)]
     recipients = [who.email for who in cohort]
