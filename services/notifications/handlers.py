@@ -13,8 +13,8 @@ import jinja2
 
 from services.notifications.domain import LEARNER_FACING, message_id, render, template_environment, template_for
 from services.notifications.models import Delivery, DeliveryStatus
-from services.notifications.recorded import RecordedDeliveries
 from services.notifications.preferences import is_optional, opted_out, signing_secret, unsubscribe_url
+from services.notifications.recorded import RecordedDeliveries
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import Handler
 from shared.db import UnitOfWork, utcnow
