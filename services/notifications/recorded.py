@@ -3,10 +3,11 @@
 The worker used to find new deliveries by scanning the due-deliveries index after each NOTIFY. Every email leaves dead
 entries in that index (recorded, claimed, sent), which go only when PostgreSQL vacuums, so each scan walks over the
 emails of the last minute or so: recording, claiming and sending in a loop, nothing else running, a claim took 6 ms on
-average over the first 5,500 emails and 21 ms from 22,000 to 27,600. Claimed by primary key, a fresh delivery costs the same however many came before it. (In a 10,000-learner cohort the claims
-cost PostgreSQL about as much either way, 2-3 s in all: there, updating the rows dominates; pg_stat_statements.) The
-scan stays for what no one hands over: retries that come due, leases that run out, deliveries another process
-recorded, and ids a failed claim took (their rows are still pending).
+average over the first 5,500 emails and 21 ms from 22,000 to 27,600. Claimed by primary key, a fresh delivery costs
+the same however many came before it. (In a 10,000-learner cohort the claims cost PostgreSQL about as much either
+way, 2-3 s in all: there, updating the rows dominates; pg_stat_statements.) The scan stays for what no one hands
+over: retries that come due, leases that run out, deliveries another process recorded, and ids a failed claim took
+(their rows are still pending).
 """
 
 from collections.abc import Callable, Iterable
