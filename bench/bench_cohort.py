@@ -410,6 +410,8 @@ async def follow(stages: dict[str, Callable], targets: dict[str, int], on_progre
     while True:
         now = time.time()
         for name, probe in stages.items():
+            if found[name].done:  # Looked at no more: counting a finished stage took the node's CPU for nothing.
+                continue
             count = probe()
             found[name].seen(await count if inspect.isawaitable(count) else count, now)
         counts = tuple(stage.count for stage in found.values())
