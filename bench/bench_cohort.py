@@ -139,6 +139,7 @@ class Processes(threading.Thread):
         self.peak_rss: dict[str, float] = collections.defaultdict(float)  # the largest process of the group
         self.peak_tree_rss: dict[str, float] = collections.defaultdict(float)  # a process with its workers
         self.marks: dict[str, dict[str, float]] = {}
+        self.moments: dict[str, float] = {}  # time.time() of each mark
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -172,6 +173,7 @@ class Processes(threading.Thread):
         self.sample()
         with self._lock:
             self.marks[moment] = {name: sum(seen.values()) for name, seen in self._cpu.items()}
+            self.moments[moment] = time.time()
 
     def between(self, start: str, end: str) -> dict[str, float]:
         return {name: self.marks[end][name] - self.marks[start].get(name, 0.0) for name in self.groups}
@@ -676,6 +678,11 @@ class Faults:
 # --- the run ---
 
 
+def tail_after_credentials(stages: dict[str, Stage], last_credential_email: float | None) -> float | None:
+    stored = stages["credentials stored"].done
+    return last_credential_email - stored if stored and last_credential_email else None
+
+
 def rate(count: int, seconds: float, unit: str = "/s") -> str:
     return f"{count / seconds:>8,.0f} {unit}  ({count:,} in {seconds:.1f} s)" if seconds > 0 else "n/a"
 
@@ -880,6 +887,13 @@ async def run(args: argparse.Namespace) -> int:
                 f"{sampler.peak_rss[name]:>8.0f} MB{sampler.peak_tree_rss[name]:>11.0f} MB")
         say("  (*enrolling: from the first application until assessment knows every enrolment and every enrolment "
             "email is out)")
+        # What the CPU figures above cannot show: whether the cores were kept busy. Work left to one process at the end
+        # (emails, after the last credential) leaves the other core idle.
+        grading_seconds = sampler.moments["graded"] - sampler.moments["grading"]
+        say(f"while grading: {sum(cpu_grading.values()):.1f} s of CPU in {grading_seconds:.1f} s, "
+            f"{sum(cpu_grading.values()) / grading_seconds:.2f} of {os.cpu_count()} cores busy on average"
+            + (f"; the last credential email {tail:.1f} s after the last credential stored"
+               if (tail := tail_after_credentials(stages, last_credential_email)) is not None else ""))
         say(f"GET /dashboard/figures with {logged:,} events in the log: median {statistics.median(figures):.1f} ms, "
             f"max {max(figures):.1f} ms ({len(figures)} requests)")
         if faults is not None:
