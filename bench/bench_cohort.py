@@ -18,7 +18,8 @@ at the end), with the five services started as processes as `deploy/node.sh` wou
    others, every submission a grade or a rejection, no dead letter.
 
 Printed: the end-to-end rate first (first grade published -> last credential email), then each stage's, each service's
-CPU time (per learner) and peak RSS, `/dashboard/figures`' time, and the baselines of the same run: a raw aiokafka
+CPU time (per learner) and peak RSS, how many cores were busy while grading and how long the last credential email
+came after the last credential, `/dashboard/figures`' time, and the baselines of the same run: a raw aiokafka
 consume -> produce relay of N messages on the same broker, and building + canonicalizing + signing credentials alone.
 
 `--fault` runs on a private infrastructure (tests.stack.PrivateInfrastructure, as tests/e2e/test_restarts.py) and,
