@@ -679,11 +679,6 @@ class Faults:
 # --- the run ---
 
 
-def tail_after_credentials(stages: dict[str, Stage], last_credential_email: float | None) -> float | None:
-    stored = stages["credentials stored"].done
-    return last_credential_email - stored if stored and last_credential_email else None
-
-
 def rate(count: int, seconds: float, unit: str = "/s") -> str:
     return f"{count / seconds:>8,.0f} {unit}  ({count:,} in {seconds:.1f} s)" if seconds > 0 else "n/a"
 
@@ -891,10 +886,13 @@ async def run(args: argparse.Namespace) -> int:
         # What the CPU figures above cannot show: whether the cores were kept busy. Work left to one process at the end
         # (emails, after the last credential) leaves the other core idle.
         grading_seconds = sampler.moments["graded"] - sampler.moments["grading"]
-        say(f"while grading: {sum(cpu_grading.values()):.1f} s of CPU in {grading_seconds:.1f} s, "
-            f"{sum(cpu_grading.values()) / grading_seconds:.2f} of {os.cpu_count()} cores busy on average"
-            + (f"; the last credential email {tail:.1f} s after the last credential stored"
-               if (tail := tail_after_credentials(stages, last_credential_email)) is not None else ""))
+        grading_cpu = sum(cpu_grading.values())
+        busy = (f"{grading_cpu:.1f} s of CPU in {grading_seconds:.1f} s, {grading_cpu / grading_seconds:.2f} of "
+                f"{os.cpu_count()} cores busy on average")
+        stored = stages["credentials stored"].done
+        if stored and last_credential_email:
+            busy += f"; the last credential email {last_credential_email - stored:.1f} s after the last credential stored"
+        say(f"while grading: {busy}")
         say(f"GET /dashboard/figures with {logged:,} events in the log: median {statistics.median(figures):.1f} ms, "
             f"max {max(figures):.1f} ms ({len(figures)} requests)")
         if faults is not None:
