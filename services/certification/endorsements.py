@@ -30,7 +30,7 @@ from starlette.datastructures import State
 
 from services.certification import claims, domain, status_publication, verification
 from services.certification.models import ConsentedCourse, Credential, EndorsementRequest, GivenEndorsement
-from services.certification.issuing import CREDENTIALS, links
+from services.certification.issuing import Issued, links, read
 from services.certification.proof_checks import ProofChecker
 from services.certification.resolver import MemberResolver
 from services.certification.settings import CertificationSettings
@@ -122,13 +122,15 @@ def _request(sender: str, recipient: str, institution: str, credential: Credenti
 # --- at the lead's node ---
 
 
-async def ask_for_endorsements(uow: UnitOfWork, endorsing: Endorsing | None, credential: Credential) -> None:
+async def ask_for_endorsements(uow: UnitOfWork, endorsing: Endorsing | None, issued: Issued) -> None:
     """Ask each co-awarding institution's node for its endorsement of a credential just issued (its signed document
     is stored before the transaction commits; the requests are written after it). Institutions no node can be asked
     for (no registry, not a member) stay pending, and the log says why."""
-    if endorsing is None or not credential.pending_endorsements or credential.programme:
+    if endorsing is None or not issued.pending_endorsements or issued.programme:
         return
-    await uow.write_rows(CREDENTIALS)  # The requests refer to the credential's row, which awarding left for the commit.
+    # The requests refer to the credential's row and carry its signed document: both are there once read (awarding
+    # left the row for the commit).
+    credential = (await read(uow, select(Credential).where(Credential.id == issued.id))).one()
     registry = endorsing.registry()
     sender = endorsing.own_node(registry)
     requests = []

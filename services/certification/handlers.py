@@ -53,7 +53,7 @@ async def _issue(
     course_version: int,
     replaces: Credential | None = None,
     credential_id: str | None = None,
-) -> Credential:
+) -> None:
     course = await _course(uow, grade.course_id, course_version)
     try:
         credential = await issuing.issue(uow, issuer, grade, course_version, course, replaces, credential_id)
@@ -61,7 +61,6 @@ async def _issue(
         raise Unprocessable(str(error)) from error
     await endorsements.ask_for_endorsements(uow, issuer.endorsing, credential)
     await stacking.after_issue(uow, issuer, credential)
-    return credential
 
 
 async def _live_credential(uow: UnitOfWork, learner_id: str, course_id: str, version: int | None) -> Credential | None:

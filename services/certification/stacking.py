@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 
 from services.certification import domain, issuing
-from services.certification.issuing import Issuer
+from services.certification.issuing import Issued, Issuer
 from services.certification.domain import NotIssuable
 from services.certification.models import Credential, MicroCredentialRecord, PresentedPart, Programme
 from shared.db import UnitOfWork, utcnow
@@ -83,7 +83,7 @@ async def award_programmes(
             log.warning("programme %s not issued to %s: %s", programme.programme_id, learner_id, error)
 
 
-async def after_issue(uow: UnitOfWork, issuer: Issuer, credential: Credential) -> None:
+async def after_issue(uow: UnitOfWork, issuer: Issuer, credential: Issued) -> None:
     """A new credential may complete programmes that count its course."""
     key = ("programmes counting", credential.course_id)
     if key not in uow.cache:  # A batch of one course's grades asks once (programme_approved forgets the answers).
