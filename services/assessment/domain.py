@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from pydantic import TypeAdapter
 
 from services.assessment.lms_registry import RegisteredLms
-from services.assessment.models import Course, EnrolledLearner, Grade
+from services.assessment.models import Course, EnrolledLearner, GradeBase
 from shared.events.assessment import EctsScheme, GradingScheme, LetterScheme, NumericScheme, PassFailScheme
 from shared.events.catalogue import IdentityVerification
 from shared.limits import unstorable
@@ -114,7 +114,7 @@ def review_submission(
     submission: Submission,
     enrolment: EnrolledLearner | None,
     scheme: GradingScheme | None,
-    recorded: Grade | None,
+    recorded: GradeBase | None,
     *,
     course: Course | None = None,
     lms: RegisteredLms | None = None,

@@ -25,6 +25,7 @@ from services.assessment.models import (
     EnrolledLearnerPublic,
     Grade,
     GradeAmendmentPublic,
+    GradeBase,
     GradeCreate,
     GradeDetail,
     GradePublic,
@@ -204,7 +205,7 @@ async def _grade_cohort(uow: UnitOfWork, course_id: str, assessor: str, rows: li
         match await record_or_reject(uow, submission):
             case GradeRejection() as rejection:
                 result.rejected.append(RejectedRow(**rejection.model_dump(include=REJECTED_FIELDS)))
-            case Grade() as grade:
+            case GradeBase() as grade:
                 recorded = grade.model_dump(include=RECORDED_FIELDS)
                 result.recorded.append(RecordedRow(line=row.line, grade_id=grade.id, **recorded))
     return result
@@ -267,7 +268,7 @@ async def _grade(uow: UnitOfWork, grade_id: str) -> Grade:
     return grade
 
 
-def _detail(grade: Grade, amendments: list) -> GradeDetail:
+def _detail(grade: GradeBase, amendments: list) -> GradeDetail:
     return GradeDetail(
         **grade.model_dump(),
         amendments=[GradeAmendmentPublic.model_validate(a, from_attributes=True) for a in amendments],
