@@ -56,11 +56,11 @@ async def _issue(
 ) -> None:
     course = await _course(uow, grade.course_id, course_version)
     try:
-        credential = await issuing.issue(uow, issuer, grade, course_version, course, replaces, credential_id)
+        issued = await issuing.issue(uow, issuer, grade, course_version, course, replaces, credential_id)
     except NotIssuable as error:
         raise Unprocessable(str(error)) from error
-    await endorsements.ask_for_endorsements(uow, issuer.endorsing, credential)
-    await stacking.after_issue(uow, issuer, credential)
+    await endorsements.ask_for_endorsements(uow, issuer.endorsing, issued)
+    await stacking.after_issue(uow, issuer, issued)
 
 
 async def _live_credential(uow: UnitOfWork, learner_id: str, course_id: str, version: int | None) -> Credential | None:
