@@ -302,13 +302,23 @@ class UnitOfWork:
             rows.clear()
 
     async def insert_unless_known(
-        self, table: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str] | None = None
-    ) -> None:
+        self,
+        table: type[SQLModel],
+        rows: Sequence[dict[str, Any]],
+        conflict: Sequence[str] | None = None,
+        returning: str | None = None,
+    ) -> set[Any]:
         """Insert `rows` in one statement, skipping those whose `conflict` columns (by default: any unique constraint,
         the primary key included) match a row already there: a fact told again, under a new event id or by another
-        path, inserts nothing. A batch's rows gathered with `rows` are handed to it on commit (or by `write_rows`)."""
-        if rows:
-            await self.session.execute(_inserting_unless_known(table, tuple(conflict or ())), rows)
+        path, inserts nothing. A batch's rows gathered with `rows` are handed to it on commit (or by `write_rows`).
+        With `returning` (a column's name), the values of that column in the rows that were inserted."""
+        if not rows:
+            return set()
+        statement = _inserting_unless_known(table, tuple(conflict or ()))
+        if returning is None:
+            await self.session.execute(statement, rows)
+            return set()
+        return set((await self.session.execute(statement.returning(table.__table__.c[returning]), rows)).scalars())
 
     def notify(self, channel: str) -> None:
         """Wake whoever LISTENs on `channel` (shared.db.Listener) once this transaction commits: one NOTIFY per

@@ -17,8 +17,8 @@ from shared.events import EVENT_TYPES, Topic
 
 def create_service(settings: NotificationsSettings | None = None) -> service.Service:
     settings = settings or NotificationsSettings()
-    # What the consumer records, the worker of the same process claims by id.
-    recorded = RecordedDeliveries()
+    # What the consumer records, it claims for the worker of the same process and hands over in memory.
+    recorded = RecordedDeliveries(settings.delivery_lease_seconds)
     emails = event_handlers(settings, recorded)
     # Every event the node's services publish goes into the dashboards' log (not the LMSs' raw, untrusted
     # submissions: assessment's verdicts on them are there; nor the other members' catalogues, which the gateway

@@ -7,6 +7,7 @@ told of it by id once the transaction commits (recorded.py), or by a NOTIFY when
 
 import functools
 import logging
+import time
 import uuid
 
 import jinja2
@@ -75,8 +76,9 @@ async def tell_the_learner(
 async def _record_deliveries(
     uow: UnitOfWork, recorded: RecordedDeliveries | None, rows: list[tuple[str | None, dict]]
 ) -> None:
-    """The batch's deliveries, but those optional emails whose learner opted out; handed to this process's worker
-    once they are committed, or announced by a NOTIFY to whichever worker listens."""
+    """The batch's deliveries, but those optional emails whose learner opted out: claimed for this process's worker
+    and handed to it once committed, when it has room (recorded.py); else pending, announced by a NOTIFY to whichever
+    worker listens, or found by this one's next scan."""
     opted = await opted_out(uow.session, {learner for learner, _ in rows if learner})
     kept = []
     for learner, delivery in rows:
@@ -87,15 +89,19 @@ async def _record_deliveries(
             kept.append(delivery)
     if not kept:
         return
+    claimed_at = time.monotonic()
     # One delivery per event and recipient (unique in the table): the same fact under the same id, delivered twice by
     # Kafka, stops at the consumer's claim; this stops anything else that would record it twice.
-    await uow.insert_unless_known(Delivery, kept, conflict=["about_event_id", "recipient"])
-    if recorded is None:
+    conflict = ["about_event_id", "recipient"]
+    if recorded is None or not recorded.claim(kept, utcnow()):
+        await uow.insert_unless_known(Delivery, kept, conflict=conflict)
         uow.notify(DELIVERIES_CHANNEL)
-    else:
-        # One not inserted (its event and recipient were recorded before, under another id) is not found by its id.
-        ids = [delivery["id"] for delivery in kept]
-        uow.after_commit(lambda: recorded.add(ids))
+        return
+    inserted = await uow.insert_unless_known(Delivery, kept, conflict=conflict, returning="id")
+    # Not one that was not inserted (its event and recipient were recorded before, under another id): that email is
+    # the other delivery's to send.
+    handed = [delivery for delivery in kept if delivery["id"] in inserted]
+    uow.after_commit(lambda: recorded.add(handed, claimed_at))
 
 
 def event_handlers(

@@ -41,8 +41,7 @@ from datetime import datetime, timedelta
 
 import aiosmtplib
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Executable, Text, any_, bindparam, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Executable, tuple_, update
 from sqlmodel import select
 from starlette.datastructures import State
 
@@ -101,7 +100,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         # Whether a NOTIFY came since the last scan (the wake may also be ids handed over, which need no scan).
         self._notified = False
-        self._recorded = recorded if recorded is not None else RecordedDeliveries()
+        self._recorded = recorded if recorded is not None else RecordedDeliveries(settings.delivery_lease_seconds)
         self._recorded.when_added(self._wake.set)
         self._outages = outages or Outages()
         self._database_answers = database_answers
@@ -121,7 +120,18 @@ class DeliveryWorker:
                 self._stopping = True
                 self._wake.set()
                 await asyncio.wait({task}, timeout=self._settings.delivery_lease_seconds)
+                await self._give_back_handed()
                 raise
+
+    async def _give_back_handed(self) -> None:
+        """On the way out: the deliveries handed over and not sent are due again at once, for whichever worker runs
+        next (else they would wait for their lease to run out)."""
+        if handed := self.handed_over(len(self._recorded)):
+            try:
+                await self._give_back(handed)
+            except Exception as error:
+                log.warning("%d deliveries handed over and not sent are due once their lease has run out: %r",
+                            len(handed), error)
 
     def _on_notify(self) -> None:
         self._notified = True
@@ -149,24 +159,28 @@ class DeliveryWorker:
                 continue
             scan = more_due or self._notified or now >= next_poll
             if may_claim and (scan or self._recorded):
-                # Before claiming: a NOTIFY or ids that come meanwhile mean another round.
+                # Before claiming: a NOTIFY or deliveries handed over meanwhile mean another round.
                 self._wake.clear()
                 if scan:
                     self._notified, next_poll = False, now + settings.delivery_poll_seconds
-                try:
-                    claims = await self.claim(room, scan=scan)
-                except Exception as error:  # The rows wait for the database to come back; the sends go on.
-                    if (dependency := await diagnose(error, self._database_answers)) is None:
-                        log.warning("delivery worker could not claim deliveries, will retry: %r", error)
-                    else:
-                        self._outages.waiting(COMPONENT, dependency, error)
-                    claim_after = time.monotonic() + backoff.next()
-                    continue
-                self._outages.resumed(COMPONENT)
-                backoff.reset()
-                more_due = scan and len(claims) == room
-                for claim in claims:
-                    self._sending[asyncio.ensure_future(self.send(claim))] = claim
+                handed = self.handed_over(room)
+                self._start(handed)
+                # A scan the handed-over deliveries leave no room for is only put off.
+                more_due = scan
+                if scan and len(handed) < room:
+                    try:
+                        claims = await self.claim(room - len(handed))
+                    except Exception as error:  # The rows wait for the database to come back; the sends go on.
+                        if (dependency := await diagnose(error, self._database_answers)) is None:
+                            log.warning("delivery worker could not claim deliveries, will retry: %r", error)
+                        else:
+                            self._outages.waiting(COMPONENT, dependency, error)
+                        claim_after = time.monotonic() + backoff.next()
+                        continue
+                    self._outages.resumed(COMPONENT)
+                    backoff.reset()
+                    more_due = len(claims) == room - len(handed)
+                    self._start(claims)
                 continue
             if self._stopping or room < refill:
                 timeout = None  # Until a send ends (there are some).
@@ -212,38 +226,40 @@ class DeliveryWorker:
                     f"delivery {claim.delivery_id}", lambda claim=claim, error=error: self._record_failure(claim, error)
                 )
 
-    async def claim(self, limit: int, scan: bool = True) -> list[Claim]:
-        """Claim up to `limit` due deliveries (the lease starts now): mark them `sending`, count the attempt. First
-        those handed over by id; then, when `scan`, the others that are due, oldest first."""
+    def handed_over(self, limit: int) -> list[Claim]:
+        """Up to `limit` deliveries the consumer of this process claimed for this worker when it recorded them
+        (recorded.py), oldest first."""
+        return [
+            Claim(handed.delivery["id"], handed.delivery["attempts"], self._message(handed.delivery),
+                  handed.delivery["traceparent"], handed.deadline)
+            for handed in self._recorded.take(limit)
+        ]
+
+    def _start(self, claims: list[Claim]) -> None:
+        for claim in claims:
+            self._sending[asyncio.ensure_future(self.send(claim))] = claim
+
+    async def claim(self, limit: int) -> list[Claim]:
+        """Claim up to `limit` due deliveries, oldest first (the lease starts now): mark them `sending`, count the
+        attempt. The deliveries recorded pending, retries that came due, and those whose lease ran out."""
+        claims: list[Claim] = []
         settings = self._settings
         now, deadline = utcnow(), time.monotonic() + settings.delivery_lease_seconds
         deliveries = Delivery.__table__.c
-        rows: list[Mapping] = []
+        due = (
+            select(deliveries.id, deliveries.status.label("was"))
+            .where(
+                deliveries.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+                deliveries.next_attempt_at <= now,
+            )
+            .order_by(deliveries.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
         async with self._unit_of_work() as uow:
-            if ids := self._recorded.take(limit):
-                handed = (
-                    select(deliveries.id, deliveries.status.label("was"))
-                    .where(deliveries.id == any_(bindparam("ids", type_=ARRAY(Text))),
-                           deliveries.status == DeliveryStatus.PENDING)
-                    .with_for_update(skip_locked=True)
-                    .cte("handed")
-                )
-                rows += (await uow.session.execute(self._claiming(handed, now), {"ids": ids})).mappings().all()
-            if scan and len(rows) < limit:
-                due = (
-                    select(deliveries.id, deliveries.status.label("was"))
-                    .where(
-                        deliveries.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
-                        deliveries.next_attempt_at <= now,
-                    )
-                    .order_by(deliveries.next_attempt_at)
-                    .limit(limit - len(rows))
-                    .with_for_update(skip_locked=True)
-                    .cte("due")
-                )
-                rows += (await uow.session.execute(self._claiming(due, now))).mappings().all()
+            rows = (await uow.session.execute(self._claiming(due, now))).mappings().all()
             await uow.commit()
-        claims = []
         for row in rows:
             if row["was"] == DeliveryStatus.SENDING:
                 log.warning(
