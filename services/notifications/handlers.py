@@ -1,8 +1,9 @@
-"""Kafka handlers of the notifications service: each learner-facing event becomes one pending delivery.
+"""Kafka handlers of the notifications service: each learner-facing event becomes one delivery.
 
 Nothing here talks to SMTP: the handler renders the email and records it, in the consumer's transaction (with the
 event's id), so the partition moves on at once whether or not the mail relay is up; the delivery worker sends it,
-told of it by id once the transaction commits (recorded.py), or by a NOTIFY when no worker runs in this process.
+handed the delivery, recorded claimed for it, once the transaction commits (recorded.py), or told by a NOTIFY when
+no worker of this process has room.
 """
 
 import functools

@@ -14,8 +14,8 @@ NotificationsTable = service_table_base()
 class DeliveryStatus(StrEnum):
     # Recorded, waiting for the worker (first attempt, or a retry after a transient failure at next_attempt_at).
     PENDING = "pending"
-    # Claimed by a worker, which is talking to SMTP; if that worker dies, another sends again once next_attempt_at
-    # (the claim's lease) has passed, with the same Message-ID.
+    # Claimed by a worker (or recorded claimed for the worker of the consumer's process), which sends it; if that
+    # worker dies, another sends again once next_attempt_at (the claim's lease) has passed, with the same Message-ID.
     SENDING = "sending"
     SENT = "sent"
     # For good: the relay refused it permanently (5xx), or transient failures went on past the attempts or the age.

@@ -2,14 +2,17 @@
 
 Exactly one email per event and recipient, as far as SMTP allows:
 
-1. The Kafka handler records the delivery as `pending` (rendered email, stable Message-ID) in the same transaction as
-   the consumed event's id; the unique (event, recipient) pair makes a second record impossible.
+1. The Kafka handler records the delivery (rendered email, stable Message-ID) in the same transaction as the consumed
+   event's id; the unique (event, recipient) pair makes a second record impossible. When the worker of its process
+   has room, it records it claimed for that worker already (as in 2, the lease counted from then) and hands the row
+   over once committed (recorded.py); else `pending`, with a NOTIFY.
 2. The worker claims due deliveries with `FOR UPDATE SKIP LOCKED` (several instances share the work, none takes a
    row another holds), marks them `sending`, counts the attempt and sets `next_attempt_at` to a lease (longer than
    any send may take), and commits, before talking to SMTP (one statement for a whole batch; it claims again whenever
-   half of DELIVERY_BATCH_SIZE has gone out, so the connections never wait for a batch to end). Those the consumer of
-   its own process recorded it claims by id (recorded.py); it scans the due-deliveries index for the rest when a
-   NOTIFY comes, when its last scan filled the batch, and every DELIVERY_POLL_SECONDS.
+   half of DELIVERY_BATCH_SIZE has gone out, so the connections never wait for a batch to end). It takes those handed
+   over first, which need no claim; it scans the due-deliveries index for the rest when a NOTIFY comes, when its last
+   scan filled the batch, and every DELIVERY_POLL_SECONDS. On an orderly shutdown it gives back those handed over
+   and not sent.
 3. It sends them over a few SMTP connections kept open (mailer.py); an email whose turn comes too late to be sent
    within its lease is not sent but given back (`pending`, the attempt not counted), so that no other worker can take
    it over while it is being sent. Then, in one new transaction, it marks those sent `sent` and publishes a
@@ -98,7 +101,7 @@ class DeliveryWorker:
         self._unit_of_work = unit_of_work
         self._mailer = mailer
         self._wake = asyncio.Event()
-        # Whether a NOTIFY came since the last scan (the wake may also be ids handed over, which need no scan).
+        # Whether a NOTIFY came since the last scan (the wake may also be deliveries handed over, which need none).
         self._notified = False
         self._recorded = recorded if recorded is not None else RecordedDeliveries(settings.delivery_lease_seconds)
         self._recorded.when_added(self._wake.set)

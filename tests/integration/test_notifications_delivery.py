@@ -254,6 +254,88 @@ async def test_a_delivery_another_process_recorded_is_sent_when_its_notify_comes
         await eventually(sent, timeout=20)
 
 
+async def test_an_event_whose_email_was_recorded_before_under_another_delivery_is_not_emailed_again(stack, sink):
+    """The consumer claims what it records for its own worker and hands it over in memory: a delivery that was not
+    inserted (the event's email to that recipient is recorded already, here sent long ago) must not be handed over."""
+    await sink.start()
+    ada, control = learner("Ada Lovelace"), learner("Grace Hopper")
+    settings = settings_for(stack, sink)
+    issued = CloudEvent.wrap(credential_issued(ada), source=NODE_URI)
+    async with running(create_service(settings)) as client:
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO deliveries (id, about_event_id, about_event_type, recipient, subject, template, "
+                        "language, message_id, status, attempts, created_at, next_attempt_at, sent_at, text_body, "
+                        "html_body) VALUES (:id, :event, :type, :recipient, 'Sent before', 'credential_issued', 'en', "
+                        ":message_id, 'sent', 1, now(), now(), now(), 'Hello', '<p>Hello</p>')"
+                    ),
+                    {"id": str(uuid.uuid4()), "event": issued.id, "type": issued.type, "recipient": ada.email,
+                     "message_id": f"<{issued.id}@uni-saarland.example>"},
+                )
+        finally:
+            await engine.dispose()
+        await produce(stack, Topic.CREDENTIALS, issued.to_bytes(), key="same-partition")
+        # Same key, same partition: once this one is sent, the one before it was handled.
+        await produce(
+            stack, Topic.CREDENTIALS, CloudEvent.wrap(credential_issued(control), source=NODE_URI).to_bytes(),
+            key="same-partition",
+        )
+        await eventually(lambda: all_sent(client, [control.email]))
+        await asyncio.sleep(1)
+        [delivery] = await deliveries(client, recipient=ada.email)
+    assert delivery["subject"] == "Sent before", "the delivery recorded first is the one kept"
+    assert sink.emails_to(ada.email) == [], "no second email about the same event"
+
+
+async def test_deliveries_handed_over_and_not_sent_when_the_service_stops_go_out_once_when_it_is_back(stack, sink):
+    """The consumer records deliveries claimed for its process's worker (`sending`, under a lease). Those the worker
+    had not begun to send when the service stopped are given back, due at once, so the next worker sends them now,
+    not once their lease (95 s here, with a 30 s SMTP timeout) has run out; each email still goes out once."""
+    cohort = [learner(f"Handed Over {number}") for number in range(8)]
+    recipients = [who.email for who in cohort]
+    await sink.start()
+    settings = settings_for(stack, sink, smtp_timeout_seconds=30, smtp_connections=1, delivery_batch_size=2)
+    async with Hop(sink.port, delay=0.3) as slow:
+        slow_relay = settings.model_copy(update={"smtp_port": slow.port})
+        async with running(create_service(slow_relay)) as client:
+            for who in cohort:
+                await publish(stack, credential_issued(who))
+
+            async def some_sent_all_recorded() -> bool:
+                statuses = [row["status"] for row in await _rows(client, recipients)]
+                return len(statuses) == len(recipients) and "sent" in statuses
+
+            await eventually(some_sent_all_recorded, timeout=60)
+        stopped = await _rows_in_database(settings, recipients)
+    left = [row for row in stopped if row["status"] != "sent"]
+    assert left, "the service stopped with emails still to send (else this test shows nothing)"
+    assert all(row["status"] == "pending" and row["attempts"] == 0 for row in left), (
+        f"given back, the attempt not counted: {left}"
+    )
+
+    async with running(create_service(settings)) as client:
+        await eventually(lambda: all_sent(client, recipients), timeout=60)
+    for recipient in recipients:
+        assert len(sink.emails_to(recipient)) == 1
+
+
+async def _rows_in_database(settings: NotificationsSettings, recipients: list[str]) -> list[dict]:
+    """The deliveries' rows as stored, read without the service (which is stopped)."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT recipient, status, attempts FROM deliveries WHERE recipient = ANY(:recipients)"),
+                {"recipients": recipients},
+            )
+            return [dict(row) for row in rows.mappings()]
+    finally:
+        await engine.dispose()
+
+
 async def test_a_cohort_graded_while_the_mail_server_is_down_gets_every_email_exactly_once_when_it_returns(stack, sink):
     cohort = [learner(f"Learner {number}") for number in range(10)]
     recipients = [who.email for who in cohort]
