@@ -22,8 +22,8 @@ from typing import Any
 
 from services.notifications.models import DeliveryStatus
 
-# Deliveries held for the worker at most, bodies included (~4 KB each); beyond that they are recorded `pending` and
-# wait for its next scan (it polls every DELIVERY_POLL_SECONDS).
+# Deliveries held for the worker at most, each a row with its bodies (a few KB as Python objects); beyond that they
+# are recorded `pending` and wait for its next scan (it polls every DELIVERY_POLL_SECONDS).
 HELD = 5_000
 
 

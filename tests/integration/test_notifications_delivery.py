@@ -170,14 +170,19 @@ async def notifications_about(stack: Stack, recipients: set[str], count: int) ->
 
 async def logged_about(stack: Stack, settings: NotificationsSettings, about_event_id: str) -> list[str]:
     """The types of the dashboards' event log's entries about an event (its emails' NotificationSent/Failed)."""
+    rows = await rows_of(
+        settings, "SELECT type FROM event_log WHERE data->>'about_event_id' = :about ORDER BY sequence",
+        about=about_event_id,
+    )
+    return [row["type"] for row in rows]
+
+
+async def rows_of(settings: NotificationsSettings, query: str, **parameters: object) -> list[dict]:
+    """What a query of the service's database finds, read without the service (which may be stopped)."""
     engine = create_engine(settings)
     try:
         async with engine.connect() as connection:
-            rows = await connection.execute(
-                text("SELECT type FROM event_log WHERE data->>'about_event_id' = :about ORDER BY sequence"),
-                {"about": about_event_id},
-            )
-            return list(rows.scalars())
+            return [dict(row) for row in (await connection.execute(text(query), parameters)).mappings()]
     finally:
         await engine.dispose()
 
@@ -231,22 +236,7 @@ async def test_a_delivery_another_process_recorded_is_sent_when_its_notify_comes
     settings = settings_for(stack, sink, delivery_poll_seconds=60)
     async with running(create_service(settings)):
         await asyncio.sleep(1)  # The scan at start is over.
-        engine = create_engine(settings)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(
-                    text(
-                        "INSERT INTO deliveries (id, about_event_id, about_event_type, recipient, subject, template, "
-                        "language, message_id, status, attempts, created_at, next_attempt_at, text_body, html_body) "
-                        "VALUES (:id, :event, 'CredentialIssued', :recipient, 'Recorded elsewhere', 'credential_issued', "
-                        "'en', :message_id, 'pending', 0, now(), now(), 'Hello', '<p>Hello</p>')"
-                    ),
-                    {"id": str(uuid.uuid4()), "event": event_id, "recipient": recipient,
-                     "message_id": f"<{event_id}@uni-saarland.example>"},
-                )
-                await connection.execute(text("SELECT pg_notify('deliveries', '')"))
-        finally:
-            await engine.dispose()
+        await _record_elsewhere(settings, event_id, "CredentialIssued", recipient, "Recorded elsewhere", notify=True)
 
         async def sent() -> bool:
             return len(sink.emails_to(recipient)) == 1
@@ -262,21 +252,7 @@ async def test_an_event_whose_email_was_recorded_before_under_another_delivery_i
     settings = settings_for(stack, sink)
     issued = CloudEvent.wrap(credential_issued(ada), source=NODE_URI)
     async with running(create_service(settings)) as client:
-        engine = create_engine(settings)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(
-                    text(
-                        "INSERT INTO deliveries (id, about_event_id, about_event_type, recipient, subject, template, "
-                        "language, message_id, status, attempts, created_at, next_attempt_at, sent_at, text_body, "
-                        "html_body) VALUES (:id, :event, :type, :recipient, 'Sent before', 'credential_issued', 'en', "
-                        ":message_id, 'sent', 1, now(), now(), now(), 'Hello', '<p>Hello</p>')"
-                    ),
-                    {"id": str(uuid.uuid4()), "event": issued.id, "type": issued.type, "recipient": ada.email,
-                     "message_id": f"<{issued.id}@uni-saarland.example>"},
-                )
-        finally:
-            await engine.dispose()
+        await _record_elsewhere(settings, issued.id, issued.type, ada.email, "Sent before", sent=True)
         await produce(stack, Topic.CREDENTIALS, issued.to_bytes(), key="same-partition")
         # Same key, same partition: once this one is sent, the one before it was handled.
         await produce(
@@ -309,7 +285,10 @@ async def test_deliveries_handed_over_and_not_sent_when_the_service_stops_go_out
                 return len(statuses) == len(recipients) and "sent" in statuses
 
             await eventually(some_sent_all_recorded, timeout=60)
-        stopped = await _rows_in_database(settings, recipients)
+        stopped = await rows_of(
+            settings, "SELECT recipient, status, attempts FROM deliveries WHERE recipient = ANY(:recipients)",
+            recipients=recipients,
+        )
     left = [row for row in stopped if row["status"] != "sent"]
     assert left, "the service stopped with emails still to send (else this test shows nothing)"
     assert all(row["status"] == "pending" and row["attempts"] == 0 for row in left), (
@@ -322,16 +301,29 @@ async def test_deliveries_handed_over_and_not_sent_when_the_service_stops_go_out
         assert len(sink.emails_to(recipient)) == 1
 
 
-async def _rows_in_database(settings: NotificationsSettings, recipients: list[str]) -> list[dict]:
-    """The deliveries' rows as stored, read without the service (which is stopped)."""
+async def _record_elsewhere(
+    settings: NotificationsSettings, event_id: str, event_type: str, recipient: str, subject: str,
+    *, sent: bool = False, notify: bool = False,
+) -> None:
+    """A delivery written straight into the table, as another instance (or an earlier record) would have: pending, or
+    sent already; with `notify`, announced as the consumer announces what it records for no worker in particular."""
     engine = create_engine(settings)
     try:
-        async with engine.connect() as connection:
-            rows = await connection.execute(
-                text("SELECT recipient, status, attempts FROM deliveries WHERE recipient = ANY(:recipients)"),
-                {"recipients": recipients},
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO deliveries (id, about_event_id, about_event_type, recipient, subject, template, "
+                    "language, message_id, status, attempts, created_at, next_attempt_at, sent_at, text_body, "
+                    "html_body) VALUES (:id, :event, :type, :recipient, :subject, 'credential_issued', 'en', "
+                    ":message_id, :status, :attempts, now(), now(), :sent_at, 'Hello', '<p>Hello</p>')"
+                ),
+                {"id": str(uuid.uuid4()), "event": event_id, "type": event_type, "recipient": recipient,
+                 "subject": subject, "message_id": f"<{event_id}@uni-saarland.example>",
+                 "status": "sent" if sent else "pending", "attempts": 1 if sent else 0,
+                 "sent_at": datetime.now(UTC) if sent else None},
             )
-            return [dict(row) for row in rows.mappings()]
+            if notify:
+                await connection.execute(text("SELECT pg_notify('deliveries', '')"))
     finally:
         await engine.dispose()
 
