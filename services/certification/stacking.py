@@ -83,15 +83,15 @@ async def award_programmes(
             log.warning("programme %s not issued to %s: %s", programme.programme_id, learner_id, error)
 
 
-async def after_issue(uow: UnitOfWork, issuer: Issuer, credential: Issued) -> None:
+async def after_issue(uow: UnitOfWork, issuer: Issuer, issued: Issued) -> None:
     """A new credential may complete programmes that count its course."""
-    key = ("programmes counting", credential.course_id)
+    key = ("programmes counting", issued.course_id)
     if key not in uow.cache:  # A batch of one course's grades asks once (programme_approved forgets the answers).
-        query = select(Programme).where(Programme.rule["course_ids"].contains([credential.course_id]))
+        query = select(Programme).where(Programme.rule["course_ids"].contains([issued.course_id]))
         uow.cache[key] = _latest(list((await uow.session.exec(query)).all()))
     programmes = uow.cache[key]
     if programmes:
-        await award_programmes(uow, issuer, credential.learner_id, programmes)
+        await award_programmes(uow, issuer, issued.learner_id, programmes)
 
 
 async def programme_approved(
