@@ -1,5 +1,6 @@
 """Value types that several services' contracts share."""
 
+import contextlib
 import functools
 import re
 from enum import StrEnum
@@ -44,12 +45,10 @@ def _normalized_domain(domain: str) -> str:
 @functools.lru_cache(maxsize=65536)
 def _normalized_email(address: str) -> str:
     plain = _PLAIN_ADDRESS.fullmatch(address)
-    if plain is None or len(address) > _ADDRESS_MAX_LENGTH or plain[1].lower() in CASE_INSENSITIVE_MAILBOX_NAMES:
-        return validate_email(address)[1]
-    try:
-        return f"{plain[1]}@{_normalized_domain(plain[2])}"
-    except PydanticCustomError:
-        return validate_email(address)[1]
+    if plain and len(address) <= _ADDRESS_MAX_LENGTH and plain[1].lower() not in CASE_INSENSITIVE_MAILBOX_NAMES:
+        with contextlib.suppress(PydanticCustomError):  # A refused domain: the whole check says why, for this address.
+            return f"{plain[1]}@{_normalized_domain(plain[2])}"
+    return validate_email(address)[1]
 
 
 class EmailAddress(EmailStr):

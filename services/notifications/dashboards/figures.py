@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.dashboards.domain import FigureChanges, bucket_of, seconds_of, tally
@@ -39,7 +38,7 @@ async def save(session: AsyncSession, changes: FigureChanges) -> None:
         # In the order of their keys (the first columns): two instances counting into the same rows then wait for
         # each other instead of deadlocking.
         if rows := sorted(rows, key=lambda row: [str(value) for value in row.values()]):
-            await session.execute(text(statement), rows)
+            await session.execute(sa.text(statement), rows)
 
     await upsert(
         "INSERT INTO dashboard_offerings (offering_id, title, university, capacity, opened) "
@@ -129,28 +128,28 @@ async def _grade_to_credential(session: AsyncSession, changes: FigureChanges, up
 
 ANY = "(CAST(:university AS text) IS NULL OR university = :university)"
 
-OFFERINGS = text(
+OFFERINGS = sa.text(
     "SELECT offering_id, title, university, capacity, applications, enrolled, waitlisted, "
     "CASE WHEN capacity > 0 THEN round(enrolled::numeric / capacity, 3)::float8 END AS fill_rate "
     f"FROM dashboard_offerings WHERE opened AND {ANY} ORDER BY title"
 )
-PASS_RATES = text(
+PASS_RATES = sa.text(
     "SELECT course_id, nullif(university, '') AS university, graded, passed, "
     "round(passed::numeric / graded, 3)::float8 AS pass_rate "
     f"FROM dashboard_pass_rates WHERE graded > 0 AND {ANY} ORDER BY course_id"
 )
-CREDENTIALS_PER_MONTH = text(
+CREDENTIALS_PER_MONTH = sa.text(
     f"SELECT university, month, issued FROM dashboard_credentials WHERE {ANY} ORDER BY month, university"
 )
-GRADE_TO_CREDENTIAL = text(
+GRADE_TO_CREDENTIAL = sa.text(
     "SELECT coalesce(sum(credentials), 0) AS credentials, sum(total_seconds) AS total_seconds, "
     f"max(max_seconds) AS max_seconds FROM dashboard_grade_to_credential WHERE {ANY}"
 )
-GRADE_TO_CREDENTIAL_BUCKETS = text(
+GRADE_TO_CREDENTIAL_BUCKETS = sa.text(
     f"SELECT bucket, sum(credentials) AS credentials FROM dashboard_grade_to_credential_buckets WHERE {ANY} "
     "GROUP BY bucket ORDER BY bucket"
 )
-EMAILS = text(
+EMAILS = sa.text(
     f"SELECT coalesce(sum(sent), 0) AS sent, coalesce(sum(failed), 0) AS failed FROM dashboard_emails WHERE {ANY}"
 )
 
