@@ -3,7 +3,9 @@ mailbox reads back, with the envelope in X-Envelope-From/To; a rejected recipien
 while it runs. Its cheaper session (Sink) stores and answers what aiosmtpd's own does: each test runs with both."""
 
 import asyncio
+import errno
 import mailbox
+import os
 import shutil
 import smtplib
 import threading
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP
 
+from deploy import smtp_mailbox
 from deploy.smtp_mailbox import MaildirHandler, Sink
 
 MESSAGE = (
@@ -241,3 +244,24 @@ async def test_messages_of_many_connections_at_once_are_each_stored_once_and_a_f
     maildir.unlink()
     await asyncio.to_thread(send, port, ["ada@example.org"])  # The sink goes on once the disk takes messages again.
     assert [m["X-Envelope-To"] for m in read(maildir)] == ["ada@example.org"] and handler.stored == 13
+
+
+async def test_a_group_the_disk_could_not_sync_is_refused_and_none_of_it_stays_in_the_maildir(
+    sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, maildir, handler = sink
+
+    def disk_fails(descriptors: list[int]) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    # A disk that fails to sync cannot be made here on purpose: the sync is what fails.
+    monkeypatch.setattr(smtp_mailbox, "sync", disk_fails)
+    refused = await asyncio.gather(
+        *(asyncio.to_thread(send, port, [f"learner-{n}@example.org"]) for n in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(error, smtplib.SMTPDataError) and error.smtp_code == 451 for error in refused), refused
+    assert read(maildir) == [] and handler.stored == 0  # Sent again by the client later, so stored only then.
+
+    monkeypatch.undo()
+    await asyncio.to_thread(send, port, ["ada@example.org"])
+    assert [m["X-Envelope-To"] for m in read(maildir)] == ["ada@example.org"] and handler.stored == 1
