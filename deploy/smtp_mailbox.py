@@ -89,8 +89,9 @@ def _syncfs() -> Callable[[int], int] | None:
 def sync(descriptors: list[int]) -> None:
     """A group's files, and their names in new/, on disk: one syncfs(2) for the whole group where the system has it
     (it returns once everything written to that filesystem is on disk, and reports errors since Linux 5.8), else an
-    fsync of each file. A file's own fsync cost this machine 150-1,300 µs of kernel CPU, against ~20-150 µs per
-    file of a group for one syncfs (bench/HISTORY.md, 30 November)."""
+    fsync of each file. A file's own fsync cost this machine 144-1,506 µs of kernel CPU, one syncfs ~56-200 µs per
+    file of a group of 20, and the sink's kernel time per cohort fell from 24-26 s to 4-7 s (bench/HISTORY.md,
+    30 November)."""
     syncfs = _syncfs()
     if syncfs is None:
         for descriptor in descriptors:
