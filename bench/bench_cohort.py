@@ -114,12 +114,20 @@ def _children() -> dict[int, list[int]]:
     return children
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def _cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """A process's CPU time so far, and the kernel's part of it (utime + stime, stime)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    return (int(fields[11]) + int(fields[12])) / TICKS, int(fields[12]) / TICKS
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """The whole machine's busy CPU time so far (every process and kernel thread: user, nice, system, irq, softirq),
+    and the time the host took from it (steal), from /proc/stat."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq) / TICKS, steal / TICKS
 
 
 def _rss_mb(pid: int) -> float:
@@ -140,9 +148,12 @@ class Processes(threading.Thread):
         super().__init__(daemon=True, name="processes")
         self.groups = groups
         self._cpu: dict[str, dict[int, float]] = {name: {} for name in groups}  # last seen, also of ended processes
+        self._system: dict[str, dict[int, float]] = {name: {} for name in groups}  # the kernel's part of it
         self.peak_rss: dict[str, float] = collections.defaultdict(float)  # the largest process of the group
         self.peak_tree_rss: dict[str, float] = collections.defaultdict(float)  # a process with its workers
         self.marks: dict[str, dict[str, float]] = {}
+        self.system_marks: dict[str, dict[str, float]] = {}
+        self.machine_marks: dict[str, tuple[float, float]] = {}
         self.moments: dict[str, float] = {}  # time.time() of each mark
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -167,7 +178,7 @@ class Processes(threading.Thread):
                     sizes = []
                     for pid in tree:
                         if (seconds := _cpu_seconds(pid)) is not None:
-                            self._cpu[name][pid] = seconds
+                            self._cpu[name][pid], self._system[name][pid] = seconds
                             sizes.append(_rss_mb(pid))
                     if sizes:
                         self.peak_rss[name] = max(self.peak_rss[name], max(sizes))
@@ -177,10 +188,20 @@ class Processes(threading.Thread):
         self.sample()
         with self._lock:
             self.marks[moment] = {name: sum(seen.values()) for name, seen in self._cpu.items()}
+            self.system_marks[moment] = {name: sum(seen.values()) for name, seen in self._system.items()}
+            self.machine_marks[moment] = _machine_cpu()
             self.moments[moment] = time.time()
 
     def between(self, start: str, end: str) -> dict[str, float]:
         return {name: self.marks[end][name] - self.marks[start].get(name, 0.0) for name in self.groups}
+
+    def system_between(self, start: str, end: str) -> dict[str, float]:
+        return {name: self.system_marks[end][name] - self.system_marks[start].get(name, 0.0) for name in self.groups}
+
+    def machine_between(self, start: str, end: str) -> tuple[float, float]:
+        """The whole machine's busy CPU seconds between two marks, and the seconds the host took (steal)."""
+        (busy, steal), (busy_then, steal_then) = self.machine_marks[end], self.machine_marks[start]
+        return busy - busy_then, steal - steal_then
 
     def stop(self) -> None:
         self._stop.set()
@@ -888,14 +909,17 @@ async def run(args: argparse.Namespace) -> int:
         cpu_grading = sampler.between("grading", "graded")
         cpu_applying = sampler.between("applying", "applied")
         cpu_enrolling = sampler.between("applying", "enrolled")
+        kernel_grading = sampler.system_between("grading", "graded")
         say("CPU time per learner (ms; from /proc, each service's processes and workers) and peak RSS:")
-        say(f"  {'':<16}{'applying':>10}{'enrolling*':>11}{'grading':>10}{'peak RSS':>11}{'with workers':>14}")
+        say(f"  {'':<16}{'applying':>10}{'enrolling*':>11}{'grading':>10}{'kernel**':>10}{'peak RSS':>11}"
+            f"{'with workers':>14}")
         for name in groups:
+            kernel = kernel_grading[name] / cpu_grading[name] if cpu_grading[name] else 0.0
             say(f"  {name:<16}{cpu_applying[name] * 1000 / args.learners:>10.2f}"
                 f"{cpu_enrolling[name] * 1000 / args.learners:>11.2f}{cpu_grading[name] * 1000 / args.learners:>10.2f}"
-                f"{sampler.peak_rss[name]:>8.0f} MB{sampler.peak_tree_rss[name]:>11.0f} MB")
+                f"{kernel:>10.0%}{sampler.peak_rss[name]:>8.0f} MB{sampler.peak_tree_rss[name]:>11.0f} MB")
         say("  (*enrolling: from the first application until assessment knows every enrolment and every enrolment "
-            "email is out)")
+            "email is out; **kernel: the system time's share of the grading column)")
         # What the CPU figures above cannot show: whether the cores were kept busy. Work left to one process at the end
         # (emails, after the last credential) leaves the other core idle.
         grading_seconds = sampler.moments["graded"] - sampler.moments["grading"]
@@ -906,6 +930,11 @@ async def run(args: argparse.Namespace) -> int:
         if stored and last_credential_email:
             busy += f"; the last credential email {last_credential_email - stored:.1f} s after the last credential stored"
         say(f"while grading: {busy}")
+        # What the rows cannot show: the kernel's own threads (writeback, the block layer) and other processes, and the
+        # time the host of a virtual machine took from it (steal), which makes the same run slower at some moments.
+        machine, stolen = sampler.machine_between("grading", "graded")
+        say(f"  the whole machine meanwhile (/proc/stat): {machine:.1f} s of CPU, {machine - grading_cpu:.1f} s of it "
+            f"outside the rows above (kernel threads, other processes); {stolen:.1f} s taken by the host (steal)")
         say(f"GET /dashboard/figures with {logged:,} events in the log: median {statistics.median(figures):.1f} ms, "
             f"max {max(figures):.1f} ms ({len(figures)} requests)")
         if faults is not None:
