@@ -193,10 +193,13 @@ class Processes(threading.Thread):
             self.moments[moment] = time.time()
 
     def between(self, start: str, end: str) -> dict[str, float]:
-        return {name: self.marks[end][name] - self.marks[start].get(name, 0.0) for name in self.groups}
+        return self._change(self.marks, start, end)
 
     def system_between(self, start: str, end: str) -> dict[str, float]:
-        return {name: self.system_marks[end][name] - self.system_marks[start].get(name, 0.0) for name in self.groups}
+        return self._change(self.system_marks, start, end)
+
+    def _change(self, marks: dict[str, dict[str, float]], start: str, end: str) -> dict[str, float]:
+        return {name: marks[end][name] - marks[start].get(name, 0.0) for name in self.groups}
 
     def machine_between(self, start: str, end: str) -> tuple[float, float]:
         """The whole machine's busy CPU seconds between two marks, and the seconds the host took (steal)."""
