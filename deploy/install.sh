@@ -30,6 +30,9 @@ command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 # The HTTP load of the benchmarks (bench/cohort_setup.py): a university reruns them on a machine set up by this script.
 command -v wrk >/dev/null || missing+=(wrk)
+# Postfix, the relay the mailer is tested against besides the project's own sink (tests/postfix.py starts a private
+# instance); installed unconfigured, so that no system mail server starts.
+[[ -x /usr/sbin/postfix ]] || missing+=(postfix)
 # uv is bootstrapped with pip; Debian's python3 ships without it.
 if ! command -v uv >/dev/null && ! python3 -m pip --version >/dev/null 2>&1; then
   missing+=(python3-pip)
@@ -42,6 +45,9 @@ if ((${#missing[@]})); then
     sudo=(sudo)
   fi
   log "apt-get install ${missing[*]}"
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
+  fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
