@@ -114,7 +114,7 @@ def _children() -> dict[int, list[int]]:
     return children
 
 
-def _cpu_seconds(pid: int) -> tuple[float, float] | None:
+def cpu_seconds(pid: int) -> tuple[float, float] | None:
     """A process's CPU time so far, and the kernel's part of it (utime + stime, stime)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -177,7 +177,7 @@ class Processes(threading.Thread):
                         pending += [child for child in children.get(pid, []) if child not in every_root]
                     sizes = []
                     for pid in tree:
-                        if (seconds := _cpu_seconds(pid)) is not None:
+                        if (seconds := cpu_seconds(pid)) is not None:
                             self._cpu[name][pid], self._system[name][pid] = seconds
                             sizes.append(_rss_mb(pid))
                     if sizes:
@@ -629,7 +629,8 @@ PROFILERS: list[int] = []
 def profiling(folder: Path | None, phase: str, processes: NodeProcesses, services: tuple[str, ...]) -> Iterator[None]:
     """py-spy (PY_SPY, or on PATH) records the services' first instances during a phase, as collapsed stacks in
     <folder>/<phase>-<service>.txt, at PY_SPY_RATE samples/s (50; py-spy is not a dependency of the project: install it
-    where you like)."""
+    where you like). It samples without stopping the process, and then cannot unwind about half of the stacks;
+    PY_SPY_BLOCKING=1 stops the process for each sample: every stack whole, the run slower."""
     if folder is None:
         yield
         return
@@ -639,7 +640,9 @@ def profiling(folder: Path | None, phase: str, processes: NodeProcesses, service
         process = processes.processes[service][0]
         assert process is not None
         spies.append(subprocess.Popen(
-            [os.environ.get("PY_SPY", "py-spy"), "record", "--nonblocking", "--rate", os.environ.get("PY_SPY_RATE", "50"), "--format", "raw",
+            [os.environ.get("PY_SPY", "py-spy"), "record",
+             *([] if os.environ.get("PY_SPY_BLOCKING") == "1" else ["--nonblocking"]),
+             "--rate", os.environ.get("PY_SPY_RATE", "50"), "--format", "raw",
              "--pid", str(process.pid), "--output", str(folder / f"{phase}-{service}.txt")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))

@@ -19,17 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_cohort import cpu_seconds  # noqa: E402
 from services.notifications.domain import Email, to_message  # noqa: E402
 from services.notifications.mailer import Mailer  # noqa: E402
 from services.notifications.settings import NotificationsSettings  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU of a process so far (/proc/<pid>/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 async def accepting(port: int) -> None:
@@ -63,7 +56,9 @@ async def run(port: int, way: str, emails: int, connections: int, maildir: Path)
         sink_before, own_before, start = cpu_seconds(sink.pid), time.process_time(), time.perf_counter()
         await asyncio.gather(*(mailer.send(message) for message in messages))
         elapsed = time.perf_counter() - start
-        own, sink_cpu = time.process_time() - own_before, cpu_seconds(sink.pid) - sink_before
+        own, sink_after = time.process_time() - own_before, cpu_seconds(sink.pid)
+        assert sink_before is not None and sink_after is not None, "the sink ended during the run"
+        sink_cpu = sink_after[0] - sink_before[0]
         await mailer.close()
         return emails / elapsed, own, sink_cpu
     finally:
