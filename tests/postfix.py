@@ -3,13 +3,11 @@ against an SMTP server this project did not write (deploy/install.sh installs De
 
 The instance lives in one folder: its configuration (Debian's master.cf, with no chroot, and a main.cf of its own),
 queue, log and a Maildir into which its `virtual` delivery agent stores every message for `DOMAIN`. It listens on
-loopback only, on one port per `Listener`, each of which may hide some of the ESMTP extensions Postfix offers (a relay
+loopback only, on one port per listener, each of which may hide some of the ESMTP extensions Postfix offers (a relay
 without CHUNKING, or without PIPELINING either), and refuses `refused` recipients with 550 5.1.1 at RCPT. Postfix's
 master runs as root and drops to the `postfix` user for its daemons, so the folder is readable by that user.
 """
 
-import dataclasses
-import mailbox
 import os
 import pwd
 import shutil
@@ -17,8 +15,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from tests.integration.test_notifications_delivery import free_port
 
 DOMAIN = "example.eu"
 POSTFIX = "/usr/sbin/postfix"
@@ -28,22 +28,16 @@ PACKAGED_MASTER_CF = Path("/etc/postfix/master.cf")
 TRACE_HEADERS = (b"Return-Path:", b"X-Original-To:", b"Delivered-To:", b"Received:")
 
 
-@dataclasses.dataclass(frozen=True)
-class Listener:
-    """One smtpd listening on `port`; `hidden` ESMTP keywords are left out of its EHLO reply."""
-
-    port: int
-    hidden: tuple[str, ...] = ()
-
-
 class Postfix:
-    def __init__(self, listeners: Iterable[Listener], refused: Iterable[str] = ()) -> None:
+    def __init__(self, listeners: Mapping[str, tuple[str, ...]], refused: Iterable[str] = ()) -> None:
+        """`listeners`: by name, the ESMTP keywords each leaves out of its EHLO reply; `ports` has the port of each."""
         for program in (POSTFIX, POSTCONF, PACKAGED_MASTER_CF):
             if not Path(program).exists():
                 raise RuntimeError(f"{program} is missing: bash deploy/install.sh installs Debian's postfix package")
         if os.geteuid() != 0:
             raise RuntimeError("Postfix's master must start as root (it drops to the postfix user for its daemons)")
-        self.listeners = tuple(listeners)
+        self.listeners = dict(listeners)
+        self.ports = {name: free_port() for name in self.listeners}
         self.refused = tuple(refused)
         self.folder = Path(tempfile.mkdtemp(prefix="mc-postfix-"))
         self.folder.chmod(0o755)  # the postfix user reads its configuration and writes the Maildir in here
@@ -89,14 +83,14 @@ smtpd_recipient_restrictions = check_recipient_access texthash:{etc}/refused, pe
         self._postconf("-F", "*/*/chroot = n")  # a chroot would need copies of /etc files in the queue folder
         self._postconf("-M#", "smtp/inet")
         self._postconf("-Me", "postlog/unix-dgram = postlog unix-dgram n - n - 1 postlogd")
-        for listener in self.listeners:
-            options = f" -o smtpd_discard_ehlo_keywords={','.join(listener.hidden)}" if listener.hidden else ""
-            address = f"127.0.0.1:{listener.port}"
+        for name, hidden in self.listeners.items():
+            options = f" -o smtpd_discard_ehlo_keywords={','.join(hidden)}" if hidden else ""
+            address = f"127.0.0.1:{self.ports[name]}"
             self._postconf("-Me", f"{address}/inet = {address} inet n - n - - smtpd{options}")
         (self.folder / "spool").mkdir()
         self._run(POSTFIX, "-c", str(etc), "start")
-        for listener in self.listeners:
-            self._wait_for(listener.port)
+        for port in self.ports.values():
+            self._wait_for(port)
 
     def stop(self) -> None:
         subprocess.run([POSTFIX, "-c", str(self.folder / "etc"), "stop"], capture_output=True, timeout=30)
@@ -108,11 +102,11 @@ smtpd_recipient_restrictions = check_recipient_access texthash:{etc}/refused, pe
         deadline = time.monotonic() + timeout
         while True:
             messages = {}
-            if self.maildir.exists():
-                for key in mailbox.Maildir(self.maildir, create=False).keys():
-                    data = (self.maildir / "new" / key).read_bytes()
-                    recipient = data.split(b"X-Original-To: ", 1)[1].split(b"\n", 1)[0]
-                    messages[recipient.decode()] = data
+            # Files appear in new/ whole (written in tmp/, then moved), and new/ itself comes with the first one.
+            for file in (self.maildir / "new").glob("*"):
+                data = file.read_bytes()
+                recipient = data.split(b"X-Original-To: ", 1)[1].split(b"\n", 1)[0]
+                messages[recipient.decode()] = data
             if len(messages) >= count or time.monotonic() > deadline:
                 return messages
             time.sleep(0.05)

@@ -7,29 +7,25 @@ the relay meant them, and the connection going on after one."""
 import re
 from collections.abc import Iterator
 
-import aiosmtplib
 import pytest
 
-from services.notifications.domain import Message
-from services.notifications.mailer import RelayConnection, is_permanent
-from services.notifications.tests.test_mailer import as_stored, emails, mailer
+from services.notifications.mailer import is_permanent
+from services.notifications.tests.test_mailer import GONE, as_stored, emails, refused_then_kept, send_each
 from services.notifications.worker import describe
-from tests.integration.test_notifications_delivery import free_port
-from tests.postfix import TRACE_HEADERS, Listener, Postfix, as_relayed
+from tests.postfix import TRACE_HEADERS, Postfix, as_relayed
 from tests.tcp_hop import Hop
 
 pytestmark = pytest.mark.integration
 
-EVERYTHING = Listener(free_port())
-NO_CHUNKING = Listener(free_port(), hidden=("chunking",))
-NO_PIPELINING = Listener(free_port(), hidden=("pipelining", "chunking"))
+# Each listener by the ESMTP keywords it hides from EHLO's reply: Postfix offers both by default.
+HIDDEN = {"everything": (), "no CHUNKING": ("chunking",), "no PIPELINING": ("pipelining", "chunking")}
 
 
 @pytest.fixture(scope="module")
 def postfix() -> Iterator[Postfix]:
-    server = Postfix([EVERYTHING, NO_CHUNKING, NO_PIPELINING], refused=["gone@example.eu"])
-    server.start()
+    server = Postfix(HIDDEN, refused=[GONE])
     try:
+        server.start()
         yield server
     finally:
         server.stop()
@@ -45,22 +41,16 @@ def relay(postfix: Postfix) -> Iterator[Postfix]:
 
 
 @pytest.mark.parametrize(
-    ("listener", "writes_per_email"),
-    [(EVERYTHING, 1), (NO_CHUNKING, 2), (NO_PIPELINING, 4)],
-    ids=["CHUNKING", "PIPELINING without CHUNKING", "neither"],
+    ("listener", "writes_per_email"), [("everything", 1), ("no CHUNKING", 2), ("no PIPELINING", 4)]
 )
 async def test_emails_relayed_by_postfix_arrive_as_sent_in_as_few_writes_as_it_allows(
-    relay: Postfix, listener: Listener, writes_per_email: int
+    relay: Postfix, listener: str, writes_per_email: int
 ) -> None:
     """Leading dots, a bare line feed, a last line without its end, UTF-8 in headers and in an address: Postfix stores
     each message as the mailer meant it, behind its own trace headers."""
     sent = emails()
-    async with Hop(listener.port) as hop:
-        sender = mailer(hop)
-        for message in sent:
-            await sender.send(message)
-        writes = hop.writes
-        await sender.close()
+    async with Hop(relay.ports[listener]) as hop:
+        writes = await send_each(hop, sent)
 
     assert hop.connections == 1, "one connection kept for all three"
     assert writes == 1 + writes_per_email * len(sent), "EHLO, then each email's writes"
@@ -72,27 +62,18 @@ async def test_emails_relayed_by_postfix_arrive_as_sent_in_as_few_writes_as_it_a
         assert {line.split(b":")[0] + b":" for line in trace} == set(TRACE_HEADERS)
 
 
-@pytest.mark.parametrize("listener", [EVERYTHING, NO_CHUNKING], ids=["BDAT", "DATA"])
+@pytest.mark.parametrize("listener", ["everything", "no CHUNKING"], ids=["BDAT", "DATA"])
 async def test_a_recipient_postfix_refuses_is_a_permanent_failure_and_the_connection_carries_the_next_email(
-    relay: Postfix, listener: Listener
+    relay: Postfix, listener: str
 ) -> None:
     """With BDAT, the refused transaction's message went with its commands: Postfix reads the chunk and refuses it, and
     takes the next command as a command, not as part of the message."""
     ada = emails()[1]
-    gone = Message(ada.sender, "gone@example.eu", "<gone@uni-saarland.example>", ada.data)
-    async with Hop(listener.port) as hop:
-        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
-            await mailer(hop).send(gone)
-        connection = RelayConnection(hostname="127.0.0.1", port=hop.port, start_tls=False, timeout=5)
-        await connection.connect()
-        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
-            await connection.sendmail(gone.sender, [gone.recipient], gone.data)
-        kept = await connection.sendmail(ada.sender, [ada.recipient], ada.data)
-        some_refused = await connection.sendmail(ada.sender, [gone.recipient, "bob@example.eu"], ada.data)
-        await connection.quit()
+    async with Hop(relay.ports[listener]) as hop:
+        refused, kept, some_refused = await refused_then_kept(hop, ada)
 
-    assert is_permanent(refused.value)
-    assert describe(refused.value) == (
+    assert is_permanent(refused)
+    assert describe(refused) == (
         "550 5.1.1 <gone@example.eu>: Recipient address rejected: Mailbox unavailable"
     ), "the recipient's refusal, not the one of the message after it"
     assert kept[0] == {} and re.fullmatch(r"2\.0\.0 Ok: (\d+ bytes )?queued as \w+", kept[1]), kept

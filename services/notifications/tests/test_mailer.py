@@ -22,13 +22,14 @@ from services.notifications.worker import describe
 from tests.tcp_hop import Hop
 
 SENDER = "Saarland University <no-reply@uni-saarland.example>"
+GONE = "gone@example.eu"  # the relay refuses this recipient
 
 
 @contextlib.asynccontextmanager
 async def relay(
     maildir: Path, session: type[SMTP] = Sink, pipelining: bool = True, chunking: bool = True
 ) -> AsyncIterator[Hop]:
-    handler = MaildirHandler(maildir, frozenset({"gone@example.eu"}), pipelining, chunking)
+    handler = MaildirHandler(maildir, frozenset({GONE}), pipelining, chunking)
     server = await asyncio.get_running_loop().create_server(
         lambda: session(handler, hostname="mc-smtp", enable_SMTPUTF8=True), "127.0.0.1", 0
     )
@@ -69,6 +70,16 @@ def mailer(hop: Hop) -> Mailer:
                                         smtp_timeout_seconds=5))
 
 
+async def send_each(hop: Hop, sent: list[Message]) -> int:
+    """Send the messages one after another through one mailer; the writes it made before its QUIT."""
+    sender = mailer(hop)
+    for message in sent:
+        await sender.send(message)
+    writes = hop.writes
+    await sender.close()
+    return writes
+
+
 def as_stored(message: Message) -> bytes:
     """What the sink keeps of a message sent as is: SMTP's CRLF line ends, Unix ones in the Maildir."""
     data = message.data.replace(b"\r\n", b"\n")
@@ -88,11 +99,7 @@ async def test_emails_through_a_pipelining_relay_take_one_round_trip_with_chunki
     write for them all: the mailer reads the replies whichever way they come."""
     sent = emails()
     async with relay(tmp_path / "mail", session, chunking=chunking) as hop:
-        sender = mailer(hop)
-        for message in sent:
-            await sender.send(message)
-        writes = hop.writes
-        await sender.close()
+        writes = await send_each(hop, sent)
 
     assert hop.connections == 1, "one connection kept for all three"
     assert writes == 1 + writes_per_email * len(sent), "EHLO, then each email's writes"
@@ -102,27 +109,35 @@ async def test_emails_through_a_pipelining_relay_take_one_round_trip_with_chunki
         assert received[message.recipient] == as_stored(message), "leading dots as sent, nothing else changed"
 
 
+async def refused_then_kept(
+    hop: Hop, ada: Message
+) -> tuple[aiosmtplib.SMTPRecipientsRefused, tuple[dict, str], tuple[dict, str]]:
+    """`ada`'s message to GONE sent by the mailer (its refusal returned); then, on one connection, the same again, `ada`
+    (the reply returned), and her message to GONE and bob@example.eu (the refusals and reply returned)."""
+    gone = Message(ada.sender, GONE, "<gone@uni-saarland.example>", ada.data)
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+        await mailer(hop).send(gone)
+    connection = RelayConnection(hostname="127.0.0.1", port=hop.port, start_tls=False, timeout=5)
+    await connection.connect()
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await connection.sendmail(gone.sender, [gone.recipient], gone.data)
+    kept = await connection.sendmail(ada.sender, [ada.recipient], ada.data)
+    some_refused = await connection.sendmail(ada.sender, [gone.recipient, "bob@example.eu"], ada.data)
+    await connection.quit()
+    return refused.value, kept, some_refused
+
+
 @pytest.mark.parametrize("chunking", [True, False], ids=["BDAT", "DATA"])
 async def test_a_refused_recipient_is_a_permanent_failure_and_the_connection_carries_the_next_email(
     tmp_path, chunking
 ) -> None:
     """With BDAT the refused transaction's message has gone with its commands: the relay reads it and refuses it, and
     the connection goes on at the next command."""
-    ada = emails()[1]
-    gone = Message(ada.sender, "gone@example.eu", "<gone@uni-saarland.example>", ada.data)
     async with relay(tmp_path / "mail", chunking=chunking) as hop:
-        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
-            await mailer(hop).send(gone)
-        connection = RelayConnection(hostname="127.0.0.1", port=hop.port, start_tls=False, timeout=5)
-        await connection.connect()
-        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
-            await connection.sendmail(gone.sender, [gone.recipient], gone.data)
-        kept = await connection.sendmail(ada.sender, [ada.recipient], ada.data)
-        some_refused = await connection.sendmail(ada.sender, [gone.recipient, "bob@example.eu"], ada.data)
-        await connection.quit()
+        refused, kept, some_refused = await refused_then_kept(hop, emails()[1])
 
-    assert is_permanent(refused.value)
-    assert describe(refused.value) == "550 5.1.1 Mailbox unavailable", "the recipient's refusal, not DATA's after it"
+    assert is_permanent(refused)
+    assert describe(refused) == "550 5.1.1 Mailbox unavailable", "the recipient's refusal, not DATA's after it"
     assert kept == ({}, "Message accepted for delivery")
     assert some_refused[0] == {"gone@example.eu": (550, "5.1.1 Mailbox unavailable")}
     assert set(stored(tmp_path / "mail")) == {"ada@example.eu", "bob@example.eu"}
@@ -132,11 +147,7 @@ async def test_a_refused_recipient_is_a_permanent_failure_and_the_connection_car
 async def test_a_relay_without_pipelining_gets_the_emails_one_command_at_a_time(tmp_path, session) -> None:
     sent = emails()
     async with relay(tmp_path / "mail", session, pipelining=False) as hop:
-        sender = mailer(hop)
-        for message in sent:
-            await sender.send(message)
-        writes = hop.writes
-        await sender.close()
+        writes = await send_each(hop, sent)
 
     assert writes == 1 + 4 * len(sent), "EHLO, then MAIL, RCPT, DATA and the message, each after the reply before"
     received = stored(tmp_path / "mail")
