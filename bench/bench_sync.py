@@ -21,15 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deploy.smtp_mailbox import sync  # noqa: E402
+from deploy.smtp_mailbox import fsync_each, sync  # noqa: E402
 
 GROUP = 20  # messages per group, about what the sink gathers under a cohort's load
 MESSAGE = os.urandom(1500)  # about one rendered email
-
-
-def fsync_each(descriptors: list[int]) -> None:
-    for descriptor in descriptors:
-        os.fsync(descriptor)
 
 
 def no_sync(descriptors: list[int]) -> None:

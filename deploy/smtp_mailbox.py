@@ -86,6 +86,11 @@ def _syncfs() -> Callable[[int], int] | None:
         return None
 
 
+def fsync_each(descriptors: list[int]) -> None:
+    for descriptor in descriptors:
+        os.fsync(descriptor)
+
+
 def sync(descriptors: list[int]) -> None:
     """A group's files, and their names in new/, on disk: one syncfs(2) for the whole group where the system has it
     (it returns once everything written to that filesystem is on disk, and reports errors since Linux 5.8), else an
@@ -94,8 +99,7 @@ def sync(descriptors: list[int]) -> None:
     30 November)."""
     syncfs = _syncfs()
     if syncfs is None:
-        for descriptor in descriptors:
-            os.fsync(descriptor)
+        fsync_each(descriptors)
     elif descriptors and syncfs(descriptors[0]) != 0:
         number = ctypes.get_errno()
         raise OSError(number, os.strerror(number))

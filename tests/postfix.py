@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from tests.integration.test_notifications_delivery import free_port
+from tests.stack import free_port
 
 DOMAIN = "example.eu"
 POSTFIX = "/usr/sbin/postfix"

@@ -35,7 +35,7 @@ from shared.events.alliance import OfferingListed
 from shared.events.topics import alliance_catalogue_topic
 from tests.alliance import alliance_key, publish, three_nodes, write_public_key
 from tests.integration.conftest import eventually, running, served
-from tests.integration.test_certification_credentials import free_port
+from tests.stack import free_port
 from tests.integration.test_metrics import sample
 from tests.stack import Stack, header, kafka_security, produce, read_topic, with_kafka_principals
 

@@ -54,7 +54,7 @@ from shared.events.topics import addressed_topic
 from shared.kafka import client_options
 from tests.alliance import alliance_key, did_of, publish, three_nodes, write_public_key
 from tests.integration.conftest import eventually, running, served
-from tests.integration.test_certification_credentials import free_port
+from tests.stack import free_port
 from tests.integration.test_independent_verifier import node, verified_by_digital_bazaar  # noqa: F401 (node: fixture)
 from tests.stack import Stack, header, kafka_security, produce, read_topic, with_kafka_principals
 

@@ -26,9 +26,9 @@ from services.certification.vc.credential import IssuerProfile, open_badge_crede
 from services.certification.vc.proof import sign
 from shared.auth import Role
 from tests.alliance import alliance_key, did_of, publish, registry_data, write_public_key
-from tests.stack import with_kafka_principals
+from tests.stack import free_port, with_kafka_principals
 from tests.integration.conftest import eventually, served
-from tests.integration.test_certification_credentials import SAARLAND, free_port, issued
+from tests.integration.test_certification_credentials import SAARLAND, issued
 from tests.integration.test_independent_verifier import serving
 from tests.integration.test_metrics import sample
 

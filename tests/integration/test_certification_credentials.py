@@ -4,7 +4,6 @@ courses carry the partners' endorsements; anyone can verify it."""
 
 import asyncio
 import json
-import socket
 import uuid
 from datetime import UTC, date, datetime
 
@@ -45,15 +44,9 @@ from tests.integration.test_independent_verifier import (  # noqa: F401 (node is
     serving,
     verified_by_digital_bazaar,
 )
-from tests.stack import NODE_URI, cloud_event, header, produce, read_topic
+from tests.stack import NODE_URI, cloud_event, free_port, header, produce, read_topic
 
 pytestmark = pytest.mark.integration
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 PORT = free_port()
 # Where this node says it is: Digital Bazaar's verifier fetches its DID documents and status lists from there.

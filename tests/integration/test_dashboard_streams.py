@@ -3,7 +3,6 @@ it serves a bounded number of streams at once, refusing one more with 503 and Re
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,14 +15,9 @@ from shared.auth import Role
 from shared.migrations import upgrade
 from shared.service import Service, create_app
 from tests.integration.conftest import eventually
+from tests.stack import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.asynccontextmanager

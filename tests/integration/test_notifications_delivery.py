@@ -8,7 +8,6 @@ and published; the learner's language.
 import asyncio
 import contextlib
 import mailbox
-import socket
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from shared.events.certification import CredentialCompleted, CredentialIssued
 from shared.events.common import LearnerCategory, LearnerIdentity
 from tests.integration.conftest import eventually, running
 from tests.integration.test_enrolment_applications import apply, learner_token, open_offering, registered
-from tests.stack import NODE_URI, ROOT, Stack, cloud_event, produce, read_topic
+from tests.stack import NODE_URI, ROOT, Stack, cloud_event, free_port, produce, read_topic
 from tests.tcp_hop import Hop
 
 pytestmark = pytest.mark.integration
@@ -83,12 +82,6 @@ class Sink:
             return []
         box = mailbox.Maildir(self.maildir, factory=lambda f: message_from_binary_file(f, policy=policy.default), create=False)
         return [message for message in box if message["To"] == address]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 from services.notifications.domain import Email, Message, to_message
 from services.notifications.mailer import Mailer, is_permanent
 from services.notifications.settings import NotificationsSettings
-from tests.integration.test_notifications_delivery import free_port
+from tests.stack import free_port
 
 pytestmark = pytest.mark.integration
 
